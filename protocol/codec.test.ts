@@ -1,0 +1,79 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { pack } from 'msgpackr';
+import { decode, encode, PROTOCOL_VERSION } from './codec.ts';
+import { BadRequest, Conflict, fromWire, Invalid, NotFound, StaleLeader, toWire } from './errors.ts';
+import { applyMergePatch, applyPatch, deepEqual } from './merge-patch.ts';
+import { dns1123Label, dns1123Subdomain, generatedName, qualifiedName } from './names.ts';
+import { apiSubject, parseApiSubject } from './subjects.ts';
+
+test('codec - round trip keeps v and type', () => {
+  const msg = decode(encode('request', { name: 'x', n: 3, nested: { a: [1, 'b'] } }));
+  assert.is(msg.v, PROTOCOL_VERSION);
+  assert.is(msg.type, 'request');
+  assert.equal(msg.nested, { a: [1, 'b'] });
+});
+
+const malformed: [string, Uint8Array, RegExp][] = [
+  ['garbage bytes', new Uint8Array([0xc1, 0xff, 0x00, 0x12]), /undecodable|malformed/],
+  ['empty payload', new Uint8Array(), /undecodable|malformed/],
+  ['a bare number', pack(42), /malformed/],
+  ['a list', pack([1, 2]), /malformed/],
+  ['no version', pack({ type: 'request' }), /unsupported protocol version/],
+  ['a future version', pack({ v: 99, type: 'request' }), /unsupported protocol version 99/],
+  ['no type', pack({ v: PROTOCOL_VERSION }), /type must be a string/],
+];
+for (const [name, data, pattern] of malformed) {
+  test(`codec - ${name} is a BadRequest`, () => {
+    assert.throws(() => decode(data), (e: Error) => e instanceof BadRequest && pattern.test(e.message));
+  });
+}
+
+test('errors - named classes survive the wire', () => {
+  for (const err of [new NotFound('gone'), new Conflict('stale'), new StaleLeader('deposed'), new BadRequest('bad')]) {
+    const back = fromWire(decode(encode('error', { error: toWire(err) })).error as never);
+    assert.is(back.name, err.name);
+    assert.is(back.message, err.message);
+    assert.ok(back instanceof (err.constructor as typeof Error));
+  }
+  const inv = fromWire(toWire(new Invalid('Pod "p"', [{ path: 'spec.x', message: 'required' }])));
+  assert.ok(inv instanceof Invalid);
+  assert.equal((inv as Invalid).fields, [{ path: 'spec.x', message: 'required' }]);
+  assert.ok(new StaleLeader('x') instanceof Conflict, 'StaleLeader is a kind of Conflict');
+  assert.is(fromWire({ name: 'Weird', message: 'm', code: 500 }).name, 'InternalError');
+});
+
+test('merge patch - RFC 7386', () => {
+  assert.equal(applyMergePatch({ a: 1, b: { c: 2, d: 3 } }, { b: { c: null, e: 4 }, f: [1] }), { a: 1, b: { d: 3, e: 4 }, f: [1] });
+  assert.equal(applyMergePatch({ a: [1, 2] }, { a: [3] }), { a: [3] });
+  assert.equal(applyMergePatch('x', { a: 1 }), { a: 1 });
+});
+
+test('merge patch - apply removes what the last apply set and this one does not', () => {
+  const patch = applyPatch({ metadata: { labels: { a: '1', b: '2' } }, spec: { x: 1 } }, { metadata: { labels: { a: '1' } }, spec: { y: 2 } });
+  assert.equal(patch, { metadata: { labels: { a: '1', b: null } }, spec: { y: 2, x: null } });
+});
+
+test('deepEqual - ignores undefined fields', () => {
+  assert.ok(deepEqual({ a: 1, b: undefined }, { a: 1 }));
+  assert.not.ok(deepEqual({ a: [1] }, { a: [1, 2] }));
+});
+
+test('names - DNS-1123', () => {
+  assert.equal(dns1123Label('web-1'), []);
+  assert.ok(dns1123Label('web.1').length > 0);
+  assert.ok(dns1123Label('-web').length > 0);
+  assert.ok(dns1123Label('a'.repeat(64)).length > 0);
+  assert.equal(dns1123Subdomain('web.example.com'), []);
+  assert.equal(qualifiedName('app.kubernetes.io/name'), []);
+  assert.ok(qualifiedName('a/b/c').length > 0);
+  assert.match(generatedName('web-'), /^web-[bcdfghjklmnpqrstvwxz2456789]{5}$/);
+});
+
+test('subjects - api subjects carry an optional origin', () => {
+  assert.equal(parseApiSubject(apiSubject('pods', 'create')), { resource: 'pods', verb: 'create' });
+  assert.equal(parseApiSubject(apiSubject('pods', 'status', 'node-1')), { resource: 'pods', verb: 'status', origin: 'node-1' });
+  assert.is(parseApiSubject('skiff.other.pods.get'), null);
+});
+
+test.run();

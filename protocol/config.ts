@@ -1,0 +1,89 @@
+// Every timing, port and size default, each overridable from the environment. Nothing else in
+// the tree spells a timeout or a port number.
+
+export interface Config {
+  natsUrl: string;
+  /** How long a request to the apiserver may take before the client gives up. */
+  requestTimeoutMs: number;
+  /** The apiserver sends each watcher a heartbeat this often; a watcher that misses 2.5 re-watches. */
+  watchHeartbeatMs: number;
+  /** Events each apiserver keeps per kind so that a watcher can resume without relisting. */
+  watchCacheEvents: number;
+  /** How long a consistent list waits for the watch cache to catch up with the store. */
+  cacheSyncTimeoutMs: number;
+  /** KV storage for the object buckets: `file` in a cluster, `memory` is handy in tests. */
+  kvStorage: 'file' | 'memory';
+  /** max_age of the leases bucket: a lease nobody renews disappears after this (liveness never relies on it). */
+  leaseBucketTtlMs: number;
+  /** max_age of the events bucket, as Kubernetes' --event-ttl. */
+  eventTtlMs: number;
+  /** Base of the foreman PORT convention in `skiff up`. */
+  basePort: number;
+  /** `skiff up`: how long to wait for SIGTERM to work before SIGKILL. */
+  stopTimeoutMs: number;
+  /** `skiff up`: how long to wait for the first process (nats) to become ready. */
+  readyTimeoutMs: number;
+  /** `skiff up`: restart backoff after a crash. */
+  restartBackoffInitialMs: number;
+  restartBackoffMaxMs: number;
+  /** A process that ran this long cleanly has its restart backoff reset. */
+  restartBackoffResetMs: number;
+}
+
+export const DEFAULT_NATS_PORT = 4222;
+
+const defaults: Config = {
+  natsUrl: `nats://127.0.0.1:${DEFAULT_NATS_PORT}`,
+  requestTimeoutMs: 5000,
+  watchHeartbeatMs: 2000,
+  watchCacheEvents: 200_000,
+  cacheSyncTimeoutMs: 3000,
+  kvStorage: 'file',
+  leaseBucketTtlMs: 10 * 60_000,
+  eventTtlMs: 60 * 60_000,
+  basePort: 5000,
+  stopTimeoutMs: 5000,
+  readyTimeoutMs: 30_000,
+  restartBackoffInitialMs: 1000,
+  restartBackoffMaxMs: 30_000,
+  restartBackoffResetMs: 10_000,
+};
+
+const envNames: Record<keyof Config, string> = {
+  natsUrl: 'SKIFF_NATS_URL',
+  requestTimeoutMs: 'SKIFF_REQUEST_TIMEOUT_MS',
+  watchHeartbeatMs: 'SKIFF_WATCH_HEARTBEAT_MS',
+  watchCacheEvents: 'SKIFF_WATCH_CACHE_EVENTS',
+  cacheSyncTimeoutMs: 'SKIFF_CACHE_SYNC_TIMEOUT_MS',
+  kvStorage: 'SKIFF_KV_STORAGE',
+  leaseBucketTtlMs: 'SKIFF_LEASE_BUCKET_TTL_MS',
+  eventTtlMs: 'SKIFF_EVENT_TTL_MS',
+  basePort: 'SKIFF_BASE_PORT',
+  stopTimeoutMs: 'SKIFF_STOP_TIMEOUT_MS',
+  readyTimeoutMs: 'SKIFF_READY_TIMEOUT_MS',
+  restartBackoffInitialMs: 'SKIFF_RESTART_BACKOFF_INITIAL_MS',
+  restartBackoffMaxMs: 'SKIFF_RESTART_BACKOFF_MAX_MS',
+  restartBackoffResetMs: 'SKIFF_RESTART_BACKOFF_RESET_MS',
+};
+
+export class ConfigError extends Error {}
+
+/** The defaults, overridden by SKIFF_* environment variables, then by `overrides`. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
+  const cfg: Config = { ...defaults };
+  for (const [key, name] of Object.entries(envNames) as [keyof Config, string][]) {
+    const raw = env[name];
+    if (raw === undefined || raw === '') continue;
+    if (typeof defaults[key] === 'number') {
+      const n = Number(raw);
+      if (!Number.isFinite(n) || n < 0) throw new ConfigError(`${name}=${JSON.stringify(raw)}: must be a non-negative number`);
+      (cfg as unknown as Record<string, unknown>)[key] = n;
+    } else {
+      (cfg as unknown as Record<string, unknown>)[key] = raw;
+    }
+  }
+  if (cfg.kvStorage !== 'file' && cfg.kvStorage !== 'memory') {
+    throw new ConfigError(`SKIFF_KV_STORAGE=${JSON.stringify(cfg.kvStorage)}: must be "file" or "memory"`);
+  }
+  return { ...cfg, ...overrides };
+}

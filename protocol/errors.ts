@@ -1,0 +1,82 @@
+// Errors travel as { name, message, code, details } and are rebuilt on the receiving side as the
+// named classes below, so `err instanceof Conflict` works across the wire.
+
+export interface FieldError {
+  /** e.g. `spec.template.spec.containers[0].command` */
+  path: string;
+  /** e.g. `required (a process needs a command; image alone cannot run)` */
+  message: string;
+}
+
+export interface WireError {
+  name: string;
+  message: string;
+  code: number;
+  details?: { fields?: FieldError[]; kind?: string; name?: string; retryAfterMs?: number };
+}
+
+export class SkiffError extends Error {
+  code = 500;
+  details?: WireError['details'];
+  constructor(message: string, options?: { cause?: unknown; details?: WireError['details'] }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    if (options?.details) this.details = options.details;
+  }
+  toWire(): WireError {
+    return { name: this.name, message: this.message, code: this.code, ...(this.details ? { details: this.details } : {}) };
+  }
+}
+
+export class BadRequest extends SkiffError { code = 400; }
+export class Forbidden extends SkiffError { code = 403; }
+export class NotFound extends SkiffError { code = 404; }
+export class Conflict extends SkiffError { code = 409; }
+export class AlreadyExists extends Conflict {}
+export class StaleLeader extends Conflict {}
+/** The requested resourceVersion is older than the watch cache holds; the client must relist. */
+export class Gone extends SkiffError { code = 410; }
+export class Timeout extends SkiffError { code = 504; }
+export class Unavailable extends SkiffError { code = 503; }
+export class InternalError extends SkiffError { code = 500; }
+
+export class Invalid extends SkiffError {
+  code = 422;
+  readonly fields: FieldError[];
+  constructor(what: string, fields: FieldError[]) {
+    super(`${what} is invalid: ${fields.map(formatFieldError).join('; ')}`, { details: { fields } });
+    this.fields = fields;
+  }
+}
+
+export function formatFieldError(e: FieldError): string {
+  return e.path ? `${e.path}: ${e.message}` : e.message;
+}
+
+const byName: Record<string, new (message: string) => SkiffError> = {
+  BadRequest, Forbidden, NotFound, Conflict, AlreadyExists, StaleLeader, Gone, Timeout, Unavailable, InternalError,
+};
+
+/** Rebuilds a named error class from its wire form. */
+export function fromWire(w: WireError): SkiffError {
+  if (w.name === 'Invalid') {
+    const err = new Invalid('object', w.details?.fields ?? [{ path: '', message: w.message }]);
+    err.message = w.message;
+    return err;
+  }
+  const Cls = byName[w.name] ?? InternalError;
+  const err = new Cls(w.message);
+  if (w.details) err.details = w.details;
+  return err;
+}
+
+/** Any thrown value as a wire error; unknown exceptions become InternalError. */
+export function toWire(err: unknown): WireError {
+  if (err instanceof SkiffError) return err.toWire();
+  const message = err instanceof Error ? err.message : String(err);
+  return { name: 'InternalError', message, code: 500 };
+}
+
+export function isNotFound(err: unknown): err is NotFound {
+  return err instanceof NotFound;
+}

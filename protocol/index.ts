@@ -1,0 +1,13 @@
+export * from './types.ts';
+export * from './errors.ts';
+export * from './codec.ts';
+export * from './subjects.ts';
+export * from './kinds.ts';
+export * from './quantity.ts';
+export * from './selector.ts';
+export * from './names.ts';
+export * from './validate.ts';
+export * from './defaults.ts';
+export * from './merge-patch.ts';
+export * from './config.ts';
+export { check, closest, isPlainObject, type Schema } from './schema.ts';
