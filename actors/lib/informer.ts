@@ -1,0 +1,180 @@
+// An informer: a local cache of one resource kept current by a resumable watch, with indexes by
+// namespace, by label and by spec.nodeName, and handlers told of each add, update and delete.
+// Handlers should only enqueue keys (see workqueue.ts); the worker reads the cache.
+import type { KubeObject } from '../../protocol/types.ts';
+import type { ApiClient } from './client.ts';
+import type { WatchHandle, WatchOptions, WatchUpdate } from './watch.ts';
+
+export interface InformerHandlers<T> {
+  add?(obj: T): void;
+  update?(oldObj: T, newObj: T): void;
+  delete?(obj: T): void;
+}
+
+export type InformerOptions = Omit<WatchOptions, 'resourceVersion'>;
+
+/** `namespace/name`, or `name` for cluster-scoped objects. */
+export function objectKey(obj: KubeObject): string {
+  return obj.metadata.namespace ? `${obj.metadata.namespace}/${obj.metadata.name}` : `${obj.metadata.name}`;
+}
+
+export function splitKey(key: string): { namespace?: string; name: string } {
+  const i = key.indexOf('/');
+  return i < 0 ? { name: key } : { namespace: key.slice(0, i), name: key.slice(i + 1) };
+}
+
+type Index = Map<string, Set<string>>;
+
+function addTo(index: Index, value: string, key: string): void {
+  let set = index.get(value);
+  if (!set) index.set(value, (set = new Set()));
+  set.add(key);
+}
+
+function removeFrom(index: Index, value: string, key: string): void {
+  const set = index.get(value);
+  if (!set) return;
+  set.delete(key);
+  if (set.size === 0) index.delete(value);
+}
+
+function nodeNameOf(obj: KubeObject): string | undefined {
+  return (obj.spec as { nodeName?: string } | undefined)?.nodeName || undefined;
+}
+
+export class Informer<T extends KubeObject = KubeObject> {
+  private readonly items = new Map<string, T>();
+  private readonly byNamespace: Index = new Map();
+  private readonly byLabel: Index = new Map();
+  private readonly byNode: Index = new Map();
+  private readonly handlers: InformerHandlers<T>[] = [];
+  private watch?: WatchHandle;
+  private relisting?: Set<string>;
+  private syncedOnce = false;
+  private syncWaiters: (() => void)[] = [];
+
+  constructor(private readonly client: ApiClient, readonly resource: string, private readonly opts: InformerOptions) {}
+
+  on(handlers: InformerHandlers<T>): this {
+    this.handlers.push(handlers);
+    return this;
+  }
+
+  start(): this {
+    this.watch ??= this.client.watch(this.resource, this.opts, (u) => this.apply(u));
+    return this;
+  }
+
+  stop(): void {
+    this.watch?.stop();
+    this.watch = undefined;
+  }
+
+  get hasSynced(): boolean {
+    return this.syncedOnce;
+  }
+
+  /** Resolves once the first full listing has been loaded. */
+  synced(): Promise<void> {
+    if (this.syncedOnce) return Promise.resolve();
+    return new Promise((resolve) => this.syncWaiters.push(resolve));
+  }
+
+  resourceVersion(): string | undefined {
+    return this.watch?.resourceVersion();
+  }
+
+  get(key: string): T | undefined {
+    return this.items.get(key);
+  }
+
+  getByName(name: string, namespace?: string): T | undefined {
+    return this.items.get(namespace ? `${namespace}/${name}` : name);
+  }
+
+  list(): T[] {
+    return [...this.items.values()];
+  }
+
+  get size(): number {
+    return this.items.size;
+  }
+
+  keys(): string[] {
+    return [...this.items.keys()];
+  }
+
+  listByNamespace(namespace: string): T[] {
+    return this.fromIndex(this.byNamespace.get(namespace));
+  }
+
+  listByLabel(key: string, value: string): T[] {
+    return this.fromIndex(this.byLabel.get(`${key}=${value}`));
+  }
+
+  listByNode(nodeName: string): T[] {
+    return this.fromIndex(this.byNode.get(nodeName));
+  }
+
+  private fromIndex(keys: Set<string> | undefined): T[] {
+    if (!keys) return [];
+    const out: T[] = [];
+    for (const k of keys) {
+      const o = this.items.get(k);
+      if (o) out.push(o);
+    }
+    return out;
+  }
+
+  private index(key: string, obj: T, add: boolean): void {
+    const op = add ? addTo : removeFrom;
+    if (obj.metadata.namespace) op(this.byNamespace, obj.metadata.namespace, key);
+    for (const [k, v] of Object.entries(obj.metadata.labels ?? {})) op(this.byLabel, `${k}=${v}`, key);
+    const node = nodeNameOf(obj);
+    if (node) op(this.byNode, node, key);
+  }
+
+  private upsert(obj: T): void {
+    const key = objectKey(obj);
+    const old = this.items.get(key);
+    if (old) this.index(key, old, false);
+    this.items.set(key, obj);
+    this.index(key, obj, true);
+    if (!old) for (const h of this.handlers) h.add?.(obj);
+    else if (old.metadata.resourceVersion !== obj.metadata.resourceVersion) for (const h of this.handlers) h.update?.(old, obj);
+  }
+
+  private remove(key: string, last?: T): void {
+    const old = this.items.get(key);
+    if (!old) return;
+    this.index(key, old, false);
+    this.items.delete(key);
+    for (const h of this.handlers) h.delete?.(last ?? old);
+  }
+
+  private apply(u: WatchUpdate): void {
+    switch (u.type) {
+      case 'RESYNC':
+        this.relisting = new Set();
+        return;
+      case 'SYNCED': {
+        const seen = this.relisting;
+        this.relisting = undefined;
+        if (seen) for (const key of [...this.items.keys()]) if (!seen.has(key)) this.remove(key);
+        if (!this.syncedOnce) {
+          this.syncedOnce = true;
+          for (const w of this.syncWaiters.splice(0)) w();
+        }
+        return;
+      }
+      case 'ADDED':
+      case 'MODIFIED':
+        this.relisting?.add(objectKey(u.object));
+        this.upsert(u.object as T);
+        return;
+      case 'DELETED':
+        this.remove(objectKey(u.object), u.object as T);
+        return;
+    }
+  }
+}

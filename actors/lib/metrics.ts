@@ -1,0 +1,54 @@
+// One prom-client Registry per process, with default metrics and the `component` and `node`
+// labels, served with /healthz on the process's PORT.
+import http from 'node:http';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+
+export function createRegistry(labels: { component: string; node?: string }): Registry {
+  const registry = new Registry();
+  registry.setDefaultLabels({ component: labels.component, node: labels.node ?? '' });
+  collectDefaultMetrics({ register: registry });
+  return registry;
+}
+
+export interface StatusServerOptions {
+  port: number;
+  host?: string;
+  registry: Registry;
+  /** Returns null when healthy, or the reason it is not. */
+  health?: () => string | null;
+  /** Extra routes, e.g. the apiserver's /sd. */
+  routes?: Record<string, () => Promise<unknown> | unknown>;
+}
+
+/** Serves /healthz and /metrics; resolves once listening. */
+export async function startStatusServer(opts: StatusServerOptions): Promise<http.Server> {
+  const server = http.createServer(async (req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    try {
+      if (path === '/healthz' || path === '/readyz' || path === '/livez') {
+        const problem = opts.health?.() ?? null;
+        res.writeHead(problem ? 503 : 200, { 'content-type': 'text/plain' });
+        res.end(problem ? `unhealthy: ${problem}\n` : 'ok\n');
+      } else if (path === '/metrics') {
+        const body = await opts.registry.metrics();
+        res.writeHead(200, { 'content-type': opts.registry.contentType });
+        res.end(body);
+      } else if (opts.routes?.[path]) {
+        const body = await opts.routes[path]();
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(body));
+      } else {
+        res.writeHead(404, { 'content-type': 'text/plain' });
+        res.end('not found: try /healthz or /metrics\n');
+      }
+    } catch (err) {
+      res.writeHead(500, { 'content-type': 'text/plain' });
+      res.end(`error: ${(err as Error).message}\n`);
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host ?? '127.0.0.1', () => resolve());
+  });
+  return server;
+}

@@ -1,0 +1,29 @@
+// Connecting to NATS: actors reconnect forever; the CLI fails fast with a sentence a user can act on.
+import { connect, type NatsConnection } from 'nats';
+import { Unavailable } from '../../protocol/errors.ts';
+
+export interface ConnectOptions {
+  url: string;
+  name: string;
+  /** Long-running processes keep reconnecting; the CLI gives up at once. */
+  persistent: boolean;
+  timeoutMs?: number;
+}
+
+export async function connectNats(opts: ConnectOptions): Promise<NatsConnection> {
+  try {
+    return await connect({
+      servers: opts.url.split(','),
+      name: opts.name,
+      timeout: opts.timeoutMs ?? 2000,
+      maxReconnectAttempts: opts.persistent ? -1 : 0,
+      reconnectTimeWait: 250,
+      waitOnFirstConnect: opts.persistent,
+      pingInterval: 10_000,
+      // Otherwise every request, JetStream publishes included, captures a stack trace.
+      noAsyncTraces: true,
+    });
+  } catch (err) {
+    throw new Unavailable(`cannot reach the skiff cluster at ${opts.url} (${(err as Error).message}); start one with: skiff up`, { cause: err });
+  }
+}

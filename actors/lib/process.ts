@@ -1,0 +1,38 @@
+// What every skiff process does at its edges: learn its name and port, and stop cleanly.
+import type { Logger } from './log.ts';
+
+/**
+ * The instance name: SKIFF_NODE_NAME, else the runner's instance variable (`PS=node.2` from
+ * `skiff up` and foreman, as `node-2`: dots cannot appear in subject tokens), else role and PORT.
+ */
+export function instanceName(role: string, env: NodeJS.ProcessEnv = process.env): string {
+  if (env.SKIFF_NODE_NAME) return env.SKIFF_NODE_NAME;
+  if (env.PS && /^[a-z0-9-]+\.\d+$/.test(env.PS)) return env.PS.replace('.', '-');
+  if (env.PORT) return `${role}-${env.PORT}`;
+  return role;
+}
+
+export function statusPort(env: NodeJS.ProcessEnv = process.env): number {
+  const port = Number(env.PORT ?? 0);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PORT=${JSON.stringify(env.PORT)}: must be a port number`);
+  return port;
+}
+
+/** Runs `stop` once on SIGINT or SIGTERM, then exits; a second signal exits at once. */
+export function onShutdown(log: Logger, stop: (signal: string) => Promise<void>): void {
+  let stopping = false;
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      if (stopping) process.exit(1);
+      stopping = true;
+      log.info('stopping', { signal });
+      stop(signal).then(
+        () => process.exit(0),
+        (err) => {
+          log.error('stop failed', { err });
+          process.exit(1);
+        },
+      );
+    });
+  }
+}

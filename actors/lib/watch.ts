@@ -1,0 +1,145 @@
+// A resumable watch. The apiserver streams numbered events to a subject of ours; a gap in the
+// numbers, a missed heartbeat or a reconnect makes us watch again from the last resourceVersion
+// we saw, and a `Gone` (that version has left the watch cache) makes us relist. Either way the
+// caller sees every change, and a relist is framed by RESYNC ... SYNCED so that a cache can drop
+// what no longer exists: a delete is never missed.
+import { createInbox, type Msg, type Subscription } from 'nats';
+import { decode, encode } from '../../protocol/codec.ts';
+import { Gone } from '../../protocol/errors.ts';
+import type { KubeObject, WatchEventType } from '../../protocol/types.ts';
+import type { ApiClient } from './client.ts';
+
+export type WatchUpdate =
+  | { type: Exclude<WatchEventType, 'BOOKMARK'>; object: KubeObject }
+  /** A full listing follows: every object arrives as ADDED, then SYNCED. */
+  | { type: 'RESYNC' }
+  | { type: 'SYNCED'; resourceVersion: string };
+
+export interface WatchOptions {
+  namespace?: string;
+  labelSelector?: string;
+  fieldSelector?: string;
+  /** Resume after this version; without it the watch starts with a full listing. */
+  resourceVersion?: string;
+  /** Where events are delivered; a node passes a subject carrying its name. */
+  inbox?: () => string;
+  /** Re-watch when nothing (not even a heartbeat) arrived for this long. */
+  deadlineMs: number;
+  /** Called on every restart, with the reason; for logs and metrics. */
+  onRestart?: (reason: string) => void;
+}
+
+export interface WatchHandle {
+  stop(): void;
+  resourceVersion(): string | undefined;
+}
+
+interface StreamMessage {
+  seq: number;
+  event?: { type: WatchEventType; object: KubeObject; initialEventsEnd?: boolean };
+  resourceVersion?: string;
+}
+
+const RETRY_MS = [100, 250, 500, 1000, 2000];
+
+export function startWatch(client: ApiClient, resource: string, opts: WatchOptions, emit: (u: WatchUpdate) => void): WatchHandle {
+  let lastRv = opts.resourceVersion;
+  let stopped = false;
+  let sub: Subscription | undefined;
+  let expectSeq = 1;
+  let lastHeard = Date.now();
+  let attempt = 0;
+  let generation = 0;
+  let retryTimer: NodeJS.Timeout | undefined;
+
+  const restart = (reason: string) => {
+    if (stopped) return;
+    opts.onRestart?.(reason);
+    sub?.unsubscribe();
+    sub = undefined;
+    clearTimeout(retryTimer);
+    const delay = attempt === 0 ? 0 : RETRY_MS[Math.min(attempt - 1, RETRY_MS.length - 1)];
+    attempt++;
+    retryTimer = setTimeout(begin, delay);
+  };
+
+  const onMessage = (gen: number, msg: Msg) => {
+    if (gen !== generation || stopped) return;
+    let m: StreamMessage;
+    try {
+      m = decode(msg.data) as unknown as StreamMessage;
+    } catch {
+      return restart('undecodable watch message');
+    }
+    if (m.seq !== expectSeq) return restart(`gap: expected event ${expectSeq}, got ${m.seq}`);
+    expectSeq++;
+    lastHeard = Date.now();
+    attempt = 0;
+    if (msg.reply) msg.respond(encode('heartbeat-ack'));
+    const ev = m.event;
+    if (!ev) {
+      if (m.resourceVersion) lastRv = m.resourceVersion;
+      return;
+    }
+    if (ev.type === 'BOOKMARK') {
+      lastRv = ev.object.metadata.resourceVersion ?? lastRv;
+      if (ev.initialEventsEnd) emit({ type: 'SYNCED', resourceVersion: lastRv ?? '0' });
+      return;
+    }
+    lastRv = ev.object.metadata.resourceVersion ?? lastRv;
+    emit({ type: ev.type, object: ev.object });
+  };
+
+  const begin = async () => {
+    if (stopped) return;
+    if (client.nc.isClosed()) return stop();
+    const gen = ++generation;
+    expectSeq = 1;
+    lastHeard = Date.now();
+    const deliver = opts.inbox ? opts.inbox() : createInbox();
+    sub = client.nc.subscribe(deliver, { callback: (err, msg) => { if (!err) onMessage(gen, msg); } });
+    const initial = lastRv === undefined;
+    if (initial) emit({ type: 'RESYNC' });
+    try {
+      await client.call(resource, 'watch', {
+        namespace: opts.namespace,
+        labelSelector: opts.labelSelector,
+        fieldSelector: opts.fieldSelector,
+        resourceVersion: lastRv,
+        sendInitialEvents: initial,
+        deliver,
+      });
+    } catch (err) {
+      if (gen !== generation) return;
+      if (err instanceof Gone) {
+        lastRv = undefined;
+        attempt = 0;
+      }
+      return restart(`watch request failed: ${(err as Error).message}`);
+    }
+  };
+
+  const deadline = setInterval(() => {
+    if (!stopped && sub && Date.now() - lastHeard > opts.deadlineMs) restart('no heartbeat from the apiserver');
+  }, Math.max(50, Math.floor(opts.deadlineMs / 4)));
+  deadline.unref?.();
+
+  // A reconnect may have lost events in flight; the sequence check would only notice at the
+  // next message, so resume at once.
+  (async () => {
+    for await (const s of client.nc.status()) {
+      if (stopped) break;
+      if (s.type === 'reconnect') restart('reconnected to NATS');
+    }
+  })().catch(() => {});
+
+  function stop() {
+    stopped = true;
+    clearInterval(deadline);
+    clearTimeout(retryTimer);
+    if (!client.nc.isClosed()) sub?.unsubscribe();
+  }
+
+  void begin();
+  return { stop, resourceVersion: () => lastRv };
+}
