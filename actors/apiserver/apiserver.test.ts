@@ -1,0 +1,343 @@
+// The apiserver against a real nats-server: verbs, compare-and-swap, watches that survive
+// disconnects, cascading deletes, namespaces, fencing, two apiservers at once, and garbage input.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { randomBytes } from 'node:crypto';
+import { pack } from 'msgpackr';
+import { decode, encode } from '../../protocol/codec.ts';
+import { AlreadyExists, Conflict, Forbidden, Invalid, NotFound, StaleLeader } from '../../protocol/errors.ts';
+import { KINDS } from '../../protocol/kinds.ts';
+import { apiSubject } from '../../protocol/subjects.ts';
+import type { Deployment, KubeObject, Lease, Pod, ReplicaSet } from '../../protocol/types.ts';
+import { ApiClient } from '../lib/client.ts';
+import { connectNats } from '../lib/nats.ts';
+import type { WatchUpdate } from '../lib/watch.ts';
+import { startInProcessApiserver, startNats, waitFor, type InProcessApiserver, type Nats } from '../../test/harness.ts';
+
+const pod = (name: string, labels: Record<string, string> = {}, extra: Partial<Pod['spec']> = {}): Pod => ({
+  apiVersion: 'v1', kind: 'Pod', metadata: { name, labels }, spec: { containers: [{ name: 'c', command: ['sleep', '60'] }], ...extra },
+});
+
+const template = { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'c', command: ['sleep', '60'] }] } };
+
+interface Ctx {
+  nats: Nats;
+  api: InProcessApiserver;
+  client: ApiClient;
+}
+
+const api = suite<Ctx>('apiserver');
+
+api.before(async (ctx) => {
+  ctx.nats = await startNats();
+  ctx.api = await startInProcessApiserver(ctx.nats.url);
+  ctx.client = ctx.api.client;
+});
+
+api.after(async (ctx) => {
+  await ctx.api.stop();
+  await ctx.nats.stop();
+});
+
+api('namespaces default and kube-system exist at start', async ({ client }) => {
+  const names = (await client.list('namespaces')).items.map((n) => n.metadata.name);
+  assert.ok(names.includes('default') && names.includes('kube-system'), names.join(','));
+});
+
+api('crud - create, get, list by label, update, patch, delete', async ({ client }) => {
+  const created = await client.create(pod('crud-a', { app: 'web' }));
+  assert.is(created.metadata.namespace, 'default');
+  assert.ok(created.metadata.uid);
+  assert.is(created.metadata.generation, 1);
+  assert.is((created.spec as Pod['spec']).restartPolicy, 'Always', 'defaulted');
+  await client.create(pod('crud-b', { app: 'db' }));
+  const got = await client.get<Pod>('pods', 'crud-a', 'default');
+  assert.is(got.metadata.resourceVersion, created.metadata.resourceVersion);
+  const web = await client.list('pods', { namespace: 'default', labelSelector: 'app=web' });
+  assert.equal(web.items.map((p) => p.metadata.name), ['crud-a']);
+  const relabelled = await client.update({ ...got, metadata: { ...got.metadata, labels: { app: 'web', v: '2' } } });
+  assert.ok(Number(relabelled.metadata.resourceVersion) > Number(got.metadata.resourceVersion));
+  assert.is(relabelled.metadata.generation, 1, 'labels are not spec');
+  const patched = await client.patch('pods', 'crud-a', 'default', { metadata: { labels: { v: null, w: '3' } } });
+  assert.equal(patched.metadata.labels, { app: 'web', w: '3' });
+  await client.delete('pods', 'crud-a', 'default');
+  await client.delete('pods', 'crud-b', 'default');
+  try {
+    await client.get('pods', 'crud-a', 'default');
+    assert.unreachable();
+  } catch (err) {
+    assert.instance(err, NotFound);
+    assert.is((err as Error).message, 'pods "crud-a" not found');
+  }
+});
+
+api('create - an existing name is AlreadyExists; generateName makes unique names', async ({ client }) => {
+  await client.create(pod('dup'));
+  try {
+    await client.create(pod('dup'));
+    assert.unreachable();
+  } catch (err) {
+    assert.instance(err, AlreadyExists);
+  }
+  const names = new Set<string>();
+  for (let i = 0; i < 5; i++) {
+    names.add((await client.create({ ...pod(''), metadata: { generateName: 'gen-' } } as Pod)).metadata.name!);
+  }
+  assert.is(names.size, 5);
+  for (const n of names) assert.match(n, /^gen-[a-z0-9]{5}$/);
+});
+
+api('create - an invalid object lists every field error and writes nothing', async ({ client }) => {
+  try {
+    await client.create({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'Bad_Name' }, spec: { containers: [{ name: 'c', image: 'x' }], bogus: 1 } } as never);
+    assert.unreachable();
+  } catch (err) {
+    assert.instance(err, Invalid);
+    const paths = (err as Invalid).fields.map((f) => f.path);
+    assert.ok(paths.includes('metadata.name') && paths.includes('spec.containers[0].command') && paths.includes('spec.bogus'), paths.join(','));
+  }
+  assert.is((await client.list('pods', { fieldSelector: 'metadata.name=Bad_Name' })).items.length, 0);
+});
+
+api('update - a stale resourceVersion is a Conflict', async ({ client }) => {
+  const p = await client.create(pod('stale'));
+  await client.patch('pods', 'stale', 'default', { metadata: { labels: { a: '1' } } });
+  try {
+    await client.update({ ...p, metadata: { ...p.metadata, labels: { b: '2' } } });
+    assert.unreachable();
+  } catch (err) {
+    assert.instance(err, Conflict);
+  }
+});
+
+api('cas - of N concurrent writers at one revision exactly one wins', async ({ client }) => {
+  await client.create({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'contended' }, spec: template.spec } as Pod);
+  for (let round = 0; round < 5; round++) {
+    const current = await client.get<Pod>('pods', 'contended', 'default');
+    const results = await Promise.allSettled(
+      Array.from({ length: 16 }, (_, i) => client.update({ ...current, metadata: { ...current.metadata, labels: { writer: `${round}-${i}` } } })),
+    );
+    const won = results.filter((r) => r.status === 'fulfilled');
+    const conflicts = results.filter((r) => r.status === 'rejected' && r.reason instanceof Conflict);
+    assert.is(won.length, 1, `round ${round}: ${won.length} writers won`);
+    assert.is(conflicts.length, 15);
+  }
+});
+
+api('status - has its own write path; generation follows spec only', async ({ client }) => {
+  const d = await client.create<Deployment>({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'st' }, spec: { replicas: 1, selector: { matchLabels: { app: 'web' } }, template } });
+  assert.is(d.status, undefined, 'status dropped on create');
+  const s = await client.updateStatus({ ...d, spec: { ...d.spec, replicas: 50 }, status: { replicas: 1, readyReplicas: 1 } });
+  assert.is(s.metadata.generation, 1, 'a status write does not bump generation');
+  assert.is(s.spec.replicas, 1, 'a status write does not touch spec');
+  const u = await client.update({ ...s, spec: { ...s.spec, replicas: 3 }, status: { replicas: 0 } });
+  assert.is(u.metadata.generation, 2, 'a spec write bumps generation');
+  assert.equal(u.status, { replicas: 1, readyReplicas: 1 }, 'a spec write does not clobber status');
+  const p = await client.patch<Deployment>('deployments', 'st', 'default', { status: { readyReplicas: 3 } }, { subresource: 'status' });
+  assert.equal(p.status, { replicas: 1, readyReplicas: 3 });
+  const same = await client.update(p);
+  assert.is(same.metadata.resourceVersion, p.metadata.resourceVersion, 'a no-op update writes nothing');
+});
+
+api('namespaces - must exist; deleting one deletes what is in it', async ({ client }) => {
+  try {
+    await client.create({ ...pod('x'), metadata: { name: 'x', namespace: 'nowhere' } });
+    assert.unreachable();
+  } catch (err) {
+    assert.instance(err, NotFound);
+    assert.match((err as Error).message, /namespace "nowhere" not found/);
+  }
+  await client.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'team' } });
+  await client.create({ ...pod('in-team'), metadata: { name: 'in-team', namespace: 'team' } });
+  await client.create({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'svc', namespace: 'team' }, spec: { ports: [{ port: 80 }] } });
+  await client.delete('namespaces', 'team');
+  await waitFor('namespace team to be gone', async () => {
+    try {
+      await client.get('namespaces', 'team');
+      return false;
+    } catch (err) {
+      return err instanceof NotFound;
+    }
+  });
+  assert.is((await client.list('pods', { namespace: 'team' })).items.length, 0);
+  assert.is((await client.list('services', { namespace: 'team' })).items.length, 0);
+  try {
+    await client.delete('namespaces', 'default');
+    assert.unreachable();
+  } catch (err) {
+    assert.instance(err, Forbidden);
+  }
+});
+
+api('cascade - deleting a Deployment removes its ReplicaSets and Pods; orphan keeps them', async ({ client }) => {
+  for (const policy of ['Background', 'Orphan'] as const) {
+    const d = await client.create<Deployment>({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: `casc-${policy.toLowerCase()}` }, spec: { selector: { matchLabels: { app: 'web' } }, template } });
+    const owner = (o: KubeObject) => [{ apiVersion: o.apiVersion, kind: o.kind, name: o.metadata.name!, uid: o.metadata.uid!, controller: true }];
+    const rs = await client.create<ReplicaSet>({ apiVersion: 'apps/v1', kind: 'ReplicaSet', metadata: { name: `${d.metadata.name}-rs`, ownerReferences: owner(d) }, spec: { selector: { matchLabels: { app: 'web' } }, template } });
+    for (let i = 0; i < 3; i++) await client.create({ ...pod(`${rs.metadata.name}-${i}`, { app: 'web' }), metadata: { name: `${rs.metadata.name}-${i}`, ownerReferences: owner(rs) } });
+    await client.delete('deployments', d.metadata.name!, 'default', { propagationPolicy: policy });
+    const pods = (await client.list('pods')).items.filter((p) => p.metadata.name!.startsWith(rs.metadata.name!));
+    const rss = (await client.list('replicasets')).items.filter((r) => r.metadata.name === rs.metadata.name);
+    if (policy === 'Background') {
+      assert.is(rss.length, 0);
+      assert.is(pods.length, 0);
+    } else {
+      assert.is(rss.length, 1);
+      assert.is(rss[0].metadata.ownerReferences, undefined, 'orphans lose the owner reference');
+      assert.is(pods.length, 3, 'the orphaned ReplicaSet keeps its pods');
+    }
+  }
+});
+
+api('delete - a pod bound to a node is deleted gracefully', async ({ client }) => {
+  await client.create(pod('bound', {}, { nodeName: 'node-1', terminationGracePeriodSeconds: 7 }));
+  const marked = await client.delete<Pod>('pods', 'bound', 'default');
+  assert.ok(marked.metadata.deletionTimestamp);
+  assert.is(marked.metadata.deletionGracePeriodSeconds, 7);
+  assert.ok(await client.get('pods', 'bound', 'default'), 'still there until the kubelet finishes');
+  await client.delete('pods', 'bound', 'default', { gracePeriodSeconds: 0 });
+  try {
+    await client.get('pods', 'bound', 'default');
+    assert.unreachable();
+  } catch (err) {
+    assert.instance(err, NotFound);
+  }
+});
+
+api('fence - a write under a lease that moved on is refused with StaleLeader', async ({ client }) => {
+  const now = new Date().toISOString();
+  await client.create<Lease>({ apiVersion: 'v1', kind: 'Lease', metadata: { name: 'ctrl', namespace: 'kube-system' }, spec: { holderIdentity: 'master-2', leaseDurationSeconds: 30, renewTime: now, leaseTransitions: 4 } });
+  const fenced = (holder: string, term: number) => client.create(pod(`fenced-${holder}-${term}`), { fence: { lease: 'kube-system/ctrl', holder, term } });
+  await fenced('master-2', 4);
+  for (const [holder, term] of [['master-1', 4], ['master-2', 3]] as const) {
+    try {
+      await fenced(holder, term);
+      assert.unreachable();
+    } catch (err) {
+      assert.instance(err, StaleLeader);
+    }
+  }
+  assert.is((await client.list('pods', { labelSelector: '' })).items.filter((p) => p.metadata.name!.startsWith('fenced-master-1')).length, 0);
+});
+
+api('watch - per-node delivery: a node sees only pods bound to it', async ({ client }) => {
+  const seen: { n1: string[]; n2: string[] } = { n1: [], n2: [] };
+  const handles = (['n1', 'n2'] as const).map((n) => client.watch('pods', { fieldSelector: `spec.nodeName=${n}`, deadlineMs: 5000 }, (u) => {
+    if ('object' in u) seen[n].push(`${u.type} ${u.object.metadata.name}`);
+  }));
+  await client.create(pod('pn-a', {}, { nodeName: 'n1' }));
+  await client.create(pod('pn-b', {}, { nodeName: 'n2' }));
+  await client.create(pod('pn-c'));
+  await client.patch('pods', 'pn-c', 'default', { spec: { nodeName: 'n2' } });
+  await waitFor('node n2 to see both its pods', () => seen.n2.length >= 2);
+  await client.delete('pods', 'pn-a', 'default', { gracePeriodSeconds: 0 });
+  await waitFor('node n1 to see its pod deleted', () => seen.n1.length >= 2);
+  handles.forEach((h) => h.stop());
+  assert.equal(seen.n1, ['ADDED pn-a', 'DELETED pn-a']);
+  assert.equal(seen.n2, ['ADDED pn-b', 'ADDED pn-c']);
+});
+
+api('watch - a gap in the event numbers makes the client resume, and nothing is missed', async ({ client, nats }) => {
+  const inboxes: string[] = [];
+  const state = new Map<string, string>();
+  const restarts: string[] = [];
+  const apply = (u: WatchUpdate) => {
+    if (u.type === 'ADDED' || u.type === 'MODIFIED') state.set(u.object.metadata.name!, u.object.metadata.resourceVersion!);
+    if (u.type === 'DELETED') state.delete(u.object.metadata.name!);
+  };
+  const h = client.watch('pods', { labelSelector: 'gap=test', deadlineMs: 5000, inbox: () => { inboxes.push(`_INBOX.gaptest.${inboxes.length}`); return inboxes.at(-1)!; }, onRestart: (r) => restarts.push(r) }, apply);
+  await waitFor('the watch to start', () => inboxes.length === 1);
+  await client.create(pod('gap-1', { gap: 'test' }));
+  await waitFor('gap-1', () => state.has('gap-1'));
+  const rogue = await connectNats({ url: nats.url, name: 'rogue', persistent: false });
+  rogue.publish(inboxes[0], encode('watch', { seq: 999, event: { type: 'ADDED', object: pod('phantom') } }));
+  await rogue.flush();
+  await rogue.close();
+  await client.create(pod('gap-2', { gap: 'test' }));
+  await client.delete('pods', 'gap-1', 'default');
+  await waitFor('the resumed watch to catch up', () => state.has('gap-2') && !state.has('gap-1'));
+  h.stop();
+  assert.ok(restarts.some((r) => /gap/.test(r)), restarts.join('; '));
+  assert.not.ok(state.has('phantom'), 'the out-of-sequence message was not applied');
+});
+
+api('garbage - every api subject answers malformed input with a typed error and keeps serving', async ({ client }) => {
+  const nc = client.nc;
+  const verbs = ['create', 'get', 'list', 'update', 'status', 'patch', 'delete', 'watch'];
+  const payloads = [randomBytes(64), new Uint8Array(), pack('just a string'), pack({ v: 1, type: 'request', object: 5, name: 7, patch: 'x', options: 'y', deliver: 3 })];
+  for (const k of KINDS) {
+    for (const verb of verbs) {
+      for (const p of payloads) {
+        const reply = decode((await nc.request(apiSubject(k.resource, verb), p, { timeout: 2000 })).data);
+        // A well-formed envelope with nonsense fields may still be a valid list; anything else is refused.
+        if (reply.type === 'response') assert.is(verb, 'list', `${k.resource}.${verb} accepted ${p.length} bytes`);
+        else assert.ok((reply.error as { code: number }).code < 500, `${k.resource}.${verb}: ${JSON.stringify(reply.error)}`);
+      }
+    }
+  }
+  for (const subject of [apiSubject('gizmos', 'get'), apiSubject('pods', 'frobnicate')]) {
+    const reply = decode((await nc.request(subject, encode('request', { name: 'x' }), { timeout: 2000 })).data);
+    assert.is(reply.type, 'error');
+    assert.ok(['Invalid', 'BadRequest'].includes((reply.error as { name: string }).name));
+  }
+  assert.ok((await client.list('namespaces')).items.length >= 2, 'still serving');
+});
+
+api.run();
+
+// --- two apiservers, and a watch that survives a nats-server restart ---------------------------
+
+const multi = suite<{ nats: Nats; a: InProcessApiserver; b: InProcessApiserver }>('two apiservers');
+
+multi.before(async (ctx) => {
+  ctx.nats = await startNats();
+  ctx.a = await startInProcessApiserver(ctx.nats.url, { kvStorage: 'file' });
+  ctx.b = await startInProcessApiserver(ctx.nats.url, { kvStorage: 'file' });
+});
+
+multi.after(async (ctx) => {
+  await ctx.a.stop();
+  await ctx.b.stop();
+  await ctx.nats.stop();
+});
+
+multi('both serve, and compare-and-swap holds across them', async ({ a, b }) => {
+  const served = { a: 0, b: 0 };
+  // Messages each apiserver's connection received: the requests the queue group gave it.
+  const count = (s: InProcessApiserver) => s.nc.stats().inMsgs;
+  const before = { a: count(a), b: count(b) };
+  await a.client.create(pod('shared'));
+  for (let i = 0; i < 100; i++) await a.client.get('pods', 'shared', 'default');
+  served.a = count(a) - before.a;
+  served.b = count(b) - before.b;
+  assert.ok(served.a > 10 && served.b > 10, `requests were spread: ${JSON.stringify(served)}`);
+  const current = await a.client.get<Pod>('pods', 'shared', 'default');
+  const results = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).client.update({ ...current, metadata: { ...current.metadata, labels: { w: String(i) } } })));
+  assert.is(results.filter((r) => r.status === 'fulfilled').length, 1);
+});
+
+multi('watch - resumes without a gap after nats-server restarts', async ({ nats, a }) => {
+  const state = new Map<string, string>();
+  const restarts: string[] = [];
+  const h = a.client.watch('pods', { labelSelector: 'restart=test', deadlineMs: 1250, onRestart: (r) => restarts.push(r) }, (u) => {
+    if (u.type === 'ADDED' || u.type === 'MODIFIED') state.set(u.object.metadata.name!, u.object.metadata.resourceVersion!);
+    if (u.type === 'DELETED') state.delete(u.object.metadata.name!);
+  });
+  for (let i = 0; i < 5; i++) await a.client.create(pod(`r-${i}`, { restart: 'test' }));
+  await waitFor('the first pods', () => state.size === 5);
+  await nats.restart();
+  const writer = await connectNats({ url: nats.url, name: 'writer', persistent: true });
+  const w = new ApiClient(writer, { timeoutMs: 5000 });
+  await waitFor('an apiserver to serve again', async () => (await w.list('pods')).items.length >= 5, 20_000, 200);
+  await w.delete('pods', 'r-0', 'default');
+  await w.patch('pods', 'r-1', 'default', { metadata: { labels: { extra: 'yes' } } });
+  await w.create(pod('r-new', { restart: 'test' }));
+  const want = new Map((await w.list('pods', { labelSelector: 'restart=test' })).items.map((p) => [p.metadata.name!, p.metadata.resourceVersion!]));
+  await waitFor('the watcher to converge on the store', () => [...want].every(([k, v]) => state.get(k) === v) && state.size === want.size, 20_000, 100);
+  h.stop();
+  await writer.close();
+  assert.not.ok(state.has('r-0'), 'the delete during the outage-recovery was not missed');
+  assert.ok(restarts.length > 0);
+});
+
+multi.run();

@@ -1,0 +1,268 @@
+// The apiserver's moving parts: watch caches fed from the KV buckets, the request subscription
+// (one queue group, so any number of apiservers serve at once), and the watch streams with their
+// heartbeats. The machine in apiserver.machine.ts decides when each runs.
+import { ErrorCode, type Msg, type NatsConnection, type NatsError } from 'nats';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { decode, encode } from '../../protocol/codec.ts';
+import type { Config } from '../../protocol/config.ts';
+import { DEFAULT_NAMESPACE, SYSTEM_NAMESPACE } from '../../protocol/defaults.ts';
+import { AlreadyExists, BadRequest, Invalid, Timeout, toWire } from '../../protocol/errors.ts';
+import { KINDS, kindByResource, kindInfo, type KindInfo } from '../../protocol/kinds.ts';
+import { API_WILDCARD, APISERVER_QUEUE, parseApiSubject } from '../../protocol/subjects.ts';
+import type { Logger } from '../lib/log.ts';
+import { AdmissionChain, type AdmissionPlugin } from './admission.ts';
+import { deleteObject, sweepTerminatingNamespaces } from './deletion.ts';
+import { Store } from './store.ts';
+import {
+  cacheOf, createObject, getNamespaceForAdmission, getObject, listObjects, optionalString, parseFilter, patchObject,
+  requiredString, updateObject, updateStatus, type ApiContext, type ApiRequest,
+} from './verbs.ts';
+import { WatchCache, type OutEvent, type Watcher } from './watch-cache.ts';
+
+interface ActiveWatch {
+  cache: WatchCache;
+  watcher?: Watcher;
+  deliver: string;
+  seq: number;
+  misses: number;
+  heartbeatInFlight: boolean;
+}
+
+type Verb = (ctx: ApiContext, info: KindInfo, req: ApiRequest) => Promise<Record<string, unknown>>;
+
+const VERBS: Record<string, Verb> = {
+  create: createObject,
+  get: getObject,
+  list: listObjects,
+  update: updateObject,
+  status: updateStatus,
+  patch: patchObject,
+  delete: deleteObject,
+};
+
+function respond(msg: Msg, body: Uint8Array): void {
+  if (msg.reply) msg.respond(body);
+}
+
+export interface ApiServerOptions {
+  nc: NatsConnection;
+  cfg: Config;
+  log: Logger;
+  registry: Registry;
+  plugins?: AdmissionPlugin[];
+}
+
+export class ApiServer {
+  ctx?: ApiContext;
+  private readonly watches = new Set<ActiveWatch>();
+  private readonly requests: Counter<'resource' | 'verb' | 'code'>;
+  private readonly latency: Histogram<'resource' | 'verb'>;
+  private readonly eventsSent: Counter<'resource'>;
+
+  constructor(private readonly opts: ApiServerOptions) {
+    const registers = [opts.registry];
+    this.requests = new Counter({
+      name: 'skiff_apiserver_requests_total', help: 'Requests served, by resource, verb and result code.',
+      labelNames: ['resource', 'verb', 'code'], registers,
+    });
+    this.latency = new Histogram({
+      name: 'skiff_apiserver_request_duration_seconds', help: 'Time to serve a request, by resource and verb.',
+      labelNames: ['resource', 'verb'], buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5], registers,
+    });
+    this.eventsSent = new Counter({
+      name: 'skiff_apiserver_watch_events_sent_total', help: 'Watch events sent to watchers.', labelNames: ['resource'], registers,
+    });
+    const caches = () => this.ctx?.caches ?? new Map<string, WatchCache>();
+    new Gauge({
+      name: 'skiff_apiserver_watchers', help: 'Open watches, by resource.', labelNames: ['resource'], registers,
+      collect() { for (const [r, c] of caches()) this.set({ resource: r }, c.watcherCount); },
+    });
+    new Gauge({
+      name: 'skiff_apiserver_cached_objects', help: 'Objects in the watch cache, by resource.', labelNames: ['resource'], registers,
+      collect() { for (const [r, c] of caches()) this.set({ resource: r }, c.size); },
+    });
+  }
+
+  async openStore(): Promise<void> {
+    const { nc, cfg } = this.opts;
+    this.ctx?.store.close();
+    const store = await Store.open(nc, cfg);
+    const caches = new Map(KINDS.map((k) => [k.resource, new WatchCache(k, cfg.watchCacheEvents)]));
+    const ctx: ApiContext = { store, caches, cfg, now: () => new Date(), admission: undefined as unknown as AdmissionChain };
+    ctx.admission = new AdmissionChain({ getNamespace: (name) => getNamespaceForAdmission(ctx, name) }, this.opts.plugins);
+    this.ctx = ctx;
+  }
+
+  /**
+   * Feeds every kind's cache from its bucket; calls onReady once all hold their snapshot. After a
+   * reconnect each feed resumes at the revision after its cache's own, rather than waiting for the
+   * ordered consumer to notice missed heartbeats: the cache drops what it has already applied.
+   */
+  feedCaches(onReady: () => void, onError: (err: unknown) => void): () => void {
+    const ctx = this.ctx!;
+    const iterators = new Map<string, { stop(): void }>();
+    let stopped = false;
+    let pending = KINDS.length;
+    const follow = async (info: KindInfo, resume: boolean) => {
+      const cache = cacheOf(ctx, info);
+      const before = resume ? 0 : await ctx.store.lastRevision(info);
+      const iter = await ctx.store.bucket(info).watch({
+        ...(resume ? { resumeFromRevision: cache.rv + 1 } : {}),
+        initializedFn: () => {
+          if (resume) return;
+          cache.markReady(before);
+          if (--pending === 0 && !stopped) onReady();
+        },
+      });
+      iterators.get(info.resource)?.stop();
+      iterators.set(info.resource, iter);
+      if (stopped) iter.stop();
+      for await (const e of iter) cache.apply({ key: e.key, revision: e.revision, operation: e.operation, value: e.value });
+    };
+    const start = (info: KindInfo, resume: boolean) => follow(info, resume).catch((err) => { if (!stopped) onError(err); });
+    for (const info of KINDS) void start(info, false);
+    void (async () => {
+      for await (const s of this.opts.nc.status()) {
+        if (stopped) break;
+        if (s.type === 'reconnect') {
+          this.opts.log.info('reconnected to NATS; resuming the watch caches');
+          for (const info of KINDS) if (cacheOf(ctx, info).ready) void start(info, true);
+        }
+      }
+    })();
+    return () => {
+      stopped = true;
+      for (const it of iterators.values()) it.stop();
+    };
+  }
+
+  /** Creates the namespaces every cluster has. */
+  async bootstrap(): Promise<void> {
+    const ctx = this.ctx!;
+    const ns = kindInfo('Namespace')!;
+    for (const name of [DEFAULT_NAMESPACE, SYSTEM_NAMESPACE]) {
+      try {
+        await createObject(ctx, ns, { object: { apiVersion: 'v1', kind: 'Namespace', metadata: { name } } });
+        this.opts.log.info('created namespace', { namespace: name });
+      } catch (err) {
+        if (!(err instanceof AlreadyExists)) throw err;
+      }
+    }
+  }
+
+  serveRequests(): () => void {
+    const sub = this.opts.nc.subscribe(API_WILDCARD, { queue: APISERVER_QUEUE, callback: (err, msg) => { if (!err) void this.handle(msg); } });
+    return () => sub.unsubscribe();
+  }
+
+  runHeartbeats(): () => void {
+    const t = setInterval(() => this.heartbeat(), this.opts.cfg.watchHeartbeatMs);
+    return () => clearInterval(t);
+  }
+
+  runNamespaceSweep(periodMs: number): () => void {
+    const t = setInterval(() => {
+      sweepTerminatingNamespaces(this.ctx!).catch((err) => this.opts.log.warn('namespace sweep failed', { err }));
+    }, periodMs);
+    return () => clearInterval(t);
+  }
+
+  /** Releases the store's connection resources; the actor calls it when it stops. */
+  close(): void {
+    this.stopWatches();
+    this.ctx?.store.close();
+  }
+
+  stopWatches(): void {
+    for (const w of this.watches) w.watcher && w.cache.unwatch(w.watcher);
+    this.watches.clear();
+  }
+
+  get watchCount(): number {
+    return this.watches.size;
+  }
+
+  async handle(msg: Msg): Promise<void> {
+    const parsed = parseApiSubject(msg.subject);
+    const resource = parsed?.resource ?? 'unknown';
+    const verb = parsed && (parsed.verb in VERBS || parsed.verb === 'watch') ? parsed.verb : 'unknown';
+    const started = performance.now();
+    let code = 200;
+    try {
+      if (!parsed) throw new BadRequest(`unknown subject ${JSON.stringify(msg.subject)} (expected skiff.api.<resource>.<verb>)`);
+      const info = kindByResource(parsed.resource);
+      if (!info) {
+        throw new Invalid('request', [{ path: 'kind', message: `the server does not serve ${JSON.stringify(parsed.resource)} (see: skiff api-resources)` }]);
+      }
+      const env = decode(msg.data);
+      if (env.type !== 'request') throw new BadRequest(`expected a message of type "request", got ${JSON.stringify(env.type)}`);
+      const req = env as unknown as ApiRequest;
+      req.origin = parsed.origin;
+      if (parsed.verb === 'watch') {
+        this.startWatch(info, req, msg);
+      } else {
+        const fn = VERBS[parsed.verb];
+        if (!fn) throw new BadRequest(`unknown verb ${JSON.stringify(parsed.verb)} (supported: ${[...Object.keys(VERBS), 'watch'].join(', ')})`);
+        respond(msg, encode('response', await fn(this.ctx!, info, req)));
+      }
+    } catch (err) {
+      const wire = toWire(err);
+      code = wire.code;
+      if (code >= 500) this.opts.log.error('request failed', { subject: msg.subject, err: wire.message });
+      respond(msg, encode('error', { error: wire }));
+    } finally {
+      this.requests.inc({ resource, verb, code: String(code) });
+      this.latency.observe({ resource, verb }, (performance.now() - started) / 1000);
+    }
+  }
+
+  private startWatch(info: KindInfo, req: ApiRequest, msg: Msg): void {
+    const deliver = requiredString(req, 'deliver', 'the subject to stream events to');
+    const filter = parseFilter(info, req);
+    const rvText = optionalString(req, 'resourceVersion');
+    const fromRv = req.sendInitialEvents === true || rvText === undefined ? undefined : Number(rvText);
+    if (fromRv !== undefined && !Number.isInteger(fromRv)) throw new BadRequest(`resourceVersion ${JSON.stringify(rvText)}: must be an integer`);
+    const cache = cacheOf(this.ctx!, info);
+    const begin = () => {
+      const aw: ActiveWatch = { cache, deliver, seq: 0, misses: 0, heartbeatInFlight: false };
+      const send = (e: OutEvent) => {
+        aw.seq++;
+        this.eventsSent.inc({ resource: info.resource });
+        this.opts.nc.publish(deliver, encode('watch', { seq: aw.seq, event: e }));
+      };
+      // Reply first: everything after it on this connection reaches the watcher in order.
+      respond(msg, encode('response', { resourceVersion: String(cache.rv) }));
+      aw.watcher = cache.watch(filter, fromRv, send);
+      this.watches.add(aw);
+    };
+    if (fromRv !== undefined && fromRv > cache.rv) {
+      // Another apiserver served the client a newer revision; wait for ours to catch up.
+      cache.waitUntil(fromRv, this.opts.cfg.cacheSyncTimeoutMs).then(begin, () => {
+        respond(msg, encode('error', { error: new Timeout(`too large resource version ${fromRv}: this apiserver's cache is at ${cache.rv}`).toWire() }));
+      });
+      return;
+    }
+    begin();
+  }
+
+  /** Each watcher gets a numbered heartbeat as a request; one nobody answers is dropped. */
+  private heartbeat(): void {
+    for (const aw of this.watches) {
+      if (aw.heartbeatInFlight) continue;
+      aw.heartbeatInFlight = true;
+      aw.seq++;
+      this.opts.nc
+        .request(aw.deliver, encode('watch', { seq: aw.seq, resourceVersion: String(aw.cache.rv) }), { timeout: this.opts.cfg.watchHeartbeatMs })
+        .then(() => { aw.misses = 0; })
+        .catch((err: NatsError) => {
+          if (err.code === ErrorCode.NoResponders || ++aw.misses >= 3) this.drop(aw);
+        })
+        .finally(() => { aw.heartbeatInFlight = false; });
+    }
+  }
+
+  private drop(aw: ActiveWatch): void {
+    if (aw.watcher) aw.cache.unwatch(aw.watcher);
+    this.watches.delete(aw);
+  }
+}

@@ -1,0 +1,141 @@
+// The object store: one JetStream KV bucket per kind, key `<namespace>.<name>` (`_.<name>` for
+// cluster-scoped kinds), resourceVersion = KV revision, every write a compare-and-swap.
+import { StorageType, type JetStreamManager, type KV, type NatsConnection } from 'nats';
+import { decodeObject, encodeObject } from '../../protocol/codec.ts';
+import { AlreadyExists, Conflict } from '../../protocol/errors.ts';
+import { KINDS, type KindInfo } from '../../protocol/kinds.ts';
+import { kvBucket } from '../../protocol/subjects.ts';
+import type { Config } from '../../protocol/config.ts';
+import type { KubeObject } from '../../protocol/types.ts';
+import { checkSize } from '../../protocol/validate.ts';
+import { JetStreamError, KvRequests } from './kv-requests.ts';
+
+const CLUSTER_SCOPE = '_';
+const WRONG_LAST_SEQUENCE = 10071;
+
+export function storeKey(info: KindInfo, name: string, namespace?: string): string {
+  return `${info.namespaced ? namespace : CLUSTER_SCOPE}.${name}`;
+}
+
+export function parseStoreKey(key: string): { namespace?: string; name: string } {
+  const i = key.indexOf('.');
+  const scope = key.slice(0, i);
+  return { name: key.slice(i + 1), ...(scope === CLUSTER_SCOPE ? {} : { namespace: scope }) };
+}
+
+export interface Stored<T extends KubeObject = KubeObject> {
+  object: T;
+  revision: number;
+}
+
+/** The object as served: stored bytes plus the revision as resourceVersion. */
+export function fromEntry<T extends KubeObject>(entry: { value: Uint8Array; revision: number }): T {
+  const obj = decodeObject<T>(entry.value);
+  obj.metadata.resourceVersion = String(entry.revision);
+  return obj;
+}
+
+function isWrongLastSequence(err: unknown): boolean {
+  return err instanceof JetStreamError && err.errCode === WRONG_LAST_SEQUENCE;
+}
+
+/** The stored bytes: the object without its resourceVersion, refused if over 1 MiB. */
+function forStorage(obj: KubeObject): Uint8Array {
+  const { resourceVersion: _rv, ...metadata } = obj.metadata;
+  const bytes = encodeObject({ ...obj, metadata });
+  checkSize(`${obj.kind} ${JSON.stringify(obj.metadata.name)}`, bytes.length);
+  return bytes;
+}
+
+export class Store {
+  private constructor(
+    private readonly buckets: Map<string, KV>,
+    private readonly jsm: JetStreamManager,
+    private readonly kv: KvRequests,
+  ) {}
+
+  static async open(nc: NatsConnection, cfg: Config): Promise<Store> {
+    const js = nc.jetstream();
+    const buckets = new Map<string, KV>();
+    const storage = cfg.kvStorage === 'memory' ? StorageType.Memory : StorageType.File;
+    await Promise.all(
+      KINDS.map(async (info) => {
+        const ttl = info.kind === 'Lease' ? cfg.leaseBucketTtlMs : info.kind === 'Event' ? cfg.eventTtlMs : 0;
+        const kv = await js.views.kv(kvBucket(info.resource), { history: 1, storage, ttl, allow_direct: true });
+        buckets.set(info.resource, kv);
+      }),
+    );
+    return new Store(buckets, await nc.jetstreamManager(), new KvRequests(nc, cfg.requestTimeoutMs));
+  }
+
+  close(): void {
+    this.kv.close();
+  }
+
+  /** The nats.js view of a kind's bucket, for watching it. */
+  bucket(info: KindInfo): KV {
+    const kv = this.buckets.get(info.resource);
+    if (!kv) throw new Error(`no bucket for ${info.resource}`);
+    return kv;
+  }
+
+  async get<T extends KubeObject>(info: KindInfo, name: string, namespace?: string): Promise<Stored<T> | null> {
+    const entry = await this.kv.get(kvBucket(info.resource), storeKey(info, name, namespace));
+    if (!entry || entry.operation !== 'PUT') return null;
+    return { object: fromEntry<T>(entry), revision: entry.revision };
+  }
+
+  /** Creates the key; a key whose last entry is a delete counts as absent. */
+  async create(info: KindInfo, obj: KubeObject): Promise<number> {
+    const bucket = kvBucket(info.resource);
+    const key = storeKey(info, obj.metadata.name as string, obj.metadata.namespace);
+    const data = forStorage(obj);
+    try {
+      return await this.kv.put(bucket, key, data, 0);
+    } catch (err) {
+      if (!isWrongLastSequence(err)) throw err;
+    }
+    const last = await this.kv.get(bucket, key);
+    if (last && last.operation !== 'PUT') {
+      try {
+        return await this.kv.put(bucket, key, data, last.revision);
+      } catch (err) {
+        if (!isWrongLastSequence(err)) throw err;
+      }
+    }
+    throw new AlreadyExists(`${info.resource} ${JSON.stringify(obj.metadata.name)} already exists`);
+  }
+
+  /** Compare-and-swap on `revision`: a stale one is a Conflict. */
+  async update(info: KindInfo, obj: KubeObject, revision: number): Promise<number> {
+    const key = storeKey(info, obj.metadata.name as string, obj.metadata.namespace);
+    try {
+      return await this.kv.put(kvBucket(info.resource), key, forStorage(obj), revision);
+    } catch (err) {
+      if (isWrongLastSequence(err)) throw conflict(info, obj.metadata.name as string);
+      throw err;
+    }
+  }
+
+  /** Deletes if still at `revision`, leaving a tombstone that watchers see. */
+  async delete(info: KindInfo, name: string, namespace: string | undefined, revision: number): Promise<void> {
+    try {
+      await this.kv.put(kvBucket(info.resource), storeKey(info, name, namespace), new Uint8Array(), revision, 'DEL');
+    } catch (err) {
+      if (isWrongLastSequence(err)) throw conflict(info, name);
+      throw err;
+    }
+  }
+
+  /** The bucket's last revision: a read at or after it sees every write acknowledged so far. */
+  async lastRevision(info: KindInfo): Promise<number> {
+    const si = await this.jsm.streams.info(`KV_${kvBucket(info.resource)}`);
+    return si.state.last_seq;
+  }
+}
+
+export function conflict(info: KindInfo, name: string): Conflict {
+  return new Conflict(
+    `Operation cannot be fulfilled on ${info.resource} ${JSON.stringify(name)}: the object has been modified; please apply your changes to the latest version and try again`,
+  );
+}

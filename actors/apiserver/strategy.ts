@@ -1,0 +1,97 @@
+// What the apiserver does to an object on create, update, status update and delete, as pure
+// functions in the manner of Kubernetes' registry strategies.
+import type { FieldError } from '../../protocol/errors.ts';
+import { Invalid } from '../../protocol/errors.ts';
+import type { KindInfo } from '../../protocol/kinds.ts';
+import { deepEqual } from '../../protocol/merge-patch.ts';
+import type { KubeObject, ObjectMeta, Pod } from '../../protocol/types.ts';
+
+const SERVER_META: (keyof ObjectMeta)[] = ['uid', 'resourceVersion', 'generation', 'creationTimestamp', 'deletionTimestamp', 'deletionGracePeriodSeconds'];
+
+export function prepareCreate(info: KindInfo, obj: KubeObject, ctx: { now: Date; uid: string }): KubeObject {
+  const metadata: ObjectMeta = { ...obj.metadata };
+  for (const f of SERVER_META) delete metadata[f];
+  metadata.uid = ctx.uid;
+  metadata.creationTimestamp = ctx.now.toISOString();
+  if (info.specFields.length) metadata.generation = 1;
+  const out: KubeObject = { ...obj, metadata };
+  if (info.hasStatus && !info.statusOnCreate) delete out.status;
+  if (info.kind === 'Namespace') out.status = { phase: 'Active' };
+  return out;
+}
+
+function specOf(info: KindInfo, obj: KubeObject): unknown[] {
+  return info.specFields.map((f) => obj[f]);
+}
+
+function mutablePodFieldsCleared(s: Pod['spec']): Pod['spec'] {
+  return { ...s, nodeName: undefined, tolerations: undefined };
+}
+
+/** Fields an update may not change, as Kubernetes' ValidateUpdate functions hold them. */
+function immutableChanges(info: KindInfo, old: KubeObject, next: KubeObject): FieldError[] {
+  const errs: FieldError[] = [];
+  if (info.kind === 'Pod') {
+    const o = (old as Pod).spec;
+    const n = (next as Pod).spec;
+    if (o.nodeName && n.nodeName !== o.nodeName) {
+      errs.push({ path: 'spec.nodeName', message: `field is immutable once set (the pod is bound to ${o.nodeName})` });
+    }
+    if (!deepEqual(mutablePodFieldsCleared(o), mutablePodFieldsCleared(n))) {
+      errs.push({ path: 'spec', message: 'pod updates may not change fields other than spec.nodeName (once) and spec.tolerations; delete and recreate the pod, or let its Deployment replace it' });
+    }
+  }
+  if (info.kind === 'Deployment' || info.kind === 'ReplicaSet') {
+    if (!deepEqual((old.spec as { selector?: unknown }).selector, (next.spec as { selector?: unknown }).selector)) errs.push({ path: 'spec.selector', message: 'field is immutable (create a new object to change its selector)' });
+  }
+  return errs;
+}
+
+/** A spec write: identity and status are kept from the stored object; generation follows spec. */
+export function prepareUpdate(info: KindInfo, old: KubeObject, incoming: KubeObject): KubeObject {
+  const errs = immutableChanges(info, old, incoming);
+  if (errs.length) throw new Invalid(`${info.kind} ${JSON.stringify(old.metadata.name)}`, errs);
+  const metadata: ObjectMeta = { ...incoming.metadata };
+  for (const f of SERVER_META) {
+    if (old.metadata[f] === undefined) delete metadata[f];
+    else (metadata as Record<string, unknown>)[f] = old.metadata[f];
+  }
+  const out: KubeObject = { ...incoming, metadata };
+  if (info.hasStatus) {
+    if (old.status === undefined) delete out.status;
+    else out.status = old.status;
+  }
+  if (info.specFields.length && !deepEqual(specOf(info, old), specOf(info, incoming))) {
+    metadata.generation = (old.metadata.generation ?? 0) + 1;
+  }
+  return out;
+}
+
+/** A status write: everything but status comes from the stored object. */
+export function prepareStatusUpdate(old: KubeObject, incoming: KubeObject): KubeObject {
+  return { ...old, metadata: { ...old.metadata }, status: incoming.status };
+}
+
+export type DeletionPlan =
+  | { type: 'now' }
+  /** Mark it: set deletionTimestamp and let the kubelet stop the processes and finish the delete. */
+  | { type: 'graceful'; object: KubeObject }
+  /** Already terminating with no shorter grace asked: nothing to do. */
+  | { type: 'pending' };
+
+export function planDeletion(info: KindInfo, obj: KubeObject, gracePeriodSeconds: number | undefined, now: Date): DeletionPlan {
+  if (info.kind !== 'Pod') return { type: 'now' };
+  const pod = obj as Pod;
+  const grace = gracePeriodSeconds ?? pod.spec.terminationGracePeriodSeconds ?? 30;
+  const terminal = pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed';
+  if (!pod.spec.nodeName || grace === 0 || terminal) return { type: 'now' };
+  const current = pod.metadata.deletionGracePeriodSeconds;
+  if (pod.metadata.deletionTimestamp && current !== undefined && current <= grace) return { type: 'pending' };
+  return {
+    type: 'graceful',
+    object: {
+      ...pod,
+      metadata: { ...pod.metadata, deletionTimestamp: pod.metadata.deletionTimestamp ?? now.toISOString(), deletionGracePeriodSeconds: grace },
+    },
+  };
+}

@@ -1,0 +1,291 @@
+// The verbs: create, get, list, update, status, patch. Each takes the decoded request and returns
+// the response body; deletion lives in deletion.ts and watch in server.ts.
+import { randomUUID } from 'node:crypto';
+import { AlreadyExists, BadRequest, Conflict, Invalid, NotFound, StaleLeader } from '../../protocol/errors.ts';
+import type { KindInfo } from '../../protocol/kinds.ts';
+import { applyMergePatch, deepEqual } from '../../protocol/merge-patch.ts';
+import { generatedName } from '../../protocol/names.ts';
+import { isPlainObject } from '../../protocol/schema.ts';
+import { parseFieldSelector, parseSelector, SelectorError } from '../../protocol/selector.ts';
+import { validateObject } from '../../protocol/validate.ts';
+import type { Config } from '../../protocol/config.ts';
+import type { KubeObject, Lease, Namespace, ObjectList } from '../../protocol/types.ts';
+import type { Fence } from '../lib/client.ts';
+import type { AdmissionChain } from './admission.ts';
+import { prepareCreate, prepareStatusUpdate, prepareUpdate } from './strategy.ts';
+import type { Store, Stored } from './store.ts';
+import type { WatchCache, WatchFilter } from './watch-cache.ts';
+
+export interface ApiContext {
+  store: Store;
+  caches: Map<string, WatchCache>;
+  admission: AdmissionChain;
+  cfg: Config;
+  now(): Date;
+}
+
+export interface ApiRequest {
+  name?: unknown;
+  namespace?: unknown;
+  object?: unknown;
+  patch?: unknown;
+  subresource?: unknown;
+  options?: unknown;
+  labelSelector?: unknown;
+  fieldSelector?: unknown;
+  resourceVersion?: unknown;
+  sendInitialEvents?: unknown;
+  deliver?: unknown;
+  /** Set by the server from the subject: the node that sent the request. */
+  origin?: string;
+}
+
+export interface RequestOptions {
+  dryRun: boolean;
+  strict: boolean;
+  fence?: Fence;
+  propagationPolicy: 'Background' | 'Foreground' | 'Orphan';
+  gracePeriodSeconds?: number;
+  preconditions?: { uid?: string; resourceVersion?: string };
+}
+
+const MAX_RETRIES = 8;
+
+export function optionalString(req: ApiRequest, field: keyof ApiRequest): string | undefined {
+  const v = req[field];
+  if (v === undefined || v === null || v === '') return undefined;
+  if (typeof v !== 'string') throw new BadRequest(`field ${field}: must be a string`);
+  return v;
+}
+
+export function requiredString(req: ApiRequest, field: keyof ApiRequest, what: string): string {
+  const v = optionalString(req, field);
+  if (v === undefined) throw new BadRequest(`field ${field}: required (${what})`);
+  return v;
+}
+
+export function parseOptions(req: ApiRequest): RequestOptions {
+  const o = req.options ?? {};
+  if (!isPlainObject(o)) throw new BadRequest('field options: must be a map');
+  const policy = o.propagationPolicy ?? 'Background';
+  if (policy !== 'Background' && policy !== 'Foreground' && policy !== 'Orphan') {
+    throw new BadRequest(`options.propagationPolicy: unsupported value ${JSON.stringify(policy)} (supported: Background, Foreground, Orphan)`);
+  }
+  if (o.gracePeriodSeconds !== undefined && (typeof o.gracePeriodSeconds !== 'number' || o.gracePeriodSeconds < 0)) {
+    throw new BadRequest('options.gracePeriodSeconds: must be a non-negative number');
+  }
+  const fence = o.fence;
+  if (fence !== undefined && !(isPlainObject(fence) && typeof fence.lease === 'string' && typeof fence.holder === 'string' && typeof fence.term === 'number')) {
+    throw new BadRequest('options.fence: must be { lease, holder, term }');
+  }
+  return {
+    dryRun: o.dryRun === true,
+    strict: o.fieldValidation !== 'Ignore',
+    fence: fence as Fence | undefined,
+    propagationPolicy: policy,
+    gracePeriodSeconds: o.gracePeriodSeconds as number | undefined,
+    preconditions: isPlainObject(o.preconditions) ? (o.preconditions as RequestOptions['preconditions']) : undefined,
+  };
+}
+
+export function namespaceOf(info: KindInfo, req: ApiRequest): string | undefined {
+  if (!info.namespaced) return undefined;
+  return optionalString(req, 'namespace') ?? 'default';
+}
+
+export function cacheOf(ctx: ApiContext, info: KindInfo): WatchCache {
+  const c = ctx.caches.get(info.resource);
+  if (!c) throw new Error(`no cache for ${info.resource}`);
+  return c;
+}
+
+export function notFound(info: KindInfo, name: string): NotFound {
+  return new NotFound(`${info.resource} ${JSON.stringify(name)} not found`);
+}
+
+export function parseFilter(info: KindInfo, req: ApiRequest): WatchFilter {
+  try {
+    return {
+      namespace: info.namespaced ? optionalString(req, 'namespace') : undefined,
+      labels: parseSelector(optionalString(req, 'labelSelector') ?? ''),
+      fields: parseFieldSelector(optionalString(req, 'fieldSelector') ?? ''),
+    };
+  } catch (err) {
+    if (err instanceof SelectorError) throw new BadRequest(err.message);
+    throw err;
+  }
+}
+
+/** Refuses a leader-only write whose lease has since passed to someone else, or lapsed. */
+export async function checkFence(ctx: ApiContext, fence: Fence | undefined): Promise<void> {
+  if (!fence) return;
+  const [ns, name] = fence.lease.includes('/') ? fence.lease.split('/', 2) : ['kube-system', fence.lease];
+  const leases = ctx.caches.get('leases')!.info;
+  const stored = await ctx.store.get<Lease>(leases, name, ns);
+  const spec = stored?.object.spec;
+  const why = !spec ? 'the lease does not exist'
+    : spec.holderIdentity !== fence.holder ? `the lease is now held by ${JSON.stringify(spec.holderIdentity ?? '')}`
+    : (spec.leaseTransitions ?? 0) !== fence.term ? `the lease moved to term ${spec.leaseTransitions}`
+    : Date.parse(spec.renewTime ?? '') + (spec.leaseDurationSeconds ?? 0) * 1000 < ctx.now().getTime() ? 'the lease has expired'
+    : '';
+  if (why) throw new StaleLeader(`write refused: ${fence.holder} no longer leads ${fence.lease} (${why})`);
+}
+
+export async function getNamespaceForAdmission(ctx: ApiContext, name: string): Promise<Namespace | undefined> {
+  const info = ctx.caches.get('namespaces')!.info;
+  return (cacheOf(ctx, info).getByKey(undefined, name) as Namespace | undefined) ?? (await ctx.store.get<Namespace>(info, name))?.object;
+}
+
+function checkTarget(info: KindInfo, req: ApiRequest, obj: Record<string, unknown>): void {
+  if (obj.kind !== undefined && obj.kind !== info.kind) {
+    throw new BadRequest(`the object is a ${String(obj.kind)}, but the request was sent to ${info.resource}`);
+  }
+  const meta = obj.metadata;
+  const ns = optionalString(req, 'namespace');
+  if (info.namespaced && ns && isPlainObject(meta) && meta.namespace !== undefined && meta.namespace !== ns) {
+    throw new BadRequest(`metadata.namespace ${JSON.stringify(meta.namespace)} does not match the request's namespace ${JSON.stringify(ns)}`);
+  }
+}
+
+function inputObject(info: KindInfo, req: ApiRequest): Record<string, unknown> {
+  if (!isPlainObject(req.object)) throw new BadRequest('field object: required, a map holding the object');
+  checkTarget(info, req, req.object);
+  const ns = optionalString(req, 'namespace');
+  const meta = isPlainObject(req.object.metadata) ? req.object.metadata : {};
+  return {
+    ...req.object,
+    kind: info.kind,
+    apiVersion: req.object.apiVersion ?? info.apiVersion,
+    metadata: info.namespaced && ns && meta.namespace === undefined ? { ...meta, namespace: ns } : req.object.metadata,
+  };
+}
+
+function withRevision<T extends KubeObject>(obj: T, rev: number): T {
+  return { ...obj, metadata: { ...obj.metadata, resourceVersion: String(rev) } };
+}
+
+function withoutRevision(o: KubeObject): KubeObject {
+  return { ...o, metadata: { ...o.metadata, resourceVersion: undefined } };
+}
+
+function sameContent(a: KubeObject, b: KubeObject): boolean {
+  return deepEqual(withoutRevision(a), withoutRevision(b));
+}
+
+export async function createObject(ctx: ApiContext, info: KindInfo, req: ApiRequest) {
+  const opts = parseOptions(req);
+  const { object } = validateObject(inputObject(info, req), { strict: opts.strict, creating: true, checkSize: false });
+  const obj = prepareCreate(info, object, { now: ctx.now(), uid: randomUUID() });
+  await ctx.admission.admit({ operation: 'CREATE', info, object: obj, origin: req.origin, dryRun: opts.dryRun });
+  await checkFence(ctx, opts.fence);
+  const generate = !obj.metadata.name;
+  for (let attempt = 0; ; attempt++) {
+    if (generate) obj.metadata.name = generatedName(obj.metadata.generateName!);
+    if (opts.dryRun) return { object: obj };
+    try {
+      return { object: withRevision(obj, await ctx.store.create(info, obj)) };
+    } catch (err) {
+      if (!(generate && err instanceof AlreadyExists && attempt < 3)) throw err;
+    }
+  }
+}
+
+export async function getObject(ctx: ApiContext, info: KindInfo, req: ApiRequest) {
+  const name = requiredString(req, 'name', `the ${info.singular} to get`);
+  const stored = await ctx.store.get(info, name, namespaceOf(info, req));
+  if (!stored) throw notFound(info, name);
+  return { object: stored.object };
+}
+
+/** A consistent list: served from the watch cache once it has caught up with the store. */
+export async function listObjects(ctx: ApiContext, info: KindInfo, req: ApiRequest) {
+  const filter = parseFilter(info, req);
+  const cache = cacheOf(ctx, info);
+  await cache.waitUntil(await ctx.store.lastRevision(info), ctx.cfg.cacheSyncTimeoutMs);
+  const items = cache.list(filter).sort((a, b) =>
+    (a.metadata.namespace ?? '').localeCompare(b.metadata.namespace ?? '') || a.metadata.name!.localeCompare(b.metadata.name!));
+  const list: ObjectList = { apiVersion: info.apiVersion, kind: `${info.kind}List`, metadata: { resourceVersion: String(cache.rv) }, items };
+  return { list };
+}
+
+/**
+ * The object as the watch cache holds it, when that is at least as new as `atLeast`: it saves a
+ * store read on most updates. A stale cache costs only a failed compare-and-swap and a re-read.
+ */
+function cachedRead(ctx: ApiContext, info: KindInfo, name: string, namespace: string | undefined, atLeast?: string): Stored | null {
+  const cache = cacheOf(ctx, info);
+  if (!cache.ready) return null;
+  const object = cache.getByKey(namespace, name);
+  const revision = Number(object?.metadata.resourceVersion);
+  if (!object || (atLeast !== undefined && revision < Number(atLeast))) return null;
+  return { object, revision };
+}
+
+/** Reads, transforms and compare-and-swaps, retrying on conflict unless the caller pinned a version. */
+async function guaranteedUpdate(
+  ctx: ApiContext, info: KindInfo, name: string, namespace: string | undefined, opts: RequestOptions, origin: string | undefined,
+  transform: (current: KubeObject, revision: number) => KubeObject,
+  pinnedVersion: string | undefined,
+) {
+  for (let attempt = 0; ; attempt++) {
+    const cached = attempt === 0 ? cachedRead(ctx, info, name, namespace, pinnedVersion) : null;
+    const stored = cached ?? (await ctx.store.get(info, name, namespace));
+    if (!stored) throw notFound(info, name);
+    if (pinnedVersion !== undefined && pinnedVersion !== String(stored.revision)) {
+      throw new Conflict(`Operation cannot be fulfilled on ${info.resource} ${JSON.stringify(name)}: the object has been modified (you sent resourceVersion ${pinnedVersion}, it is now at ${stored.revision}); read it again and retry`);
+    }
+    const next = transform(stored.object, stored.revision);
+    if (sameContent(next, stored.object)) return { object: stored.object };
+    await ctx.admission.admit({ operation: 'UPDATE', info, object: next, oldObject: stored.object, origin, dryRun: opts.dryRun });
+    await checkFence(ctx, opts.fence);
+    if (opts.dryRun) return { object: next };
+    try {
+      return { object: withRevision(next, await ctx.store.update(info, next, stored.revision)) };
+    } catch (err) {
+      if (!(err instanceof Conflict)) throw err;
+      if (cached && pinnedVersion === undefined) continue; // the cache was behind: read the store
+      if (pinnedVersion !== undefined || attempt >= MAX_RETRIES) throw err;
+    }
+  }
+}
+
+export async function updateObject(ctx: ApiContext, info: KindInfo, req: ApiRequest) {
+  const opts = parseOptions(req);
+  const { object } = validateObject(inputObject(info, req), { strict: opts.strict, checkSize: false });
+  const { name, namespace, resourceVersion, uid } = object.metadata;
+  return guaranteedUpdate(ctx, info, name!, namespace, opts, req.origin, (current) => {
+    if (uid && uid !== current.metadata.uid) throw new Conflict(`${info.resource} ${JSON.stringify(name)} was deleted and recreated (uid changed); read it again and retry`);
+    return prepareUpdate(info, current, object);
+  }, resourceVersion);
+}
+
+export async function updateStatus(ctx: ApiContext, info: KindInfo, req: ApiRequest) {
+  if (!info.hasStatus) throw new BadRequest(`${info.resource} have no status subresource`);
+  const opts = parseOptions(req);
+  const input = inputObject(info, req);
+  const meta = isPlainObject(input.metadata) ? input.metadata : {};
+  if (typeof meta.name !== 'string') throw new Invalid(info.kind, [{ path: 'metadata.name', message: 'required' }]);
+  if (input.status !== undefined && !isPlainObject(input.status)) throw new Invalid(info.kind, [{ path: 'status', message: 'must be a map' }]);
+  const namespace = info.namespaced ? (typeof meta.namespace === 'string' ? meta.namespace : 'default') : undefined;
+  const pinned = typeof meta.resourceVersion === 'string' && meta.resourceVersion !== '' ? meta.resourceVersion : undefined;
+  return guaranteedUpdate(ctx, info, meta.name, namespace, opts, req.origin,
+    (current) => prepareStatusUpdate(current, input as KubeObject), pinned);
+}
+
+export async function patchObject(ctx: ApiContext, info: KindInfo, req: ApiRequest) {
+  const opts = parseOptions(req);
+  const name = requiredString(req, 'name', `the ${info.singular} to patch`);
+  const patch = req.patch;
+  if (!isPlainObject(patch)) throw new BadRequest('field patch: required, a JSON merge patch (a map)');
+  const status = req.subresource === 'status';
+  if (status && !info.hasStatus) throw new BadRequest(`${info.resource} have no status subresource`);
+  const pm = isPlainObject(patch.metadata) ? patch.metadata : {};
+  const pinned = typeof pm.resourceVersion === 'string' ? pm.resourceVersion : undefined;
+  return guaranteedUpdate(ctx, info, name, namespaceOf(info, req), opts, req.origin, (current) => {
+    if (status) return prepareStatusUpdate(current, applyMergePatch(current, { status: patch.status }) as KubeObject);
+    const merged = applyMergePatch(current, patch) as KubeObject;
+    merged.metadata = { ...merged.metadata, name: current.metadata.name, namespace: current.metadata.namespace };
+    const { object } = validateObject(merged, { strict: opts.strict, checkSize: false });
+    return prepareUpdate(info, current, object);
+  }, pinned);
+}

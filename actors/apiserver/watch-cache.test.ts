@@ -1,0 +1,118 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { encodeObject } from '../../protocol/codec.ts';
+import { Gone } from '../../protocol/errors.ts';
+import { kindInfo } from '../../protocol/kinds.ts';
+import { parseFieldSelector, parseSelector } from '../../protocol/selector.ts';
+import type { KubeObject } from '../../protocol/types.ts';
+import { WatchCache, type OutEvent, type WatchFilter } from './watch-cache.ts';
+
+const info = kindInfo('Pod')!;
+const pod = (name: string, node?: string, labels: Record<string, string> = {}): KubeObject => ({
+  apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'default', labels }, spec: { containers: [], ...(node ? { nodeName: node } : {}) },
+});
+const filter = (fields = '', labels = '', namespace?: string): WatchFilter => ({ namespace, labels: parseSelector(labels), fields: parseFieldSelector(fields) });
+
+function fresh(capacity = 100): { cache: WatchCache; put: (o: KubeObject) => number; del: (name: string) => number } {
+  const cache = new WatchCache(info, capacity);
+  cache.markReady(0);
+  let rev = 0;
+  return {
+    cache,
+    put: (o) => { cache.apply({ key: `default.${o.metadata.name}`, revision: ++rev, operation: 'PUT', value: encodeObject(o) }); return rev; },
+    del: (name) => { cache.apply({ key: `default.${name}`, revision: ++rev, operation: 'DEL' }); return rev; },
+  };
+}
+
+const summary = (events: OutEvent[]) => events.map((e) => `${e.type} ${e.object.metadata.name ?? ''}@${e.object.metadata.resourceVersion}`);
+
+test('watch cache - initial events then a bookmark', () => {
+  const { cache, put } = fresh();
+  put(pod('a'));
+  put(pod('b'));
+  const got: OutEvent[] = [];
+  cache.watch(filter(), undefined, (e) => got.push(e));
+  assert.equal(summary(got), ['ADDED a@1', 'ADDED b@2', 'BOOKMARK @2']);
+  assert.ok(got[2].initialEventsEnd);
+});
+
+test('watch cache - resume replays exactly what was missed, deletes included', () => {
+  const { cache, put, del } = fresh();
+  put(pod('a'));
+  const rv = put(pod('b'));
+  put(pod('a', undefined, { v: '2' }));
+  del('b');
+  const got: OutEvent[] = [];
+  cache.watch(filter(), rv, (e) => got.push(e));
+  assert.equal(summary(got), ['MODIFIED a@3', 'DELETED b@4']);
+});
+
+test('watch cache - a version older than the window is Gone', () => {
+  const { cache, put } = fresh(2);
+  for (const n of ['a', 'b', 'c', 'd']) put(pod(n));
+  assert.throws(() => cache.watch(filter(), 1, () => {}), (e: Error) => e instanceof Gone);
+  const got: OutEvent[] = [];
+  cache.watch(filter(), 2, (e) => got.push(e));
+  assert.equal(summary(got), ['ADDED c@3', 'ADDED d@4']);
+});
+
+test('watch cache - per-node delivery: a node sees only its own pods, and a pod leaving it as DELETED', () => {
+  const { cache, put, del } = fresh();
+  const n1: OutEvent[] = [];
+  const n2: OutEvent[] = [];
+  cache.watch(filter('spec.nodeName=n1'), 0, (e) => n1.push(e));
+  cache.watch(filter('spec.nodeName=n2'), 0, (e) => n2.push(e));
+  put(pod('a'));
+  put(pod('a', 'n1'));
+  put(pod('b', 'n2'));
+  del('a');
+  assert.equal(summary(n1), ['ADDED a@2', 'DELETED a@4']);
+  assert.equal(summary(n2), ['ADDED b@3']);
+});
+
+test('watch cache - label filter: leaving the selector is a DELETED, entering an ADDED', () => {
+  const { cache, put } = fresh();
+  const got: OutEvent[] = [];
+  cache.watch(filter('', 'app=web'), 0, (e) => got.push(e));
+  put(pod('a', undefined, { app: 'db' }));
+  put(pod('a', undefined, { app: 'web' }));
+  put(pod('a', undefined, { app: 'web', x: 'y' }));
+  put(pod('a', undefined, { app: 'db' }));
+  assert.equal(summary(got), ['ADDED a@2', 'MODIFIED a@3', 'DELETED a@4']);
+});
+
+test('watch cache - list by node uses the index and honours other filters', () => {
+  const { cache, put } = fresh();
+  put(pod('a', 'n1', { app: 'web' }));
+  put(pod('b', 'n1', { app: 'db' }));
+  put(pod('c', 'n2', { app: 'web' }));
+  assert.equal(cache.list(filter('spec.nodeName=n1', 'app=web')).map((o) => o.metadata.name), ['a']);
+  assert.is(cache.list(filter()).length, 3);
+});
+
+test('watch cache - dependents by owner uid', () => {
+  const { cache, put, del } = fresh();
+  const child = pod('c');
+  child.metadata.ownerReferences = [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'rs', uid: 'rs-uid' }];
+  put(child);
+  assert.equal(cache.dependents('rs-uid').map((o) => o.metadata.name), ['c']);
+  del('c');
+  assert.equal(cache.dependents('rs-uid'), []);
+});
+
+test('watch cache - waitUntil resolves when the revision arrives', async () => {
+  const { cache, put } = fresh();
+  const waiting = cache.waitUntil(2, 1000);
+  put(pod('a'));
+  put(pod('b'));
+  await waiting;
+  await cache.waitUntil(1, 10);
+  try {
+    await cache.waitUntil(99, 20);
+    assert.unreachable('should time out');
+  } catch (err) {
+    assert.match((err as Error).message, /still short of 99/);
+  }
+});
+
+test.run();

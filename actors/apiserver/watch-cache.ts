@@ -1,0 +1,264 @@
+// The watch cache of one kind, as Kubernetes' apiserver keeps one: the current objects, a window
+// of recent events for watchers that resume, and the watchers themselves. Watchers filtered by
+// spec.nodeName are indexed by node, so a kubelet's watch costs nothing when other nodes' pods
+// change: per-node delivery. No I/O here; the apiserver feeds KV entries in and sends out what
+// `send` is given.
+import { Gone } from '../../protocol/errors.ts';
+import type { KindInfo } from '../../protocol/kinds.ts';
+import { fieldsMatch, matches, type FieldRequirement, type Requirement } from '../../protocol/selector.ts';
+import type { KubeObject, WatchEventType } from '../../protocol/types.ts';
+import { decodeObject } from '../../protocol/codec.ts';
+import { parseStoreKey } from './store.ts';
+
+export interface CacheEntry {
+  key: string;
+  revision: number;
+  operation: 'PUT' | 'DEL' | 'PURGE';
+  value?: Uint8Array;
+}
+
+interface CacheEvent {
+  rv: number;
+  object?: KubeObject;
+  prev?: KubeObject;
+}
+
+export interface WatchFilter {
+  namespace?: string;
+  labels: Requirement[];
+  fields: FieldRequirement[];
+}
+
+export interface OutEvent {
+  type: WatchEventType;
+  object: KubeObject;
+  initialEventsEnd?: boolean;
+}
+
+export interface Watcher {
+  readonly id: number;
+  readonly filter: WatchFilter;
+  readonly node?: string;
+  send: (e: OutEvent) => void;
+}
+
+function nodeOf(obj: KubeObject | undefined): string | undefined {
+  return (obj?.spec as { nodeName?: string } | undefined)?.nodeName || undefined;
+}
+
+/** The node a filter confines a watch to, if it has `spec.nodeName=<node>`. */
+export function filterNode(filter: WatchFilter): string | undefined {
+  return filter.fields.find((f) => f.field === 'spec.nodeName' && f.op === '=' && f.value !== '')?.value;
+}
+
+export function filterMatches(filter: WatchFilter, obj: KubeObject | undefined): boolean {
+  if (!obj) return false;
+  if (filter.namespace && obj.metadata.namespace !== filter.namespace) return false;
+  return matches(filter.labels, obj.metadata.labels) && fieldsMatch(filter.fields, obj as unknown as Record<string, unknown>);
+}
+
+/** What a watcher sees of a change, Kubernetes' way: leaving its filter is a DELETED. */
+export function eventFor(filter: WatchFilter, ev: CacheEvent): OutEvent | null {
+  const was = filterMatches(filter, ev.prev);
+  const is = filterMatches(filter, ev.object);
+  if (is) return { type: was ? 'MODIFIED' : 'ADDED', object: ev.object as KubeObject };
+  // The last state the watcher saw, at the revision that removed it from view.
+  if (was) return { type: 'DELETED', object: { ...ev.prev!, metadata: { ...ev.prev!.metadata, resourceVersion: String(ev.rv) } } };
+  return null;
+}
+
+function deliver(w: Watcher, ev: CacheEvent): void {
+  const out = eventFor(w.filter, ev);
+  if (out) w.send(out);
+}
+
+type Index = Map<string, Set<string>>;
+function indexAdd(ix: Index, k: string, v: string) {
+  let s = ix.get(k);
+  if (!s) ix.set(k, (s = new Set()));
+  s.add(v);
+}
+function indexDel(ix: Index, k: string, v: string) {
+  const s = ix.get(k);
+  if (s && s.delete(v) && s.size === 0) ix.delete(k);
+}
+
+export class WatchCache {
+  /** Last store revision applied. */
+  rv = 0;
+  ready = false;
+  private oldestRv = 0;
+  private readonly objects = new Map<string, KubeObject>();
+  private readonly byNode: Index = new Map();
+  private readonly byOwner: Index = new Map();
+  private events: CacheEvent[] = [];
+  private start = 0;
+  private readonly general = new Set<Watcher>();
+  private readonly nodeWatchers = new Map<string, Set<Watcher>>();
+  private waiters: { rv: number; resolve: () => void }[] = [];
+  private nextId = 1;
+
+  constructor(readonly info: KindInfo, private readonly capacity: number) {}
+
+  get size(): number {
+    return this.objects.size;
+  }
+
+  get watcherCount(): number {
+    let n = this.general.size;
+    for (const s of this.nodeWatchers.values()) n += s.size;
+    return n;
+  }
+
+  /** Applies one KV entry, in revision order, and tells the watchers it concerns. */
+  apply(entry: CacheEntry): void {
+    if (entry.revision <= this.rv) return;
+    const { namespace, name } = parseStoreKey(entry.key);
+    const key = namespace ? `${namespace}/${name}` : name;
+    const prev = this.objects.get(key);
+    let object: KubeObject | undefined;
+    if (entry.operation === 'PUT' && entry.value) {
+      object = decodeObject<KubeObject>(entry.value);
+      object.metadata.resourceVersion = String(entry.revision);
+    }
+    if (prev) this.unindex(key, prev);
+    if (object) {
+      this.objects.set(key, object);
+      this.index(key, object);
+    } else this.objects.delete(key);
+    this.rv = entry.revision;
+    if (!this.ready || (!prev && !object)) return this.wake();
+    const ev: CacheEvent = { rv: entry.revision, object, prev };
+    this.record(ev);
+    this.dispatch(ev);
+    this.wake();
+  }
+
+  /** The initial snapshot is loaded; `rv` is the store's revision when it was taken. */
+  markReady(rv: number): void {
+    this.rv = Math.max(this.rv, rv);
+    this.oldestRv = this.rv;
+    this.ready = true;
+    this.wake();
+  }
+
+  list(filter: WatchFilter): KubeObject[] {
+    const node = filterNode(filter);
+    const keys = node ? this.byNode.get(node) ?? new Set<string>() : this.objects.keys();
+    const out: KubeObject[] = [];
+    for (const k of keys) {
+      const o = this.objects.get(k);
+      if (o && filterMatches(filter, o)) out.push(o);
+    }
+    return out;
+  }
+
+  getByKey(namespace: string | undefined, name: string): KubeObject | undefined {
+    return this.objects.get(namespace ? `${namespace}/${name}` : name);
+  }
+
+  /** Objects naming `uid` in their ownerReferences. */
+  dependents(uid: string): KubeObject[] {
+    return [...(this.byOwner.get(uid) ?? [])].map((k) => this.objects.get(k)).filter((o): o is KubeObject => !!o);
+  }
+
+  /**
+   * Starts a watcher. From `fromRv` it replays what it missed; without one it sends every current
+   * object as ADDED and then a BOOKMARK marking the end of the initial events.
+   */
+  watch(filter: WatchFilter, fromRv: number | undefined, send: (e: OutEvent) => void): Watcher {
+    if (fromRv !== undefined && fromRv < this.oldestRv) {
+      throw new Gone(`too old resource version: ${fromRv} (the watch cache of ${this.info.resource} starts at ${this.oldestRv}); relist`);
+    }
+    const w: Watcher = { id: this.nextId++, filter, node: filterNode(filter), send };
+    if (fromRv === undefined) {
+      for (const o of this.list(filter)) send({ type: 'ADDED', object: o });
+      send({ type: 'BOOKMARK', object: this.bookmark(), initialEventsEnd: true });
+    } else {
+      for (let i = this.firstAfter(fromRv); i < this.events.length; i++) {
+        const out = eventFor(filter, this.events[i]);
+        if (out) send(out);
+      }
+    }
+    if (w.node) {
+      let set = this.nodeWatchers.get(w.node);
+      if (!set) this.nodeWatchers.set(w.node, (set = new Set()));
+      set.add(w);
+    } else this.general.add(w);
+    return w;
+  }
+
+  unwatch(w: Watcher): void {
+    if (w.node) {
+      const set = this.nodeWatchers.get(w.node);
+      if (set?.delete(w) && set.size === 0) this.nodeWatchers.delete(w.node);
+    } else this.general.delete(w);
+  }
+
+  bookmark(): KubeObject {
+    return { apiVersion: this.info.apiVersion, kind: this.info.kind, metadata: { resourceVersion: String(this.rv) } };
+  }
+
+  /** Resolves once revision `rv` has been applied; rejects after `timeoutMs`. */
+  waitUntil(rv: number, timeoutMs: number): Promise<void> {
+    if (this.ready && this.rv >= rv) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const waiter = { rv, resolve: () => { clearTimeout(t); resolve(); } };
+      const t = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+        reject(new Error(`the ${this.info.resource} cache is at revision ${this.rv}, still short of ${rv} after ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.waiters.push(waiter);
+    });
+  }
+
+  private wake(): void {
+    if (!this.ready || this.waiters.length === 0) return;
+    const still: typeof this.waiters = [];
+    for (const w of this.waiters) (this.rv >= w.rv ? w.resolve() : still.push(w));
+    this.waiters = still;
+  }
+
+  private dispatch(ev: CacheEvent): void {
+    for (const w of this.general) deliver(w, ev);
+    const a = nodeOf(ev.prev);
+    const b = nodeOf(ev.object);
+    if (a) for (const w of this.nodeWatchers.get(a) ?? []) deliver(w, ev);
+    if (b && b !== a) for (const w of this.nodeWatchers.get(b) ?? []) deliver(w, ev);
+  }
+
+  private record(ev: CacheEvent): void {
+    this.events.push(ev);
+    if (this.events.length - this.start > this.capacity) {
+      this.oldestRv = this.events[this.start].rv;
+      this.start++;
+      if (this.start > this.capacity) {
+        this.events = this.events.slice(this.start);
+        this.start = 0;
+      }
+    }
+  }
+
+  private firstAfter(rv: number): number {
+    let lo = this.start;
+    let hi = this.events.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.events[mid].rv <= rv) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  private index(key: string, o: KubeObject): void {
+    const node = nodeOf(o);
+    if (node) indexAdd(this.byNode, node, key);
+    for (const ref of o.metadata.ownerReferences ?? []) indexAdd(this.byOwner, ref.uid, key);
+  }
+
+  private unindex(key: string, o: KubeObject): void {
+    const node = nodeOf(o);
+    if (node) indexDel(this.byNode, node, key);
+    for (const ref of o.metadata.ownerReferences ?? []) indexDel(this.byOwner, ref.uid, key);
+  }
+}
