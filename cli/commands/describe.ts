@@ -1,0 +1,99 @@
+// skiff describe: one object in readable form, with the events about it.
+import { stringify } from 'yaml';
+import type { Event, KubeObject, Pod } from '../../protocol/types.ts';
+import type { KindInfo } from '../../protocol/kinds.ts';
+import { NAMESPACE_OPTIONS, stringOption, type Command } from '../command.ts';
+import { parseTargets } from '../resources.ts';
+import { age, podStatus } from '../table.ts';
+import { fetchObjects, scopeOf } from './get.ts';
+import type { ApiClient } from '../../actors/lib/client.ts';
+
+function mapText(m: Record<string, string> | undefined): string {
+  const entries = Object.entries(m ?? {});
+  return entries.length ? entries.map(([k, v]) => `${k}=${v}`).join('\n' + ' '.repeat(14)) : '<none>';
+}
+
+function indent(text: string, by = 2): string {
+  return text.split('\n').map((l) => (l ? ' '.repeat(by) + l : l)).join('\n');
+}
+
+function header(o: KubeObject, info: KindInfo, now: number): string[] {
+  const m = o.metadata;
+  const lines = [`Name:         ${m.name}`];
+  if (info.namespaced) lines.push(`Namespace:    ${m.namespace}`);
+  lines.push(`Labels:       ${mapText(m.labels)}`);
+  const annotations = Object.fromEntries(Object.entries(m.annotations ?? {}).filter(([k]) => k !== 'skiff.io/last-applied-configuration'));
+  lines.push(`Annotations:  ${mapText(annotations)}`);
+  lines.push(`Created:      ${m.creationTimestamp} (${age(m.creationTimestamp, now)} ago)`);
+  if (m.deletionTimestamp) lines.push(`Deleting:     since ${m.deletionTimestamp} (grace ${m.deletionGracePeriodSeconds ?? 0}s)`);
+  if (m.ownerReferences?.length) lines.push(`Controlled By: ${m.ownerReferences.map((r) => `${r.kind}/${r.name}`).join(', ')}`);
+  if (info.kind === 'Pod') {
+    const p = o as Pod;
+    lines.push(`Node:         ${p.spec.nodeName || '<none>'}`, `Status:       ${podStatus(p)}`, `IP:           ${p.status?.podIP ?? '<none>'}`);
+  }
+  return lines;
+}
+
+async function eventsFor(client: ApiClient, o: KubeObject, now: number): Promise<string> {
+  let events: Event[] = [];
+  try {
+    events = (await client.list<Event>('events', { namespace: o.metadata.namespace ?? 'default', fieldSelector: `involvedObject.uid=${o.metadata.uid}` })).items;
+  } catch {
+    return 'Events:       <unavailable>';
+  }
+  if (events.length === 0) return 'Events:       <none>';
+  events.sort((a, b) => Date.parse(a.lastTimestamp ?? '') - Date.parse(b.lastTimestamp ?? ''));
+  const rows = events.map((e) => `  ${(e.type ?? 'Normal').padEnd(8)} ${(e.reason ?? '').padEnd(20)} ${age(e.lastTimestamp, now).padStart(5)} ${(e.count ?? 1) > 1 ? `(x${e.count}) ` : ''}${e.source?.component ?? ''}  ${e.message ?? ''}`);
+  return ['Events:', '  Type     Reason               Age   From / Message', ...rows].join('\n');
+}
+
+export function describeObject(o: KubeObject, info: KindInfo, now: number): string {
+  const out = header(o, info, now);
+  const { apiVersion: _a, kind: _k, metadata: _m, ...rest } = o;
+  for (const [field, value] of Object.entries(rest)) {
+    if (value === undefined) continue;
+    const title = field[0].toUpperCase() + field.slice(1);
+    out.push(`${title}:`, indent(stringify(value).trimEnd()));
+  }
+  return out.join('\n');
+}
+
+export const describeCommand: Command = {
+  name: 'describe',
+  summary: 'Show one or many objects in detail, with their events',
+  help: `Show details of objects, with the events recorded about them.
+
+Usage:
+  skiff describe KIND NAME... | KIND/NAME... | KIND [-l SELECTOR] [-n NS | -A]
+
+Options:
+  -n, --namespace NS       Look in this namespace (default: default).
+  -A, --all-namespaces     Look in every namespace.
+  -l, --selector SELECTOR  Describe every object matching the label selector.
+  -h, --help               Show this help.
+
+Examples:
+  skiff describe pod web-7d9c-x2bqz
+  skiff describe deploy/web`,
+  options: { ...NAMESPACE_OPTIONS, selector: { type: 'string', short: 'l' } },
+  async run(values, positionals, ctx) {
+    const targets = parseTargets(positionals);
+    const scope = scopeOf(values);
+    const client = await ctx.client();
+    const now = Date.now();
+    let missing = 0;
+    let first = true;
+    for (const t of targets) {
+      const { objs, missing: m } = await fetchObjects(client, t.info, t.names, scope, ctx);
+      missing += m;
+      for (const o of objs) {
+        if (!first) ctx.out('\n' + '-'.repeat(60) + '\n');
+        first = false;
+        ctx.out(describeObject(o, t.info, now));
+        ctx.out(await eventsFor(client, o, now));
+      }
+    }
+    if (first && missing === 0) ctx.err(`No resources found${stringOption(values, 'selector') ? ' matching the selector' : ''}.`);
+    return missing ? 1 : 0;
+  },
+};
