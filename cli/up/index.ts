@@ -1,0 +1,174 @@
+// `skiff up`: the project's own Procfile runner. This file reads the command line and the files;
+// runner.ts supervises the processes.
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadConfig, type Config } from '../../protocol/config.ts';
+import {
+  parseDotenv, parseFormation, parseNameList, parseProcfile, planInstances, MAX_PORT, PORT_STRIDE,
+  DotenvError, ProcfileError, UsageError,
+} from './procfile.ts';
+import { runProcesses, type RunResult } from './runner.ts';
+
+export const EXIT = { ok: 0, startupFailed: 1, usage: 2, killed: 3, failed: 4 } as const;
+
+/** How often readiness and stopping are checked: fast enough to feel instant, cheap on a busy box. */
+const POLL_MS = 100;
+
+const options = {
+  procfile: { type: 'string', short: 'f' },
+  env: { type: 'string', short: 'e' },
+  formation: { type: 'string', short: 'm' },
+  port: { type: 'string', short: 'p' },
+  timeout: { type: 'string', short: 't' },
+  ready: { type: 'string' },
+  'ready-timeout': { type: 'string' },
+  'no-restart': { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+export function helpText(cfg: Config): string {
+  return `Usage: skiff up [options] [NAME...]
+
+Runs the processes of a Procfile, each in its own process group, with prefixed output and
+restarts after a crash, and stops them all on SIGINT, SIGTERM or SIGHUP: SIGTERM to each
+process group, then SIGKILL to those still there after the timeout. With NAMEs, runs only those
+Procfile entries (they keep their ports).
+
+Options:
+  -f, --procfile FILE        the Procfile (default ./Procfile); processes run in its directory
+  -e, --env FILE             environment file (default ./.env, skipped if missing)
+  -m, --formation SPEC       instances per process, e.g. all=1,master=2,node=3 (default 1 each)
+  -p, --port BASE            base port (default PORT from the environment or .env, else ${cfg.basePort})
+  -t, --timeout SECONDS      wait this long after SIGTERM before SIGKILL (default ${cfg.stopTimeoutMs / 1000})
+      --ready NAMES          comma list of processes to start first, and wait for until ready:
+                             until GET http://127.0.0.1:$PORT/healthz answers 2xx
+                             (default nats if the Procfile has it; --ready '' for none)
+      --ready-timeout SECONDS
+                             how long to wait for them (default ${cfg.readyTimeoutMs / 1000})
+      --no-restart           leave crashed processes stopped
+  -h, --help                 show this help
+
+Each process runs as /bin/sh -c COMMAND in its own process group, with the environment, then
+.env, and:
+  PORT = BASE + ${PORT_STRIDE} × (position of its line among the Procfile's processes, from 0) + (N − 1)
+  PS   = NAME.N, for instance N from 1
+  e.g. with BASE 5000 and the lines nats, master, node: nats.1 5000, master.2 5101, node.3 5202.
+
+A process that exits non-zero or by a signal is restarted after ${seconds(cfg.restartBackoffInitialMs)}, then twice as long each
+time up to ${seconds(cfg.restartBackoffMaxMs)}; the delay resets once it has run ${seconds(cfg.restartBackoffResetMs)}. Exit code 0 means finished
+(no restart). Exit code 127 on a first run means the command was not found (no restart).
+
+Exit codes:
+  0  stopped by a signal, or every process finished with code 0
+  1  startup failure: unreadable or malformed Procfile or .env, or a --ready process
+     that exited or was not ready in time
+  2  usage error: bad option, formation, port or process name
+  3  stopped by a signal, but some process group needed SIGKILL
+  4  every process exited and at least one failed
+`;
+}
+
+function seconds(ms: number): string {
+  return `${ms / 1000}s`;
+}
+
+const parseCommandLine = (argv: string[]) => parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+
+/** Runs `skiff up` with `argv` (the words after `up`); resolves to the process exit code. */
+export async function runUp(argv: string[]): Promise<number> {
+  let cfg: Config;
+  let args: ReturnType<typeof parseCommandLine>;
+  try {
+    cfg = loadConfig();
+    args = parseCommandLine(argv);
+  } catch (err) {
+    return usageError((err as Error).message);
+  }
+  const { values, positionals } = args;
+  if (values.help) {
+    process.stdout.write(helpText(cfg));
+    return EXIT.ok;
+  }
+  const procfilePath = resolve(values.procfile ?? 'Procfile');
+  const envPath = resolve(values.env ?? '.env');
+  try {
+    const stopTimeoutMs = secondsOption('--timeout', values.timeout, cfg.stopTimeoutMs);
+    const readyTimeoutMs = secondsOption('--ready-timeout', values['ready-timeout'], cfg.readyTimeoutMs);
+    const entries = parseProcfile(readText(procfilePath, 'Procfile', '-f')!);
+    const envText = readText(envPath, 'env file', '-e', values.env === undefined);
+    const dotenv = envText === undefined ? {} : parseDotenv(envText);
+
+    const [base, baseFrom] = values.port !== undefined ? [values.port, '--port']
+      : dotenv.PORT ? [dotenv.PORT, `PORT in ${envPath}`]
+      : process.env.PORT ? [process.env.PORT, 'PORT in the environment'] : [String(cfg.basePort), 'SKIFF_BASE_PORT'];
+    if (!/^\d+$/.test(base) || Number(base) < 1 || Number(base) > MAX_PORT) {
+      throw new UsageError(`${baseFrom} ${JSON.stringify(base)}: must be a port number from 1 to ${MAX_PORT}`);
+    }
+    const formation = parseFormation(values.formation, entries.map((e) => e.name));
+    const instances = planInstances(entries, formation, Number(base), positionals);
+    if (instances.length === 0) throw new UsageError('the formation leaves nothing to run');
+    const running = new Set(instances.map((i) => i.process));
+    const readyFirst = values.ready === undefined ? (running.has('nats') ? ['nats'] : []) : parseNameList(values.ready);
+    for (const name of readyFirst) {
+      if (!running.has(name)) throw new UsageError(`--ready ${name}: not among the processes to run (${[...running].join(', ')})`);
+    }
+
+    return exitCode(await runProcesses({
+      dir: dirname(procfilePath),
+      instances,
+      readyFirst,
+      env: { ...process.env, ...dotenv },
+      restart: !values['no-restart'],
+      backoff: { initialMs: cfg.restartBackoffInitialMs, maxMs: cfg.restartBackoffMaxMs, resetMs: cfg.restartBackoffResetMs },
+      stopTimeoutMs,
+      readyTimeoutMs,
+      pollMs: POLL_MS,
+    }));
+  } catch (err) {
+    if (err instanceof UsageError) return usageError(err.message);
+    if (err instanceof ProcfileError) return startupError(`${procfilePath}: ${err.message}`);
+    if (err instanceof DotenvError) return startupError(`${envPath}: ${err.message}`);
+    if (err instanceof StartupError) return startupError(err.message);
+    throw err;
+  }
+}
+
+export function exitCode(result: RunResult): number {
+  switch (result.type) {
+    case 'stopped': return result.killed ? EXIT.killed : EXIT.ok;
+    case 'not-ready': return EXIT.startupFailed;
+    case 'all-exited': return result.failed.length > 0 ? EXIT.failed : EXIT.ok;
+  }
+}
+
+/** A file `skiff up` cannot start without, or cannot read. */
+class StartupError extends Error { name = 'StartupError'; }
+
+/** The file's text, or undefined if it is missing and `optional`. */
+function readText(path: string, what: string, flag: string, optional = false): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'ENOENT' && optional) return undefined;
+    throw new StartupError(e.code === 'ENOENT' ? `no ${what} at ${path} (name another with ${flag} FILE)` : `cannot read ${what} ${path}: ${e.message}`);
+  }
+}
+
+function secondsOption(flag: string, raw: string | undefined, defaultMs: number): number {
+  if (raw === undefined) return defaultMs;
+  const n = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(n) || n < 0) throw new UsageError(`${flag} ${JSON.stringify(raw)}: must be a number of seconds, e.g. 5 or 0.5`);
+  return n * 1000;
+}
+
+function usageError(message: string): number {
+  process.stderr.write(`skiff up: ${message}\nRun "skiff up --help" for usage.\n`);
+  return EXIT.usage;
+}
+
+function startupError(message: string): number {
+  process.stderr.write(`skiff up: ${message}\n`);
+  return EXIT.startupFailed;
+}

@@ -1,0 +1,361 @@
+// The supervisor behind `skiff up`. Every instance runs in its own process group, recorded in
+// .skiff/up/<runner pid>.json, so that stopping (or the next runner, if this one is SIGKILLed)
+// reaches every process it started, and nothing else.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { parseProcStat, restartDelay, type Backoff, type Instance, type ProcStat } from './procfile.ts';
+
+/** How a run ended; index.ts turns it into the exit code. */
+export type RunResult =
+  | { type: 'stopped'; signal: NodeJS.Signals; killed: boolean }
+  | { type: 'not-ready'; reason: string }
+  | { type: 'all-exited'; failed: string[] };
+
+export interface RunnerOptions {
+  /** The Procfile's directory: each process's cwd, and where .skiff/up lives. */
+  dir: string;
+  instances: Instance[];
+  /** Procfile names started first and awaited until ready. */
+  readyFirst: string[];
+  /** process.env and .env; PORT and PS are added per instance. */
+  env: NodeJS.ProcessEnv;
+  restart: boolean;
+  backoff: Backoff;
+  stopTimeoutMs: number;
+  readyTimeoutMs: number;
+  /** How often readiness and stopping are checked. */
+  pollMs: number;
+  out?: NodeJS.WritableStream & { isTTY?: boolean };
+}
+
+/** A process group this runner started; the leader's start time tells a reused pid apart. */
+interface Group { name: string; pgid: number; startTime: string }
+interface StateFile { runner: { pid: number; startTime: string }; groups: Group[] }
+
+interface Slot {
+  inst: Instance;
+  state: 'idle' | 'running' | 'backoff' | 'done';
+  child?: ChildProcess;
+  runs: number;
+  startedAt: number;
+  delayMs?: number;
+  timer?: NodeJS.Timeout;
+  ready: boolean;
+  failed: boolean;
+  lastExit?: string;
+  /** Resolves once the current child's exit has been handled. */
+  handled: Promise<void>;
+}
+
+type Outcome = { type: 'signal'; signal: NodeJS.Signals } | { type: 'all-exited' };
+
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+const NO_ANSWER = 'no answer';
+const COLOURS = [36, 33, 32, 35, 34, 31, 96, 93, 92, 95, 94, 91];
+const seconds = (ms: number) => `${Number((ms / 1000).toFixed(1))}s`;
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export function runProcesses(opts: RunnerOptions): Promise<RunResult> {
+  return new Supervisor(opts).run();
+}
+
+class Supervisor {
+  private readonly slots: Slot[];
+  private readonly groups = new Map<number, Group>();
+  private readonly stateDir: string;
+  private readonly stateFile: string;
+  private readonly out: NodeJS.WritableStream & { isTTY?: boolean };
+  private readonly width: number;
+  private phase: 'starting' | 'running' = 'starting';
+  private stopping = false;
+  private signal?: NodeJS.Signals;
+  private killNow = false;
+  private readonly abort = new AbortController();
+  private settle!: (o: Outcome) => void;
+  private readonly outcome = new Promise<Outcome>((resolve) => { this.settle = resolve; });
+
+  constructor(private readonly opts: RunnerOptions) {
+    this.slots = opts.instances.map((inst) => ({ inst, state: 'idle', runs: 0, startedAt: 0, ready: false, failed: false, handled: Promise.resolve() }));
+    this.stateDir = join(opts.dir, '.skiff', 'up');
+    this.stateFile = join(this.stateDir, `${process.pid}.json`);
+    this.out = opts.out ?? process.stdout;
+    this.width = Math.max(2, ...opts.instances.map((i) => i.name.length));
+  }
+
+  async run(): Promise<RunResult> {
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (this.signal) {
+        this.say(`${signal} again: sending SIGKILL now`);
+        this.killNow = true;
+      }
+      this.signal ??= signal;
+      this.abort.abort();
+      this.settle({ type: 'signal', signal });
+    };
+    for (const signal of STOP_SIGNALS) process.on(signal, onSignal);
+    // A closed stdout (`skiff up | head`) must not kill the runner and orphan everything.
+    const ignore = () => {};
+    this.out.on('error', ignore);
+    try {
+      await this.reclaimStaleGroups();
+      const first = this.slots.filter((s) => this.opts.readyFirst.includes(s.inst.process));
+      for (const slot of first) this.start(slot);
+      const notReady = await this.awaitReady(first);
+      if (notReady && !this.signal) {
+        this.say(notReady);
+        await this.stopAll();
+        return { type: 'not-ready', reason: notReady };
+      }
+      this.phase = 'running';
+      if (!this.signal) for (const slot of this.slots.filter((s) => s.state === 'idle')) this.start(slot);
+      this.checkAllExited();
+      const outcome = await this.outcome;
+      if (outcome.type === 'signal') this.say(`received ${outcome.signal}`);
+      const killed = await this.stopAll();
+      if (outcome.type === 'signal') return { type: 'stopped', signal: outcome.signal, killed };
+      return { type: 'all-exited', failed: this.slots.filter((s) => s.failed).map((s) => s.inst.name) };
+    } finally {
+      for (const signal of STOP_SIGNALS) process.off(signal, onSignal);
+      this.out.off('error', ignore);
+      rmSync(this.stateFile, { force: true });
+    }
+  }
+
+  /** Kills the groups of earlier runners that died without stopping them (e.g. by SIGKILL). */
+  private async reclaimStaleGroups(): Promise<void> {
+    const reclaimed: Group[] = [];
+    for (const file of listDir(this.stateDir).filter((f) => /^\d+\.json$/.test(f))) {
+      const path = join(this.stateDir, file);
+      let state: StateFile;
+      try {
+        state = JSON.parse(readFileSync(path, 'utf8'));
+        if (typeof state.runner?.pid !== 'number' || !Array.isArray(state.groups)) throw new Error('not a skiff up state file');
+      } catch (err) {
+        this.say(`ignoring ${path}: ${(err as Error).message}`);
+        continue;
+      }
+      if (isRunning(state.runner.pid, state.runner.startTime)) continue;
+      for (const group of state.groups) {
+        // The same pid with another start time is a reused pid: not ours to kill.
+        if (!isRunning(group.pgid, group.startTime, group.pgid)) continue;
+        signalGroup(group.pgid, 'SIGKILL');
+        reclaimed.push(group);
+        this.say(`killed ${group.name} (process group ${group.pgid}), left running by skiff up ${state.runner.pid}`);
+      }
+      rmSync(path, { force: true });
+    }
+    await this.waitForGroups(reclaimed, this.opts.stopTimeoutMs);
+  }
+
+  private start(slot: Slot): void {
+    const { inst } = slot;
+    const child = spawn('/bin/sh', ['-c', inst.command], {
+      cwd: this.opts.dir,
+      env: { ...this.opts.env, PORT: String(inst.port), PS: inst.name },
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    Object.assign(slot, { child, state: 'running', startedAt: Date.now(), runs: slot.runs + 1, ready: false });
+    const leader = child.pid === undefined ? undefined : processStat(child.pid);
+    if (child.pid !== undefined && leader) {
+      this.groups.set(child.pid, { name: inst.name, pgid: child.pid, startTime: leader.startTime });
+      this.saveState();
+    }
+    this.say(`${inst.name} started with PORT=${inst.port} (pid ${child.pid ?? '?'})`);
+    const drained = Promise.all([child.stdout!, child.stderr!].map((s) => this.forwardLines(s, inst)));
+    slot.handled = new Promise((resolve) => {
+      child.on('error', (err) => {
+        this.say(`${inst.name} could not be started: ${err.message}`);
+        this.exited(slot, child, 127, null);
+        resolve();
+      });
+      // Its last lines first, unless something it left running holds its output open.
+      child.on('exit', (code, signal) => void Promise.race([drained, sleep(this.opts.pollMs)]).then(() => {
+        this.exited(slot, child, code, signal);
+        resolve();
+      }));
+    });
+  }
+
+  private exited(slot: Slot, child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
+    if (slot.child !== child) return;
+    slot.child = undefined;
+    const { inst } = slot;
+    const notFound = code === 127 && slot.runs === 1;
+    const asked = this.stopping && (signal === 'SIGTERM' || signal === 'SIGKILL');
+    slot.lastExit = (asked ? `stopped (${signal})` : signal ? `was killed by ${signal}` : `exited with code ${code}`) +
+      (notFound ? `: command not found; check the Procfile line ${inst.line}` : '');
+    const crashed = code !== 0;
+    const unready = this.phase === 'starting' && !slot.ready;
+    if (this.stopping || unready || !crashed || notFound || !this.opts.restart) {
+      slot.state = 'done';
+      slot.failed = crashed;
+      if (!unready || this.stopping) this.say(`${inst.name} ${slot.lastExit}`); // else awaitReady says why
+      this.checkAllExited();
+      return;
+    }
+    const delay = restartDelay(slot.delayMs, Date.now() - slot.startedAt, this.opts.backoff);
+    slot.delayMs = delay;
+    slot.state = 'backoff';
+    this.say(`${inst.name} ${slot.lastExit}; restarting in ${(delay / 1000).toFixed(1)}s`);
+    slot.timer = setTimeout(() => {
+      slot.timer = undefined;
+      if (!this.stopping) this.start(slot);
+    }, delay);
+  }
+
+  private checkAllExited(): void {
+    if (this.phase === 'running' && this.slots.every((s) => s.state === 'done')) this.settle({ type: 'all-exited' });
+  }
+
+  /** Polls each slot's /healthz until all answer 2xx; returns why not, or undefined. */
+  private async awaitReady(slots: Slot[]): Promise<string | undefined> {
+    const deadline = Date.now() + this.opts.readyTimeoutMs;
+    const pending = new Set(slots);
+    const problems = new Map<Slot, string>();
+    while (pending.size > 0 && !this.signal) {
+      for (const slot of pending) {
+        const { name, port } = slot.inst;
+        if (slot.state === 'done') return `${name} ${slot.lastExit} before it was ready`;
+        const problem = await probeHealthz(port, deadline, this.abort.signal);
+        if (problem === undefined) {
+          slot.ready = true;
+          pending.delete(slot);
+          this.say(`${name} is ready`);
+          continue;
+        }
+        // A probe cut short by the deadline says less than the one before it.
+        if (problem !== NO_ANSWER || !problems.has(slot)) problems.set(slot, problem);
+        if (Date.now() >= deadline) {
+          return `${name} was not ready within ${seconds(this.opts.readyTimeoutMs)} (GET http://127.0.0.1:${port}/healthz: ${problems.get(slot)})`;
+        }
+      }
+      if (pending.size > 0) await sleep(this.opts.pollMs);
+    }
+    return undefined;
+  }
+
+  /** SIGTERM to every group, SIGKILL to those still there after the timeout. True if any needed it. */
+  private async stopAll(): Promise<boolean> {
+    this.stopping = true;
+    for (const slot of this.slots) {
+      clearTimeout(slot.timer);
+      if (slot.state !== 'running') slot.state = 'done';
+    }
+    const live = groupsStillAlive([...this.groups.values()]);
+    if (live.length > 0) this.say(`stopping ${live.length} process${live.length === 1 ? '' : 'es'}…`);
+    for (const g of live) signalGroup(g.pgid, 'SIGTERM');
+    const stubborn = await this.waitForGroups(live, this.opts.stopTimeoutMs);
+    for (const g of stubborn) {
+      signalGroup(g.pgid, 'SIGKILL');
+      this.say(`sent SIGKILL to ${g.name} after ${this.killNow ? 'a second signal' : seconds(this.opts.stopTimeoutMs)}`);
+    }
+    for (const g of await this.waitForGroups(stubborn, this.opts.stopTimeoutMs)) {
+      this.say(`${g.name} (process group ${g.pgid}) is still there after SIGKILL`);
+    }
+    await Promise.race([Promise.all(this.slots.map((s) => s.handled)), sleep(this.opts.stopTimeoutMs)]);
+    return stubborn.length > 0;
+  }
+
+  /** Waits until the groups are gone; returns those still alive at the deadline. */
+  private async waitForGroups(groups: Group[], timeoutMs: number): Promise<Group[]> {
+    const deadline = Date.now() + timeoutMs;
+    let alive = groupsStillAlive(groups);
+    while (alive.length > 0 && Date.now() < deadline && !this.killNow) {
+      await sleep(this.opts.pollMs);
+      alive = groupsStillAlive(alive);
+    }
+    return alive;
+  }
+
+  /** Runs right after each spawn, and replaces the file atomically, for reclaimStaleGroups. */
+  private saveState(): void {
+    for (const g of this.groups.values()) if (!signalGroup(g.pgid, 0)) this.groups.delete(g.pgid);
+    const runner = { pid: process.pid, startTime: processStat(process.pid)?.startTime ?? '' };
+    mkdirSync(this.stateDir, { recursive: true });
+    writeFileSync(`${this.stateFile}.tmp`, JSON.stringify({ runner, groups: [...this.groups.values()] } satisfies StateFile));
+    renameSync(`${this.stateFile}.tmp`, this.stateFile);
+  }
+
+  /** Prints each line of `stream` with the instance's prefix, the last one even without a newline. */
+  private forwardLines(stream: Readable, inst: Instance): Promise<void> {
+    let partial = '';
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk: string) => {
+      const lines = (partial + chunk).split('\n');
+      partial = lines.pop()!;
+      for (const line of lines) this.print(inst.name, inst.index, line.replace(/\r$/, ''));
+    });
+    return new Promise((resolve) => stream.on('close', () => {
+      if (partial !== '') this.print(inst.name, inst.index, partial);
+      resolve();
+    }));
+  }
+
+  private say(message: string): void {
+    this.print('up', undefined, message);
+  }
+
+  private print(name: string, colour: number | undefined, text: string): void {
+    const prefix = `${name.padEnd(this.width)} |`;
+    const painted = this.out.isTTY && colour !== undefined ? `\x1b[${COLOURS[colour % COLOURS.length]}m${prefix}\x1b[0m` : prefix;
+    this.out.write(`${painted} ${text}\n`);
+  }
+}
+
+/** Sends `signal` to the group; false if the group is gone (signal 0 only asks). */
+function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
+  try {
+    process.kill(-pgid, signal);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'; // there, but not ours to signal
+  }
+}
+
+async function probeHealthz(port: number, deadline: number, stop: AbortSignal): Promise<string | undefined> {
+  try {
+    const signal = AbortSignal.any([stop, AbortSignal.timeout(Math.max(1, deadline - Date.now()))]);
+    const res = await fetch(`http://127.0.0.1:${port}/healthz`, { signal });
+    await res.body?.cancel();
+    return res.ok ? undefined : `HTTP ${res.status}`;
+  } catch (err) {
+    if ((err as Error).name === 'TimeoutError') return NO_ANSWER;
+    return (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
+  }
+}
+
+function processStat(pid: number): ProcStat | undefined {
+  try {
+    return parseProcStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return undefined; // gone
+  }
+}
+
+function isRunning(pid: number, startTime: string, pgid?: number): boolean {
+  const s = processStat(pid);
+  return s !== undefined && s.state !== 'Z' && s.startTime === startTime && (pgid === undefined || s.pgrp === pgid);
+}
+
+/**
+ * The groups that still have a live member. kill(-pgid, 0) also finds zombies that nobody has
+ * reaped yet (orphans wait for init), and those are dead, so such groups are checked in /proc.
+ */
+function groupsStillAlive(groups: Group[]): Group[] {
+  const found = groups.filter((g) => signalGroup(g.pgid, 0));
+  const pids = found.length > 0 ? listDir('/proc').filter((p) => /^\d+$/.test(p)) : [];
+  if (pids.length === 0) return found; // nothing found, or no /proc to look closer
+  const live = new Set<number>();
+  for (const pid of pids) {
+    const s = processStat(Number(pid));
+    if (s && s.state !== 'Z' && s.state !== 'X') live.add(s.pgrp);
+  }
+  return found.filter((g) => live.has(g.pgid));
+}
+
+function listDir(dir: string): string[] {
+  try { return readdirSync(dir); } catch { return []; }
+}
