@@ -1,0 +1,237 @@
+// Shared test helpers: a real nats-server on a free port, masters as child processes or an
+// in-process apiserver, the real `skiff` command, and waiting on conditions. Everything a test
+// starts is stopped by its PID, including when the test process dies early.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { NatsConnection } from 'nats';
+import { Registry } from 'prom-client';
+import { startApiserver } from '../actors/apiserver/index.ts';
+import { ApiClient } from '../actors/lib/client.ts';
+import { silentLogger } from '../actors/lib/log.ts';
+import { connectNats } from '../actors/lib/nats.ts';
+import { loadConfig, type Config } from '../protocol/config.ts';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+const started = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of started) {
+    for (const target of [-child.pid!, child.pid!]) {
+      try {
+        process.kill(target, 'SIGKILL');
+        break;
+      } catch {
+        /* not a group leader, or already gone */
+      }
+    }
+  }
+});
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolvePort(port));
+    });
+  });
+}
+
+export function findNatsServer(): string {
+  for (const dir of [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/usr/local/sbin', '/usr/local/bin']) {
+    const p = join(dir, 'nats-server');
+    if (dir && existsSync(p)) return p;
+  }
+  throw new Error('nats-server is not installed: run npm test (it installs it), or: apt-get install nats-server');
+}
+
+/** Polls `check` until it returns a truthy value, or fails with `what` after `timeoutMs`. */
+export async function waitFor<T>(what: string, check: () => T | Promise<T>, timeoutMs = 10_000, everyMs = 25): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let lastErr: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v) return v as NonNullable<T>;
+    } catch (err) {
+      lastErr = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? ` (last error: ${(lastErr as Error).message})` : ''}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+async function healthy(port: number): Promise<boolean> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}/healthz`);
+    return res.ok;
+  } catch {
+    return false;
+  }
+}
+
+export interface Proc {
+  child: ChildProcess;
+  pid: number;
+  output: () => string;
+  /** SIGTERM to its process group, SIGKILL after `graceMs`; resolves once it has exited. */
+  stop(graceMs?: number): Promise<void>;
+  kill(signal: NodeJS.Signals): void;
+  exited: Promise<number | null>;
+}
+
+export function spawnProc(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Proc {
+  const child = spawn(cmd, args, { cwd: opts.cwd ?? ROOT, env: { ...process.env, ...opts.env }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  started.add(child);
+  let out = '';
+  child.stdout!.on('data', (d) => { out += d; });
+  child.stderr!.on('data', (d) => { out += d; });
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => { started.delete(child); r(code); }));
+  const signalGroup = (signal: NodeJS.Signals) => {
+    try {
+      process.kill(-child.pid!, signal);
+    } catch {
+      /* gone */
+    }
+  };
+  return {
+    child,
+    pid: child.pid!,
+    output: () => out,
+    exited,
+    kill: signalGroup,
+    async stop(graceMs = 3000) {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      signalGroup('SIGTERM');
+      const t = setTimeout(() => signalGroup('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(t);
+    },
+  };
+}
+
+export interface Nats {
+  url: string;
+  port: number;
+  proc: Proc;
+  dir: string;
+  stop(): Promise<void>;
+  /** Stops the server and starts it again on the same port and store, as a forced disconnect. */
+  restart(): Promise<void>;
+}
+
+export async function startNats(): Promise<Nats> {
+  const bin = findNatsServer();
+  const dir = mkdtempSync(join(tmpdir(), 'skiff-nats-'));
+  const port = await freePort();
+  const monitor = await freePort();
+  const launch = async () => {
+    const proc = spawnProc(bin, ['-c', join(ROOT, 'infra/nats.conf'), '-a', '127.0.0.1', '-p', String(port), '-m', String(monitor), '-js', '-sd', dir]);
+    await waitFor(`nats-server on port ${port}`, () => healthy(monitor), 10_000);
+    return proc;
+  };
+  const nats: Nats = {
+    url: `nats://127.0.0.1:${port}`,
+    port,
+    dir,
+    proc: await launch(),
+    async stop() {
+      await nats.proc.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+    async restart() {
+      await nats.proc.stop();
+      nats.proc = await launch();
+    },
+  };
+  return nats;
+}
+
+export function testConfig(url: string, overrides: Partial<Config> = {}): Config {
+  return loadConfig({}, { natsUrl: url, kvStorage: 'memory', watchHeartbeatMs: 500, ...overrides });
+}
+
+export interface InProcessApiserver {
+  nc: NatsConnection;
+  client: ApiClient;
+  stop(): Promise<void>;
+}
+
+/** An apiserver in this process, on its own connection, plus a client on another. */
+export async function startInProcessApiserver(url: string, overrides: Partial<Config> = {}): Promise<InProcessApiserver> {
+  const cfg = testConfig(url, overrides);
+  const nc = await connectNats({ url, name: 'test-apiserver', persistent: true });
+  const api = startApiserver({ nc, cfg, log: silentLogger, registry: new Registry() });
+  await api.ready;
+  const cnc = await connectNats({ url, name: 'test-client', persistent: true });
+  return {
+    nc,
+    client: new ApiClient(cnc, { timeoutMs: 5000 }),
+    async stop() {
+      api.actor.send({ type: 'STOP' });
+      await cnc.close();
+      await nc.close();
+    },
+  };
+}
+
+export interface Master {
+  proc: Proc;
+  port: number;
+  stop(): Promise<void>;
+}
+
+export async function startMaster(url: string, env: NodeJS.ProcessEnv = {}): Promise<Master> {
+  const port = await freePort();
+  const proc = spawnProc(process.execPath, ['--import', 'tsx', 'actors/master/main.ts'], {
+    env: { SKIFF_NATS_URL: url, PORT: String(port), SKIFF_KV_STORAGE: 'memory', SKIFF_WATCH_HEARTBEAT_MS: '500', ...env },
+  });
+  await waitFor(`master on port ${port}`, () => healthy(port), 20_000).catch((err) => {
+    throw new Error(`${(err as Error).message}\n${proc.output()}`);
+  });
+  return { proc, port, stop: () => proc.stop() };
+}
+
+export interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the real `skiff` command. */
+export async function skiff(args: string[], opts: { url?: string; input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<RunResult> {
+  const child = spawn(process.execPath, [join(ROOT, 'cli/skiff.js'), ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...(opts.url ? { SKIFF_NATS_URL: opts.url } : {}), ...opts.env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  started.add(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => { stdout += d; });
+  child.stderr.on('data', (d) => { stderr += d; });
+  child.stdin.end(opts.input ?? '');
+  const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 30_000);
+  const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+  clearTimeout(timer);
+  started.delete(child);
+  return { code, stdout, stderr };
+}
+
+export function tempDir(prefix = 'skiff-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
