@@ -1,0 +1,153 @@
+// Apiserver overhead: create, update and get through a real master process, at 1 and at 64
+// requests in flight, and the same operations straight on a JetStream KV bucket in the same run.
+// The ratio of the two is what the apiserver costs. Writes bench/results/apiserver.json.
+// Usage: tsx bench/apiserver.ts [--ops N]
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { StorageType } from 'nats';
+import { ApiClient } from '../actors/lib/client.ts';
+import { connectNats } from '../actors/lib/nats.ts';
+import { encodeObject } from '../protocol/codec.ts';
+import type { Pod } from '../protocol/types.ts';
+import { ROOT, startMaster, startNats } from '../test/harness.ts';
+
+const { values } = parseArgs({ options: { ops: { type: 'string', default: '3000' }, help: { type: 'boolean', short: 'h' } } });
+if (values.help) {
+  console.log('Usage: tsx bench/apiserver.ts [--ops N]   (operations per measurement, default 3000)');
+  process.exit(0);
+}
+const OPS = Number(values.ops);
+const CONCURRENCY = [1, 64];
+
+interface Sample {
+  op: 'create' | 'update' | 'get';
+  target: 'apiserver' | 'kv';
+  concurrency: number;
+  ops: number;
+  seconds: number;
+  opsPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** CPU time per operation, in microseconds, of each process involved. */
+  cpuUsPerOp: Record<string, number>;
+}
+
+const TICKS_PER_SECOND = 100;
+
+/** User plus system CPU seconds a process has used so far (Linux /proc). */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+/** Runs `n` operations with `concurrency` in flight; returns throughput and latency percentiles. */
+async function measure(n: number, concurrency: number, op: (i: number) => Promise<unknown>): Promise<{ seconds: number; latencies: number[] }> {
+  const latencies: number[] = new Array(n);
+  let next = 0;
+  const start = performance.now();
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    for (let i = next++; i < n; i = next++) {
+      const t = performance.now();
+      await op(i);
+      latencies[i] = performance.now() - t;
+    }
+  }));
+  return { seconds: (performance.now() - start) / 1000, latencies: latencies.sort((a, b) => a - b) };
+}
+
+function podManifest(name: string): Pod {
+  return {
+    apiVersion: 'v1', kind: 'Pod',
+    metadata: { name, namespace: 'default', labels: { app: 'bench', tier: 'web' } },
+    spec: {
+      containers: [{
+        name: 'web', command: ['node', 'server.js'], env: [{ name: 'MODE', value: 'bench' }],
+        ports: [{ name: 'http', containerPort: 8080 }],
+        resources: { requests: { cpu: '100m', memory: '64Mi' }, limits: { memory: '128Mi' } },
+        readinessProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 2 },
+      }],
+    },
+  };
+}
+
+const progress = (text: string) => process.stderr.write(`bench: ${text}\n`);
+
+const nats = await startNats();
+const master = await startMaster(nats.url, { SKIFF_KV_STORAGE: 'file' });
+const nc = await connectNats({ url: nats.url, name: 'bench', persistent: true });
+const client = new ApiClient(nc, { timeoutMs: 30_000 });
+const kv = await nc.jetstream().views.kv('bench-direct', { history: 1, storage: StorageType.File });
+const samples: Sample[] = [];
+
+try {
+  // Warm both paths up, so that neither pays for JIT or bucket creation in the figures.
+  await measure(300, 16, (i) => client.create(podManifest(`warm-${i}`)));
+  await measure(300, 16, (i) => kv.create(`default.warm-${i}`, encodeObject(podManifest(`warm-${i}`))));
+
+  for (const concurrency of CONCURRENCY) {
+    const n = concurrency === 1 ? Math.min(OPS, 1000) : OPS;
+    const tag = `c${concurrency}`;
+    const apiObjects: Pod[] = [];
+    const kvRevisions: number[] = [];
+    const plan: [Sample['op'], Sample['target'], (i: number) => Promise<unknown>][] = [
+      ['create', 'apiserver', async (i) => { apiObjects[i] = await client.create(podManifest(`${tag}-${i}`)); }],
+      ['create', 'kv', async (i) => { kvRevisions[i] = await kv.create(`default.${tag}-${i}`, encodeObject(podManifest(`${tag}-${i}`))); }],
+      ['update', 'apiserver', async (i) => {
+        const o = apiObjects[i];
+        apiObjects[i] = await client.update({ ...o, metadata: { ...o.metadata, labels: { ...o.metadata.labels, rev: '2' } } });
+      }],
+      ['update', 'kv', async (i) => {
+        const o = podManifest(`${tag}-${i}`);
+        kvRevisions[i] = await kv.update(`default.${tag}-${i}`, encodeObject({ ...o, metadata: { ...o.metadata, labels: { rev: '2' } } }), kvRevisions[i]);
+      }],
+      ['get', 'apiserver', (i) => client.get('pods', `${tag}-${i}`, 'default')],
+      ['get', 'kv', (i) => kv.get(`default.${tag}-${i}`)],
+    ];
+    for (const [op, target, fn] of plan) {
+      progress(`${op} via ${target}, ${concurrency} in flight, ${n} operations`);
+      const procs = { nats: nats.proc.pid, apiserver: master.proc.pid, client: process.pid };
+      const before = Object.fromEntries(Object.entries(procs).map(([k, pid]) => [k, cpuSeconds(pid)]));
+      const { seconds, latencies } = await measure(n, concurrency, fn);
+      const cpuUsPerOp = Object.fromEntries(Object.entries(procs).map(([k, pid]) => [k, ((cpuSeconds(pid) - before[k]) / n) * 1e6]));
+      samples.push({ op, target, concurrency, ops: n, seconds, opsPerSec: n / seconds, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), cpuUsPerOp });
+    }
+  }
+} finally {
+  await nc.close();
+  await master.stop();
+  await nats.stop();
+}
+
+const find = (op: string, target: string, c: number) => samples.find((s) => s.op === op && s.target === target && s.concurrency === c)!;
+const ratios: Record<string, number> = {};
+for (const op of ['create', 'update', 'get']) for (const c of CONCURRENCY) ratios[`${op}@${c}`] = find(op, 'apiserver', c).opsPerSec / find(op, 'kv', c).opsPerSec;
+const worstRatio64 = Math.min(...['create', 'update', 'get'].map((op) => ratios[`${op}@64`]));
+const worstMutatingP99 = Math.max(find('create', 'apiserver', 64).p99Ms, find('update', 'apiserver', 64).p99Ms);
+
+console.log('\nop      target      in-flight     ops/s    p50 ms    p99 ms   CPU µs/op: nats apiserver client');
+for (const s of samples) {
+  const cpu = ['nats', 'apiserver', 'client'].map((k) => s.cpuUsPerOp[k].toFixed(0).padStart(k === 'nats' ? 5 : 10)).join('');
+  console.log(`${s.op.padEnd(7)} ${s.target.padEnd(10)} ${String(s.concurrency).padStart(9)} ${s.opsPerSec.toFixed(0).padStart(9)} ${s.p50Ms.toFixed(2).padStart(9)} ${s.p99Ms.toFixed(2).padStart(9)}            ${cpu}`);
+}
+console.log('\napiserver / raw KV throughput:');
+for (const [k, v] of Object.entries(ratios)) console.log(`  ${k.padEnd(10)} ${(v * 100).toFixed(0)}%`);
+const targets = {
+  throughputRatioAt64: { value: worstRatio64, min: 0.5, pass: worstRatio64 >= 0.5 },
+  mutatingP99At64Ms: { value: worstMutatingP99, max: 20, pass: worstMutatingP99 <= 20 },
+};
+console.log(`\ntarget: apiserver >= 50% of raw KV at 64 in flight: worst ${(worstRatio64 * 100).toFixed(0)}% ${targets.throughputRatioAt64.pass ? 'PASS' : 'FAIL'}`);
+console.log(`target: mutating p99 <= 20 ms at 64 in flight: worst ${worstMutatingP99.toFixed(2)} ms ${targets.mutatingP99At64Ms.pass ? 'PASS' : 'FAIL'}`);
+
+const out = join(ROOT, 'bench/results');
+mkdirSync(out, { recursive: true });
+writeFileSync(join(out, 'apiserver.json'), `${JSON.stringify({
+  benchmark: 'apiserver', date: new Date().toISOString(), machine: { cpus: cpus().length, node: process.version },
+  opsPerMeasurement: OPS, samples, ratios, targets,
+}, null, 2)}\n`);
+console.log(`\nwrote ${join('bench/results', 'apiserver.json')}`);
