@@ -31,6 +31,8 @@ export interface Config {
 }
 
 export const DEFAULT_NATS_PORT = 4222;
+/** nats-server's own monitoring port; the nats process serves skiff's /healthz and /metrics on its PORT. */
+export const DEFAULT_NATS_MONITOR_PORT = 8222;
 
 const defaults: Config = {
   natsUrl: `nats://127.0.0.1:${DEFAULT_NATS_PORT}`,

@@ -1,0 +1,105 @@
+// The `nats` process of a skiff cluster: nats-server with JetStream, run as this process's child,
+// with /healthz and /metrics on PORT like every skiff process. nats-server has no Prometheus
+// endpoint of its own, so /metrics turns its monitoring JSON (/varz, /jsz) into metrics.
+// Ports: clients on SKIFF_NATS_PORT (4222), nats' own monitor on SKIFF_NATS_MONITOR_PORT (8222).
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Counter, Gauge } from 'prom-client';
+import { createLogger } from '../actors/lib/log.ts';
+import { createRegistry, startStatusServer } from '../actors/lib/metrics.ts';
+import { statusPort } from '../actors/lib/process.ts';
+import { DEFAULT_NATS_MONITOR_PORT, DEFAULT_NATS_PORT } from '../protocol/config.ts';
+
+const log = createLogger({ component: 'nats' });
+
+function findNatsServer(): string | undefined {
+  for (const dir of [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/usr/local/sbin', '/usr/local/bin']) {
+    if (dir && existsSync(join(dir, 'nats-server'))) return join(dir, 'nats-server');
+  }
+  return undefined;
+}
+
+const bin = findNatsServer();
+if (!bin) {
+  log.error('nats-server is not installed: run sh infra/bootstrap.sh, or: apt-get install nats-server');
+  process.exit(127);
+}
+const clientPort = Number(process.env.SKIFF_NATS_PORT || DEFAULT_NATS_PORT);
+const monitorPort = Number(process.env.SKIFF_NATS_MONITOR_PORT || DEFAULT_NATS_MONITOR_PORT);
+const storeDir = process.env.SKIFF_NATS_STORE || '.skiff/nats';
+mkdirSync(storeDir, { recursive: true });
+
+const child = spawn(bin, ['-c', 'infra/nats.conf', '-a', '127.0.0.1', '-p', String(clientPort), '-m', String(monitorPort), '-js', '-sd', storeDir], {
+  stdio: 'inherit',
+});
+let stopping = false;
+child.on('exit', (code, signal) => {
+  log.info('nats-server exited', { code, signal });
+  process.exit(stopping ? 0 : code ?? 1);
+});
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    stopping = true;
+    child.kill(signal);
+  });
+}
+
+const monitor = async (path: string): Promise<Record<string, unknown>> => {
+  const res = await fetch(`http://127.0.0.1:${monitorPort}${path}`);
+  return (await res.json()) as Record<string, unknown>;
+};
+
+// Health and the monitor's figures are polled together, so that /healthz answers at once and a
+// scrape reads figures at most half a second old.
+let healthy: string | null = 'nats-server is starting';
+let varz: Record<string, number> = {};
+let jsz: Record<string, number> = {};
+const poll = async () => {
+  try {
+    const res = await fetch(`http://127.0.0.1:${monitorPort}/healthz?js-enabled-only=true`);
+    healthy = res.ok ? null : `nats-server /healthz answered ${res.status}`;
+    [varz, jsz] = (await Promise.all([monitor('/varz'), monitor('/jsz')])) as Record<string, number>[];
+  } catch (err) {
+    healthy = `nats-server is not answering: ${(err as Error).message}`;
+    varz = {};
+    jsz = {};
+  }
+};
+setInterval(poll, 500).unref();
+void poll();
+
+const registry = createRegistry({ component: 'nats' });
+const registers = [registry];
+const gauges: [string, string, (v: Record<string, number>) => number][] = [
+  ['skiff_nats_connections', 'Client connections.', (v) => v.connections],
+  ['skiff_nats_subscriptions', 'Subscriptions.', (v) => v.subscriptions],
+  ['skiff_nats_memory_bytes', 'Resident memory of nats-server.', (v) => v.mem],
+  ['skiff_nats_cpu_ratio', 'CPU use of nats-server, 1 = one core.', (v) => v.cpu / 100],
+];
+const counters: [string, string, (v: Record<string, number>) => number][] = [
+  ['skiff_nats_in_messages_total', 'Messages received.', (v) => v.in_msgs],
+  ['skiff_nats_out_messages_total', 'Messages sent.', (v) => v.out_msgs],
+  ['skiff_nats_in_bytes_total', 'Bytes received.', (v) => v.in_bytes],
+  ['skiff_nats_out_bytes_total', 'Bytes sent.', (v) => v.out_bytes],
+  ['skiff_nats_slow_consumers_total', 'Clients cut off for not keeping up.', (v) => v.slow_consumers],
+];
+new Gauge({ name: 'skiff_nats_up', help: '1 when nats-server answers its monitor.', registers, collect() { this.set(healthy === null ? 1 : 0); } });
+for (const [name, help, pick] of gauges) {
+  new Gauge({ name, help, registers, collect() { if (varz.now !== undefined) this.set(pick(varz) ?? 0); } });
+}
+for (const [name, help, pick] of counters) {
+  let last = 0;
+  new Counter({ name, help, registers, collect() {
+    const v = pick(varz);
+    if (typeof v === 'number' && v >= last) {
+      this.inc(v - last);
+      last = v;
+    }
+  } });
+}
+new Gauge({ name: 'skiff_nats_jetstream_messages', help: 'Messages stored in JetStream (the object store).', registers, collect() { this.set(jsz.messages ?? 0); } });
+new Gauge({ name: 'skiff_nats_jetstream_bytes', help: 'Bytes stored in JetStream.', registers, collect() { this.set(jsz.bytes ?? 0); } });
+
+await startStatusServer({ port: statusPort(), registry, health: () => healthy });
+log.info('serving /healthz and /metrics', { port: statusPort(), clientPort, monitorPort });
