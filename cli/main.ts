@@ -11,9 +11,11 @@ import { createCommand } from './commands/create.ts';
 import { deleteCommand } from './commands/delete.ts';
 import { describeCommand } from './commands/describe.ts';
 import { getCommand } from './commands/get.ts';
+import { execCommand } from './commands/exec.ts';
+import { logsCommand } from './commands/logs.ts';
 import { runUp } from './up/index.ts';
 
-const COMMANDS: Command[] = [applyCommand, createCommand, getCommand, describeCommand, deleteCommand, apiResourcesCommand];
+const COMMANDS: Command[] = [applyCommand, createCommand, getCommand, describeCommand, deleteCommand, logsCommand, execCommand, apiResourcesCommand];
 
 function topHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -28,6 +28,24 @@ export interface Config {
   restartBackoffMaxMs: number;
   /** A process that ran this long cleanly has its restart backoff reset. */
   restartBackoffResetMs: number;
+  /** Kubelet: how often a node renews its Lease, and how long a renewal counts for. */
+  nodeLeaseRenewMs: number;
+  nodeLeaseDurationSeconds: number;
+  /** Kubelet: how often the Node's status (its heartbeat conditions) is written. */
+  nodeStatusMs: number;
+  /** Kubelet: crash-loop backoff, doubling from initial to max, reset after this much clean running. */
+  crashBackoffInitialMs: number;
+  crashBackoffMaxMs: number;
+  crashBackoffResetMs: number;
+  /** Kubelet: a container log is rotated past this size. */
+  logMaxBytes: number;
+  /** Kubelet: how often the memory watchdog measures, where no cgroup enforces limits. */
+  memoryWatchdogMs: number;
+  /** Kubelet: `auto` uses a cgroup v2 where the host allows it, else the watchdog. */
+  memoryLimitMode: 'auto' | 'cgroup' | 'watchdog';
+  /** Kubelet: on SIGTERM, how long pods get to stop before SIGKILL, at most (their own grace counts if shorter). */
+  nodeShutdownGraceMs: number;
+  maxPodsPerNode: number;
 }
 
 export const DEFAULT_NATS_PORT = 4222;
@@ -49,6 +67,17 @@ const defaults: Config = {
   restartBackoffInitialMs: 1000,
   restartBackoffMaxMs: 30_000,
   restartBackoffResetMs: 10_000,
+  nodeLeaseRenewMs: 1000,
+  nodeLeaseDurationSeconds: 4,
+  nodeStatusMs: 10_000,
+  crashBackoffInitialMs: 1000,
+  crashBackoffMaxMs: 60_000,
+  crashBackoffResetMs: 10 * 60_000,
+  logMaxBytes: 10 * 1024 * 1024,
+  memoryWatchdogMs: 250,
+  memoryLimitMode: 'auto',
+  nodeShutdownGraceMs: 3000,
+  maxPodsPerNode: 110,
 };
 
 const envNames: Record<keyof Config, string> = {
@@ -66,6 +95,17 @@ const envNames: Record<keyof Config, string> = {
   restartBackoffInitialMs: 'SKIFF_RESTART_BACKOFF_INITIAL_MS',
   restartBackoffMaxMs: 'SKIFF_RESTART_BACKOFF_MAX_MS',
   restartBackoffResetMs: 'SKIFF_RESTART_BACKOFF_RESET_MS',
+  nodeLeaseRenewMs: 'SKIFF_NODE_LEASE_RENEW_MS',
+  nodeLeaseDurationSeconds: 'SKIFF_NODE_LEASE_DURATION_SECONDS',
+  nodeStatusMs: 'SKIFF_NODE_STATUS_MS',
+  crashBackoffInitialMs: 'SKIFF_CRASH_BACKOFF_INITIAL_MS',
+  crashBackoffMaxMs: 'SKIFF_CRASH_BACKOFF_MAX_MS',
+  crashBackoffResetMs: 'SKIFF_CRASH_BACKOFF_RESET_MS',
+  logMaxBytes: 'SKIFF_LOG_MAX_BYTES',
+  memoryWatchdogMs: 'SKIFF_MEMORY_WATCHDOG_MS',
+  memoryLimitMode: 'SKIFF_MEMORY_LIMIT_MODE',
+  nodeShutdownGraceMs: 'SKIFF_NODE_SHUTDOWN_GRACE_MS',
+  maxPodsPerNode: 'SKIFF_MAX_PODS_PER_NODE',
 };
 
 export class ConfigError extends Error {}
@@ -83,6 +123,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     } else {
       (cfg as unknown as Record<string, unknown>)[key] = raw;
     }
+  }
+  if (!['auto', 'cgroup', 'watchdog'].includes(cfg.memoryLimitMode)) {
+    throw new ConfigError(`SKIFF_MEMORY_LIMIT_MODE=${JSON.stringify(cfg.memoryLimitMode)}: must be "auto", "cgroup" or "watchdog"`);
   }
   if (cfg.kvStorage !== 'file' && cfg.kvStorage !== 'memory') {
     throw new ConfigError(`SKIFF_KV_STORAGE=${JSON.stringify(cfg.kvStorage)}: must be "file" or "memory"`);

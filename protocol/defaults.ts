@@ -7,6 +7,8 @@ import type { KindInfo } from './kinds.ts';
 
 export const DEFAULT_NAMESPACE = 'default';
 export const SYSTEM_NAMESPACE = 'kube-system';
+/** Where each node's Lease lives, as in Kubernetes. */
+export const NODE_LEASE_NAMESPACE = 'kube-node-lease';
 
 function defaultProbe(p: Probe | undefined): void {
   if (!p) return;

@@ -6,7 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, ROOT, skiff, startMaster, startNats, tempDir, waitFor, type Master, type Nats } from './harness.ts';
 
-const COMMANDS = ['apply', 'create', 'get', 'describe', 'delete', 'api-resources', 'up'];
+const COMMANDS = ['apply', 'create', 'get', 'describe', 'delete', 'logs', 'exec', 'api-resources', 'up'];
 
 test('cli - every command has --help', async () => {
   for (const c of COMMANDS) {

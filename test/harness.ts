@@ -14,6 +14,7 @@ import { ApiClient } from '../actors/lib/client.ts';
 import { silentLogger } from '../actors/lib/log.ts';
 import { connectNats } from '../actors/lib/nats.ts';
 import { loadConfig, type Config } from '../protocol/config.ts';
+import { processStat } from '../actors/lib/procfs.ts';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -227,11 +228,34 @@ export function tempDir(prefix = 'skiff-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
+/** The process runs; a zombie waiting for init to reap it does not count. */
 export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
+  const s = processStat(pid);
+  return s !== undefined && s.state !== 'Z' && s.state !== 'X';
+}
+
+export interface NodeProc {
+  name: string;
+  port: number;
+  dataDir: string;
+  proc: Proc;
+  metrics(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+/** A real node process (kubelet), on a data directory of its own unless one is given. */
+export async function startNode(url: string, name: string, opts: { dataDir?: string; args?: string[]; env?: NodeJS.ProcessEnv } = {}): Promise<NodeProc> {
+  const port = await freePort();
+  const dataDir = opts.dataDir ?? tempDir(`skiff-${name}-`);
+  const proc = spawnProc(process.execPath, ['--import', 'tsx', 'actors/node/main.ts', '--name', name, ...(opts.args ?? [])], {
+    env: { SKIFF_NATS_URL: url, PORT: String(port), SKIFF_NODE_DATA_DIR: dataDir, SKIFF_WATCH_HEARTBEAT_MS: '500', ...opts.env },
+  });
+  await waitFor(`node ${name} on port ${port}`, () => healthy(port), 20_000).catch((err) => {
+    throw new Error(`${(err as Error).message}\n${proc.output()}`);
+  });
+  return {
+    name, port, dataDir, proc,
+    metrics: async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).text(),
+    stop: () => proc.stop(8000),
+  };
 }

@@ -3,7 +3,7 @@
 // theirs with `use`.
 import { Forbidden, NotFound } from '../../protocol/errors.ts';
 import type { KindInfo } from '../../protocol/kinds.ts';
-import { DEFAULT_NAMESPACE, SYSTEM_NAMESPACE } from '../../protocol/defaults.ts';
+import { DEFAULT_NAMESPACE, NODE_LEASE_NAMESPACE, SYSTEM_NAMESPACE } from '../../protocol/defaults.ts';
 import type { KubeObject, Namespace } from '../../protocol/types.ts';
 
 export interface AdmissionRequest {
@@ -26,7 +26,7 @@ export interface AdmissionPlugin {
   admit(req: AdmissionRequest, ctx: AdmissionContext): void | Promise<void>;
 }
 
-export const PROTECTED_NAMESPACES = [DEFAULT_NAMESPACE, SYSTEM_NAMESPACE];
+export const PROTECTED_NAMESPACES = [DEFAULT_NAMESPACE, SYSTEM_NAMESPACE, NODE_LEASE_NAMESPACE];
 
 export const namespaceLifecycle: AdmissionPlugin = {
   name: 'NamespaceLifecycle',

@@ -5,7 +5,7 @@ import { ErrorCode, type Msg, type NatsConnection, type NatsError } from 'nats';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { decode, encode } from '../../protocol/codec.ts';
 import type { Config } from '../../protocol/config.ts';
-import { DEFAULT_NAMESPACE, SYSTEM_NAMESPACE } from '../../protocol/defaults.ts';
+import { DEFAULT_NAMESPACE, NODE_LEASE_NAMESPACE, SYSTEM_NAMESPACE } from '../../protocol/defaults.ts';
 import { AlreadyExists, BadRequest, Invalid, Timeout, toWire } from '../../protocol/errors.ts';
 import { KINDS, kindByResource, kindInfo, type KindInfo } from '../../protocol/kinds.ts';
 import { API_WILDCARD, APISERVER_QUEUE, parseApiSubject } from '../../protocol/subjects.ts';
@@ -140,7 +140,7 @@ export class ApiServer {
   async bootstrap(): Promise<void> {
     const ctx = this.ctx!;
     const ns = kindInfo('Namespace')!;
-    for (const name of [DEFAULT_NAMESPACE, SYSTEM_NAMESPACE]) {
+    for (const name of [DEFAULT_NAMESPACE, SYSTEM_NAMESPACE, NODE_LEASE_NAMESPACE]) {
       try {
         await createObject(ctx, ns, { object: { apiVersion: 'v1', kind: 'Namespace', metadata: { name } } });
         this.opts.log.info('created namespace', { namespace: name });

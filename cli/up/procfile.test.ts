@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  parseDotenv, parseFormation, parseNameList, parseProcfile, parseProcStat, planInstances, portFor, restartDelay,
+  parseDotenv, parseFormation, parseNameList, parseProcfile, planInstances, portFor, restartDelay,
   DotenvError, ProcfileError, UsageError,
 } from './procfile.ts';
 
@@ -143,23 +143,5 @@ for (const c of delayCases) {
     assert.is(restartDelay(c.previous, c.ranMs, backoff), c.want);
   });
 }
-
-// Fields 7 to 21, then the start time, from a real line.
-const tail = '0 -1 4194304 104 0 0 0 0 0 0 0 20 0 1 0 987654 3133440 384';
-const statCases: { comm: string; state: string }[] = [
-  { comm: 'node', state: 'S' },
-  { comm: 'my prog', state: 'R' },
-  { comm: 'a) Z 9 (b', state: 'Z' },
-];
-
-for (const c of statCases) {
-  test(`proc stat - the command name ${JSON.stringify(c.comm)} does not shift the fields`, () => {
-    assert.equal(parseProcStat(`4242 (${c.comm}) ${c.state} 1 4240 4240 ${tail}`), { state: c.state, pgrp: 4240, startTime: '987654' });
-  });
-}
-
-test('proc stat - rejects a short line', () => {
-  assert.throws(() => parseProcStat('4242 (node) S 1'), /not a \/proc\/<pid>\/stat line/);
-});
 
 test.run();

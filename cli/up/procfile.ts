@@ -157,21 +157,6 @@ export function restartDelay(previousMs: number | undefined, ranMs: number, b: B
   return Math.min(previousMs * 2, b.maxMs);
 }
 
-export interface ProcStat {
-  /** R, S, D, Z (zombie), … */
-  state: string;
-  pgrp: number;
-  /** Clock ticks since boot: with the pid, names one process even after the pid is reused. */
-  startTime: string;
-}
-
-/** Fields 3, 5 and 22 of /proc/<pid>/stat. The command name (field 2) may hold spaces and ')'. */
-export function parseProcStat(text: string): ProcStat {
-  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  if (fields.length < 20) throw new Error(`not a /proc/<pid>/stat line: ${JSON.stringify(text.slice(0, 80))}`);
-  return { state: fields[0], pgrp: Number(fields[2]), startTime: fields[19] };
-}
-
 /** A comma-separated list of names (`--ready nats,master`); empty means none. */
 export function parseNameList(spec: string): string[] {
   return spec.split(',').map((s) => s.trim()).filter((s) => s !== '');

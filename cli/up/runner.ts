@@ -5,7 +5,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { parseProcStat, restartDelay, type Backoff, type Instance, type ProcStat } from './procfile.ts';
+import { restartDelay, type Backoff, type Instance } from './procfile.ts';
+import { isRunning, liveGroups, processStat, signalGroup } from '../../actors/lib/procfs.ts';
 
 /** How a run ended; index.ts turns it into the exit code. */
 export type RunResult =
@@ -305,16 +306,6 @@ class Supervisor {
   }
 }
 
-/** Sends `signal` to the group; false if the group is gone (signal 0 only asks). */
-function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
-  try {
-    process.kill(-pgid, signal);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'; // there, but not ours to signal
-  }
-}
-
 async function probeHealthz(port: number, deadline: number, stop: AbortSignal): Promise<string | undefined> {
   try {
     const signal = AbortSignal.any([stop, AbortSignal.timeout(Math.max(1, deadline - Date.now()))]);
@@ -327,33 +318,10 @@ async function probeHealthz(port: number, deadline: number, stop: AbortSignal): 
   }
 }
 
-function processStat(pid: number): ProcStat | undefined {
-  try {
-    return parseProcStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return undefined; // gone
-  }
-}
-
-function isRunning(pid: number, startTime: string, pgid?: number): boolean {
-  const s = processStat(pid);
-  return s !== undefined && s.state !== 'Z' && s.startTime === startTime && (pgid === undefined || s.pgrp === pgid);
-}
-
-/**
- * The groups that still have a live member. kill(-pgid, 0) also finds zombies that nobody has
- * reaped yet (orphans wait for init), and those are dead, so such groups are checked in /proc.
- */
+/** The groups that still have a live member (not merely zombies awaiting init). */
 function groupsStillAlive(groups: Group[]): Group[] {
-  const found = groups.filter((g) => signalGroup(g.pgid, 0));
-  const pids = found.length > 0 ? listDir('/proc').filter((p) => /^\d+$/.test(p)) : [];
-  if (pids.length === 0) return found; // nothing found, or no /proc to look closer
-  const live = new Set<number>();
-  for (const pid of pids) {
-    const s = processStat(Number(pid));
-    if (s && s.state !== 'Z' && s.state !== 'X') live.add(s.pgrp);
-  }
-  return found.filter((g) => live.has(g.pgid));
+  const live = liveGroups(groups.map((g) => g.pgid));
+  return groups.filter((g) => live.has(g.pgid));
 }
 
 function listDir(dir: string): string[] {

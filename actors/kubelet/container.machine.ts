@@ -1,0 +1,331 @@
+// One container of a pod, for its whole life: start, run (with its probes and memory watchdog),
+// exit, back off and start again as the restart policy says, and stop when the pod goes. The
+// process, the probes, the watchdog and the SIGTERM-then-SIGKILL timer are each an invoked
+// actor, so leaving a state ends them. Every change is reported through `report`.
+import { assign, fromCallback, fromPromise, setup } from 'xstate';
+import type { Container, ContainerState } from '../../protocol/types.ts';
+import { nextBackoff, shouldRestart, type BackoffPolicy, type RestartPolicy } from './lifecycle.ts';
+import { initialProbeState, probeTiming, recordProbe, type ProbeKind, type ProbeState } from './probe.ts';
+import type { Prober, ProbeTarget } from './prober.ts';
+import type { ContainerRecord } from './pod-status.ts';
+import type { ExitInfo, LaunchSpec, ProcessHandle, Runtime } from './runtime.ts';
+
+export interface ContainerInput {
+  spec: Container;
+  /** Init containers run to completion; `Always` means retry on failure for them. */
+  init: boolean;
+  restartPolicy: RestartPolicy;
+  backoff: BackoffPolicy;
+  /** SIGTERM to SIGKILL when the pod stops or a probe kills the container. */
+  graceMs: number;
+  runtime: Runtime;
+  prober: Prober;
+  probeTarget: ProbeTarget;
+  /** What to launch for a given instance (the log file is per restart count). */
+  launchSpec: (restartCount: number) => LaunchSpec;
+  memoryLimitBytes?: number;
+  /** Watches the group's RSS against the limit where no cgroup does; returns the way to stop. */
+  watchMemory?: (handle: ProcessHandle, limitBytes: number, onOverLimit: () => void) => () => void;
+  /** In cgroup mode: whether the kernel OOM-killed the instance. */
+  oomKilled?: (restartCount: number) => boolean;
+  restartCount: number;
+  lastState?: ContainerState;
+  /** A process still running from before a kubelet restart. */
+  adopt?: ProcessHandle;
+  /** The container had already ended for good before a kubelet restart. */
+  finished?: ContainerState;
+  report: (r: ContainerRecord) => void;
+  /** Called once the container has stopped for good at the pod's request. */
+  onStopped: () => void;
+  persistStarted: (h: ProcessHandle, restartCount: number) => void;
+  persistExited: (restartCount: number, state: ContainerState) => void;
+}
+
+interface Ctx extends ContainerInput {
+  handle?: ProcessHandle;
+  state: ContainerState;
+  ready: boolean;
+  started: boolean;
+  stopRequested: boolean;
+  killReason?: 'liveness' | 'startup' | 'oom';
+  delayMs: number;
+  lastBackoffMs?: number;
+}
+
+type Ev =
+  | { type: 'READY'; ready: boolean }
+  | { type: 'STARTED' }
+  | { type: 'LIVENESS_FAILED' }
+  | { type: 'STARTUP_FAILED' }
+  | { type: 'OOM' }
+  | { type: 'STOP'; graceMs?: number };
+
+export function exitState(exit: ExitInfo, ctx: Pick<Ctx, 'killReason' | 'handle' | 'oomKilled' | 'restartCount'>): ContainerState {
+  const oom = ctx.killReason === 'oom' || !!ctx.oomKilled?.(ctx.restartCount);
+  const reason = oom ? 'OOMKilled' : exit.exitCode === 0 ? 'Completed' : 'Error';
+  const message = ctx.killReason === 'liveness' ? 'killed: liveness probe failed'
+    : ctx.killReason === 'startup' ? 'killed: startup probe failed' : undefined;
+  return {
+    terminated: {
+      exitCode: oom && exit.exitCode === 0 ? 137 : exit.exitCode,
+      reason,
+      ...(message ? { message } : {}),
+      ...(exit.signal ? { signal: { SIGKILL: 9, SIGTERM: 15 }[exit.signal as string] ?? 0 } : {}),
+      ...(ctx.handle ? { startedAt: ctx.handle.startedAt } : {}),
+      finishedAt: new Date().toISOString(),
+    },
+  };
+}
+
+function record(ctx: Ctx): ContainerRecord {
+  return {
+    name: ctx.spec.name,
+    state: ctx.state,
+    ...(ctx.lastState ? { lastState: ctx.lastState } : {}),
+    restartCount: ctx.restartCount,
+    ready: ctx.ready,
+    started: ctx.started,
+    ...(ctx.handle && ctx.state.running ? { pid: ctx.handle.pgid } : {}),
+  };
+}
+
+interface ProbesInput {
+  spec: Container;
+  prober: Prober;
+  target: ProbeTarget;
+}
+
+/** Runs the startup probe until it passes, then liveness and readiness, reporting verdict changes. */
+const probes = fromCallback<Ev, ProbesInput>(({ input, sendBack }) => {
+  const timers = new Set<NodeJS.Timeout>();
+  let stopped = false;
+  const loop = (kind: ProbeKind, onVerdict: (s: ProbeState, prev: ProbeState) => boolean) => {
+    const probe = kind === 'startup' ? input.spec.startupProbe! : kind === 'liveness' ? input.spec.livenessProbe! : input.spec.readinessProbe!;
+    const t = probeTiming(probe);
+    let state = initialProbeState(kind);
+    const tick = async () => {
+      const began = Date.now();
+      const ok = await input.prober(probe, input.target, t.timeoutMs);
+      if (stopped) return;
+      const prev = state;
+      state = recordProbe(state, ok, probe);
+      if (!onVerdict(state, prev)) return;
+      const timer = setTimeout(tick, Math.max(0, t.periodMs - (Date.now() - began)));
+      timers.add(timer);
+    };
+    timers.add(setTimeout(tick, t.initialDelayMs));
+  };
+  const afterStart = () => {
+    sendBack({ type: 'STARTED' });
+    if (input.spec.readinessProbe) {
+      loop('readiness', (s, prev) => {
+        if (s.verdict !== prev.verdict || prev.successes + prev.failures === 0) sendBack({ type: 'READY', ready: s.verdict === 'success' });
+        return true;
+      });
+    } else sendBack({ type: 'READY', ready: true });
+    if (input.spec.livenessProbe) {
+      loop('liveness', (s) => {
+        if (s.verdict !== 'failure') return true;
+        sendBack({ type: 'LIVENESS_FAILED' });
+        return false;
+      });
+    }
+  };
+  if (input.spec.startupProbe) {
+    loop('startup', (s) => {
+      if (s.verdict === 'success') afterStart();
+      else if (s.verdict === 'failure') sendBack({ type: 'STARTUP_FAILED' });
+      else return true;
+      return false;
+    });
+  } else afterStart();
+  return () => {
+    stopped = true;
+    for (const t of timers) clearTimeout(t);
+  };
+});
+
+/** Kills the group when its resident memory passes the limit (the node's watchdog measures). */
+const memoryWatchdog = fromCallback<Ev, { ctx: Ctx }>(({ input: { ctx }, sendBack }) => {
+  if (!ctx.memoryLimitBytes || !ctx.watchMemory || !ctx.handle) return () => {};
+  const handle = ctx.handle;
+  return ctx.watchMemory(handle, ctx.memoryLimitBytes, () => {
+    ctx.runtime.signal(handle, 'SIGKILL');
+    sendBack({ type: 'OOM' });
+  });
+});
+
+/** SIGTERM to the group now, SIGKILL once the grace period is over. */
+const terminator = fromCallback<Ev, { runtime: Runtime; handle: ProcessHandle; graceMs: number }>(({ input }) => {
+  if (input.graceMs <= 0) {
+    input.runtime.signal(input.handle, 'SIGKILL');
+    return () => {};
+  }
+  input.runtime.signal(input.handle, 'SIGTERM');
+  const t = setTimeout(() => input.runtime.signal(input.handle, 'SIGKILL'), input.graceMs);
+  return () => clearTimeout(t);
+});
+
+export const containerMachine = setup({
+  types: { input: {} as ContainerInput, context: {} as Ctx, events: {} as Ev },
+  actors: {
+    start: fromPromise<ProcessHandle, { runtime: Runtime; spec: LaunchSpec }>(({ input }) => input.runtime.start(input.spec)),
+    wait: fromPromise<ExitInfo, { runtime: Runtime; handle: ProcessHandle }>(({ input, signal }) => input.runtime.wait(input.handle, signal)),
+    probes,
+    memoryWatchdog,
+    terminator,
+  },
+  guards: {
+    adopting: ({ context }) => !!context.adopt,
+    stopRequested: ({ context }) => context.stopRequested,
+    restarts: ({ context }) => {
+      const code = context.state.terminated?.exitCode ?? 0;
+      const policy: RestartPolicy = context.init && context.restartPolicy === 'Always' ? 'OnFailure' : context.restartPolicy;
+      return shouldRestart(policy, code);
+    },
+  },
+  actions: {
+    report: ({ context }) => context.report(record(context)),
+  },
+  delays: {
+    startDelay: ({ context }) => context.delayMs,
+  },
+}).createMachine({
+  id: 'container',
+  context: ({ input }) => ({
+    ...input,
+    state: { waiting: { reason: input.init ? 'PodInitializing' : 'ContainerCreating' } },
+    ready: false,
+    started: false,
+    stopRequested: false,
+    delayMs: 0,
+  }),
+  initial: 'boot',
+  on: {
+    STOP: { actions: assign({ stopRequested: true, graceMs: ({ context, event }) => event.graceMs ?? context.graceMs }) },
+  },
+  states: {
+    boot: {
+      always: [
+        {
+          guard: 'adopting',
+          target: 'alive',
+          actions: assign({ handle: ({ context }) => context.adopt, state: ({ context }) => ({ running: { startedAt: context.adopt!.startedAt } }) }),
+        },
+        { guard: ({ context }) => !!context.finished, target: 'terminated', actions: assign({ state: ({ context }) => context.finished! }) },
+        { target: 'waiting' },
+      ],
+    },
+    waiting: {
+      entry: 'report',
+      always: { guard: 'stopRequested', target: 'stopped' },
+      after: { startDelay: 'starting' },
+    },
+    starting: {
+      always: { guard: 'stopRequested', target: 'stopped' },
+      invoke: {
+        src: 'start',
+        input: ({ context }) => ({ runtime: context.runtime, spec: context.launchSpec(context.restartCount) }),
+        onDone: {
+          target: 'alive',
+          actions: [
+            assign({ handle: ({ event }) => event.output, state: ({ event }) => ({ running: { startedAt: event.output.startedAt } }), killReason: undefined }),
+            ({ context, event }) => context.persistStarted(event.output, context.restartCount),
+          ],
+        },
+        onError: {
+          target: 'exited',
+          actions: assign({
+            state: ({ event }) => ({ terminated: { exitCode: 128, reason: 'StartError', message: String((event.error as Error)?.message ?? event.error), finishedAt: new Date().toISOString() } }),
+          }),
+        },
+      },
+    },
+    alive: {
+      entry: 'report',
+      invoke: {
+        src: 'wait',
+        input: ({ context }) => ({ runtime: context.runtime, handle: context.handle! }),
+        onDone: {
+          target: 'exited',
+          actions: assign({ state: ({ context, event }) => exitState(event.output, context) }),
+        },
+        onError: {
+          target: 'exited',
+          actions: assign({ state: () => ({ terminated: { exitCode: 137, reason: 'Error', message: 'lost track of the process', finishedAt: new Date().toISOString() } }) }),
+        },
+      },
+      initial: 'checkStop',
+      on: {
+        READY: { actions: [assign({ ready: ({ event, context }) => event.ready && context.started }), 'report'] },
+        STARTED: { actions: [assign({ started: true }), 'report'] },
+        STOP: { target: '.stopping', actions: assign({ stopRequested: true, graceMs: ({ context, event }) => event.graceMs ?? context.graceMs, ready: false }) },
+      },
+      states: {
+        checkStop: { always: [{ guard: 'stopRequested', target: 'stopping' }, { target: 'running' }] },
+        running: {
+          invoke: [
+            { src: 'probes', input: ({ context }) => ({ spec: context.spec, prober: context.prober, target: context.probeTarget }) },
+            { src: 'memoryWatchdog', input: ({ context }) => ({ ctx: context }) },
+          ],
+          on: {
+            LIVENESS_FAILED: { target: 'killing', actions: assign({ killReason: 'liveness' as const, ready: false }) },
+            STARTUP_FAILED: { target: 'killing', actions: assign({ killReason: 'startup' as const, ready: false }) },
+            OOM: { target: 'killing', actions: assign({ killReason: 'oom' as const, ready: false }) },
+          },
+        },
+        killing: {
+          entry: 'report',
+          invoke: {
+            src: 'terminator',
+            input: ({ context }) => ({ runtime: context.runtime, handle: context.handle!, graceMs: context.killReason === 'oom' ? 0 : context.graceMs }),
+          },
+        },
+        stopping: {
+          entry: 'report',
+          invoke: { src: 'terminator', input: ({ context }) => ({ runtime: context.runtime, handle: context.handle!, graceMs: context.graceMs }) },
+        },
+      },
+    },
+    exited: {
+      entry: [
+        assign({ ready: false, started: false }),
+        ({ context }) => context.persistExited(context.restartCount, context.state),
+      ],
+      always: [
+        { guard: 'stopRequested', target: 'stopped' },
+        { guard: 'restarts', target: 'backoff' },
+        { target: 'terminated' },
+      ],
+    },
+    backoff: {
+      entry: [
+        assign(({ context }) => {
+          const ranMs = context.handle ? Date.now() - Date.parse(context.handle.startedAt) : 0;
+          const delay = nextBackoff(context.lastBackoffMs, ranMs, context.backoff);
+          return {
+            lastState: context.state,
+            restartCount: context.restartCount + 1,
+            delayMs: delay,
+            lastBackoffMs: delay,
+            handle: undefined,
+            state: { waiting: { reason: 'CrashLoopBackOff', message: `back-off ${Math.round(delay / 100) / 10}s restarting failed container=${context.spec.name}` } },
+          };
+        }),
+      ],
+      always: { target: 'waiting' },
+    },
+    terminated: {
+      entry: 'report',
+      on: { STOP: { target: 'stopped', actions: assign({ stopRequested: true }) } },
+    },
+    stopped: {
+      type: 'final',
+      entry: [
+        assign({ ready: false, state: ({ context }) => (context.state.terminated ? context.state : { terminated: { exitCode: 0, reason: 'Completed', finishedAt: new Date().toISOString() } }) }),
+        'report',
+        ({ context }) => context.onStopped(),
+      ],
+    },
+  },
+});

@@ -1,0 +1,59 @@
+import { join, resolve } from 'node:path';
+import { cpus, totalmem } from 'node:os';
+import type { Config } from '../../protocol/config.ts';
+import { cpuMillis, memoryBytes } from '../../protocol/quantity.ts';
+import type { KubeletConfig } from './kubelet.ts';
+import type { LimitModes } from './limits.ts';
+
+export { Kubelet, type KubeletConfig, type KubeletDeps } from './kubelet.ts';
+export { kubeletMachine } from './kubelet.machine.ts';
+export { ProcessRuntime, type Runtime, type ProcessHandle, type LaunchSpec, type ExitInfo } from './runtime.ts';
+export { realProber, type Prober } from './prober.ts';
+export { detectCgroups, WATCHDOG_MODES } from './limits.ts';
+export { serveNode } from './server.ts';
+
+export class NodeConfigError extends Error {}
+
+function parseLabels(text: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const term of (text ?? '').split(',').map((t) => t.trim()).filter(Boolean)) {
+    const [k, v, ...rest] = term.split('=');
+    if (!k || v === undefined || rest.length) throw new NodeConfigError(`SKIFF_NODE_LABELS: ${JSON.stringify(term)} is not key=value`);
+    out[k] = v;
+  }
+  return out;
+}
+
+/** A kubelet's settings: the cluster config, plus this node's identity from its environment. */
+export function kubeletConfig(name: string, cfg: Config, modes: LimitModes, env: NodeJS.ProcessEnv = process.env): KubeletConfig {
+  const quantity = (what: string, raw: string | undefined, parse: (s: string) => number, fallback: number) => {
+    if (!raw) return fallback;
+    try {
+      return parse(raw);
+    } catch (err) {
+      throw new NodeConfigError(`${what}=${JSON.stringify(raw)}: ${(err as Error).message}`);
+    }
+  };
+  return {
+    identity: {
+      name,
+      address: env.SKIFF_NODE_ADDRESS || '127.0.0.1',
+      cpuMillis: quantity('SKIFF_NODE_CPU', env.SKIFF_NODE_CPU, cpuMillis, cpus().length * 1000),
+      memoryBytes: quantity('SKIFF_NODE_MEMORY', env.SKIFF_NODE_MEMORY, memoryBytes, totalmem()),
+      reservedCpuMillis: 0,
+      reservedMemoryBytes: 0,
+      maxPods: cfg.maxPodsPerNode,
+      labels: parseLabels(env.SKIFF_NODE_LABELS),
+      modes,
+    },
+    // Absolute: the shim writes exit files from inside each pod's own working directory.
+    dataDir: resolve(env.SKIFF_NODE_DATA_DIR || join('.skiff', 'nodes', name)),
+    leaseRenewMs: cfg.nodeLeaseRenewMs,
+    leaseDurationSeconds: cfg.nodeLeaseDurationSeconds,
+    nodeStatusMs: cfg.nodeStatusMs,
+    backoff: { initialMs: cfg.crashBackoffInitialMs, maxMs: cfg.crashBackoffMaxMs, resetAfterMs: cfg.crashBackoffResetMs },
+    logMaxBytes: cfg.logMaxBytes,
+    watchdogMs: cfg.memoryWatchdogMs,
+    watchDeadlineMs: cfg.watchHeartbeatMs * 2.5,
+  };
+}

@@ -1,0 +1,272 @@
+// One pod on this node: prepare its directories and ports, run its init containers one after
+// another, then its containers, each a child container actor; and when the pod is deleted (or the
+// node stops), stop them all and clean up. It owns the pod's processes: nothing it started
+// outlives it unless the kubelet is asked to keep pods running.
+import { assign, enqueueActions, fromPromise, setup, type ActorRefFrom } from 'xstate';
+import type { Container, ContainerState, Pod, PodStatus } from '../../protocol/types.ts';
+import { memoryBytes } from '../../protocol/quantity.ts';
+import { containerMachine } from './container.machine.ts';
+import { podBackoff, shouldRestart, type BackoffPolicy } from './lifecycle.ts';
+import { instanceLog } from './logs.ts';
+import { containerArgv, containerEnv, type AllocatedPort } from './pod-env.ts';
+import { containerCwd, containerLogDir, podPaths, preparePodDirs, type PodPaths } from './pod-fs.ts';
+import { buildPodStatus, type ContainerRecord } from './pod-status.ts';
+import type { Prober } from './prober.ts';
+import type { ProcessHandle, Runtime } from './runtime.ts';
+import { savePodState, type PodState } from './state.ts';
+import { containerCgroup, cgroupOomKilled, type CgroupHost } from './limits.ts';
+import { join } from 'node:path';
+
+/** What every pod worker of a node shares. */
+export interface NodeContext {
+  nodeName: string;
+  address: string;
+  dataDir: string;
+  runtime: Runtime;
+  prober: Prober;
+  backoff: BackoffPolicy;
+  allocatePorts: (pod: Pod) => Promise<AllocatedPort[]>;
+  releasePorts: (ports: AllocatedPort[]) => void;
+  baseEnv: (pod: Pod) => Record<string, string>;
+  cgroups?: CgroupHost;
+  watchMemory?: (handle: ProcessHandle, limitBytes: number, onOverLimit: () => void) => () => void;
+  /** Skip creating directories (the benchmark's hollow nodes). */
+  noDisk?: boolean;
+  reportStatus: (pod: Pod, status: PodStatus) => void;
+  /** The pod's processes are all gone; `deleted` says whether the pod itself is being deleted. */
+  onTerminated: (pod: Pod, deleted: boolean) => void;
+}
+
+export interface PodWorkerInput {
+  pod: Pod;
+  node: NodeContext;
+  /** The pod's record, shared with the kubelet: fresh, or what an earlier kubelet left to re-adopt. */
+  state: PodState;
+}
+
+type ContainerRef = ActorRefFrom<typeof containerMachine>;
+
+interface Ctx extends PodWorkerInput {
+  paths: PodPaths;
+  state: PodState;
+  records: Record<string, ContainerRecord>;
+  initIndex: number;
+  children: Record<string, ContainerRef>;
+  live: number;
+  deleted: boolean;
+  graceMs?: number;
+  failure?: { reason: string; message: string };
+}
+
+type Ev =
+  | { type: 'UPDATE'; pod: Pod }
+  | { type: 'TERMINATE'; deleted: boolean; graceMs?: number }
+  | { type: 'RECORD'; record: ContainerRecord }
+  | { type: 'CHILD_STOPPED' };
+
+export function freshState(pod: Pod): PodState {
+  return { uid: pod.metadata.uid!, namespace: pod.metadata.namespace!, name: pod.metadata.name!, ports: [], startTime: new Date().toISOString(), initDone: false, containers: {} };
+}
+
+function effectiveGraceMs(pod: Pod): number {
+  return (pod.metadata.deletionGracePeriodSeconds ?? pod.spec.terminationGracePeriodSeconds ?? 30) * 1000;
+}
+
+function initRecord(c: Container, init: boolean): ContainerRecord {
+  return { name: c.name, state: { waiting: { reason: init ? 'PodInitializing' : 'ContainerCreating' } }, restartCount: 0, ready: false, started: false };
+}
+
+function publishStatus(ctx: Ctx): void {
+  const pod = ctx.pod;
+  const rec = (c: Container) => ctx.records[c.name] ?? initRecord(c, false);
+  const init = (pod.spec.initContainers ?? []).map((c) => ctx.records[c.name] ?? initRecord(c, true));
+  const status = buildPodStatus({
+    pod,
+    init,
+    containers: pod.spec.containers.map(rec),
+    initFailed: !!ctx.failure && ctx.failure.reason === 'InitContainerFailed',
+    failure: ctx.failure && ctx.failure.reason !== 'InitContainerFailed' ? ctx.failure : undefined,
+    podIP: ctx.node.address,
+    hostIP: ctx.node.address,
+    startTime: ctx.state.startTime,
+    hostPorts: ctx.state.ports,
+  }, new Date());
+  ctx.node.reportStatus(pod, status);
+}
+
+/** Spawns the child actor for one container, re-adopting its process if one was recorded. */
+function containerInput(ctx: Ctx, c: Container, init: boolean, self: { send(e: Ev): void }) {
+  const { node, pod, paths } = ctx;
+  const saved = ctx.state.containers[c.name];
+  const policy = init && pod.spec.restartPolicy === 'Always' ? 'OnFailure' : pod.spec.restartPolicy ?? 'Always';
+  const ended = !saved?.handle ? saved?.lastState?.terminated : undefined;
+  const finished = ended && !shouldRestart(policy, ended.exitCode) ? saved!.lastState : undefined;
+  const envCtx = { pod, podIP: node.address, hostIP: node.address, nodeName: node.nodeName, ports: ctx.state.ports, base: node.baseEnv(pod) };
+  const env = containerEnv(envCtx, c);
+  const cwd = containerCwd(paths, c);
+  const logDir = containerLogDir(paths, c.name);
+  const limit = c.resources?.limits?.memory ? memoryBytes(c.resources.limits.memory) : undefined;
+  const cgroupFor = (restartCount: number) => node.cgroups
+    ? containerCgroup(node.cgroups, `${pod.metadata.uid}-${c.name}-${restartCount}`, { memoryBytes: limit, cpuMillis: undefined })
+    : undefined;
+  const persist = (update: Partial<PodState['containers'][string]>) => {
+    ctx.state.containers[c.name] = { ...ctx.state.containers[c.name], restartCount: 0, ...update };
+    if (!node.noDisk) savePodState(paths, ctx.state);
+  };
+  return {
+    spec: c,
+    init,
+    restartPolicy: pod.spec.restartPolicy ?? 'Always',
+    backoff: podBackoff(node.backoff, pod.metadata.annotations),
+    graceMs: effectiveGraceMs(pod),
+    runtime: node.runtime,
+    prober: node.prober,
+    probeTarget: { host: node.address, ports: ctx.state.ports.filter((p) => p.container === c.name), env, cwd },
+    launchSpec: (restartCount: number) => ({
+      argv: containerArgv(c, env), env, cwd,
+      logFile: instanceLog(logDir, restartCount),
+      exitFile: join(logDir, `${restartCount}.exit`),
+      cgroup: cgroupFor(restartCount),
+    }),
+    memoryLimitBytes: limit,
+    watchMemory: node.cgroups ? undefined : node.watchMemory,
+    oomKilled: node.cgroups ? (n: number) => cgroupOomKilled(join(node.cgroups!.root, `${pod.metadata.uid}-${c.name}-${n}`)) : undefined,
+    // One that ended while no kubelet ran, and is to start again, counts a restart.
+    restartCount: (saved?.restartCount ?? 0) + (ended && !finished ? 1 : 0),
+    lastState: saved?.lastState,
+    adopt: saved?.handle,
+    finished,
+    report: (record: ContainerRecord) => self.send({ type: 'RECORD', record }),
+    onStopped: () => self.send({ type: 'CHILD_STOPPED' }),
+    persistStarted: (handle: ProcessHandle, restartCount: number) => persist({ handle, restartCount, lastState: ctx.state.containers[c.name]?.lastState }),
+    persistExited: (restartCount: number, state: ContainerState) => persist({ handle: undefined, restartCount, lastState: state }),
+  };
+}
+
+export const podWorkerMachine = setup({
+  types: { input: {} as PodWorkerInput, context: {} as Ctx, events: {} as Ev },
+  actors: {
+    container: containerMachine,
+    prepare: fromPromise<PodState, { ctx: Ctx }>(async ({ input: { ctx } }) => {
+      const state = ctx.state;
+      if (!ctx.node.noDisk) preparePodDirs(ctx.pod, ctx.paths);
+      if (state.ports.length === 0) state.ports = await ctx.node.allocatePorts(ctx.pod);
+      if (!ctx.node.noDisk) savePodState(ctx.paths, state);
+      return state;
+    }),
+  },
+  guards: {
+    initDone: ({ context }) => context.state.initDone || context.initIndex >= (context.pod.spec.initContainers?.length ?? 0),
+    allStopped: ({ context }) => context.live <= 0,
+    deleting: ({ event }) => event.type === 'UPDATE' && !!event.pod.metadata.deletionTimestamp,
+  },
+  actions: {
+    publish: ({ context }) => publishStatus(context),
+    stopChildren: enqueueActions(({ context, enqueue }) => {
+      for (const ref of Object.values(context.children)) enqueue.sendTo(ref, { type: 'STOP', graceMs: context.graceMs });
+    }),
+  },
+}).createMachine({
+  id: 'podWorker',
+  context: ({ input }) => ({
+    ...input,
+    paths: podPaths(input.node.dataDir, input.pod.metadata.uid!),
+    records: {},
+    initIndex: 0,
+    children: {},
+    live: 0,
+    deleted: false,
+  }),
+  initial: 'preparing',
+  on: {
+    UPDATE: [
+      { guard: 'deleting', target: '.terminating', actions: assign({ pod: ({ event }) => event.pod, deleted: true, graceMs: ({ event }) => effectiveGraceMs(event.pod) }) },
+      { actions: [assign({ pod: ({ event }) => event.pod }), 'publish'] },
+    ],
+    TERMINATE: { target: '.terminating', actions: assign({ deleted: ({ event }) => event.deleted, graceMs: ({ event, context }) => event.graceMs ?? effectiveGraceMs(context.pod) }) },
+    RECORD: { actions: [assign({ records: ({ context, event }) => ({ ...context.records, [event.record.name]: event.record }) }), 'publish'] },
+  },
+  states: {
+    preparing: {
+      entry: 'publish',
+      invoke: {
+        src: 'prepare',
+        input: ({ context }) => ({ ctx: context }),
+        onDone: { target: 'initializing', actions: assign({ state: ({ event }) => event.output }) },
+        onError: {
+          target: 'failed',
+          actions: assign({ failure: ({ event }) => ({ reason: 'PrepareFailed', message: String((event.error as Error)?.message ?? event.error) }) }),
+        },
+      },
+    },
+    initializing: {
+      initial: 'next',
+      states: {
+        next: {
+          always: [
+            { guard: 'initDone', target: '#podWorker.running', actions: assign({ state: ({ context }) => ({ ...context.state, initDone: true }) }) },
+            { target: 'runOne' },
+          ],
+        },
+        runOne: {
+          entry: assign(({ context, spawn, self }) => {
+            const c = context.pod.spec.initContainers![context.initIndex];
+            const ref = spawn('container', { id: `init-${c.name}`, input: containerInput(context, c, true, self) });
+            return { children: { ...context.children, [c.name]: ref }, live: context.live + 1 };
+          }),
+          always: [
+            {
+              guard: ({ context }) => context.records[context.pod.spec.initContainers![context.initIndex].name]?.state.terminated?.exitCode === 0,
+              target: 'next',
+              actions: enqueueActions(({ context, enqueue }) => {
+                const name = context.pod.spec.initContainers![context.initIndex].name;
+                const { [name]: done, ...rest } = context.children;
+                enqueue.stopChild(done);
+                enqueue.assign({ initIndex: context.initIndex + 1, children: rest, live: context.live - 1 });
+              }),
+            },
+            {
+              // Failed and not to be retried: the pod has failed.
+              guard: ({ context }) => {
+                const r = context.records[context.pod.spec.initContainers![context.initIndex].name];
+                return !!r?.state.terminated && r.state.terminated.exitCode !== 0 && context.pod.spec.restartPolicy === 'Never';
+              },
+              target: '#podWorker.failed',
+              actions: assign({ failure: ({ context }) => ({ reason: 'InitContainerFailed', message: `init container ${context.pod.spec.initContainers![context.initIndex].name} failed` }) }),
+            },
+          ],
+        },
+      },
+    },
+    running: {
+      entry: [
+        assign(({ context, spawn, self }) => {
+          const children = { ...context.children };
+          for (const c of context.pod.spec.containers) children[c.name] = spawn('container', { id: `c-${c.name}`, input: containerInput(context, c, false, self) });
+          return { children, live: context.live + context.pod.spec.containers.length };
+        }),
+        ({ context }) => { if (!context.node.noDisk) savePodState(context.paths, context.state); },
+      ],
+    },
+    failed: {
+      entry: 'publish',
+    },
+    terminating: {
+      entry: ['stopChildren', 'publish'],
+      on: {
+        CHILD_STOPPED: { actions: assign({ live: ({ context }) => context.live - 1 }) },
+        // A pod deleted again with a shorter grace: pass it on.
+        UPDATE: { actions: [assign({ pod: ({ event }) => event.pod }), 'publish'] },
+      },
+      always: { guard: 'allStopped', target: 'terminated' },
+    },
+    terminated: {
+      type: 'final',
+      entry: [
+        'publish',
+        ({ context }) => context.node.releasePorts(context.state.ports),
+        ({ context }) => context.node.onTerminated(context.pod, context.deleted),
+      ],
+    },
+  },
+});

@@ -1,0 +1,163 @@
+// The pod worker and its container actors on the fake runtime: every transition, without
+// processes or timing luck. Each case drives the fake processes and checks the pod status.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { createActor } from 'xstate';
+import type { Container, Pod, PodStatus } from '../../protocol/types.ts';
+import { FakeRuntime, passingProber } from './fake-runtime.ts';
+import { freshState, podWorkerMachine, type NodeContext } from './pod-worker.machine.ts';
+import type { Prober } from './prober.ts';
+import type { PodState } from './state.ts';
+import { waitFor } from '../../test/harness.ts';
+
+interface Rig {
+  runtime: FakeRuntime;
+  statuses: PodStatus[];
+  terminated: boolean[];
+  last: () => PodStatus;
+  actor: ReturnType<typeof createActor<typeof podWorkerMachine>>;
+  /** The pgid of the live process of a container, by its command's first word. */
+  pgidOf: (cmd: string) => number | undefined;
+}
+
+function rig(spec: Partial<Pod['spec']> & { containers: Container[] }, opts: { prober?: Prober; state?: PodState; runtime?: FakeRuntime; graceSeconds?: number } = {}): Rig {
+  const runtime = opts.runtime ?? new FakeRuntime();
+  const statuses: PodStatus[] = [];
+  const terminated: boolean[] = [];
+  const pod: Pod = {
+    apiVersion: 'v1', kind: 'Pod',
+    metadata: { name: 'p', namespace: 'default', uid: 'uid-1', creationTimestamp: new Date().toISOString() },
+    spec: { nodeName: 'n1', terminationGracePeriodSeconds: opts.graceSeconds ?? 30, ...spec },
+  };
+  const node: NodeContext = {
+    nodeName: 'n1', address: '127.0.0.1', dataDir: '/nonexistent', runtime, prober: opts.prober ?? passingProber,
+    backoff: { initialMs: 10, maxMs: 40, resetAfterMs: 600_000 },
+    allocatePorts: async () => [], releasePorts: () => {}, baseEnv: () => ({}), noDisk: true,
+    reportStatus: (_p, s) => statuses.push(s),
+    onTerminated: (_p, deleted) => terminated.push(deleted),
+  };
+  const actor = createActor(podWorkerMachine, { input: { pod, node, state: opts.state ?? freshState(pod) } }).start();
+  return {
+    runtime, statuses, terminated, actor,
+    last: () => statuses[statuses.length - 1],
+    pgidOf: (cmd) => runtime.running().find((g) => runtime.processes.get(g)!.spec.argv[0] === cmd),
+  };
+}
+
+const c = (name: string, extra: Partial<Container> = {}): Container => ({ name, command: [name], ...extra });
+const state = (r: Rig, name: string) => r.last()?.containerStatuses?.find((s) => s.name === name);
+
+test('pod worker - Always: a crash is followed by CrashLoopBackOff and a restart', async () => {
+  const r = rig({ restartPolicy: 'Always', containers: [c('web')] });
+  const first = await waitFor('web to start', () => r.pgidOf('web'));
+  await waitFor('Running', () => r.last()?.phase === 'Running' && state(r, 'web')?.ready);
+  r.runtime.exit(first, 2);
+  const backoff = await waitFor('CrashLoopBackOff', () => r.statuses.map((s) => s.containerStatuses![0]).find((x) => x.state.waiting?.reason === 'CrashLoopBackOff'));
+  assert.is(backoff.lastState?.terminated?.exitCode, 2);
+  assert.is(backoff.lastState?.terminated?.reason, 'Error');
+  const second = await waitFor('the restart', () => r.pgidOf('web'));
+  assert.is.not(second, first);
+  await waitFor('restartCount 1 and running', () => state(r, 'web')?.restartCount === 1 && !!state(r, 'web')?.state.running);
+  r.actor.stop();
+});
+
+test('pod worker - Never: a clean exit is Succeeded, and nothing restarts', async () => {
+  const r = rig({ restartPolicy: 'Never', containers: [c('job')] });
+  r.runtime.exit(await waitFor('job to start', () => r.pgidOf('job')), 0);
+  await waitFor('Succeeded', () => r.last()?.phase === 'Succeeded');
+  assert.is(state(r, 'job')!.state.terminated?.reason, 'Completed');
+  await new Promise((res) => setTimeout(res, 50));
+  assert.is(r.runtime.processes.size, 1, 'started once');
+  r.actor.stop();
+});
+
+test('pod worker - OnFailure: a failure restarts, a success ends it', async () => {
+  const r = rig({ restartPolicy: 'OnFailure', containers: [c('job')] });
+  r.runtime.exit(await waitFor('first run', () => r.pgidOf('job')), 1);
+  const second = await waitFor('second run', () => r.pgidOf('job'));
+  r.runtime.exit(second, 0);
+  await waitFor('Succeeded', () => r.last()?.phase === 'Succeeded');
+  assert.is(state(r, 'job')!.restartCount, 1);
+  r.actor.stop();
+});
+
+test('pod worker - init containers run one at a time, in order, before the containers', async () => {
+  const r = rig({ restartPolicy: 'Always', initContainers: [c('first'), c('second')], containers: [c('main')] });
+  const one = await waitFor('first init', () => r.pgidOf('first'));
+  assert.equal(r.runtime.running(), [one], 'only the first init container runs');
+  assert.is(r.last().phase, 'Pending');
+  r.runtime.exit(one, 0);
+  const two = await waitFor('second init', () => r.pgidOf('second'));
+  assert.not.ok(r.pgidOf('main'));
+  r.runtime.exit(two, 0);
+  await waitFor('main', () => r.pgidOf('main'));
+  await waitFor('Initialized', () => r.last().conditions?.find((x) => x.type === 'Initialized')?.status === 'True');
+  assert.equal([...r.runtime.processes.values()].map((p) => p.spec.argv[0]), ['first', 'second', 'main']);
+  r.actor.stop();
+});
+
+test('pod worker - an init container that fails under Never fails the pod', async () => {
+  const r = rig({ restartPolicy: 'Never', initContainers: [c('setup')], containers: [c('main')] });
+  r.runtime.exit(await waitFor('setup', () => r.pgidOf('setup')), 1);
+  await waitFor('Failed', () => r.last()?.phase === 'Failed');
+  assert.not.ok(r.pgidOf('main'));
+  r.actor.stop();
+});
+
+test('pod worker - deletion: SIGTERM, SIGKILL after the grace period, then terminated', async () => {
+  const runtime = new FakeRuntime();
+  runtime.honourSigterm = false;
+  const r = rig({ containers: [c('a'), c('b')] }, { runtime, graceSeconds: 0.2 as unknown as number });
+  const [a, b] = [await waitFor('a', () => r.pgidOf('a')), await waitFor('b', () => r.pgidOf('b'))];
+  const began = Date.now();
+  r.actor.send({ type: 'TERMINATE', deleted: true, graceMs: 150 });
+  await waitFor('terminated', () => r.terminated.length === 1);
+  assert.ok(Date.now() - began >= 140, 'waited for the grace period');
+  for (const g of [a, b]) assert.equal(runtime.processes.get(g)!.signals, ['SIGTERM', 'SIGKILL']);
+  assert.equal(r.terminated, [true]);
+});
+
+test('pod worker - a failing liveness probe kills and restarts the container', async () => {
+  // Healthy, then exactly failureThreshold failures, then healthy again.
+  let failuresLeft = 0;
+  const prober: Prober = async (probe) => (probe === livenessProbe && failuresLeft > 0 ? (failuresLeft--, false) : true);
+  const livenessProbe = { exec: { command: ['check'] }, periodSeconds: 0.02 as unknown as number, failureThreshold: 2 };
+  const r = rig({ containers: [c('web', { livenessProbe })] }, { prober });
+  const first = await waitFor('web', () => r.pgidOf('web'));
+  failuresLeft = 2;
+  await waitFor('a restart', () => r.pgidOf('web') !== undefined && r.pgidOf('web') !== first, 5000);
+  assert.equal(r.runtime.processes.get(first)!.signals, ['SIGTERM']);
+  await waitFor('restartCount 1', () => state(r, 'web')?.restartCount === 1);
+  assert.match(state(r, 'web')!.lastState?.terminated?.message ?? '', /liveness probe failed/);
+  r.actor.stop();
+});
+
+test('pod worker - readiness follows its probe', async () => {
+  let ready = false;
+  const readinessProbe = { exec: { command: ['ready'] }, periodSeconds: 0.02 as unknown as number, failureThreshold: 1 };
+  const r = rig({ containers: [c('web', { readinessProbe })] }, { prober: async () => ready });
+  await waitFor('running, not ready', () => r.last()?.phase === 'Running');
+  assert.is(state(r, 'web')!.ready, false);
+  ready = true;
+  await waitFor('ready', () => r.last().conditions?.find((x) => x.type === 'Ready')?.status === 'True');
+  ready = false;
+  await waitFor('unready again', () => r.last().conditions?.find((x) => x.type === 'Ready')?.status === 'False');
+  r.actor.stop();
+});
+
+test('pod worker - a recorded process is re-adopted, not started again', async () => {
+  const runtime = new FakeRuntime();
+  const running = await runtime.start({ argv: ['web'], env: {}, cwd: '/', logFile: '/dev/null', exitFile: '/x' });
+  const saved: PodState = {
+    uid: 'uid-1', namespace: 'default', name: 'p', ports: [], startTime: new Date().toISOString(), initDone: true,
+    containers: { web: { restartCount: 4, handle: running } },
+  };
+  const r = rig({ containers: [c('web')] }, { runtime, state: saved });
+  await waitFor('Running', () => r.last()?.phase === 'Running');
+  assert.is(runtime.processes.size, 1, 'no new process');
+  assert.is(state(r, 'web')!.restartCount, 4, 'restartCount unchanged');
+  assert.is(state(r, 'web')!.pid, running.pgid);
+  r.actor.stop();
+});
+
+test.run();

@@ -1,0 +1,76 @@
+// Pod status writes, coalesced: the latest status of each pod is kept, at most one write per pod
+// is in flight, and whatever changed meanwhile goes out as one write after it. A status equal to
+// the last one written is not written again, so probe ticks cost nothing.
+import { NotFound } from '../../protocol/errors.ts';
+import { deepEqual } from '../../protocol/merge-patch.ts';
+import type { Pod, PodStatus } from '../../protocol/types.ts';
+import type { ApiClient } from '../lib/client.ts';
+
+const RETRY_MS = 500;
+
+interface Entry {
+  pod: Pod;
+  status: PodStatus;
+  written?: PodStatus;
+  inFlight: boolean;
+}
+
+export interface StatusWriter {
+  write(pod: Pod, status: PodStatus): Promise<void>;
+}
+
+export function apiStatusWriter(client: ApiClient): StatusWriter {
+  return { write: async (pod, status) => { await client.updateStatus({ ...pod, metadata: { ...pod.metadata, resourceVersion: undefined }, status }); } };
+}
+
+export class StatusManager {
+  private readonly entries = new Map<string, Entry>();
+  writes = 0;
+
+  constructor(private readonly writer: StatusWriter, private readonly onError: (pod: Pod, err: unknown) => void) {}
+
+  set(pod: Pod, status: PodStatus): void {
+    const uid = pod.metadata.uid!;
+    let e = this.entries.get(uid);
+    if (!e) this.entries.set(uid, (e = { pod, status, inFlight: false }));
+    e.pod = pod;
+    e.status = status;
+    this.flush(uid, e);
+  }
+
+  forget(uid: string): void {
+    this.entries.delete(uid);
+  }
+
+  /** Resolves when no write is in flight or pending. */
+  async settled(timeoutMs = 5000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while ([...this.entries.values()].some((e) => e.inFlight || !deepEqual(e.status, e.written)) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  private flush(uid: string, e: Entry): void {
+    if (e.inFlight || deepEqual(e.status, e.written)) return;
+    e.inFlight = true;
+    const status = e.status;
+    this.writes++;
+    let retryMs = 0;
+    this.writer.write(e.pod, status).then(
+      () => { e.written = status; },
+      (err) => {
+        // A pod deleted meanwhile needs no status; anything else is retried shortly.
+        if (err instanceof NotFound) this.entries.delete(uid);
+        else {
+          this.onError(e.pod, err);
+          retryMs = RETRY_MS;
+        }
+      },
+    ).finally(() => {
+      e.inFlight = false;
+      if (this.entries.get(uid) !== e) return;
+      if (retryMs) setTimeout(() => this.flush(uid, e), retryMs);
+      else this.flush(uid, e);
+    });
+  }
+}

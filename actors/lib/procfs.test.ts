@@ -1,0 +1,39 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawn } from 'node:child_process';
+import { groupRssBytes, isRunning, liveGroups, parseProcStat, processStat, signalGroup } from './procfs.ts';
+
+// Fields 4 to 21, then the start time, vsize and rss, from a real line.
+const tail = '1 4240 4240 0 -1 4194304 104 0 0 0 7 3 0 0 20 0 1 0 987654 3133440 384';
+const statCases: { comm: string; state: string }[] = [
+  { comm: 'node', state: 'S' },
+  { comm: 'my prog', state: 'R' },
+  { comm: 'a) Z 9 (b', state: 'Z' },
+];
+
+for (const c of statCases) {
+  test(`proc stat - the command name ${JSON.stringify(c.comm)} does not shift the fields`, () => {
+    assert.equal(parseProcStat(`4242 (${c.comm}) ${c.state} ${tail}`), { state: c.state, ppid: 1, pgrp: 4240, cpuTicks: 10, startTime: '987654', rssPages: 384 });
+  });
+}
+
+test('proc stat - rejects a short line', () => {
+  assert.throws(() => parseProcStat('4242 (node) S 1'), /not a \/proc\/<pid>\/stat line/);
+});
+
+test('procfs - a group is alive while a member runs, and its memory is counted', async () => {
+  const child = spawn('sh', ['-c', 'sleep 30 & sleep 30; wait'], { detached: true, stdio: 'ignore' });
+  const pgid = child.pid!;
+  const start = processStat(pgid)!.startTime;
+  assert.ok(isRunning(pgid, start, pgid));
+  assert.not.ok(isRunning(pgid, String(Number(start) + 1)), 'another start time is another process');
+  assert.equal([...liveGroups([pgid, 999_999])], [pgid]);
+  assert.ok(groupRssBytes(pgid) > 0);
+  const exited = new Promise((r) => child.once('exit', r));
+  signalGroup(pgid, 'SIGKILL');
+  await exited;
+  assert.equal([...liveGroups([pgid])], []);
+  assert.not.ok(signalGroup(pgid, 0));
+});
+
+test.run();

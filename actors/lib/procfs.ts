@@ -1,0 +1,92 @@
+// What /proc says about processes and process groups (Linux). A pid alone can be reused, so a
+// process is named by its pid and its start time; a group counts as alive only while it has a
+// member that is not a zombie (orphans wait for init to reap them).
+import { readdirSync, readFileSync } from 'node:fs';
+
+export interface ProcStat {
+  /** R, S, D, Z (zombie), … */
+  state: string;
+  ppid: number;
+  pgrp: number;
+  /** User plus system CPU, in clock ticks. */
+  cpuTicks: number;
+  /** Clock ticks since boot: with the pid, names one process even after the pid is reused. */
+  startTime: string;
+  rssPages: number;
+}
+
+export const PAGE_SIZE = 4096;
+export const CLOCK_TICKS_PER_SECOND = 100;
+
+/** Fields of /proc/<pid>/stat. The command name (field 2) may hold spaces and ')'. */
+export function parseProcStat(text: string): ProcStat {
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  if (fields.length < 22) throw new Error(`not a /proc/<pid>/stat line: ${JSON.stringify(text.slice(0, 80))}`);
+  return {
+    state: fields[0],
+    ppid: Number(fields[1]),
+    pgrp: Number(fields[2]),
+    cpuTicks: Number(fields[11]) + Number(fields[12]),
+    startTime: fields[19],
+    rssPages: Number(fields[21]),
+  };
+}
+
+export function processStat(pid: number): ProcStat | undefined {
+  try {
+    return parseProcStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return undefined; // gone
+  }
+}
+
+/** The process `pid` started at `startTime` still runs (and, if given, still leads or is in `pgid`). */
+export function isRunning(pid: number, startTime: string, pgid?: number): boolean {
+  const s = processStat(pid);
+  return s !== undefined && s.state !== 'Z' && s.state !== 'X' && s.startTime === startTime && (pgid === undefined || s.pgrp === pgid);
+}
+
+/** Sends `signal` to the group; false if the group is gone (signal 0 only asks). */
+export function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
+  try {
+    process.kill(-pgid, signal);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'; // there, but not ours to signal
+  }
+}
+
+export function listPids(): number[] {
+  try {
+    return readdirSync('/proc').filter((p) => /^\d+$/.test(p)).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** Every live (non-zombie) process, by the group it belongs to. */
+export function membersByGroup(): Map<number, { pid: number; stat: ProcStat }[]> {
+  const out = new Map<number, { pid: number; stat: ProcStat }[]>();
+  for (const pid of listPids()) {
+    const stat = processStat(pid);
+    if (!stat || stat.state === 'Z' || stat.state === 'X') continue;
+    let list = out.get(stat.pgrp);
+    if (!list) out.set(stat.pgrp, (list = []));
+    list.push({ pid, stat });
+  }
+  return out;
+}
+
+/** Of these groups, the ones that still have a live member. */
+export function liveGroups(pgids: number[]): Set<number> {
+  const candidates = pgids.filter((g) => signalGroup(g, 0));
+  if (candidates.length === 0) return new Set();
+  const members = membersByGroup();
+  if (members.size === 0) return new Set(candidates); // no /proc to look closer
+  return new Set(candidates.filter((g) => members.has(g)));
+}
+
+/** Resident memory of a whole group, in bytes. */
+export function groupRssBytes(pgid: number, members = membersByGroup()): number {
+  return (members.get(pgid) ?? []).reduce((n, m) => n + m.stat.rssPages * PAGE_SIZE, 0);
+}

@@ -1,0 +1,87 @@
+// A worker node process: the kubelet now; kube-proxy and membership join it as their issues land.
+// Serves /healthz and /metrics on PORT.
+import { parseArgs } from 'node:util';
+import { createActor, waitFor } from 'xstate';
+import { ConfigError, loadConfig } from '../../protocol/config.ts';
+import { ApiClient } from '../lib/client.ts';
+import { createLogger } from '../lib/log.ts';
+import { createRegistry, startStatusServer } from '../lib/metrics.ts';
+import { connectNats } from '../lib/nats.ts';
+import { instanceName, onShutdown, statusPort } from '../lib/process.ts';
+import {
+  detectCgroups, Kubelet, kubeletConfig, kubeletMachine, NodeConfigError, ProcessRuntime, realProber, serveNode, WATCHDOG_MODES,
+} from '../kubelet/index.ts';
+
+const HELP = `Usage: node --import tsx actors/node/main.ts [--name NAME] [--keep-pods]
+
+A skiff worker node: registers a Node, renews its Lease, runs the pods bound to it.
+
+Options:
+  --name NAME    node name (default: SKIFF_NODE_NAME, else from PS=node.N as node-N)
+  --keep-pods    on SIGTERM, leave the pods' processes running for the next start to re-adopt
+  -h, --help     show this help
+
+Environment: SKIFF_NATS_URL, SKIFF_NODE_ADDRESS (127.0.0.1), SKIFF_NODE_CPU, SKIFF_NODE_MEMORY
+(default: the host's), SKIFF_NODE_LABELS (k=v,...), SKIFF_NODE_DATA_DIR (.skiff/nodes/NAME),
+SKIFF_MEMORY_LIMIT_MODE (auto|cgroup|watchdog), and the SKIFF_* timings in protocol/config.ts.`;
+
+let args;
+try {
+  args = parseArgs({ options: { name: { type: 'string' }, 'keep-pods': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, strict: true });
+} catch (err) {
+  console.error(`node: ${(err as Error).message}\n\n${HELP}`);
+  process.exit(2);
+}
+if (args.values.help) {
+  console.log(HELP);
+  process.exit(0);
+}
+
+const name = args.values.name ?? instanceName('node');
+const log = createLogger({ component: 'node', node: name });
+let cfg;
+let kcfg;
+const cgroups = (() => {
+  try {
+    cfg = loadConfig();
+    const found = detectCgroups(name, cfg.memoryLimitMode);
+    kcfg = kubeletConfig(name, cfg, found?.modes ?? WATCHDOG_MODES);
+    return found;
+  } catch (err) {
+    if (err instanceof ConfigError || err instanceof NodeConfigError) {
+      log.error((err as Error).message);
+      process.exit(2);
+    }
+    throw err;
+  }
+})();
+if (!cfg || !kcfg) process.exit(2);
+if (cfg.memoryLimitMode === 'cgroup' && !cgroups) {
+  log.error('SKIFF_MEMORY_LIMIT_MODE=cgroup, but this host gives no usable cgroup v2 with the memory controller; use auto or watchdog');
+  process.exit(2);
+}
+log.info('limits', { memory: kcfg.identity.modes.memory, cpu: kcfg.identity.modes.cpu, dataDir: kcfg.dataDir });
+
+const registry = createRegistry({ component: 'node', node: name });
+const nc = await connectNats({ url: cfg.natsUrl, name, persistent: true });
+const client = new ApiClient(nc, { origin: name, timeoutMs: cfg.requestTimeoutMs });
+const runtime = new ProcessRuntime();
+const kubelet = new Kubelet(kcfg, { client, runtime, prober: realProber(runtime), log: log.child({ actor: 'kubelet' }), registry, cgroups });
+const actor = createActor(kubeletMachine, {
+  input: { kubelet, log: log.child({ actor: 'kubelet' }), retryMs: 1000, logRotateMs: 10_000, serve: () => serveNode(nc, kubelet, log) },
+}).start();
+
+const http = await startStatusServer({
+  port: statusPort(),
+  registry,
+  health: () => (actor.getSnapshot().matches('active') ? null : `kubelet is ${JSON.stringify(actor.getSnapshot().value)}`),
+});
+
+const keepPods = args.values['keep-pods'] === true;
+const shutdownGraceMs = cfg.nodeShutdownGraceMs;
+onShutdown(log, async () => {
+  actor.send({ type: 'STOP', keepPods, timeoutMs: shutdownGraceMs });
+  await waitFor(actor, (s) => s.status === 'done', { timeout: shutdownGraceMs + 5000 }).catch(() => {});
+  http.close();
+  await nc.drain().catch(() => {});
+});
