@@ -32,8 +32,8 @@ test('procfs - a group is alive while a member runs, and its memory is counted',
   const exited = new Promise((r) => child.once('exit', r));
   signalGroup(pgid, 'SIGKILL');
   await exited;
+  // Its members may linger as zombies until init reaps them; those do not count.
   assert.equal([...liveGroups([pgid])], []);
-  assert.not.ok(signalGroup(pgid, 0));
 });
 
 test.run();
