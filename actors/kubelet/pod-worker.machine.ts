@@ -4,7 +4,7 @@
 // outlives it unless the kubelet is asked to keep pods running.
 import { assign, enqueueActions, fromPromise, setup, type ActorRefFrom } from 'xstate';
 import type { Container, ContainerState, Pod, PodStatus } from '../../protocol/types.ts';
-import { memoryBytes } from '../../protocol/quantity.ts';
+import { cpuMillis, memoryBytes } from '../../protocol/quantity.ts';
 import { containerMachine } from './container.machine.ts';
 import { podBackoff, shouldRestart, type BackoffPolicy } from './lifecycle.ts';
 import { instanceLog } from './logs.ts';
@@ -106,8 +106,9 @@ function containerInput(ctx: Ctx, c: Container, init: boolean, self: { send(e: E
   const cwd = containerCwd(paths, c);
   const logDir = containerLogDir(paths, c.name);
   const limit = c.resources?.limits?.memory ? memoryBytes(c.resources.limits.memory) : undefined;
+  const cpuLimit = c.resources?.limits?.cpu ? cpuMillis(c.resources.limits.cpu) : undefined;
   const cgroupFor = (restartCount: number) => node.cgroups
-    ? containerCgroup(node.cgroups, `${pod.metadata.uid}-${c.name}-${restartCount}`, { memoryBytes: limit, cpuMillis: undefined })
+    ? containerCgroup(node.cgroups, `${pod.metadata.uid}-${c.name}-${restartCount}`, { memoryBytes: limit, cpuMillis: cpuLimit })
     : undefined;
   const persist = (update: Partial<PodState['containers'][string]>) => {
     ctx.state.containers[c.name] = { ...ctx.state.containers[c.name], restartCount: 0, ...update };

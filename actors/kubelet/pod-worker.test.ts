@@ -145,6 +145,25 @@ test('pod worker - readiness follows its probe', async () => {
   r.actor.stop();
 });
 
+test('pod worker - a startup probe holds readiness and liveness back until it passes', async () => {
+  let startedUp = false;
+  const asked: string[] = [];
+  const startupProbe = { exec: { command: ['up'] }, periodSeconds: 0.02 as unknown as number, failureThreshold: 1000 };
+  const readinessProbe = { exec: { command: ['ready'] }, periodSeconds: 0.02 as unknown as number };
+  const prober: Prober = async (probe) => {
+    asked.push(probe === startupProbe ? 'startup' : 'readiness');
+    return probe === startupProbe ? startedUp : true;
+  };
+  const r = rig({ containers: [c('slow', { startupProbe, readinessProbe })] }, { prober });
+  await waitFor('a few startup probes', () => asked.length >= 3);
+  assert.ok(asked.every((a) => a === 'startup'), 'nothing but the startup probe runs yet');
+  assert.is(state(r, 'slow')!.started, false);
+  assert.is(state(r, 'slow')!.ready, false);
+  startedUp = true;
+  await waitFor('started and ready', () => state(r, 'slow')?.started && state(r, 'slow')?.ready);
+  r.actor.stop();
+});
+
 test('pod worker - a recorded process is re-adopted, not started again', async () => {
   const runtime = new FakeRuntime();
   const running = await runtime.start({ argv: ['web'], env: {}, cwd: '/', logFile: '/dev/null', exitFile: '/x' });
