@@ -7,15 +7,23 @@ import { ConfigError, loadConfig } from '../protocol/config.ts';
 import { formatError, UsageError, type CliContext, type Command } from './command.ts';
 import { apiResourcesCommand } from './commands/api-resources.ts';
 import { applyCommand } from './commands/apply.ts';
+import { cordonCommand } from './commands/cordon.ts';
 import { createCommand } from './commands/create.ts';
 import { deleteCommand } from './commands/delete.ts';
 import { describeCommand } from './commands/describe.ts';
+import { drainCommand } from './commands/drain.ts';
 import { getCommand } from './commands/get.ts';
 import { execCommand } from './commands/exec.ts';
 import { logsCommand } from './commands/logs.ts';
+import { rolloutCommand } from './commands/rollout.ts';
+import { scaleCommand } from './commands/scale.ts';
+import { uncordonCommand } from './commands/uncordon.ts';
 import { runUp } from './up/index.ts';
 
-const COMMANDS: Command[] = [applyCommand, createCommand, getCommand, describeCommand, deleteCommand, logsCommand, execCommand, apiResourcesCommand];
+const COMMANDS: Command[] = [
+  applyCommand, createCommand, getCommand, describeCommand, deleteCommand, logsCommand, execCommand,
+  scaleCommand, rolloutCommand, cordonCommand, uncordonCommand, drainCommand, apiResourcesCommand,
+];
 
 function topHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

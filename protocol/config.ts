@@ -46,6 +46,17 @@ export interface Config {
   /** Kubelet: on SIGTERM, how long pods get to stop before SIGKILL, at most (their own grace counts if shorter). */
   nodeShutdownGraceMs: number;
   maxPodsPerNode: number;
+  /** Leader election of the scheduler and controller-manager. */
+  leaderLeaseMs: number;
+  leaderRenewDeadlineMs: number;
+  leaderRetryMs: number;
+  /** Node lifecycle: a node whose lease is older than this is unreachable, checked this often. */
+  nodeGraceMs: number;
+  nodeMonitorMs: number;
+  /** Controllers look at everything again this often, whatever the watches said. */
+  controllerResyncMs: number;
+  gcPeriodMs: number;
+  controllerWorkers: number;
 }
 
 export const DEFAULT_NATS_PORT = 4222;
@@ -78,6 +89,14 @@ const defaults: Config = {
   memoryLimitMode: 'auto',
   nodeShutdownGraceMs: 3000,
   maxPodsPerNode: 110,
+  leaderLeaseMs: 3000,
+  leaderRenewDeadlineMs: 2000,
+  leaderRetryMs: 500,
+  nodeGraceMs: 4000,
+  nodeMonitorMs: 500,
+  controllerResyncMs: 30_000,
+  gcPeriodMs: 30_000,
+  controllerWorkers: 4,
 };
 
 const envNames: Record<keyof Config, string> = {
@@ -106,6 +125,14 @@ const envNames: Record<keyof Config, string> = {
   memoryLimitMode: 'SKIFF_MEMORY_LIMIT_MODE',
   nodeShutdownGraceMs: 'SKIFF_NODE_SHUTDOWN_GRACE_MS',
   maxPodsPerNode: 'SKIFF_MAX_PODS_PER_NODE',
+  leaderLeaseMs: 'SKIFF_LEADER_LEASE_MS',
+  leaderRenewDeadlineMs: 'SKIFF_LEADER_RENEW_DEADLINE_MS',
+  leaderRetryMs: 'SKIFF_LEADER_RETRY_MS',
+  nodeGraceMs: 'SKIFF_NODE_GRACE_MS',
+  nodeMonitorMs: 'SKIFF_NODE_MONITOR_MS',
+  controllerResyncMs: 'SKIFF_CONTROLLER_RESYNC_MS',
+  gcPeriodMs: 'SKIFF_GC_PERIOD_MS',
+  controllerWorkers: 'SKIFF_CONTROLLER_WORKERS',
 };
 
 export class ConfigError extends Error {}

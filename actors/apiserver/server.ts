@@ -58,6 +58,7 @@ export class ApiServer {
   private readonly requests: Counter<'resource' | 'verb' | 'code'>;
   private readonly latency: Histogram<'resource' | 'verb'>;
   private readonly eventsSent: Counter<'resource'>;
+  private readonly fenced: Counter<'lease' | 'holder' | 'result'>;
 
   constructor(private readonly opts: ApiServerOptions) {
     const registers = [opts.registry];
@@ -71,6 +72,10 @@ export class ApiServer {
     });
     this.eventsSent = new Counter({
       name: 'skiff_apiserver_watch_events_sent_total', help: 'Watch events sent to watchers.', labelNames: ['resource'], registers,
+    });
+    this.fenced = new Counter({
+      name: 'skiff_apiserver_fenced_writes_total', help: 'Leader-only writes, by lease, holder and result (accepted, or refused as stale).',
+      labelNames: ['lease', 'holder', 'result'], registers,
     });
     const caches = () => this.ctx?.caches ?? new Map<string, WatchCache>();
     new Gauge({
@@ -88,7 +93,10 @@ export class ApiServer {
     this.ctx?.store.close();
     const store = await Store.open(nc, cfg);
     const caches = new Map(KINDS.map((k) => [k.resource, new WatchCache(k, cfg.watchCacheEvents)]));
-    const ctx: ApiContext = { store, caches, cfg, now: () => new Date(), admission: undefined as unknown as AdmissionChain };
+    const ctx: ApiContext = {
+      store, caches, cfg, now: () => new Date(), admission: undefined as unknown as AdmissionChain,
+      onFence: (fence, accepted) => this.fenced.inc({ lease: fence.lease, holder: fence.holder, result: accepted ? 'accepted' : 'stale' }),
+    };
     ctx.admission = new AdmissionChain({ getNamespace: (name) => getNamespaceForAdmission(ctx, name) }, this.opts.plugins);
     this.ctx = ctx;
   }

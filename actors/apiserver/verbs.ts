@@ -22,6 +22,8 @@ export interface ApiContext {
   admission: AdmissionChain;
   cfg: Config;
   now(): Date;
+  /** Told of every fenced write: accepted, or refused as from a stale leader. */
+  onFence?: (fence: Fence, accepted: boolean) => void;
 }
 
 export interface ApiRequest {
@@ -116,18 +118,23 @@ export function parseFilter(info: KindInfo, req: ApiRequest): WatchFilter {
   }
 }
 
-/** Refuses a leader-only write whose lease has since passed to someone else, or lapsed. */
+/**
+ * Refuses a leader-only write whose lease has since passed to someone else, or lapsed. The lease
+ * is read from the watch cache, which sees a takeover within milliseconds; a takeover needs the old
+ * term to have expired first, so a write refused here can only come from a deposed leader.
+ */
 export async function checkFence(ctx: ApiContext, fence: Fence | undefined): Promise<void> {
   if (!fence) return;
   const [ns, name] = fence.lease.includes('/') ? fence.lease.split('/', 2) : ['kube-system', fence.lease];
-  const leases = ctx.caches.get('leases')!.info;
-  const stored = await ctx.store.get<Lease>(leases, name, ns);
-  const spec = stored?.object.spec;
+  const leases = ctx.caches.get('leases')!;
+  const lease = (leases.getByKey(ns, name) as Lease | undefined) ?? (await ctx.store.get<Lease>(leases.info, name, ns))?.object;
+  const spec = lease?.spec;
   const why = !spec ? 'the lease does not exist'
     : spec.holderIdentity !== fence.holder ? `the lease is now held by ${JSON.stringify(spec.holderIdentity ?? '')}`
     : (spec.leaseTransitions ?? 0) !== fence.term ? `the lease moved to term ${spec.leaseTransitions}`
     : Date.parse(spec.renewTime ?? '') + (spec.leaseDurationSeconds ?? 0) * 1000 < ctx.now().getTime() ? 'the lease has expired'
     : '';
+  ctx.onFence?.(fence, !why);
   if (why) throw new StaleLeader(`write refused: ${fence.holder} no longer leads ${fence.lease} (${why})`);
 }
 

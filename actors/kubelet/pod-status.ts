@@ -89,7 +89,9 @@ export function buildPodStatus(v: PodView, now: Date): PodStatus {
   const unready = v.containers.filter((c) => !c.ready).map((c) => c.name);
   const pendingInit = v.init.filter((c) => c.state.terminated?.exitCode !== 0).map((c) => c.name);
   const ready = unready.length === 0 && phase === 'Running';
-  const scheduled = prev?.find((c) => c.type === 'PodScheduled') ?? { type: 'PodScheduled', status: 'True' as const, lastTransitionTime: ts };
+  // The kubelet only runs bound pods: scheduled, whatever an earlier unschedulable verdict said.
+  const wasScheduled = prev?.find((c) => c.type === 'PodScheduled');
+  const scheduled = wasScheduled?.status === 'True' ? wasScheduled : { type: 'PodScheduled', status: 'True' as const, lastTransitionTime: ts };
   const images = new Map([...(v.pod.spec.initContainers ?? []), ...v.pod.spec.containers].map((c) => [c.name, c.image]));
   const notReadyMsg = `containers with unready status: [${unready.join(' ')}]`;
   return {

@@ -40,7 +40,11 @@ export interface ClientOptions {
   /** The node this client speaks for, appended to its request subjects. */
   origin?: string;
   timeoutMs: number;
+  /** Every write made through this client carries this fence (a leader's client). */
+  fence?: Fence;
 }
+
+const WRITES = new Set(['create', 'update', 'status', 'patch', 'delete']);
 
 function resourceOf(obj: KubeObject): string {
   const info = kindInfo(obj?.kind);
@@ -51,7 +55,13 @@ function resourceOf(obj: KubeObject): string {
 export class ApiClient {
   constructor(readonly nc: NatsConnection, readonly opts: ClientOptions) {}
 
+  /** The same connection, with every write fenced by the lease term a leader holds. */
+  fenced(fence: Fence): ApiClient {
+    return new ApiClient(this.nc, { ...this.opts, fence });
+  }
+
   async call(resource: string, verb: string, body: Record<string, unknown>): Promise<Record<string, unknown>> {
+    if (this.opts.fence && WRITES.has(verb)) body = { ...body, options: { ...(body.options as object | undefined), fence: this.opts.fence } };
     let reply;
     try {
       reply = await this.nc.request(apiSubject(resource, verb, this.opts.origin), encode('request', body), {

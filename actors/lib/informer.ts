@@ -1,5 +1,5 @@
 // An informer: a local cache of one resource kept current by a resumable watch, with indexes by
-// namespace, by label and by spec.nodeName, and handlers told of each add, update and delete.
+// namespace, by label, by spec.nodeName and by controlling owner, and handlers told of each add, update and delete.
 // Handlers should only enqueue keys (see workqueue.ts); the worker reads the cache.
 import type { KubeObject } from '../../protocol/types.ts';
 import type { ApiClient } from './client.ts';
@@ -47,6 +47,7 @@ export class Informer<T extends KubeObject = KubeObject> {
   private readonly byNamespace: Index = new Map();
   private readonly byLabel: Index = new Map();
   private readonly byNode: Index = new Map();
+  private readonly byOwner: Index = new Map();
   private readonly handlers: InformerHandlers<T>[] = [];
   private watch?: WatchHandle;
   private relisting?: Set<string>;
@@ -116,6 +117,11 @@ export class Informer<T extends KubeObject = KubeObject> {
     return this.fromIndex(this.byNode.get(nodeName));
   }
 
+  /** Objects whose controlling owner has this uid. */
+  listByOwner(uid: string): T[] {
+    return this.fromIndex(this.byOwner.get(uid));
+  }
+
   private fromIndex(keys: Set<string> | undefined): T[] {
     if (!keys) return [];
     const out: T[] = [];
@@ -132,6 +138,8 @@ export class Informer<T extends KubeObject = KubeObject> {
     for (const [k, v] of Object.entries(obj.metadata.labels ?? {})) op(this.byLabel, `${k}=${v}`, key);
     const node = nodeNameOf(obj);
     if (node) op(this.byNode, node, key);
+    const owner = obj.metadata.ownerReferences?.find((r) => r.controller)?.uid;
+    if (owner) op(this.byOwner, owner, key);
   }
 
   private upsert(obj: T): void {

@@ -1,11 +1,19 @@
-// A master process: the apiserver now; the scheduler, controllers and membership join it as
-// their issues land. Serves /healthz and /metrics on PORT.
+// A master process: the apiserver, and the scheduler and controller-manager, each of which acts
+// only while this master holds its leader lease (the others keep their caches warm to take over
+// quickly). Serves /healthz and /metrics on PORT.
+import { createActor, fromCallback } from 'xstate';
 import { loadConfig } from '../../protocol/config.ts';
+import { SYSTEM_NAMESPACE } from '../../protocol/defaults.ts';
 import { startApiserver } from '../apiserver/index.ts';
+import { ControllerManager } from '../controller-manager/index.ts';
+import { ApiClient } from '../lib/client.ts';
+import { EventRecorder } from '../lib/events.ts';
+import { createLeaderMachine, leaderMetrics, type LeaderWorkInput } from '../lib/leader.ts';
 import { createLogger } from '../lib/log.ts';
 import { createRegistry, startStatusServer } from '../lib/metrics.ts';
 import { connectNats } from '../lib/nats.ts';
 import { instanceName, onShutdown, statusPort } from '../lib/process.ts';
+import { Scheduler, schedulerMetrics } from '../scheduler/index.ts';
 
 const name = instanceName('master');
 const log = createLogger({ component: 'master', instance: name });
@@ -16,6 +24,41 @@ const nc = await connectNats({ url: cfg.natsUrl, name, persistent: true });
 log.info('connected to NATS', { url: cfg.natsUrl });
 const apiserver = startApiserver({ nc, cfg, log: log.child({ actor: 'apiserver' }), registry });
 
+const client = new ApiClient(nc, { timeoutMs: cfg.requestTimeoutMs });
+const watchDeadlineMs = cfg.watchHeartbeatMs * 2.5;
+
+const scheduler = new Scheduler({
+  client, log: log.child({ actor: 'scheduler' }), metrics: schedulerMetrics(registry), watchDeadlineMs,
+  events: new EventRecorder(client, { component: 'default-scheduler', ratePerSecond: 50, burst: 200, registry }),
+});
+const controllers = new ControllerManager({
+  client, log: log.child({ actor: 'controller-manager' }), registry, watchDeadlineMs,
+  events: new EventRecorder(client, { component: 'controller-manager', ratePerSecond: 50, burst: 200 }),
+  cfg: { nodeGraceMs: cfg.nodeGraceMs, nodeMonitorMs: cfg.nodeMonitorMs, resyncMs: cfg.controllerResyncMs, gcPeriodMs: cfg.gcPeriodMs, workers: cfg.controllerWorkers },
+});
+
+const metrics = leaderMetrics(registry);
+const elect = (lease: string, component: { lead(w: ApiClient): Promise<void>; follow(): void }) => {
+  const work = fromCallback<{ type: string }, LeaderWorkInput>(({ input }) => {
+    void component.lead(client.fenced(input.fence));
+    return () => component.follow();
+  });
+  return createActor(createLeaderMachine(work), {
+    input: {
+      client, metrics, log: log.child({ actor: lease }),
+      cfg: { lease: `${SYSTEM_NAMESPACE}/${lease}`, identity: name, leaseDurationMs: cfg.leaderLeaseMs, renewDeadlineMs: cfg.leaderRenewDeadlineMs, retryPeriodMs: cfg.leaderRetryMs },
+    },
+  });
+};
+
+// The control loops start once this master's apiserver serves (any apiserver would do, but a
+// master alone must not spin on an empty queue group).
+await apiserver.ready;
+scheduler.start();
+controllers.start();
+const leaders = [elect('skiff-scheduler', scheduler), elect('skiff-controller-manager', controllers)];
+for (const l of leaders) l.start();
+
 const http = await startStatusServer({
   port: statusPort(),
   registry,
@@ -24,6 +67,9 @@ const http = await startStatusServer({
 log.info('status server listening', { port: (http.address() as { port: number }).port });
 
 onShutdown(log, async () => {
+  for (const l of leaders) l.stop();
+  scheduler.stop();
+  controllers.stop();
   apiserver.actor.send({ type: 'STOP' });
   http.close();
   await nc.drain();

@@ -4,6 +4,7 @@ import type { KindInfo } from '../../protocol/kinds.ts';
 import type { KubeObject } from '../../protocol/types.ts';
 import type { ApiClient, DeleteOptions } from '../../actors/lib/client.ts';
 import { formatError, listOption, NAMESPACE_OPTIONS, stringOption, UsageError, type CliContext, type Command, type Values } from '../command.ts';
+import { parseTimeout } from '../duration.ts';
 import { parseTargets, quotedRef } from '../resources.ts';
 import { loadAndPrepare } from './apply.ts';
 import { scopeOf } from './get.ts';
@@ -28,13 +29,6 @@ function deleteOptions(values: Values): DeleteOptions {
   if (values.now === true) grace = 1;
   if (values.force === true) grace = 0;
   return { propagationPolicy: policies[cascade], gracePeriodSeconds: grace };
-}
-
-function parseTimeout(text: string | undefined): number {
-  if (text === undefined) return 60_000;
-  const m = /^(\d+)(ms|s|m)?$/.exec(text);
-  if (!m) throw new UsageError(`--timeout=${text}: use a duration such as 30s or 2m`);
-  return Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 'm' ? 60_000 : 1000);
 }
 
 async function victimsFrom(values: Values, positionals: string[], client: () => Promise<ApiClient>, ctx: CliContext): Promise<Victim[] | number> {

@@ -1,0 +1,87 @@
+// What every controller of the controller-manager shares: the informers (kept warm whether or
+// not this process leads), the fenced writer while it leads, events and logging.
+import type { Counter, Registry } from 'prom-client';
+import type { Deployment, Lease, Node, Pod, ReplicaSet } from '../../protocol/types.ts';
+import type { ApiClient } from '../lib/client.ts';
+import type { EventRecorder } from '../lib/events.ts';
+import type { Informer } from '../lib/informer.ts';
+import type { Logger } from '../lib/log.ts';
+import { WorkQueue } from '../lib/workqueue.ts';
+
+export interface Informers {
+  pods: Informer<Pod>;
+  replicasets: Informer<ReplicaSet>;
+  deployments: Informer<Deployment>;
+  nodes: Informer<Node>;
+  nodeLeases: Informer<Lease>;
+}
+
+export interface ControllerConfig {
+  /** A node whose lease is older than this is unreachable. */
+  nodeGraceMs: number;
+  nodeMonitorMs: number;
+  resyncMs: number;
+  gcPeriodMs: number;
+  workers: number;
+}
+
+export interface ControllerContext {
+  informers: Informers;
+  /** Set while this controller-manager leads; every write goes through it. */
+  writer?: ApiClient;
+  events: EventRecorder;
+  log: Logger;
+  cfg: ControllerConfig;
+  registry: Registry;
+  syncs: Counter<'controller' | 'result'>;
+}
+
+export interface Controller {
+  name: string;
+  /** Registers informer handlers; called once. */
+  register(): void;
+  /** Leadership began: look at everything. */
+  resyncAll(): void;
+  stop(): void;
+}
+
+/**
+ * The usual shape of a controller: handlers enqueue keys, a worker syncs a key at a time. A sync
+ * while not leading does nothing; leading again resyncs everything.
+ */
+export abstract class QueueController implements Controller {
+  abstract readonly name: string;
+  protected readonly queue: WorkQueue<string>;
+
+  constructor(protected readonly ctx: ControllerContext) {
+    this.queue = new WorkQueue<string>({
+      concurrency: ctx.cfg.workers,
+      baseDelayMs: 5,
+      maxDelayMs: 30_000,
+      process: async (key) => {
+        const writer = this.ctx.writer;
+        if (!writer) return;
+        try {
+          await this.sync(key, writer);
+          this.ctx.syncs.inc({ controller: this.name, result: 'ok' });
+        } catch (err) {
+          this.ctx.syncs.inc({ controller: this.name, result: 'error' });
+          throw err;
+        }
+      },
+      onError: (key, err, retries) => { if (retries > 2) this.ctx.log.warn('sync failed; retrying', { controller: this.name, key, err }); },
+    });
+  }
+
+  abstract register(): void;
+  abstract resyncAll(): void;
+  protected abstract sync(key: string, writer: ApiClient): Promise<void>;
+
+  enqueue(key: string): void {
+    if (this.ctx.writer) this.queue.add(key);
+  }
+
+  stop(): void {
+    this.queue.shutdown();
+  }
+}

@@ -1,0 +1,2 @@
+export { ControllerManager, type ControllerManagerDeps } from './manager.ts';
+export type { ControllerConfig } from './context.ts';

@@ -1,0 +1,85 @@
+// The controller-manager: one set of informers, kept warm in every master, and the controllers
+// that act on them, which run only while this master holds the controller-manager lease.
+import { Counter, type Registry } from 'prom-client';
+import { NODE_LEASE_NAMESPACE } from '../../protocol/defaults.ts';
+import type { ApiClient } from '../lib/client.ts';
+import type { EventRecorder } from '../lib/events.ts';
+import { Informer } from '../lib/informer.ts';
+import type { Logger } from '../lib/log.ts';
+import type { Controller, ControllerConfig, ControllerContext } from './context.ts';
+import { DeploymentController } from './deployment/controller.ts';
+import { GarbageCollector } from './gc/controller.ts';
+import { NodeLifecycleController } from './nodelifecycle/controller.ts';
+import { ReplicaSetController } from './replicaset/controller.ts';
+
+export interface ControllerManagerDeps {
+  client: ApiClient;
+  log: Logger;
+  registry: Registry;
+  events: EventRecorder;
+  cfg: ControllerConfig;
+  watchDeadlineMs: number;
+}
+
+export class ControllerManager {
+  readonly ctx: ControllerContext;
+  private readonly controllers: Controller[];
+  private resync?: NodeJS.Timeout;
+  /** The current term of leadership; a lead() that outlives its term must not start acting. */
+  private term?: object;
+
+  constructor(deps: ControllerManagerDeps) {
+    const opts = { deadlineMs: deps.watchDeadlineMs };
+    this.ctx = {
+      informers: {
+        pods: new Informer(deps.client, 'pods', opts),
+        replicasets: new Informer(deps.client, 'replicasets', opts),
+        deployments: new Informer(deps.client, 'deployments', opts),
+        nodes: new Informer(deps.client, 'nodes', opts),
+        nodeLeases: new Informer(deps.client, 'leases', { ...opts, namespace: NODE_LEASE_NAMESPACE }),
+      },
+      events: deps.events,
+      log: deps.log,
+      cfg: deps.cfg,
+      registry: deps.registry,
+      syncs: new Counter({ name: 'skiff_controller_syncs_total', help: 'Controller syncs, by controller and result.', labelNames: ['controller', 'result'], registers: [deps.registry] }),
+    };
+    this.controllers = [
+      new ReplicaSetController(this.ctx),
+      new DeploymentController(this.ctx),
+      new NodeLifecycleController(this.ctx),
+      new GarbageCollector(this.ctx),
+    ];
+  }
+
+  start(): void {
+    for (const c of this.controllers) c.register();
+    for (const i of Object.values(this.ctx.informers)) i.start();
+  }
+
+  async synced(): Promise<void> {
+    await Promise.all(Object.values(this.ctx.informers).map((i) => i.synced()));
+  }
+
+  /** Begins acting, every write fenced by `writer`. */
+  async lead(writer: ApiClient): Promise<void> {
+    const term = (this.term = {});
+    await this.synced();
+    if (this.term !== term) return;
+    this.ctx.writer = writer;
+    for (const c of this.controllers) c.resyncAll();
+    this.resync = setInterval(() => { for (const c of this.controllers) c.resyncAll(); }, this.ctx.cfg.resyncMs);
+  }
+
+  follow(): void {
+    this.term = undefined;
+    this.ctx.writer = undefined;
+    clearInterval(this.resync);
+  }
+
+  stop(): void {
+    this.follow();
+    for (const c of this.controllers) c.stop();
+    for (const i of Object.values(this.ctx.informers)) i.stop();
+  }
+}

@@ -1,0 +1,66 @@
+// The node lifecycle controller's decisions: a node whose Lease is not renewed within the grace
+// period goes Ready=Unknown and gets the unreachable NoExecute taint; its pods are evicted once
+// their toleration of that taint runs out (0 s unless the pod says otherwise); a node that renews
+// again is Ready and untainted. Pure.
+import type { Condition, Lease, Node, Pod, Taint } from '../../../protocol/types.ts';
+
+export const UNREACHABLE = 'node.kubernetes.io/unreachable';
+const OURS = 'NodeStatusUnknown';
+
+export function leaseAgeMs(lease: Lease | undefined, now: number): number {
+  const renewed = Date.parse(lease?.spec.renewTime ?? '');
+  return Number.isNaN(renewed) ? Infinity : now - renewed;
+}
+
+export function isUnreachable(node: Node): boolean {
+  return (node.spec?.taints ?? []).some((t) => t.key === UNREACHABLE && t.effect === 'NoExecute');
+}
+
+export interface NodeChange {
+  conditions?: Condition[];
+  taints?: Taint[];
+}
+
+/** What to write to the node, if anything, given whether its lease is fresh. */
+export function nodeChange(node: Node, fresh: boolean, now: number): NodeChange | undefined {
+  const ts = new Date(now).toISOString();
+  const conditions = node.status?.conditions ?? [];
+  const ready = conditions.find((c) => c.type === 'Ready');
+  const taints = node.spec?.taints ?? [];
+  const ourTaints = taints.filter((t) => t.key === UNREACHABLE);
+  if (!fresh) {
+    const change: NodeChange = {};
+    if (ready?.status !== 'Unknown') {
+      change.conditions = [
+        ...conditions.filter((c) => c.type !== 'Ready'),
+        { type: 'Ready', status: 'Unknown', reason: OURS, message: 'Kubelet stopped posting node status.', lastTransitionTime: ts, lastHeartbeatTime: ready?.lastHeartbeatTime },
+      ];
+    }
+    if (!isUnreachable(node)) {
+      change.taints = [...taints.filter((t) => t.key !== UNREACHABLE), { key: UNREACHABLE, effect: 'NoSchedule', timeAdded: ts }, { key: UNREACHABLE, effect: 'NoExecute', timeAdded: ts }];
+    }
+    return change.conditions || change.taints ? change : undefined;
+  }
+  const change: NodeChange = {};
+  if (ourTaints.length) change.taints = taints.filter((t) => t.key !== UNREACHABLE);
+  if (ready?.status === 'Unknown' && ready.reason === OURS) {
+    change.conditions = [
+      ...conditions.filter((c) => c.type !== 'Ready'),
+      { type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'kubelet renewed its lease', lastTransitionTime: ts, lastHeartbeatTime: ts },
+    ];
+  }
+  return change.conditions || change.taints ? change : undefined;
+}
+
+/**
+ * When a pod on an unreachable node is to be evicted: at once unless it tolerates the taint, after
+ * tolerationSeconds if it gives them, never if it tolerates the taint for good.
+ */
+export function evictionDueAt(pod: Pod, taint: Taint, defaultToleranceMs = 0): number | 'never' {
+  const added = Date.parse(taint.timeAdded ?? '') || 0;
+  const t = (pod.spec.tolerations ?? []).find((x) =>
+    (!x.effect || x.effect === 'NoExecute') && ((x.operator ?? 'Equal') === 'Exists' ? !x.key || x.key === taint.key : x.key === taint.key && (x.value ?? '') === (taint.value ?? '')));
+  if (!t) return added + defaultToleranceMs;
+  if (t.tolerationSeconds === undefined) return 'never';
+  return added + Math.max(0, t.tolerationSeconds) * 1000;
+}

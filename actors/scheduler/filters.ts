@@ -1,0 +1,77 @@
+// The scheduler's filters: each says why a node cannot take a pod, in Kubernetes' words, or
+// nothing when it can. Pure.
+import type { NodeSelectorRequirement, Pod, Taint, Toleration } from '../../protocol/types.ts';
+import { podHostPorts, podRequests, type NodeInfo, type Requests } from './node-info.ts';
+
+export type Filter = (pod: Pod, node: NodeInfo, req: Requests) => string | undefined;
+
+export function tolerates(t: Toleration, taint: Taint): boolean {
+  if (t.effect && t.effect !== taint.effect) return false;
+  if ((t.operator ?? 'Equal') === 'Exists') return !t.key || t.key === taint.key;
+  return t.key === taint.key && (t.value ?? '') === (taint.value ?? '');
+}
+
+/** The first NoSchedule or NoExecute taint no toleration of the pod covers. */
+export function untoleratedTaint(taints: Taint[], tolerations: Toleration[] | undefined, effects = ['NoSchedule', 'NoExecute']): Taint | undefined {
+  return taints.find((taint) => effects.includes(taint.effect) && !(tolerations ?? []).some((t) => tolerates(t, taint)));
+}
+
+export function requirementMatches(r: NodeSelectorRequirement, labels: Record<string, string>): boolean {
+  const has = Object.prototype.hasOwnProperty.call(labels, r.key);
+  const v = labels[r.key];
+  switch (r.operator) {
+    case 'In': return has && (r.values ?? []).includes(v);
+    case 'NotIn': return !has || !(r.values ?? []).includes(v);
+    case 'Exists': return has;
+    case 'DoesNotExist': return !has;
+    case 'Gt': return has && Number(v) > Number(r.values?.[0]);
+    case 'Lt': return has && Number(v) < Number(r.values?.[0]);
+  }
+}
+
+export const nodeReady: Filter = (_pod, node) => (node.ready ? undefined : 'node(s) were not ready');
+
+export const nodeSchedulable: Filter = (pod, node) =>
+  node.unschedulable && !(pod.spec.tolerations ?? []).some((t) => t.key === 'node.kubernetes.io/unschedulable' && (t.operator === 'Exists' || !t.effect))
+    ? 'node(s) were unschedulable' : undefined;
+
+export const fitsResources: Filter = (_pod, node, req) => {
+  if (node.requested.pods + 1 > node.allocatable.pods) return 'Too many pods';
+  if (req.cpu > 0 && node.requested.cpu + req.cpu > node.allocatable.cpu) return 'Insufficient cpu';
+  if (req.memory > 0 && node.requested.memory + req.memory > node.allocatable.memory) return 'Insufficient memory';
+  return undefined;
+};
+
+export const matchesNodeSelector: Filter = (pod, node) => {
+  for (const [k, v] of Object.entries(pod.spec.nodeSelector ?? {})) if (node.labels[k] !== v) return "node(s) didn't match node selector";
+  const terms = pod.spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms;
+  if (terms && terms.length > 0 && !terms.some((t) => (t.matchExpressions ?? []).every((r) => requirementMatches(r, node.labels)))) {
+    return "node(s) didn't match Pod's node affinity/selector";
+  }
+  return undefined;
+};
+
+export const toleratesTaints: Filter = (pod, node) => {
+  const taint = untoleratedTaint(node.taints, pod.spec.tolerations);
+  return taint ? `node(s) had untolerated taint {${taint.key}: ${taint.value ?? ''}}` : undefined;
+};
+
+export const freeHostPorts: Filter = (pod, node) =>
+  podHostPorts(pod).some((p) => node.hostPorts.has(p)) ? "node(s) didn't have free ports for the requested pod ports" : undefined;
+
+/** In the order Kubernetes runs them: the cheap, decisive ones first. */
+export const FILTERS: Filter[] = [nodeSchedulable, nodeReady, matchesNodeSelector, toleratesTaints, freeHostPorts, fitsResources];
+
+export function firstFailure(pod: Pod, node: NodeInfo, req = podRequests(pod)): string | undefined {
+  for (const f of FILTERS) {
+    const why = f(pod, node, req);
+    if (why) return why;
+  }
+  return undefined;
+}
+
+/** `0/3 nodes are available: 2 Insufficient memory, 1 node(s) didn't match node selector`. */
+export function unschedulableMessage(total: number, reasons: Map<string, number>): string {
+  const parts = [...reasons].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([reason, n]) => `${n} ${reason}`);
+  return `0/${total} nodes are available${parts.length ? `: ${parts.join(', ')}` : ''}`;
+}
