@@ -50,6 +50,8 @@ export interface Config {
   leaderLeaseMs: number;
   leaderRenewDeadlineMs: number;
   leaderRetryMs: number;
+  /** One attempt of a lease request (node or leader): an answer takes milliseconds, so a slow one is retried. */
+  leaseAttemptMs: number;
   /** Node lifecycle: a node whose lease is older than this is unreachable, checked this often. */
   nodeGraceMs: number;
   nodeMonitorMs: number;
@@ -92,6 +94,7 @@ const defaults: Config = {
   leaderLeaseMs: 3000,
   leaderRenewDeadlineMs: 2000,
   leaderRetryMs: 500,
+  leaseAttemptMs: 400,
   nodeGraceMs: 4000,
   nodeMonitorMs: 500,
   controllerResyncMs: 30_000,
@@ -128,6 +131,7 @@ const envNames: Record<keyof Config, string> = {
   leaderLeaseMs: 'SKIFF_LEADER_LEASE_MS',
   leaderRenewDeadlineMs: 'SKIFF_LEADER_RENEW_DEADLINE_MS',
   leaderRetryMs: 'SKIFF_LEADER_RETRY_MS',
+  leaseAttemptMs: 'SKIFF_LEASE_ATTEMPT_MS',
   nodeGraceMs: 'SKIFF_NODE_GRACE_MS',
   nodeMonitorMs: 'SKIFF_NODE_MONITOR_MS',
   controllerResyncMs: 'SKIFF_CONTROLLER_RESYNC_MS',

@@ -184,6 +184,8 @@ export async function startInProcessApiserver(url: string, overrides: Partial<Co
 export interface Master {
   proc: Proc;
   port: number;
+  name: string;
+  metrics(): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -195,7 +197,21 @@ export async function startMaster(url: string, env: NodeJS.ProcessEnv = {}): Pro
   await waitFor(`master on port ${port}`, () => healthy(port), 20_000).catch((err) => {
     throw new Error(`${(err as Error).message}\n${proc.output()}`);
   });
-  return { proc, port, stop: () => proc.stop() };
+  return {
+    proc, port, name: env.SKIFF_NODE_NAME ?? `master-${port}`,
+    metrics: async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).text(),
+    stop: () => proc.stop(),
+  };
+}
+
+/** The sum of a metric's samples whose labels include all of `labels`. */
+export function metricSum(text: string, name: string, labels: Record<string, string> = {}): number {
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return sum;
 }
 
 export interface RunResult {

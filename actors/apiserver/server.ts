@@ -59,6 +59,7 @@ export class ApiServer {
   private readonly latency: Histogram<'resource' | 'verb'>;
   private readonly eventsSent: Counter<'resource'>;
   private readonly fenced: Counter<'lease' | 'holder' | 'result'>;
+  private readonly expired: Counter;
 
   constructor(private readonly opts: ApiServerOptions) {
     const registers = [opts.registry];
@@ -77,6 +78,7 @@ export class ApiServer {
       name: 'skiff_apiserver_fenced_writes_total', help: 'Leader-only writes, by lease, holder and result (accepted, or refused as stale).',
       labelNames: ['lease', 'holder', 'result'], registers,
     });
+    this.expired = new Counter({ name: 'skiff_apiserver_expired_requests_total', help: 'Requests refused because their deadline had passed.', registers });
     const caches = () => this.ctx?.caches ?? new Map<string, WatchCache>();
     new Gauge({
       name: 'skiff_apiserver_watchers', help: 'Open watches, by resource.', labelNames: ['resource'], registers,
@@ -204,8 +206,14 @@ export class ApiServer {
       }
       const env = decode(msg.data);
       if (env.type !== 'request') throw new BadRequest(`expected a message of type "request", got ${JSON.stringify(env.type)}`);
-      const req = env as unknown as ApiRequest;
+      const req = env as unknown as ApiRequest & { deadline?: unknown };
       req.origin = parsed.origin;
+      // The client gave up on this attempt (we were paused, or far behind): doing it now could
+      // only do harm, such as a write landing after a newer one.
+      if (typeof req.deadline === 'number' && Date.now() > req.deadline) {
+        this.expired.inc();
+        throw new Timeout(`request arrived after its deadline (${Date.now() - req.deadline} ms late); not carried out`);
+      }
       if (parsed.verb === 'watch') {
         this.startWatch(info, req, msg);
       } else {

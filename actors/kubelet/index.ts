@@ -50,6 +50,7 @@ export function kubeletConfig(name: string, cfg: Config, modes: LimitModes, env:
     dataDir: resolve(env.SKIFF_NODE_DATA_DIR || join('.skiff', 'nodes', name)),
     leaseRenewMs: cfg.nodeLeaseRenewMs,
     leaseDurationSeconds: cfg.nodeLeaseDurationSeconds,
+    leaseAttemptMs: cfg.leaseAttemptMs,
     nodeStatusMs: cfg.nodeStatusMs,
     backoff: { initialMs: cfg.crashBackoffInitialMs, maxMs: cfg.crashBackoffMaxMs, resetAfterMs: cfg.crashBackoffResetMs },
     logMaxBytes: cfg.logMaxBytes,

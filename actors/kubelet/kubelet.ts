@@ -31,6 +31,8 @@ export interface KubeletConfig {
   dataDir: string;
   leaseRenewMs: number;
   leaseDurationSeconds: number;
+  /** One attempt of a lease renewal; the next goes out if it is not answered by then. */
+  leaseAttemptMs: number;
   nodeStatusMs: number;
   backoff: BackoffPolicy;
   logMaxBytes: number;
@@ -141,12 +143,14 @@ export class Kubelet {
 
   async renewLease(): Promise<void> {
     const spec = { holderIdentity: this.name, leaseDurationSeconds: this.cfg.leaseDurationSeconds, renewTime: new Date().toISOString() };
+    // Short attempts: a renewal stuck on one hung apiserver must not let the lease lapse.
+    const client = this.deps.client.withTimeouts(this.cfg.leaseDurationSeconds * 1000, this.cfg.leaseAttemptMs);
     try {
-      await this.deps.client.patch('leases', this.name, NODE_LEASE_NAMESPACE, { spec });
+      await client.patch('leases', this.name, NODE_LEASE_NAMESPACE, { spec });
     } catch (err) {
       if (!(err instanceof NotFound)) throw err;
       const lease: Lease = { apiVersion: 'v1', kind: 'Lease', metadata: { name: this.name, namespace: NODE_LEASE_NAMESPACE }, spec };
-      await this.deps.client.create(lease).catch((e) => { if (!(e instanceof AlreadyExists)) throw e; });
+      await client.create(lease).catch((e) => { if (!(e instanceof AlreadyExists)) throw e; });
     }
   }
 

@@ -42,7 +42,20 @@ export interface ClientOptions {
   timeoutMs: number;
   /** Every write made through this client carries this fence (a leader's client). */
   fence?: Fence;
+  /** Keep retrying while no apiserver is subscribed (actors during a restart); the CLI says so at once. */
+  waitForApiserver?: boolean;
+  /**
+   * How long one attempt may take before the next is sent (default: a third of the timeout, at
+   * least a second). Lease renewals use a short one: an answer takes milliseconds, and a renewal
+   * stuck on a hung apiserver must not outlive the lease.
+   */
+  attemptTimeoutMs?: number;
 }
+
+/** A request is tried up to about this many times within its timeout, each attempt at least MIN_ATTEMPT_MS. */
+const ATTEMPTS = 3;
+const MIN_ATTEMPT_MS = 1000;
+const RETRY_PAUSE_MS = 100;
 
 const WRITES = new Set(['create', 'update', 'status', 'patch', 'delete']);
 
@@ -60,24 +73,49 @@ export class ApiClient {
     return new ApiClient(this.nc, { ...this.opts, fence });
   }
 
+  /** The same connection, with other timeouts (for lease renewals). */
+  withTimeouts(timeoutMs: number, attemptTimeoutMs: number): ApiClient {
+    return new ApiClient(this.nc, { ...this.opts, timeoutMs, attemptTimeoutMs });
+  }
+
+  /**
+   * One request, retried within the timeout when an attempt goes unanswered: an apiserver that
+   * hangs (paused, overloaded) keeps its place in the queue group until NATS notices, and a retry
+   * most likely reaches another. Each attempt carries its deadline, and an apiserver refuses work
+   * whose deadline has passed, so an attempt given up on is never carried out later; writes are
+   * compare-and-swap or idempotent, which makes the retry of a lost answer safe.
+   */
   async call(resource: string, verb: string, body: Record<string, unknown>): Promise<Record<string, unknown>> {
     if (this.opts.fence && WRITES.has(verb)) body = { ...body, options: { ...(body.options as object | undefined), fence: this.opts.fence } };
-    let reply;
-    try {
-      reply = await this.nc.request(apiSubject(resource, verb, this.opts.origin), encode('request', body), {
-        timeout: this.opts.timeoutMs,
-      });
-    } catch (err) {
-      const code = (err as NatsError).code;
-      if (code === ErrorCode.NoResponders) {
-        throw new Unavailable(`no apiserver is answering on ${this.nc.getServer()}; start the masters with: skiff up`);
+    const subject = apiSubject(resource, verb, this.opts.origin);
+    const budget = this.opts.timeoutMs;
+    const started = Date.now();
+    for (;;) {
+      const left = budget - (Date.now() - started);
+      const attemptMs = Math.max(1, Math.min(left, this.opts.attemptTimeoutMs ?? Math.max(MIN_ATTEMPT_MS, budget / ATTEMPTS)));
+      let reply;
+      try {
+        reply = await this.nc.request(subject, encode('request', { ...body, deadline: Date.now() + attemptMs }), { timeout: attemptMs });
+      } catch (err) {
+        const code = (err as NatsError).code;
+        const timeLeft = budget - (Date.now() - started) > RETRY_PAUSE_MS;
+        if (code === ErrorCode.NoResponders) {
+          if (this.opts.waitForApiserver && timeLeft) {
+            await new Promise((r) => setTimeout(r, RETRY_PAUSE_MS));
+            continue;
+          }
+          throw new Unavailable(`no apiserver is answering on ${this.nc.getServer()}; start the masters with: skiff up`);
+        }
+        if (code === ErrorCode.Timeout) {
+          if (timeLeft) continue;
+          throw new Timeout(`the apiserver did not answer ${resource}.${verb} within ${budget} ms`);
+        }
+        throw new Unavailable(`request ${resource}.${verb} failed: ${(err as Error).message}`, { cause: err });
       }
-      if (code === ErrorCode.Timeout) throw new Timeout(`the apiserver did not answer ${resource}.${verb} within ${this.opts.timeoutMs} ms`);
-      throw new Unavailable(`request ${resource}.${verb} failed: ${(err as Error).message}`, { cause: err });
+      const msg = decode(reply.data);
+      if (msg.type === 'error') throw fromWire(msg.error as WireError);
+      return msg;
     }
-    const msg = decode(reply.data);
-    if (msg.type === 'error') throw fromWire(msg.error as WireError);
-    return msg;
   }
 
   async get<T extends KubeObject = KubeObject>(resource: string, name: string, namespace?: string): Promise<T> {

@@ -24,7 +24,7 @@ const nc = await connectNats({ url: cfg.natsUrl, name, persistent: true });
 log.info('connected to NATS', { url: cfg.natsUrl });
 const apiserver = startApiserver({ nc, cfg, log: log.child({ actor: 'apiserver' }), registry });
 
-const client = new ApiClient(nc, { timeoutMs: cfg.requestTimeoutMs });
+const client = new ApiClient(nc, { timeoutMs: cfg.requestTimeoutMs, waitForApiserver: true });
 const watchDeadlineMs = cfg.watchHeartbeatMs * 2.5;
 
 const scheduler = new Scheduler({
@@ -38,6 +38,9 @@ const controllers = new ControllerManager({
 });
 
 const metrics = leaderMetrics(registry);
+// Lease requests must not hang on an apiserver that stopped answering: short attempts, retried
+// within the renew deadline.
+const electionClient = client.withTimeouts(cfg.leaderRenewDeadlineMs, cfg.leaseAttemptMs);
 const elect = (lease: string, component: { lead(w: ApiClient): Promise<void>; follow(): void }) => {
   const work = fromCallback<{ type: string }, LeaderWorkInput>(({ input }) => {
     void component.lead(client.fenced(input.fence));
@@ -45,7 +48,7 @@ const elect = (lease: string, component: { lead(w: ApiClient): Promise<void>; fo
   });
   return createActor(createLeaderMachine(work), {
     input: {
-      client, metrics, log: log.child({ actor: lease }),
+      client: electionClient, metrics, log: log.child({ actor: lease }),
       cfg: { lease: `${SYSTEM_NAMESPACE}/${lease}`, identity: name, leaseDurationMs: cfg.leaderLeaseMs, renewDeadlineMs: cfg.leaderRenewDeadlineMs, retryPeriodMs: cfg.leaderRetryMs },
     },
   });

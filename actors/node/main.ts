@@ -64,7 +64,7 @@ log.info('limits', { memory: kcfg.identity.modes.memory, cpu: kcfg.identity.mode
 
 const registry = createRegistry({ component: 'node', node: name });
 const nc = await connectNats({ url: cfg.natsUrl, name, persistent: true });
-const client = new ApiClient(nc, { origin: name, timeoutMs: cfg.requestTimeoutMs });
+const client = new ApiClient(nc, { origin: name, timeoutMs: cfg.requestTimeoutMs, waitForApiserver: true });
 const runtime = new ProcessRuntime();
 const kubelet = new Kubelet(kcfg, { client, runtime, prober: realProber(runtime), log: log.child({ actor: 'kubelet' }), registry, cgroups });
 const actor = createActor(kubeletMachine, {

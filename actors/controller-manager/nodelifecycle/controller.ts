@@ -6,13 +6,14 @@ import { NotFound } from '../../../protocol/errors.ts';
 import { NODE_LEASE_NAMESPACE } from '../../../protocol/defaults.ts';
 import type { Node, Pod } from '../../../protocol/types.ts';
 import type { Controller, ControllerContext } from '../context.ts';
-import { evictionDueAt, leaseAgeMs, nodeChange, UNREACHABLE } from './decide.ts';
+import { evictionDueAt, evictionsAllowed, leaseAgeMs, nodeChange, UNREACHABLE } from './decide.ts';
 
 export class NodeLifecycleController implements Controller {
   readonly name = 'nodelifecycle';
   private timer?: NodeJS.Timeout;
   private busy = false;
   private readonly evicting = new Set<string>();
+  private holding = false;
 
   constructor(private readonly ctx: ControllerContext) {}
 
@@ -35,14 +36,19 @@ export class NodeLifecycleController implements Controller {
     this.busy = true;
     try {
       const now = Date.now();
-      for (const node of this.ctx.informers.nodes.list()) {
-        const lease = this.ctx.informers.nodeLeases.getByName(node.metadata.name!, NODE_LEASE_NAMESPACE);
-        const fresh = leaseAgeMs(lease, now) <= this.ctx.cfg.nodeGraceMs;
-        const change = nodeChange(node, fresh, now);
+      const nodes = this.ctx.informers.nodes.list();
+      const fresh = new Map(nodes.map((n) => [n.metadata.name!, leaseAgeMs(this.ctx.informers.nodeLeases.getByName(n.metadata.name!, NODE_LEASE_NAMESPACE), now) <= this.ctx.cfg.nodeGraceMs]));
+      const unhealthy = [...fresh.values()].filter((f) => !f).length;
+      const evict = evictionsAllowed(nodes.length, unhealthy);
+      if (!evict && !this.holding) this.ctx.log.warn('most nodes look unreachable at once; holding evictions back', { unhealthy, total: nodes.length });
+      this.holding = !evict;
+      for (const node of nodes) {
+        const ok = fresh.get(node.metadata.name!)!;
+        const change = nodeChange(node, ok, now);
         let current: Node = node;
         if (change) current = await this.write(node, change);
         const taint = (current.spec?.taints ?? []).find((t) => t.key === UNREACHABLE && t.effect === 'NoExecute');
-        if (!fresh && taint) this.evictPods(current, taint, now);
+        if (!ok && taint && evict) this.evictPods(current, taint, now);
       }
     } catch (err) {
       this.ctx.log.warn('node monitor pass failed', { err });

@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Node, Pod, Taint } from '../../../protocol/types.ts';
-import { evictionDueAt, leaseAgeMs, nodeChange, UNREACHABLE } from './decide.ts';
+import { evictionDueAt, evictionsAllowed, leaseAgeMs, nodeChange, UNREACHABLE } from './decide.ts';
 
 const node = (ready: 'True' | 'Unknown', taints: Taint[] = [], reason = 'KubeletReady'): Node => ({
   apiVersion: 'v1', kind: 'Node', metadata: { name: 'n' }, spec: { taints },
@@ -42,5 +42,10 @@ const evictions: [string, Pod, number | 'never'][] = [
   ['another key does not help', pod([{ key: 'x', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 99 }]), Date.parse('2026-01-01T00:00:00Z')],
 ];
 for (const [name, p, want] of evictions) test(`eviction - ${name}`, () => assert.is(evictionDueAt(p, taint), want));
+
+const disruption: [number, number, boolean][] = [[3, 0, true], [3, 1, true], [5, 2, true], [5, 3, false], [10, 5, true], [10, 6, false], [1, 1, false], [3, 3, false]];
+for (const [total, unhealthy, want] of disruption) {
+  test(`disruption - ${unhealthy} of ${total} nodes unreachable: evictions ${want ? 'go ahead' : 'wait'}`, () => assert.is(evictionsAllowed(total, unhealthy), want));
+}
 
 test.run();

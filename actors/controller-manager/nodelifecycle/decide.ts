@@ -64,3 +64,19 @@ export function evictionDueAt(pod: Pod, taint: Taint, defaultToleranceMs = 0): n
   if (t.tolerationSeconds === undefined) return 'never';
   return added + Math.max(0, t.tolerationSeconds) * 1000;
 }
+
+/** Unhealthy share past which the disruption is taken for a control-plane problem (Kubernetes' unhealthyZoneThreshold). */
+export const UNHEALTHY_THRESHOLD = 0.55;
+
+/**
+ * Whether to evict at all. When every node, or most of a cluster of more than two unhealthy
+ * nodes, looks unreachable at once, the likelier story is that the control plane cannot hear
+ * them (a hung apiserver, a partition on our side), not that they all died; evicting would only
+ * turn a blip into an outage. Kubernetes stops evictions in a fully disrupted zone for the same
+ * reason.
+ */
+export function evictionsAllowed(total: number, unhealthy: number): boolean {
+  if (total === 0 || unhealthy === 0) return true;
+  if (unhealthy === total) return false;
+  return !(unhealthy > 2 && unhealthy / total >= UNHEALTHY_THRESHOLD);
+}
