@@ -1,12 +1,11 @@
 // The pure part of `skiff rollout`: how far a Deployment's rollout has got (kubectl's words), its
 // revision history from the ReplicaSets it owns, and which revision an undo goes back to.
-import { deepEqual } from '../protocol/merge-patch.ts';
-import type { Deployment, ObjectMeta, PodTemplateSpec, ReplicaSet } from '../protocol/types.ts';
+import type { Deployment, ObjectMeta, ReplicaSet } from '../protocol/types.ts';
 
-export const REVISION_ANNOTATION = 'deployment.kubernetes.io/revision';
-export const CHANGE_CAUSE_ANNOTATION = 'kubernetes.io/change-cause';
-export const POD_TEMPLATE_HASH_LABEL = 'pod-template-hash';
-export const RESTARTED_AT_ANNOTATION = 'kubectl.kubernetes.io/restartedAt';
+import { CHANGE_CAUSE_ANNOTATION, REVISION_ANNOTATION, sameTemplate, templateWithoutHash } from '../protocol/workloads.ts';
+
+export { RESTARTED_AT_ANNOTATION } from '../protocol/workloads.ts';
+export { sameTemplate, templateWithoutHash };
 /** The Progressing condition's reason once spec.progressDeadlineSeconds has passed without progress. */
 export const PROGRESS_DEADLINE_EXCEEDED = 'ProgressDeadlineExceeded';
 
@@ -85,21 +84,6 @@ export function findRevision(history: Revision[], name: string, revision?: numbe
   if (found) return { type: 'found', revision: found };
   const known = history.length ? `it has ${history.map((h) => h.revision).join(', ')}` : 'it has none';
   return { type: 'missing', message: `unable to find specified revision ${revision} in the history of deployment ${JSON.stringify(name)} (${known}; see: skiff rollout history deployment/${name})` };
-}
-
-/** A ReplicaSet's pod template as its Deployment would carry it: without the pod-template-hash label. */
-export function templateWithoutHash(template: PodTemplateSpec): PodTemplateSpec {
-  const copy = structuredClone(template);
-  const labels = copy.metadata?.labels;
-  if (labels && POD_TEMPLATE_HASH_LABEL in labels) {
-    delete labels[POD_TEMPLATE_HASH_LABEL];
-    if (Object.keys(labels).length === 0) delete copy.metadata!.labels;
-  }
-  return copy;
-}
-
-export function sameTemplate(a: PodTemplateSpec, b: PodTemplateSpec): boolean {
-  return deepEqual(templateWithoutHash(a), templateWithoutHash(b));
 }
 
 /**

@@ -3,11 +3,11 @@
 // ones down within maxSurge and maxUnavailable, history cleanup, and the Deployment's status.
 // Pure: it returns actions for the controller to carry out.
 import type { Condition, Deployment, DeploymentStatus, IntOrString, PodTemplateSpec, ReplicaSet } from '../../../protocol/types.ts';
-import { deepEqual } from '../../../protocol/merge-patch.ts';
+import {
+  CHANGE_CAUSE_ANNOTATION, REVISION_ANNOTATION, revisionOf, sameTemplate, TEMPLATE_HASH_LABEL, templateWithoutHash,
+} from '../../../protocol/workloads.ts';
 
-export const TEMPLATE_HASH_LABEL = 'pod-template-hash';
-export const REVISION_ANNOTATION = 'deployment.kubernetes.io/revision';
-export const CHANGE_CAUSE_ANNOTATION = 'kubernetes.io/change-cause';
+export { REVISION_ANNOTATION, revisionOf };
 
 /** Kubernetes' intstr scaling: `25%` of 10 is 3 rounded up, 2 rounded down. */
 export function scaled(value: IntOrString | undefined, total: number, roundUp: boolean, fallback: string): number {
@@ -48,17 +48,7 @@ export function templateHash(t: PodTemplateSpec, collisionCount = 0): string {
 
 /** The template a ReplicaSet runs, without the hash label the controller added. */
 export function templateOf(rs: ReplicaSet): PodTemplateSpec {
-  const labels = { ...(rs.spec.template.metadata?.labels ?? {}) };
-  delete labels[TEMPLATE_HASH_LABEL];
-  return { ...rs.spec.template, metadata: { ...rs.spec.template.metadata, labels } };
-}
-
-export function revisionOf(rs: ReplicaSet): number {
-  return Number(rs.metadata.annotations?.[REVISION_ANNOTATION] ?? 0) || 0;
-}
-
-export function sameTemplate(a: PodTemplateSpec, b: PodTemplateSpec): boolean {
-  return deepEqual(a, b);
+  return templateWithoutHash(rs.spec.template);
 }
 
 export interface RsView {
