@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { pack } from 'msgpackr';
-import { decode, encode, PROTOCOL_VERSION } from './codec.ts';
+import { decode, encode, encodeWithRaw, PROTOCOL_VERSION } from './codec.ts';
 import { BadRequest, Conflict, fromWire, Invalid, NotFound, StaleLeader, toWire } from './errors.ts';
 import { applyMergePatch, applyPatch, deepEqual } from './merge-patch.ts';
 import { dns1123Label, dns1123Subdomain, generatedName, qualifiedName } from './names.ts';
@@ -12,6 +12,14 @@ test('codec - round trip keeps v and type', () => {
   assert.is(msg.v, PROTOCOL_VERSION);
   assert.is(msg.type, 'request');
   assert.equal(msg.nested, { a: [1, 'b'] });
+});
+
+test('codec - a field encoded once can be appended to many messages', () => {
+  const raw = pack({ type: 'ADDED', object: { metadata: { name: 'p' } } });
+  for (const seq of [1, 200, 70000]) {
+    const msg = decode(encodeWithRaw('watch', { seq }, 'event', raw));
+    assert.equal(msg, { seq, v: PROTOCOL_VERSION, type: 'watch', event: { type: 'ADDED', object: { metadata: { name: 'p' } } } });
+  }
 });
 
 const malformed: [string, Uint8Array, RegExp][] = [

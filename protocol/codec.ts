@@ -34,6 +34,33 @@ export function decode(data: Uint8Array): Envelope {
   return env as Envelope;
 }
 
+const FIXMAP = 0x80;
+const FIXMAP_MAX = 15;
+const MAP16 = 0xde;
+
+/**
+ * A message with one field already encoded, `{ v, type, ...body, [field]: <raw> }`, without
+ * decoding and encoding that field again: a watch event goes to many watchers, and only its
+ * sequence number differs. A msgpack map is its entry count followed by the entries, so the raw
+ * bytes can simply be appended.
+ */
+export function encodeWithRaw(type: string, body: Record<string, unknown>, field: string, raw: Uint8Array): Uint8Array {
+  const head = pack({ ...body, v: PROTOCOL_VERSION, type });
+  const key = pack(field);
+  const out = new Uint8Array(head.length + key.length + raw.length);
+  out.set(head, 0);
+  // msgpackr writes a map's size as map16 (0xde, two bytes) or, in general, may use a fixmap.
+  if (head[0] === MAP16) {
+    const n = ((head[1] << 8) | head[2]) + 1;
+    out[1] = n >> 8;
+    out[2] = n & 0xff;
+  } else if (head[0] >= FIXMAP && head[0] < FIXMAP + FIXMAP_MAX) out[0] = head[0] + 1;
+  else throw new Error('encodeWithRaw: the body must encode as a small map');
+  out.set(key, head.length);
+  out.set(raw, head.length + key.length);
+  return out;
+}
+
 /** Objects at rest in the KV: msgpack of the object itself, without resourceVersion. */
 export function encodeObject(obj: unknown): Uint8Array {
   return pack(obj);

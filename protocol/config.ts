@@ -37,6 +37,10 @@ export interface Config {
   crashBackoffInitialMs: number;
   crashBackoffMaxMs: number;
   crashBackoffResetMs: number;
+  /** Kubelet: pod status changes this close together are written as one. */
+  podStatusBatchMs: number;
+  /** Controllers: a pod's status change reaches its ReplicaSet's status after at most this long, batched with others. */
+  statusSyncDelayMs: number;
   /** Kubelet: a container log is rotated past this size. */
   logMaxBytes: number;
   /** Kubelet: how often the memory watchdog measures, where no cgroup enforces limits. */
@@ -86,6 +90,8 @@ const defaults: Config = {
   crashBackoffInitialMs: 1000,
   crashBackoffMaxMs: 60_000,
   crashBackoffResetMs: 10 * 60_000,
+  podStatusBatchMs: 25,
+  statusSyncDelayMs: 100,
   logMaxBytes: 10 * 1024 * 1024,
   memoryWatchdogMs: 250,
   memoryLimitMode: 'auto',
@@ -123,6 +129,8 @@ const envNames: Record<keyof Config, string> = {
   crashBackoffInitialMs: 'SKIFF_CRASH_BACKOFF_INITIAL_MS',
   crashBackoffMaxMs: 'SKIFF_CRASH_BACKOFF_MAX_MS',
   crashBackoffResetMs: 'SKIFF_CRASH_BACKOFF_RESET_MS',
+  podStatusBatchMs: 'SKIFF_POD_STATUS_BATCH_MS',
+  statusSyncDelayMs: 'SKIFF_STATUS_SYNC_DELAY_MS',
   logMaxBytes: 'SKIFF_LOG_MAX_BYTES',
   memoryWatchdogMs: 'SKIFF_MEMORY_WATCHDOG_MS',
   memoryLimitMode: 'SKIFF_MEMORY_LIMIT_MODE',

@@ -104,14 +104,14 @@ e2e('apply creates, then reports unchanged and configured; get prints kubectl ta
   r = await skiff(['apply', '-f', '-'], { url, input: DEPLOY.replace('replicas: 2', 'replicas: 4') });
   assert.equal(r.stdout.trim().split('\n'), ['deployment.apps/web configured', 'service/web unchanged']);
   r = await skiff(['get', 'deploy'], { url });
-  assert.match(r.stdout.trim(), /^NAME\s+READY\s+UP-TO-DATE\s+AVAILABLE\s+AGE\nweb\s+0\/4\s+0\s+0\s+\d+s$/);
+  assert.match(r.stdout.trim(), /^NAME\s+READY\s+UP-TO-DATE\s+AVAILABLE\s+AGE\nweb\s+\d\/4\s+\d\s+\d\s+\d+s$/);
   r = await skiff(['get', 'deployment', 'web', '-o', 'json'], { url });
   const obj = JSON.parse(r.stdout);
   assert.is(obj.spec.replicas, 4);
   assert.is(obj.metadata.generation, 2);
   r = await skiff(['get', 'svc,deploy', '-o', 'name'], { url });
   assert.equal(r.stdout.trim().split('\n'), ['service/web', 'deployment.apps/web']);
-  r = await skiff(['get', 'pods', '-A'], { url });
+  r = await skiff(['get', 'pods', '-n', 'kube-node-lease'], { url });
   assert.match(r.stderr, /No resources found/);
   r = await skiff(['describe', 'deploy/web'], { url });
   assert.match(r.stdout, /^Name:\s+web\nNamespace:\s+default\nLabels:\s+app=web/);

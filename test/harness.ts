@@ -18,6 +18,9 @@ import { processStat } from '../actors/lib/procfs.ts';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
+/** The flags the Procfile gives skiff's processes: a larger young generation for their allocation rate. */
+export const NODE_FLAGS = ['--max-semi-space-size=32'];
+
 const started = new Set<ChildProcess>();
 process.on('exit', () => {
   for (const child of started) {
@@ -191,7 +194,7 @@ export interface Master {
 
 export async function startMaster(url: string, env: NodeJS.ProcessEnv = {}): Promise<Master> {
   const port = await freePort();
-  const proc = spawnProc(process.execPath, ['--import', 'tsx', 'actors/master/main.ts'], {
+  const proc = spawnProc(process.execPath, [...NODE_FLAGS, '--import', 'tsx', 'actors/master/main.ts'], {
     env: { SKIFF_NATS_URL: url, PORT: String(port), SKIFF_KV_STORAGE: 'memory', SKIFF_WATCH_HEARTBEAT_MS: '500', ...env },
   });
   await waitFor(`master on port ${port}`, () => healthy(port), 20_000).catch((err) => {
@@ -263,7 +266,7 @@ export interface NodeProc {
 export async function startNode(url: string, name: string, opts: { dataDir?: string; args?: string[]; env?: NodeJS.ProcessEnv } = {}): Promise<NodeProc> {
   const port = await freePort();
   const dataDir = opts.dataDir ?? tempDir(`skiff-${name}-`);
-  const proc = spawnProc(process.execPath, ['--import', 'tsx', 'actors/node/main.ts', '--name', name, ...(opts.args ?? [])], {
+  const proc = spawnProc(process.execPath, [...NODE_FLAGS, '--import', 'tsx', 'actors/node/main.ts', '--name', name, ...(opts.args ?? [])], {
     env: { SKIFF_NATS_URL: url, PORT: String(port), SKIFF_NODE_DATA_DIR: dataDir, SKIFF_WATCH_HEARTBEAT_MS: '500', ...opts.env },
   });
   await waitFor(`node ${name} on port ${port}`, () => healthy(port), 20_000).catch((err) => {

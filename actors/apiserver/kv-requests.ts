@@ -2,18 +2,12 @@
 // `$KV.<bucket>.<key>` with an expected-last-sequence header, answered by a PubAck; a get is a
 // JetStream direct get. nats.js's KV view does the same through a request object, a timer and a
 // captured Error per call; at thousands of writes a second that was a fifth of the apiserver's
-// CPU. Replies come back on one wildcard inbox and time out in a periodic sweep.
-import { createInbox, headers, type Msg, type NatsConnection, type Subscription } from 'nats';
+// CPU. Requests go through the connection's shared mux (actors/lib/requests.ts).
+import { headers, type Msg, type NatsConnection } from 'nats';
 import { Timeout, Unavailable } from '../../protocol/errors.ts';
+import { NoRespondersError, RequestTimeoutError, requestMux, type RequestMux } from '../lib/requests.ts';
 
-const NO_RESPONDERS = 503;
 const NOT_FOUND = 404;
-
-interface Pending {
-  resolve(msg: Msg): void;
-  reject(err: Error): void;
-  deadline: number;
-}
 
 export interface RawEntry {
   revision: number;
@@ -29,41 +23,22 @@ export class JetStreamError extends Error {
 }
 
 export class KvRequests {
-  private readonly prefix = createInbox();
-  private readonly pending = new Map<string, Pending>();
-  private next = 0;
-  private readonly sub: Subscription;
-  private readonly sweep: NodeJS.Timeout;
+  private readonly mux: RequestMux;
 
-  constructor(private readonly nc: NatsConnection, private readonly timeoutMs: number) {
-    this.sub = nc.subscribe(`${this.prefix}.*`, {
-      callback: (err, msg) => {
-        if (err) return;
-        const token = msg.subject.slice(this.prefix.length + 1);
-        const p = this.pending.get(token);
-        if (!p) return;
-        this.pending.delete(token);
-        p.resolve(msg);
-      },
-    });
-    this.sweep = setInterval(() => this.expire(), Math.max(50, Math.min(1000, timeoutMs / 4)));
-    // Only requests in flight need the sweep, and they hold the process open themselves.
-    this.sweep.unref();
+  constructor(nc: NatsConnection, private readonly timeoutMs: number) {
+    this.mux = requestMux(nc);
   }
 
-  close(): void {
-    clearInterval(this.sweep);
-    this.sub.unsubscribe();
-    for (const p of this.pending.values()) p.reject(new Unavailable('the store connection closed'));
-    this.pending.clear();
-  }
+  close(): void {}
 
-  request(subject: string, data: Uint8Array, hdrs?: ReturnType<typeof headers>): Promise<Msg> {
-    const token = (this.next++).toString(36);
-    return new Promise((resolve, reject) => {
-      this.pending.set(token, { resolve, reject, deadline: Date.now() + this.timeoutMs });
-      this.nc.publish(subject, data, { reply: `${this.prefix}.${token}`, headers: hdrs });
-    });
+  private async request(subject: string, data: Uint8Array, hdrs?: ReturnType<typeof headers>): Promise<Msg> {
+    try {
+      return await this.mux.request(subject, data, this.timeoutMs, hdrs);
+    } catch (err) {
+      if (err instanceof RequestTimeoutError) throw new Timeout(`the store did not answer within ${this.timeoutMs} ms`);
+      if (err instanceof NoRespondersError) throw new Unavailable(`nothing answers on ${subject} (is JetStream enabled?)`);
+      throw err;
+    }
   }
 
   /** Publishes to a key; `expected` is the revision it must be at (0: must not exist). */
@@ -72,7 +47,6 @@ export class KvRequests {
     if (expected !== undefined) h.set('Nats-Expected-Last-Subject-Sequence', String(expected));
     if (operation) h.set('KV-Operation', operation);
     const msg = await this.request(`$KV.${bucket}.${key}`, data, h);
-    if (msg.headers?.code === NO_RESPONDERS) throw new Unavailable(`the KV bucket ${bucket} is not available (is JetStream enabled?)`);
     const ack = JSON.parse(new TextDecoder().decode(msg.data)) as { seq?: number; error?: { err_code: number; description: string } };
     if (ack.error) throw new JetStreamError(ack.error.err_code, ack.error.description);
     return ack.seq!;
@@ -83,7 +57,6 @@ export class KvRequests {
     const msg = await this.request(`$JS.API.DIRECT.GET.KV_${bucket}`, new TextEncoder().encode(JSON.stringify({ last_by_subj: `$KV.${bucket}.${key}` })));
     const h = msg.headers;
     if (h?.code === NOT_FOUND) return null;
-    if (h?.code === NO_RESPONDERS) throw new Unavailable(`the KV bucket ${bucket} is not available for direct reads`);
     if (!h || h.hasError) throw new JetStreamError(h?.code ?? 0, h?.description ?? 'direct get failed');
     return {
       revision: Number(h.get('Nats-Sequence')),
@@ -92,12 +65,4 @@ export class KvRequests {
     };
   }
 
-  private expire(): void {
-    const now = Date.now();
-    for (const [token, p] of this.pending) {
-      if (p.deadline > now) continue;
-      this.pending.delete(token);
-      p.reject(new Timeout(`the store did not answer within ${this.timeoutMs} ms`));
-    }
-  }
 }

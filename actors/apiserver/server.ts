@@ -3,7 +3,7 @@
 // heartbeats. The machine in apiserver.machine.ts decides when each runs.
 import { ErrorCode, type Msg, type NatsConnection, type NatsError } from 'nats';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import { decode, encode } from '../../protocol/codec.ts';
+import { decode, encode, encodeWithRaw } from '../../protocol/codec.ts';
 import type { Config } from '../../protocol/config.ts';
 import { DEFAULT_NAMESPACE, NODE_LEASE_NAMESPACE, SYSTEM_NAMESPACE } from '../../protocol/defaults.ts';
 import { AlreadyExists, BadRequest, Invalid, Timeout, toWire } from '../../protocol/errors.ts';
@@ -13,6 +13,7 @@ import type { Logger } from '../lib/log.ts';
 import { AdmissionChain, type AdmissionPlugin } from './admission.ts';
 import { deleteObject, sweepTerminatingNamespaces } from './deletion.ts';
 import { Store } from './store.ts';
+import { Outbound } from '../lib/outbound.ts';
 import {
   cacheOf, createObject, getNamespaceForAdmission, getObject, listObjects, optionalString, parseFilter, patchObject,
   requiredString, updateObject, updateStatus, type ApiContext, type ApiRequest,
@@ -40,9 +41,6 @@ const VERBS: Record<string, Verb> = {
   delete: deleteObject,
 };
 
-function respond(msg: Msg, body: Uint8Array): void {
-  if (msg.reply) msg.respond(body);
-}
 
 export interface ApiServerOptions {
   nc: NatsConnection;
@@ -60,8 +58,10 @@ export class ApiServer {
   private readonly eventsSent: Counter<'resource'>;
   private readonly fenced: Counter<'lease' | 'holder' | 'result'>;
   private readonly expired: Counter;
+  private readonly out: Outbound;
 
   constructor(private readonly opts: ApiServerOptions) {
+    this.out = new Outbound(opts.nc);
     const registers = [opts.registry];
     this.requests = new Counter({
       name: 'skiff_apiserver_requests_total', help: 'Requests served, by resource, verb and result code.',
@@ -192,6 +192,10 @@ export class ApiServer {
     return this.watches.size;
   }
 
+  private respond(msg: Msg, body: Uint8Array): void {
+    if (msg.reply) this.out.publish(msg.reply, body);
+  }
+
   async handle(msg: Msg): Promise<void> {
     const parsed = parseApiSubject(msg.subject);
     const resource = parsed?.resource ?? 'unknown';
@@ -219,13 +223,13 @@ export class ApiServer {
       } else {
         const fn = VERBS[parsed.verb];
         if (!fn) throw new BadRequest(`unknown verb ${JSON.stringify(parsed.verb)} (supported: ${[...Object.keys(VERBS), 'watch'].join(', ')})`);
-        respond(msg, encode('response', await fn(this.ctx!, info, req)));
+        this.respond(msg, encode('response', await fn(this.ctx!, info, req)));
       }
     } catch (err) {
       const wire = toWire(err);
       code = wire.code;
       if (code >= 500) this.opts.log.error('request failed', { subject: msg.subject, err: wire.message });
-      respond(msg, encode('error', { error: wire }));
+      this.respond(msg, encode('error', { error: wire }));
     } finally {
       this.requests.inc({ resource, verb, code: String(code) });
       this.latency.observe({ resource, verb }, (performance.now() - started) / 1000);
@@ -241,20 +245,20 @@ export class ApiServer {
     const cache = cacheOf(this.ctx!, info);
     const begin = () => {
       const aw: ActiveWatch = { cache, deliver, seq: 0, misses: 0, heartbeatInFlight: false };
-      const send = (e: OutEvent) => {
+      const send = (_e: OutEvent, encoded: Uint8Array) => {
         aw.seq++;
         this.eventsSent.inc({ resource: info.resource });
-        this.opts.nc.publish(deliver, encode('watch', { seq: aw.seq, event: e }));
+        this.out.publish(deliver, encodeWithRaw('watch', { seq: aw.seq }, 'event', encoded));
       };
       // Reply first: everything after it on this connection reaches the watcher in order.
-      respond(msg, encode('response', { resourceVersion: String(cache.rv) }));
+      this.respond(msg, encode('response', { resourceVersion: String(cache.rv) }));
       aw.watcher = cache.watch(filter, fromRv, send);
       this.watches.add(aw);
     };
     if (fromRv !== undefined && fromRv > cache.rv) {
       // Another apiserver served the client a newer revision; wait for ours to catch up.
       cache.waitUntil(fromRv, this.opts.cfg.cacheSyncTimeoutMs).then(begin, () => {
-        respond(msg, encode('error', { error: new Timeout(`too large resource version ${fromRv}: this apiserver's cache is at ${cache.rv}`).toWire() }));
+        this.respond(msg, encode('error', { error: new Timeout(`too large resource version ${fromRv}: this apiserver's cache is at ${cache.rv}`).toWire() }));
       });
       return;
     }
@@ -263,6 +267,8 @@ export class ApiServer {
 
   /** Each watcher gets a numbered heartbeat as a request; one nobody answers is dropped. */
   private heartbeat(): void {
+    // Events still waiting in the batch go first: a heartbeat carries the next sequence number.
+    this.out.flush();
     for (const aw of this.watches) {
       if (aw.heartbeatInFlight) continue;
       aw.heartbeatInFlight = true;

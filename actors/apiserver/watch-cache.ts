@@ -7,7 +7,7 @@ import { Gone } from '../../protocol/errors.ts';
 import type { KindInfo } from '../../protocol/kinds.ts';
 import { fieldsMatch, matches, type FieldRequirement, type Requirement } from '../../protocol/selector.ts';
 import type { KubeObject, WatchEventType } from '../../protocol/types.ts';
-import { decodeObject } from '../../protocol/codec.ts';
+import { decodeObject, encodeObject } from '../../protocol/codec.ts';
 import { parseStoreKey } from './store.ts';
 
 export interface CacheEntry {
@@ -21,6 +21,8 @@ interface CacheEvent {
   rv: number;
   object?: KubeObject;
   prev?: KubeObject;
+  /** The event as each kind of watcher sees it, encoded once for all of them. */
+  encoded?: Partial<Record<WatchEventType, Uint8Array>>;
 }
 
 export interface WatchFilter {
@@ -39,7 +41,8 @@ export interface Watcher {
   readonly id: number;
   readonly filter: WatchFilter;
   readonly node?: string;
-  send: (e: OutEvent) => void;
+  /** `encoded` is `e` in msgpack, shared by every watcher that gets the same event. */
+  send: (e: OutEvent, encoded: Uint8Array) => void;
 }
 
 function nodeOf(obj: KubeObject | undefined): string | undefined {
@@ -69,7 +72,9 @@ export function eventFor(filter: WatchFilter, ev: CacheEvent): OutEvent | null {
 
 function deliver(w: Watcher, ev: CacheEvent): void {
   const out = eventFor(w.filter, ev);
-  if (out) w.send(out);
+  if (!out) return;
+  const memo = (ev.encoded ??= {});
+  w.send(out, (memo[out.type] ??= encodeObject(out)));
 }
 
 type Index = Map<string, Set<string>>;
@@ -166,19 +171,17 @@ export class WatchCache {
    * Starts a watcher. From `fromRv` it replays what it missed; without one it sends every current
    * object as ADDED and then a BOOKMARK marking the end of the initial events.
    */
-  watch(filter: WatchFilter, fromRv: number | undefined, send: (e: OutEvent) => void): Watcher {
+  watch(filter: WatchFilter, fromRv: number | undefined, send: Watcher['send']): Watcher {
     if (fromRv !== undefined && fromRv < this.oldestRv) {
       throw new Gone(`too old resource version: ${fromRv} (the watch cache of ${this.info.resource} starts at ${this.oldestRv}); relist`);
     }
     const w: Watcher = { id: this.nextId++, filter, node: filterNode(filter), send };
+    const direct = (e: OutEvent) => send(e, encodeObject(e));
     if (fromRv === undefined) {
-      for (const o of this.list(filter)) send({ type: 'ADDED', object: o });
-      send({ type: 'BOOKMARK', object: this.bookmark(), initialEventsEnd: true });
+      for (const o of this.list(filter)) direct({ type: 'ADDED', object: o });
+      direct({ type: 'BOOKMARK', object: this.bookmark(), initialEventsEnd: true });
     } else {
-      for (let i = this.firstAfter(fromRv); i < this.events.length; i++) {
-        const out = eventFor(filter, this.events[i]);
-        if (out) send(out);
-      }
+      for (let i = this.firstAfter(fromRv); i < this.events.length; i++) deliver(w, this.events[i]);
     }
     if (w.node) {
       let set = this.nodeWatchers.get(w.node);

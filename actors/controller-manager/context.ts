@@ -23,6 +23,8 @@ export interface ControllerConfig {
   resyncMs: number;
   gcPeriodMs: number;
   workers: number;
+  /** Status-only changes are synced after this delay, so that a burst of them costs one sync. */
+  statusSyncDelayMs: number;
 }
 
 export interface ControllerContext {
@@ -79,6 +81,11 @@ export abstract class QueueController implements Controller {
 
   enqueue(key: string): void {
     if (this.ctx.writer) this.queue.add(key);
+  }
+
+  /** For changes that only move status counts: many of them in a burst make one sync. */
+  enqueueSoon(key: string): void {
+    if (this.ctx.writer) this.queue.addAfter(key, this.ctx.cfg.statusSyncDelayMs);
   }
 
   stop(): void {

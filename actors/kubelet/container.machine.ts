@@ -218,7 +218,11 @@ export const containerMachine = setup({
     },
     waiting: {
       entry: 'report',
-      always: { guard: 'stopRequested', target: 'stopped' },
+      always: [
+        { guard: 'stopRequested', target: 'stopped' },
+        // No backoff to wait out: start now, not on the next turn of the timers.
+        { guard: ({ context }) => context.delayMs <= 0, target: 'starting' },
+      ],
       after: { startDelay: 'starting' },
     },
     starting: {

@@ -54,6 +54,7 @@ export function kubeletConfig(name: string, cfg: Config, modes: LimitModes, env:
     nodeStatusMs: cfg.nodeStatusMs,
     backoff: { initialMs: cfg.crashBackoffInitialMs, maxMs: cfg.crashBackoffMaxMs, resetAfterMs: cfg.crashBackoffResetMs },
     logMaxBytes: cfg.logMaxBytes,
+    statusBatchMs: cfg.podStatusBatchMs,
     watchdogMs: cfg.memoryWatchdogMs,
     watchDeadlineMs: cfg.watchHeartbeatMs * 2.5,
   };

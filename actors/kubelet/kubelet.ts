@@ -6,6 +6,7 @@ import { createActor, type Actor } from 'xstate';
 import { nuid } from 'nats';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { AlreadyExists, NotFound } from '../../protocol/errors.ts';
+import { deepEqual } from '../../protocol/merge-patch.ts';
 import { nodeWatchInbox } from '../../protocol/subjects.ts';
 import type { Container, Lease, Node, Pod, PodStatus } from '../../protocol/types.ts';
 import { containerEnv } from './pod-env.ts';
@@ -36,6 +37,8 @@ export interface KubeletConfig {
   nodeStatusMs: number;
   backoff: BackoffPolicy;
   logMaxBytes: number;
+  /** Pod status changes within this long of each other are written together. */
+  statusBatchMs: number;
   watchdogMs: number;
   watchDeadlineMs: number;
   /** The hollow nodes of the benchmark keep nothing on disk. */
@@ -82,7 +85,7 @@ export class Kubelet {
     this.watchdog = new MemoryWatchdog(cfg.watchdogMs);
     this.statuses = new StatusManager(deps.statusWriter ?? apiStatusWriter(deps.client), (pod, err) => {
       deps.log.warn('pod status write failed; retrying', { pod: `${pod.metadata.namespace}/${pod.metadata.name}`, err });
-    });
+    }, cfg.statusBatchMs);
     const registers = [deps.registry];
     this.startLatency = new Histogram({
       name: 'skiff_kubelet_pod_start_duration_seconds', help: 'From pod creation to all its containers running, as this kubelet saw it.',
@@ -179,8 +182,13 @@ export class Kubelet {
     const uid = pod.metadata.uid!;
     const w = this.workers.get(uid);
     if (w) {
+      const before = w.pod;
       w.pod = pod;
-      w.actor.send({ type: 'UPDATE', pod });
+      // Most updates are the echo of our own status writes: nothing for the worker to do.
+      const relevant = before.metadata.deletionTimestamp !== pod.metadata.deletionTimestamp
+        || before.metadata.deletionGracePeriodSeconds !== pod.metadata.deletionGracePeriodSeconds
+        || !deepEqual(before.spec, pod.spec) || !deepEqual(before.metadata.labels, pod.metadata.labels);
+      if (relevant) w.actor.send({ type: 'UPDATE', pod });
       return;
     }
     const adopted = this.unclaimed.get(uid);

@@ -48,6 +48,8 @@ type ContainerRef = ActorRefFrom<typeof containerMachine>;
 
 interface Ctx extends PodWorkerInput {
   paths: PodPaths;
+  /** The status this worker last computed: what its conditions' transition times carry on from. */
+  lastStatus?: PodStatus;
   state: PodState;
   records: Record<string, ContainerRecord>;
   initIndex: number;
@@ -61,7 +63,8 @@ interface Ctx extends PodWorkerInput {
 type Ev =
   | { type: 'UPDATE'; pod: Pod }
   | { type: 'TERMINATE'; deleted: boolean; graceMs?: number }
-  | { type: 'RECORD'; record: ContainerRecord }
+  /** Container changes, gathered over one turn of the event loop. */
+  | { type: 'RECORDS'; records: Record<string, ContainerRecord> }
   | { type: 'CHILD_STOPPED' };
 
 export function freshState(pod: Pod): PodState {
@@ -77,13 +80,13 @@ function initRecord(c: Container, init: boolean): ContainerRecord {
 }
 
 function publishStatus(ctx: Ctx): void {
-  const pod = ctx.pod;
-  const rec = (c: Container) => ctx.records[c.name] ?? initRecord(c, false);
+  const pod = ctx.lastStatus ? { ...ctx.pod, status: ctx.lastStatus } : ctx.pod;
   const init = (pod.spec.initContainers ?? []).map((c) => ctx.records[c.name] ?? initRecord(c, true));
+  const containers = pod.spec.containers.map((c) => ctx.records[c.name] ?? initRecord(c, false));
   const status = buildPodStatus({
     pod,
     init,
-    containers: pod.spec.containers.map(rec),
+    containers,
     initFailed: !!ctx.failure && ctx.failure.reason === 'InitContainerFailed',
     failure: ctx.failure && ctx.failure.reason !== 'InitContainerFailed' ? ctx.failure : undefined,
     podIP: ctx.node.address,
@@ -91,7 +94,31 @@ function publishStatus(ctx: Ctx): void {
     startTime: ctx.state.startTime,
     hostPorts: ctx.state.ports,
   }, new Date());
-  ctx.node.reportStatus(pod, status);
+  ctx.lastStatus = status;
+  ctx.node.reportStatus(ctx.pod, status);
+}
+
+const pendingRecords = new WeakMap<object, Record<string, ContainerRecord>>();
+
+/**
+ * A container changes state several times in a row as it starts (created, running, started,
+ * ready); the pod worker hears of them once per turn of the event loop, as one event, and so
+ * computes the pod's status once.
+ */
+function reportLater(worker: { send(e: Ev): void }, record: ContainerRecord): void {
+  let pending = pendingRecords.get(worker);
+  if (!pending) {
+    pendingRecords.set(worker, (pending = {}));
+    queueMicrotask(() => flushRecords(worker));
+  }
+  pending[record.name] = record;
+}
+
+function flushRecords(worker: { send(e: Ev): void }): void {
+  const records = pendingRecords.get(worker);
+  if (!records) return;
+  pendingRecords.delete(worker);
+  worker.send({ type: 'RECORDS', records });
 }
 
 /** Spawns the child actor for one container, re-adopting its process if one was recorded. */
@@ -137,8 +164,11 @@ function containerInput(ctx: Ctx, c: Container, init: boolean, self: { send(e: E
     lastState: saved?.lastState,
     adopt: saved?.handle,
     finished,
-    report: (record: ContainerRecord) => self.send({ type: 'RECORD', record }),
-    onStopped: () => self.send({ type: 'CHILD_STOPPED' }),
+    report: (record: ContainerRecord) => reportLater(self, record),
+    onStopped: () => {
+      flushRecords(self); // its last state first, then that it has stopped
+      self.send({ type: 'CHILD_STOPPED' });
+    },
     persistStarted: (handle: ProcessHandle, restartCount: number) => persist({ handle, restartCount, lastState: ctx.state.containers[c.name]?.lastState }),
     persistExited: (restartCount: number, state: ContainerState) => persist({ handle: undefined, restartCount, lastState: state }),
   };
@@ -185,7 +215,7 @@ export const podWorkerMachine = setup({
       { actions: [assign({ pod: ({ event }) => event.pod }), 'publish'] },
     ],
     TERMINATE: { target: '.terminating', actions: assign({ deleted: ({ event }) => event.deleted, graceMs: ({ event, context }) => event.graceMs ?? effectiveGraceMs(context.pod) }) },
-    RECORD: { actions: [assign({ records: ({ context, event }) => ({ ...context.records, [event.record.name]: event.record }) }), 'publish'] },
+    RECORDS: { actions: [assign({ records: ({ context, event }) => ({ ...context.records, ...event.records }) }), 'publish'] },
   },
   states: {
     preparing: {

@@ -13,6 +13,7 @@ interface Entry {
   status: PodStatus;
   written?: PodStatus;
   inFlight: boolean;
+  timer?: NodeJS.Timeout;
 }
 
 export interface StatusWriter {
@@ -27,7 +28,12 @@ export class StatusManager {
   private readonly entries = new Map<string, Entry>();
   writes = 0;
 
-  constructor(private readonly writer: StatusWriter, private readonly onError: (pod: Pod, err: unknown) => void) {}
+  /**
+   * `batchMs`: a change waits this long before it is written, so that the steps of a pod start
+   * (created, running, started, ready), which follow each other within milliseconds, go out as
+   * one write.
+   */
+  constructor(private readonly writer: StatusWriter, private readonly onError: (pod: Pod, err: unknown) => void, private readonly batchMs = 0) {}
 
   set(pod: Pod, status: PodStatus): void {
     const uid = pod.metadata.uid!;
@@ -35,17 +41,23 @@ export class StatusManager {
     if (!e) this.entries.set(uid, (e = { pod, status, inFlight: false }));
     e.pod = pod;
     e.status = status;
-    this.flush(uid, e);
+    if (this.batchMs <= 0) return this.flush(uid, e);
+    const entry = e;
+    entry.timer ??= setTimeout(() => {
+      entry.timer = undefined;
+      this.flush(uid, entry);
+    }, this.batchMs);
   }
 
   forget(uid: string): void {
+    clearTimeout(this.entries.get(uid)?.timer);
     this.entries.delete(uid);
   }
 
   /** Resolves when no write is in flight or pending. */
   async settled(timeoutMs = 5000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    while ([...this.entries.values()].some((e) => e.inFlight || !deepEqual(e.status, e.written)) && Date.now() < deadline) {
+    while ([...this.entries.values()].some((e) => e.inFlight || e.timer || !deepEqual(e.status, e.written)) && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 20));
     }
   }

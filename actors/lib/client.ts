@@ -1,6 +1,7 @@
 // The apiserver client: every verb as a NATS request to the apiserver queue group, with errors
 // rebuilt as the protocol's named classes.
-import { ErrorCode, type NatsConnection, type NatsError } from 'nats';
+import type { NatsConnection } from 'nats';
+import { NoRespondersError, RequestTimeoutError, requestMux } from './requests.ts';
 import { decode, encode } from '../../protocol/codec.ts';
 import { fromWire, Timeout, Unavailable, type WireError } from '../../protocol/errors.ts';
 import { kindInfo } from '../../protocol/kinds.ts';
@@ -95,18 +96,17 @@ export class ApiClient {
       const attemptMs = Math.max(1, Math.min(left, this.opts.attemptTimeoutMs ?? Math.max(MIN_ATTEMPT_MS, budget / ATTEMPTS)));
       let reply;
       try {
-        reply = await this.nc.request(subject, encode('request', { ...body, deadline: Date.now() + attemptMs }), { timeout: attemptMs });
+        reply = await requestMux(this.nc).request(subject, encode('request', { ...body, deadline: Date.now() + attemptMs }), attemptMs);
       } catch (err) {
-        const code = (err as NatsError).code;
         const timeLeft = budget - (Date.now() - started) > RETRY_PAUSE_MS;
-        if (code === ErrorCode.NoResponders) {
+        if (err instanceof NoRespondersError) {
           if (this.opts.waitForApiserver && timeLeft) {
             await new Promise((r) => setTimeout(r, RETRY_PAUSE_MS));
             continue;
           }
           throw new Unavailable(`no apiserver is answering on ${this.nc.getServer()}; start the masters with: skiff up`);
         }
-        if (code === ErrorCode.Timeout) {
+        if (err instanceof RequestTimeoutError) {
           if (timeLeft) continue;
           throw new Timeout(`the apiserver did not answer ${resource}.${verb} within ${budget} ms`);
         }

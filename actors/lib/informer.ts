@@ -38,6 +38,17 @@ function removeFrom(index: Index, value: string, key: string): void {
   if (set.size === 0) index.delete(value);
 }
 
+function sameIndexKeys(a: KubeObject, b: KubeObject): boolean {
+  if (a.metadata.namespace !== b.metadata.namespace || nodeNameOf(a) !== nodeNameOf(b)) return false;
+  if (a.metadata.ownerReferences?.find((r) => r.controller)?.uid !== b.metadata.ownerReferences?.find((r) => r.controller)?.uid) return false;
+  const la = a.metadata.labels ?? {};
+  const lb = b.metadata.labels ?? {};
+  const ka = Object.keys(la);
+  if (ka.length !== Object.keys(lb).length) return false;
+  for (const k of ka) if (la[k] !== lb[k]) return false;
+  return true;
+}
+
 function nodeNameOf(obj: KubeObject): string | undefined {
   return (obj.spec as { nodeName?: string } | undefined)?.nodeName || undefined;
 }
@@ -145,9 +156,11 @@ export class Informer<T extends KubeObject = KubeObject> {
   private upsert(obj: T): void {
     const key = objectKey(obj);
     const old = this.items.get(key);
-    if (old) this.index(key, old, false);
+    // Most updates are status: the indexed fields seldom change, so leave the indexes alone then.
+    const reindex = !old || !sameIndexKeys(old, obj);
+    if (old && reindex) this.index(key, old, false);
     this.items.set(key, obj);
-    this.index(key, obj, true);
+    if (reindex) this.index(key, obj, true);
     if (!old) for (const h of this.handlers) h.add?.(obj);
     else if (old.metadata.resourceVersion !== obj.metadata.resourceVersion) for (const h of this.handlers) h.update?.(old, obj);
   }

@@ -13,16 +13,20 @@ import { createLogger } from '../lib/log.ts';
 import { createRegistry, startStatusServer } from '../lib/metrics.ts';
 import { connectNats } from '../lib/nats.ts';
 import { instanceName, onShutdown, statusPort } from '../lib/process.ts';
+import { startProfiling } from '../lib/profile.ts';
 import { Scheduler, schedulerMetrics } from '../scheduler/index.ts';
 
 const name = instanceName('master');
+// Which parts run here (all by default): the benchmark runs each in a process of its own to
+// measure them apart.
+const components = new Set((process.env.SKIFF_MASTER_COMPONENTS || 'apiserver,scheduler,controller-manager').split(',').map((c) => c.trim()));
 const log = createLogger({ component: 'master', instance: name });
 const cfg = loadConfig();
 const registry = createRegistry({ component: 'master', node: name });
 
 const nc = await connectNats({ url: cfg.natsUrl, name, persistent: true });
 log.info('connected to NATS', { url: cfg.natsUrl });
-const apiserver = startApiserver({ nc, cfg, log: log.child({ actor: 'apiserver' }), registry });
+const apiserver = components.has('apiserver') ? startApiserver({ nc, cfg, log: log.child({ actor: 'apiserver' }), registry }) : undefined;
 
 const client = new ApiClient(nc, { timeoutMs: cfg.requestTimeoutMs, waitForApiserver: true });
 const watchDeadlineMs = cfg.watchHeartbeatMs * 2.5;
@@ -34,7 +38,7 @@ const scheduler = new Scheduler({
 const controllers = new ControllerManager({
   client, log: log.child({ actor: 'controller-manager' }), registry, watchDeadlineMs,
   events: new EventRecorder(client, { component: 'controller-manager', ratePerSecond: 50, burst: 200 }),
-  cfg: { nodeGraceMs: cfg.nodeGraceMs, nodeMonitorMs: cfg.nodeMonitorMs, resyncMs: cfg.controllerResyncMs, gcPeriodMs: cfg.gcPeriodMs, workers: cfg.controllerWorkers },
+  cfg: { nodeGraceMs: cfg.nodeGraceMs, nodeMonitorMs: cfg.nodeMonitorMs, resyncMs: cfg.controllerResyncMs, gcPeriodMs: cfg.gcPeriodMs, workers: cfg.controllerWorkers, statusSyncDelayMs: cfg.statusSyncDelayMs },
 });
 
 const metrics = leaderMetrics(registry);
@@ -56,24 +60,32 @@ const elect = (lease: string, component: { lead(w: ApiClient): Promise<void>; fo
 
 // The control loops start once this master's apiserver serves (any apiserver would do, but a
 // master alone must not spin on an empty queue group).
-await apiserver.ready;
-scheduler.start();
-controllers.start();
-const leaders = [elect('skiff-scheduler', scheduler), elect('skiff-controller-manager', controllers)];
+await apiserver?.ready;
+const leaders: ReturnType<typeof elect>[] = [];
+if (components.has('scheduler')) {
+  scheduler.start();
+  leaders.push(elect('skiff-scheduler', scheduler));
+}
+if (components.has('controller-manager')) {
+  controllers.start();
+  leaders.push(elect('skiff-controller-manager', controllers));
+}
 for (const l of leaders) l.start();
 
 const http = await startStatusServer({
   port: statusPort(),
   registry,
-  health: () => (apiserver.actor.getSnapshot().matches({ running: 'serving' }) ? null : 'apiserver is not serving yet'),
+  health: () => (!apiserver || apiserver.actor.getSnapshot().matches({ running: 'serving' }) ? null : 'apiserver is not serving yet'),
 });
 log.info('status server listening', { port: (http.address() as { port: number }).port });
 
+const stopProfiling = startProfiling();
 onShutdown(log, async () => {
+  stopProfiling?.();
   for (const l of leaders) l.stop();
   scheduler.stop();
   controllers.stop();
-  apiserver.actor.send({ type: 'STOP' });
+  apiserver?.actor.send({ type: 'STOP' });
   http.close();
   await nc.drain();
 });

@@ -8,6 +8,7 @@ import { createLogger } from '../lib/log.ts';
 import { createRegistry, startStatusServer } from '../lib/metrics.ts';
 import { connectNats } from '../lib/nats.ts';
 import { instanceName, onShutdown, statusPort } from '../lib/process.ts';
+import { startProfiling } from '../lib/profile.ts';
 import {
   detectCgroups, Kubelet, kubeletConfig, kubeletMachine, NodeConfigError, ProcessRuntime, realProber, serveNode, WATCHDOG_MODES,
 } from '../kubelet/index.ts';
@@ -79,7 +80,9 @@ const http = await startStatusServer({
 
 const keepPods = args.values['keep-pods'] === true;
 const shutdownGraceMs = cfg.nodeShutdownGraceMs;
+const stopProfiling = startProfiling();
 onShutdown(log, async () => {
+  stopProfiling?.();
   actor.send({ type: 'STOP', keepPods, timeoutMs: shutdownGraceMs });
   await waitFor(actor, (s) => s.status === 'done', { timeout: shutdownGraceMs + 5000 }).catch(() => {});
   http.close();

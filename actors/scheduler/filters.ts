@@ -3,7 +3,18 @@
 import type { NodeSelectorRequirement, Pod, Taint, Toleration } from '../../protocol/types.ts';
 import { podHostPorts, podRequests, type NodeInfo, type Requests } from './node-info.ts';
 
-export type Filter = (pod: Pod, node: NodeInfo, req: Requests) => string | undefined;
+/** What the filters need of a pod, worked out once rather than for every node. */
+export interface PodFacts {
+  pod: Pod;
+  req: Requests;
+  hostPorts: number[];
+}
+
+export function podFacts(pod: Pod): PodFacts {
+  return { pod, req: podRequests(pod), hostPorts: podHostPorts(pod) };
+}
+
+export type Filter = (pod: Pod, node: NodeInfo, req: Requests, facts: PodFacts) => string | undefined;
 
 export function tolerates(t: Toleration, taint: Taint): boolean {
   if (t.effect && t.effect !== taint.effect) return false;
@@ -56,15 +67,15 @@ export const toleratesTaints: Filter = (pod, node) => {
   return taint ? `node(s) had untolerated taint {${taint.key}: ${taint.value ?? ''}}` : undefined;
 };
 
-export const freeHostPorts: Filter = (pod, node) =>
-  podHostPorts(pod).some((p) => node.hostPorts.has(p)) ? "node(s) didn't have free ports for the requested pod ports" : undefined;
+export const freeHostPorts: Filter = (_pod, node, _req, facts) =>
+  facts.hostPorts.some((p) => node.hostPorts.has(p)) ? "node(s) didn't have free ports for the requested pod ports" : undefined;
 
 /** In the order Kubernetes runs them: the cheap, decisive ones first. */
 export const FILTERS: Filter[] = [nodeSchedulable, nodeReady, matchesNodeSelector, toleratesTaints, freeHostPorts, fitsResources];
 
-export function firstFailure(pod: Pod, node: NodeInfo, req = podRequests(pod)): string | undefined {
+export function firstFailure(pod: Pod, node: NodeInfo, facts: PodFacts = podFacts(pod)): string | undefined {
   for (const f of FILTERS) {
-    const why = f(pod, node, req);
+    const why = f(pod, node, facts.req, facts);
     if (why) return why;
   }
   return undefined;

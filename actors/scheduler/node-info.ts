@@ -31,23 +31,30 @@ function quantityOr(parse: (s: string) => number, text: string | undefined, fall
   }
 }
 
+function containerRequests(c: Pod['spec']['containers'][number]): Requests {
+  return { cpu: quantityOr(cpuMillis, c.resources?.requests?.cpu, 0), memory: quantityOr(memoryBytes, c.resources?.requests?.memory, 0) };
+}
+
 /** What a pod asks for: the sum of its containers' requests, or an init container's if larger. */
 export function podRequests(pod: Pod): Requests {
-  const sum = (cs: Pod['spec']['containers']) => cs.reduce((acc, c) => ({
-    cpu: acc.cpu + quantityOr(cpuMillis, c.resources?.requests?.cpu, 0),
-    memory: acc.memory + quantityOr(memoryBytes, c.resources?.requests?.memory, 0),
-  }), { cpu: 0, memory: 0 });
-  const main = sum(pod.spec.containers);
+  const main = { cpu: 0, memory: 0 };
+  for (const c of pod.spec.containers) {
+    const r = containerRequests(c);
+    main.cpu += r.cpu;
+    main.memory += r.memory;
+  }
   for (const c of pod.spec.initContainers ?? []) {
-    const one = sum([c]);
-    main.cpu = Math.max(main.cpu, one.cpu);
-    main.memory = Math.max(main.memory, one.memory);
+    const r = containerRequests(c);
+    main.cpu = Math.max(main.cpu, r.cpu);
+    main.memory = Math.max(main.memory, r.memory);
   }
   return main;
 }
 
 export function podHostPorts(pod: Pod): number[] {
-  return pod.spec.containers.flatMap((c) => (c.ports ?? []).map((p) => p.hostPort ?? 0)).filter((p) => p > 0);
+  const out: number[] = [];
+  for (const c of pod.spec.containers) for (const p of c.ports ?? []) if (p.hostPort) out.push(p.hostPort);
+  return out;
 }
 
 export function controllerUid(pod: Pod): string | undefined {

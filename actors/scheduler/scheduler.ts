@@ -12,8 +12,8 @@ import type { ApiClient } from '../lib/client.ts';
 import type { EventRecorder } from '../lib/events.ts';
 import { Informer, objectKey } from '../lib/informer.ts';
 import type { Logger } from '../lib/log.ts';
-import { firstFailure, unschedulableMessage } from './filters.ts';
-import { account, controllerUid, emptyNodeInfo, nodeInfoFrom, podRequests, type NodeInfo } from './node-info.ts';
+import { firstFailure, podFacts, unschedulableMessage } from './filters.ts';
+import { account, controllerUid, emptyNodeInfo, nodeInfoFrom, type NodeInfo } from './node-info.ts';
 import { pickNode } from './scores.ts';
 
 export const SCHEDULER_NAME = 'default-scheduler';
@@ -234,7 +234,7 @@ export class Scheduler {
   private scheduleOne(key: string): void {
     const pod = this.pods.get(key);
     if (!pod || pod.spec.nodeName || pod.metadata.deletionTimestamp || this.assumed.has(key)) return;
-    const req = podRequests(pod);
+    const facts = podFacts(pod);
     const owner = controllerUid(pod);
     const total = this.nodeList.length;
     const target = feasibleTarget(total);
@@ -243,12 +243,12 @@ export class Scheduler {
     let checked = 0;
     for (; checked < total && feasible.length < target; checked++) {
       const node = this.nodeList[(this.offset + checked) % total];
-      const why = firstFailure(pod, node, req);
+      const why = firstFailure(pod, node, facts);
       if (why) reasons.set(why, (reasons.get(why) ?? 0) + 1);
       else feasible.push(node);
     }
     this.offset = total ? (this.offset + checked) % total : 0;
-    const chosen = pickNode(feasible, req, owner, this.tie++);
+    const chosen = pickNode(feasible, facts.req, owner, this.tie++);
     if (!chosen) return this.markUnschedulable(pod, key, unschedulableMessage(total, reasons));
     this.charge(key, pod, chosen.name);
     this.assumed.add(key);

@@ -1,11 +1,14 @@
 // The scheduler's scores, each 0 to 100, higher is better. Pure.
 import type { NodeInfo, Requests } from './node-info.ts';
 
+function freeShare(used: number, cap: number): number {
+  return cap <= 0 ? 0 : Math.max(0, (cap - used) / cap);
+}
+
 /** Least allocated: the free share of cpu and memory after placing the pod, averaged. */
 export function leastAllocated(node: NodeInfo, req: Requests): number {
-  const share = (used: number, cap: number) => (cap <= 0 ? 0 : Math.max(0, (cap - used) / cap));
-  const cpu = share(node.requested.cpu + req.cpu, node.allocatable.cpu);
-  const mem = share(node.requested.memory + req.memory, node.allocatable.memory);
+  const cpu = freeShare(node.requested.cpu + req.cpu, node.allocatable.cpu);
+  const mem = freeShare(node.requested.memory + req.memory, node.allocatable.memory);
   return ((cpu + mem) / 2) * 100;
 }
 
@@ -20,7 +23,8 @@ export const WEIGHTS = { leastAllocated: 1, spread: 2 };
 /** Picks the best of the feasible nodes; `tieBreak` rotates among equals so that ties spread too. */
 export function pickNode(feasible: NodeInfo[], req: Requests, owner: string | undefined, tieBreak: number): NodeInfo | undefined {
   if (feasible.length === 0) return undefined;
-  const max = owner ? Math.max(0, ...feasible.map((n) => n.owners.get(owner) ?? 0)) : 0;
+  let max = 0;
+  if (owner) for (const n of feasible) max = Math.max(max, n.owners.get(owner) ?? 0);
   let best: NodeInfo[] = [];
   let bestScore = -Infinity;
   for (const n of feasible) {

@@ -15,17 +15,24 @@ export class DeploymentController extends QueueController {
   register(): void {
     const { deployments, replicasets, pods } = this.ctx.informers;
     deployments.on({ add: (d) => this.enqueue(objectKey(d)), update: (_o, d) => this.enqueue(objectKey(d)) });
-    const fromRs = (rs: ReplicaSet) => {
+    const fromRs = (rs: ReplicaSet, soon = false) => {
       const ref = rs.metadata.ownerReferences?.find((r) => r.controller && r.kind === 'Deployment');
-      if (ref) this.enqueue(`${rs.metadata.namespace}/${ref.name}`);
+      if (!ref) return;
+      if (soon) this.enqueueSoon(`${rs.metadata.namespace}/${ref.name}`);
+      else this.enqueue(`${rs.metadata.namespace}/${ref.name}`);
     };
-    replicasets.on({ add: fromRs, update: (_o, rs) => fromRs(rs), delete: fromRs });
+    // A ReplicaSet whose spec is unchanged only reports progress: batch those.
+    replicasets.on({
+      add: (rs) => fromRs(rs),
+      update: (old, rs) => fromRs(rs, old.metadata.generation === rs.metadata.generation),
+      delete: (rs) => fromRs(rs),
+    });
     // Recreate waits until the old pods are gone.
     pods.on({
       delete: (p: Pod) => {
         const rsRef = p.metadata.ownerReferences?.find((r) => r.controller && r.kind === 'ReplicaSet');
         const rs = rsRef && replicasets.getByName(rsRef.name, p.metadata.namespace);
-        if (rs) fromRs(rs);
+        if (rs) fromRs(rs, true);
       },
     });
   }

@@ -21,7 +21,7 @@ export class ReplicaSetController extends QueueController {
       add: (p) => this.podChanged(p, 'add'),
       update: (old, p) => {
         if (!old.metadata.deletionTimestamp && p.metadata.deletionTimestamp) this.podChanged(p, 'delete');
-        else this.podChanged(p);
+        else this.podChanged(p, 'status');
       },
       delete: (p) => this.podChanged(p, p.metadata.deletionTimestamp ? undefined : 'delete'),
     });
@@ -36,12 +36,13 @@ export class ReplicaSetController extends QueueController {
     return ref ? `${p.metadata.namespace}/${ref.name}` : undefined;
   }
 
-  private podChanged(p: Pod, seen?: 'add' | 'delete'): void {
+  private podChanged(p: Pod, seen?: 'add' | 'delete' | 'status'): void {
     const key = this.ownerKey(p);
     if (key) {
       if (seen === 'add') this.expectations.creationObserved(key);
       if (seen === 'delete') this.expectations.deletionObserved(key);
-      this.enqueue(key);
+      if (seen === 'status') this.enqueueSoon(key);
+      else this.enqueue(key);
       return;
     }
     // An orphan: any ReplicaSet whose selector matches may adopt it.
