@@ -1,15 +1,28 @@
 // skiff logs: a container's output, served by the kubelet of the node the pod runs on.
-import type { Pod } from '../../protocol/types.ts';
+import type { Deployment, Pod, ReplicaSet } from '../../protocol/types.ts';
 import { nodeSubject } from '../../protocol/subjects.ts';
 import { NAMESPACE_OPTIONS, stringOption, UsageError, type CliContext, type Command } from '../command.ts';
 import { nodeRequest, receiveStream } from '../stream.ts';
 
-/** The pod named on the command line (`NAME` or `pod/NAME`), and the node it runs on. */
+/** A running pod of a Deployment or ReplicaSet (`deployment/web`), as kubectl picks one. */
+async function podOf(ctx: CliContext, kind: string, name: string, namespace: string): Promise<Pod> {
+  const client = await ctx.client();
+  const owner = await client.get<Deployment | ReplicaSet>(kind, name, namespace);
+  const selector = Object.entries(owner.spec.selector.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`).join(',');
+  const pods = (await client.list<Pod>('pods', { namespace, labelSelector: selector })).items.filter((p) => !p.metadata.deletionTimestamp);
+  const pod = pods.find((p) => p.status?.phase === 'Running') ?? pods[0];
+  if (!pod) throw new UsageError(`${kind} ${name} has no pods yet`);
+  return pod;
+}
+
+/** The pod named on the command line (`NAME`, `pod/NAME` or `deployment/NAME`), and the node it runs on. */
 export async function podAndNode(ctx: CliContext, word: string | undefined, namespace: string): Promise<{ pod: Pod; node: string }> {
   if (!word) throw new UsageError('name the pod');
-  const name = word.startsWith('pod/') || word.startsWith('pods/') ? word.split('/')[1] : word;
-  if (name.includes('/')) throw new UsageError(`${JSON.stringify(word)}: give a pod name, or pod/NAME`);
-  const pod = await (await ctx.client()).get<Pod>('pods', name, namespace);
+  const [kind, rest] = word.includes('/') ? word.split('/', 2) : ['pod', word];
+  const owners: Record<string, string> = { deployment: 'deployments', deploy: 'deployments', deployments: 'deployments', replicaset: 'replicasets', rs: 'replicasets', replicasets: 'replicasets' };
+  if (!['pod', 'pods', 'po'].includes(kind) && !owners[kind]) throw new UsageError(`${JSON.stringify(word)}: give a pod name, pod/NAME or deployment/NAME`);
+  const pod = owners[kind] ? await podOf(ctx, owners[kind], rest, namespace) : await (await ctx.client()).get<Pod>('pods', rest, namespace);
+  const name = pod.metadata.name!;
   if (!pod.spec.nodeName) throw new UsageError(`pod ${name} is not running on a node yet (it is not scheduled)`);
   return { pod, node: pod.spec.nodeName };
 }
@@ -20,7 +33,9 @@ export const logsCommand: Command = {
   help: `Print a container's output (stdout and stderr), as kept by its node.
 
 Usage:
-  skiff logs POD [-c CONTAINER] [-n NS] [-f] [--previous] [--tail N]
+  skiff logs POD|deployment/NAME [-c CONTAINER] [-n NS] [-f] [--previous] [--tail N]
+
+With deployment/NAME (or rs/NAME), one of its running pods is picked.
 
 Options:
   -c, --container NAME  The container (needed when the pod has several).
