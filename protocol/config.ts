@@ -63,6 +63,8 @@ export interface Config {
   controllerResyncMs: number;
   gcPeriodMs: number;
   controllerWorkers: number;
+  /** Where NodePort services get their node ports, as Kubernetes' --service-node-port-range. */
+  nodePortRange: string;
 }
 
 export const DEFAULT_NATS_PORT = 4222;
@@ -106,6 +108,7 @@ const defaults: Config = {
   controllerResyncMs: 30_000,
   gcPeriodMs: 30_000,
   controllerWorkers: 4,
+  nodePortRange: '30000-32767',
 };
 
 const envNames: Record<keyof Config, string> = {
@@ -145,6 +148,7 @@ const envNames: Record<keyof Config, string> = {
   controllerResyncMs: 'SKIFF_CONTROLLER_RESYNC_MS',
   gcPeriodMs: 'SKIFF_GC_PERIOD_MS',
   controllerWorkers: 'SKIFF_CONTROLLER_WORKERS',
+  nodePortRange: 'SKIFF_NODE_PORT_RANGE',
 };
 
 export class ConfigError extends Error {}

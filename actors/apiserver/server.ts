@@ -10,7 +10,9 @@ import { AlreadyExists, BadRequest, Invalid, Timeout, toWire } from '../../proto
 import { KINDS, kindByResource, kindInfo, type KindInfo } from '../../protocol/kinds.ts';
 import { API_WILDCARD, APISERVER_QUEUE, parseApiSubject } from '../../protocol/subjects.ts';
 import type { Logger } from '../lib/log.ts';
-import { AdmissionChain, type AdmissionPlugin } from './admission.ts';
+import { AdmissionChain, namespaceLifecycle, type AdmissionPlugin } from './admission.ts';
+import { nodePortAllocator, parsePortRange } from './node-ports.ts';
+import type { Service } from '../../protocol/types.ts';
 import { deleteObject, sweepTerminatingNamespaces } from './deletion.ts';
 import { Store } from './store.ts';
 import { Outbound } from '../lib/outbound.ts';
@@ -99,7 +101,11 @@ export class ApiServer {
       store, caches, cfg, now: () => new Date(), admission: undefined as unknown as AdmissionChain,
       onFence: (fence, accepted) => this.fenced.inc({ lease: fence.lease, holder: fence.holder, result: accepted ? 'accepted' : 'stale' }),
     };
-    ctx.admission = new AdmissionChain({ getNamespace: (name) => getNamespaceForAdmission(ctx, name) }, this.opts.plugins);
+    ctx.admission = new AdmissionChain({ getNamespace: (name) => getNamespaceForAdmission(ctx, name) }, [
+      namespaceLifecycle,
+      nodePortAllocator(parsePortRange(cfg.nodePortRange), () => cacheOf(ctx, kindInfo('Service')!).list({ labels: [], fields: [] }) as Service[]),
+      ...(this.opts.plugins ?? []),
+    ]);
     this.ctx = ctx;
   }
 

@@ -242,8 +242,9 @@ async function guaranteedUpdate(
       throw new Conflict(`Operation cannot be fulfilled on ${info.resource} ${JSON.stringify(name)}: the object has been modified (you sent resourceVersion ${pinnedVersion}, it is now at ${stored.revision}); read it again and retry`);
     }
     const next = transform(stored.object, stored.revision);
-    if (sameContent(next, stored.object)) return { object: stored.object };
+    // Admission may fill in what the write left out (a service's node ports), so compare after it.
     await ctx.admission.admit({ operation: 'UPDATE', info, object: next, oldObject: stored.object, origin, dryRun: opts.dryRun });
+    if (sameContent(next, stored.object)) return { object: stored.object };
     await checkFence(ctx, opts.fence);
     if (opts.dryRun) return { object: next };
     try {

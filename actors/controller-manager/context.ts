@@ -1,7 +1,7 @@
 // What every controller of the controller-manager shares: the informers (kept warm whether or
 // not this process leads), the fenced writer while it leads, events and logging.
 import type { Counter, Registry } from 'prom-client';
-import type { Deployment, Lease, Node, Pod, ReplicaSet } from '../../protocol/types.ts';
+import type { Deployment, Endpoints, Lease, Node, Pod, ReplicaSet, Service } from '../../protocol/types.ts';
 import type { ApiClient } from '../lib/client.ts';
 import type { EventRecorder } from '../lib/events.ts';
 import type { Informer } from '../lib/informer.ts';
@@ -14,6 +14,8 @@ export interface Informers {
   deployments: Informer<Deployment>;
   nodes: Informer<Node>;
   nodeLeases: Informer<Lease>;
+  services: Informer<Service>;
+  endpoints: Informer<Endpoints>;
 }
 
 export interface ControllerConfig {

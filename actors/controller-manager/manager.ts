@@ -8,6 +8,7 @@ import { Informer } from '../lib/informer.ts';
 import type { Logger } from '../lib/log.ts';
 import type { Controller, ControllerConfig, ControllerContext } from './context.ts';
 import { DeploymentController } from './deployment/controller.ts';
+import { EndpointsController } from './endpoints/controller.ts';
 import { GarbageCollector } from './gc/controller.ts';
 import { NodeLifecycleController } from './nodelifecycle/controller.ts';
 import { ReplicaSetController } from './replicaset/controller.ts';
@@ -37,6 +38,8 @@ export class ControllerManager {
         deployments: new Informer(deps.client, 'deployments', opts),
         nodes: new Informer(deps.client, 'nodes', opts),
         nodeLeases: new Informer(deps.client, 'leases', { ...opts, namespace: NODE_LEASE_NAMESPACE }),
+        services: new Informer(deps.client, 'services', opts),
+        endpoints: new Informer(deps.client, 'endpoints', opts),
       },
       events: deps.events,
       log: deps.log,
@@ -49,6 +52,7 @@ export class ControllerManager {
       new DeploymentController(this.ctx),
       new NodeLifecycleController(this.ctx),
       new GarbageCollector(this.ctx),
+      new EndpointsController(this.ctx),
     ];
   }
 

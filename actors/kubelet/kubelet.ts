@@ -8,8 +8,8 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { AlreadyExists, NotFound } from '../../protocol/errors.ts';
 import { deepEqual } from '../../protocol/merge-patch.ts';
 import { nodeWatchInbox } from '../../protocol/subjects.ts';
-import type { Container, Lease, Node, Pod, PodStatus } from '../../protocol/types.ts';
-import { containerEnv } from './pod-env.ts';
+import type { Container, Lease, Node, Pod, PodStatus, Service } from '../../protocol/types.ts';
+import { containerEnv, serviceEnv } from './pod-env.ts';
 import type { ApiClient } from '../lib/client.ts';
 import { Informer } from '../lib/informer.ts';
 import type { Logger } from '../lib/log.ts';
@@ -55,6 +55,8 @@ export interface Worker {
 
 export interface KubeletDeps {
   client: ApiClient;
+  /** The Services, for the <SVC>_SERVICE_HOST and _PORT variables pods start with. */
+  services?: Informer<Service>;
   runtime: Runtime;
   prober: Prober;
   log: Logger;
@@ -81,7 +83,7 @@ export class Kubelet {
 
   constructor(readonly cfg: KubeletConfig, private readonly deps: KubeletDeps) {
     const { identity } = cfg;
-    this.ports = new PortAllocator(identity.address);
+    this.ports = new PortAllocator();
     this.watchdog = new MemoryWatchdog(cfg.watchdogMs);
     this.statuses = new StatusManager(deps.statusWriter ?? apiStatusWriter(deps.client), (pod, err) => {
       deps.log.warn('pod status write failed; retrying', { pod: `${pod.metadata.namespace}/${pod.metadata.name}`, err });
@@ -109,7 +111,10 @@ export class Kubelet {
       backoff: cfg.backoff,
       allocatePorts: (pod) => this.ports.allocate(pod),
       releasePorts: (p) => this.ports.release(p),
-      baseEnv: (pod) => ({ PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: podPaths(cfg.dataDir, pod.metadata.uid!).root, LANG: process.env.LANG ?? 'C.UTF-8' }),
+      baseEnv: (pod) => ({
+        PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: podPaths(cfg.dataDir, pod.metadata.uid!).root, LANG: process.env.LANG ?? 'C.UTF-8',
+        ...serviceEnv(deps.services?.listByNamespace(pod.metadata.namespace ?? 'default') ?? [], identity.address),
+      }),
       cgroups: deps.cgroups,
       watchMemory: (h, limit, onOver) => this.watchdog.watch(h, limit, onOver),
       noDisk: cfg.noDisk,

@@ -1,6 +1,6 @@
 // A container's environment, as Kubernetes builds it, plus what processes need from skiff: the
 // allocated ports (PORT for the first, SKIFF_PORT_<NAME> for named ones) and the volume paths.
-import type { Container, Pod } from '../../protocol/types.ts';
+import type { Container, Pod, Service } from '../../protocol/types.ts';
 
 export interface AllocatedPort {
   container: string;
@@ -54,4 +54,22 @@ export function containerEnv(ctx: EnvContext, c: Container): Record<string, stri
 /** command then args, with $(VAR) references expanded as Kubernetes does. */
 export function containerArgv(c: Container, env: Record<string, string>): string[] {
   return [...(c.command ?? []), ...(c.args ?? [])].map((a) => expand(a, env));
+}
+
+/**
+ * Kubernetes' service environment variables for the services of a pod's namespace that exist
+ * when it starts: `WEB_SERVICE_HOST`, `WEB_SERVICE_PORT` and `WEB_SERVICE_PORT_<NAME>`. The host
+ * is the pod's own node, where kube-proxy serves every service port.
+ */
+export function serviceEnv(services: Service[], nodeAddress: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const s of services) {
+    const ports = s.spec.ports ?? [];
+    if (ports.length === 0) continue;
+    const prefix = envName(s.metadata.name!);
+    env[`${prefix}_SERVICE_HOST`] = nodeAddress;
+    env[`${prefix}_SERVICE_PORT`] = String(ports[0].port);
+    for (const p of ports) if (p.name) env[`${prefix}_SERVICE_PORT_${envName(p.name)}`] = String(p.port);
+  }
+  return env;
 }

@@ -16,10 +16,12 @@ function freePort(host: string): Promise<number> {
   });
 }
 
+/** Ports are probed on all addresses: a process may listen on any of them. */
+const ANY_ADDRESS = '0.0.0.0';
+
 export class PortAllocator {
   private readonly used = new Set<number>();
-
-  constructor(private readonly host: string) {}
+  private readonly host = ANY_ADDRESS;
 
   /** Marks ports as taken (re-adopted pods keep theirs). */
   reserve(ports: AllocatedPort[]): void {

@@ -1,9 +1,13 @@
-// A worker node process: the kubelet now; kube-proxy and membership join it as their issues land.
+// A worker node process: the kubelet and kube-proxy; membership joins them with its issue.
 // Serves /healthz and /metrics on PORT.
 import { parseArgs } from 'node:util';
 import { createActor, waitFor } from 'xstate';
 import { ConfigError, loadConfig } from '../../protocol/config.ts';
 import { ApiClient } from '../lib/client.ts';
+import { EventRecorder } from '../lib/events.ts';
+import { Informer } from '../lib/informer.ts';
+import { KubeProxy, kubeProxyMachine } from '../kube-proxy/index.ts';
+import type { Endpoints, Service } from '../../protocol/types.ts';
 import { createLogger } from '../lib/log.ts';
 import { createRegistry, startStatusServer } from '../lib/metrics.ts';
 import { connectNats } from '../lib/nats.ts';
@@ -22,7 +26,8 @@ Options:
   --keep-pods    on SIGTERM, leave the pods' processes running for the next start to re-adopt
   -h, --help     show this help
 
-Environment: SKIFF_NATS_URL, SKIFF_NODE_ADDRESS (127.0.0.1), SKIFF_NODE_CPU, SKIFF_NODE_MEMORY
+Environment: SKIFF_NATS_URL, SKIFF_NODE_ADDRESS (node-N: 127.0.1.N, so that nodes sharing a host
+each have an address for their service ports; otherwise 127.0.0.1), SKIFF_NODE_CPU, SKIFF_NODE_MEMORY
 (default: the host's), SKIFF_NODE_LABELS (k=v,...), SKIFF_NODE_DATA_DIR (.skiff/nodes/NAME),
 SKIFF_MEMORY_LIMIT_MODE (auto|cgroup|watchdog), and the SKIFF_* timings in protocol/config.ts.`;
 
@@ -39,6 +44,12 @@ if (args.values.help) {
 }
 
 const name = args.values.name ?? instanceName('node');
+// Nodes of a local cluster share one host: each gets a loopback address of its own, where its
+// kube-proxy listens for every service port.
+const numbered = /-(\d+)$/.exec(name);
+if (!process.env.SKIFF_NODE_ADDRESS && numbered && Number(numbered[1]) >= 1 && Number(numbered[1]) <= 254) {
+  process.env.SKIFF_NODE_ADDRESS = `127.0.1.${Number(numbered[1])}`;
+}
 const log = createLogger({ component: 'node', node: name });
 let cfg;
 let kcfg;
@@ -67,7 +78,16 @@ const registry = createRegistry({ component: 'node', node: name });
 const nc = await connectNats({ url: cfg.natsUrl, name, persistent: true });
 const client = new ApiClient(nc, { origin: name, timeoutMs: cfg.requestTimeoutMs, waitForApiserver: true });
 const runtime = new ProcessRuntime();
-const kubelet = new Kubelet(kcfg, { client, runtime, prober: realProber(runtime), log: log.child({ actor: 'kubelet' }), registry, cgroups });
+const watchDeadlineMs = cfg.watchHeartbeatMs * 2.5;
+const services = new Informer<Service>(client, 'services', { deadlineMs: watchDeadlineMs });
+const endpoints = new Informer<Endpoints>(client, 'endpoints', { deadlineMs: watchDeadlineMs });
+services.start();
+endpoints.start();
+const kubelet = new Kubelet(kcfg, { client, services, runtime, prober: realProber(runtime), log: log.child({ actor: 'kubelet' }), registry, cgroups });
+const events = new EventRecorder(client, { component: 'kube-proxy', host: name, ratePerSecond: 5, burst: 20 });
+const kubeProxy = createActor(kubeProxyMachine, {
+  input: { proxy: new KubeProxy({ client, nodeName: name, address: kcfg.identity.address, services, endpoints, events, log: log.child({ actor: 'kube-proxy' }), registry }) },
+}).start();
 const actor = createActor(kubeletMachine, {
   input: { kubelet, log: log.child({ actor: 'kubelet' }), retryMs: 1000, logRotateMs: 10_000, serve: () => serveNode(nc, kubelet, log) },
 }).start();
@@ -83,6 +103,9 @@ const shutdownGraceMs = cfg.nodeShutdownGraceMs;
 const stopProfiling = startProfiling();
 onShutdown(log, async () => {
   stopProfiling?.();
+  kubeProxy.send({ type: 'STOP' });
+  services.stop();
+  endpoints.stop();
   actor.send({ type: 'STOP', keepPods, timeoutMs: shutdownGraceMs });
   await waitFor(actor, (s) => s.status === 'done', { timeout: shutdownGraceMs + 5000 }).catch(() => {});
   http.close();

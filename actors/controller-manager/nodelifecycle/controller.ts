@@ -37,7 +37,10 @@ export class NodeLifecycleController implements Controller {
     try {
       const now = Date.now();
       const nodes = this.ctx.informers.nodes.list();
-      const fresh = new Map(nodes.map((n) => [n.metadata.name!, leaseAgeMs(this.ctx.informers.nodeLeases.getByName(n.metadata.name!, NODE_LEASE_NAMESPACE), now) <= this.ctx.cfg.nodeGraceMs]));
+      const fresh = new Map(nodes.map((n) => [
+        n.metadata.name!,
+        leaseAgeMs(this.ctx.informers.nodeLeases.getByName(n.metadata.name!, NODE_LEASE_NAMESPACE), now, n.metadata.creationTimestamp) <= this.ctx.cfg.nodeGraceMs,
+      ]));
       const unhealthy = [...fresh.values()].filter((f) => !f).length;
       const evict = evictionsAllowed(nodes.length, unhealthy);
       if (!evict && !this.holding) this.ctx.log.warn('most nodes look unreachable at once; holding evictions back', { unhealthy, total: nodes.length });

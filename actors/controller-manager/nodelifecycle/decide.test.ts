@@ -12,6 +12,7 @@ const now = Date.parse('2026-01-01T00:00:10Z');
 test('lease age', () => {
   assert.is(leaseAgeMs({ apiVersion: 'v1', kind: 'Lease', metadata: {}, spec: { renewTime: '2026-01-01T00:00:06Z' } }, now), 4000);
   assert.is(leaseAgeMs(undefined, now), Infinity);
+  assert.is(leaseAgeMs(undefined, now, '2026-01-01T00:00:09Z'), 1000, 'a node without a lease yet counts from its registration');
 });
 
 test('node - a stale lease: Ready=Unknown and the unreachable taints', () => {

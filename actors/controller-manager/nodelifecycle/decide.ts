@@ -7,9 +7,12 @@ import type { Condition, Lease, Node, Pod, Taint } from '../../../protocol/types
 export const UNREACHABLE = 'node.kubernetes.io/unreachable';
 const OURS = 'NodeStatusUnknown';
 
-export function leaseAgeMs(lease: Lease | undefined, now: number): number {
+/** How long since the node last showed life: its lease's renewal, or its registration if it has no lease yet. */
+export function leaseAgeMs(lease: Lease | undefined, now: number, registered?: string): number {
   const renewed = Date.parse(lease?.spec.renewTime ?? '');
-  return Number.isNaN(renewed) ? Infinity : now - renewed;
+  if (!Number.isNaN(renewed)) return now - renewed;
+  const created = Date.parse(registered ?? '');
+  return Number.isNaN(created) ? Infinity : now - created;
 }
 
 export function isUnreachable(node: Node): boolean {

@@ -1,0 +1,143 @@
+// kube-proxy: every service port is a stable port on every node. This node listens on that port
+// (at its own address, and at 127.0.0.1 when no other node on the host already does) and, for
+// NodePort services, on the node port too; each new connection goes to a Ready endpoint of the
+// service, wherever it runs. It follows Services and Endpoints and applies each change at once.
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { NotFound } from '../../protocol/errors.ts';
+import type { Condition, Endpoints, Service } from '../../protocol/types.ts';
+import type { ApiClient } from '../lib/client.ts';
+import type { EventRecorder } from '../lib/events.ts';
+import { objectKey, type Informer } from '../lib/informer.ts';
+import type { Logger } from '../lib/log.ts';
+import type { Backend, BalancerOptions, Policy } from './balancer.ts';
+import { Proxy, type Target } from './proxy.ts';
+
+export const LOAD_BALANCING_ANNOTATION = 'skiff.io/load-balancing';
+const DEFAULT_AFFINITY_SECONDS = 10_800;
+const LOOPBACK = '127.0.0.1';
+export const PORTS_CONDITION = 'PortsAvailable';
+
+export interface KubeProxyDeps {
+  client: ApiClient;
+  nodeName: string;
+  address: string;
+  services: Informer<Service>;
+  endpoints: Informer<Endpoints>;
+  events: EventRecorder;
+  log: Logger;
+  registry: Registry;
+  /** Nodes whose endpoints get no new connections (gossip says they are dead). */
+  isDead?: (node: string) => boolean;
+}
+
+export function balancerOptions(svc: Service): BalancerOptions {
+  const policy: Policy = svc.metadata.annotations?.[LOAD_BALANCING_ANNOTATION] === 'least-connections' ? 'least-connections' : 'round-robin';
+  const affinity = svc.spec.sessionAffinity === 'ClientIP'
+    ? (svc.spec as { sessionAffinityConfig?: { clientIP?: { timeoutSeconds?: number } } }).sessionAffinityConfig?.clientIP?.timeoutSeconds ?? DEFAULT_AFFINITY_SECONDS
+    : 0;
+  return { policy, ...(affinity ? { affinityMs: affinity * 1000 } : {}) };
+}
+
+/** The Ready endpoints of one service port. */
+export function backendsFor(ep: Endpoints | undefined, portName: string | undefined, isDead: (node: string) => boolean = () => false): Backend[] {
+  const out: Backend[] = [];
+  for (const subset of ep?.subsets ?? []) {
+    const ports = subset.ports ?? [];
+    const port = ports.find((p) => (p.name ?? '') === (portName ?? '')) ?? (ports.length === 1 ? ports[0] : undefined);
+    if (!port) continue;
+    for (const a of subset.addresses ?? []) {
+      if (a.nodeName && isDead(a.nodeName)) continue;
+      out.push({ key: `${a.ip}:${port.port}`, ip: a.ip, port: port.port, ...(a.nodeName ? { node: a.nodeName } : {}) });
+    }
+  }
+  return out;
+}
+
+export class KubeProxy {
+  readonly proxy: Proxy;
+  private scheduled = false;
+  private readonly conflicts = new Map<string, string>();
+  private readonly connections: Counter<'service'>;
+  private readonly refusals: Counter<'service'>;
+
+  constructor(private readonly deps: KubeProxyDeps) {
+    const registers = [deps.registry];
+    this.connections = new Counter({ name: 'skiff_proxy_connections_total', help: 'Connections forwarded, by service.', labelNames: ['service'], registers });
+    this.refusals = new Counter({ name: 'skiff_proxy_endpoint_refusals_total', help: 'Endpoints that refused a connection (the next one was tried).', labelNames: ['service'], registers });
+    const unserved = new Counter({ name: 'skiff_proxy_no_endpoint_total', help: 'Connections closed because no endpoint was Ready.', labelNames: ['service'], registers });
+    const proxy = (this.proxy = new Proxy({
+      connection: (t) => this.connections.inc({ service: serviceOf(t) }),
+      refused: (t, b) => {
+        this.refusals.inc({ service: serviceOf(t) });
+        deps.log.debug('endpoint refused a connection; trying the next', { service: t.id, endpoint: b.key });
+      },
+      noBackend: (t) => unserved.inc({ service: serviceOf(t) }),
+      listenFailed: (t, address, port, err) => this.listenFailed(t, address, port, err),
+    }));
+    new Gauge({ name: 'skiff_proxy_listeners', help: 'Ports this kube-proxy listens on.', registers, collect() { this.set(proxy.listening().length); } });
+  }
+
+  start(): void {
+    const later = () => this.scheduleSync();
+    this.deps.services.on({ add: later, update: later, delete: later });
+    this.deps.endpoints.on({ add: later, update: later, delete: later });
+  }
+
+  stop(): void {
+    this.proxy.close();
+  }
+
+  /** Changes that arrive together are applied together, in the same turn of the event loop. */
+  scheduleSync(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    queueMicrotask(() => {
+      this.scheduled = false;
+      this.sync();
+    });
+  }
+
+  sync(): void {
+    const { address, services, endpoints } = this.deps;
+    const keep = new Set<string>();
+    for (const svc of services.list()) {
+      const key = objectKey(svc);
+      const ep = endpoints.get(key);
+      const opts = balancerOptions(svc);
+      for (const sp of svc.spec.ports ?? []) {
+        const target = this.proxy.target(`${key}:${sp.name ?? sp.port}`, opts);
+        target.balancer.setBackends(backendsFor(ep, sp.name, this.deps.isDead));
+        for (const port of [sp.port, ...(svc.spec.type === 'NodePort' && sp.nodePort ? [sp.nodePort] : [])]) {
+          this.proxy.listen(target, address, port, false);
+          keep.add(`${address}:${port}`);
+          if (address !== LOOPBACK) {
+            this.proxy.listen(target, LOOPBACK, port, true);
+            keep.add(`${LOOPBACK}:${port}`);
+          }
+        }
+      }
+    }
+    this.proxy.closeExcept(keep);
+  }
+
+  private listenFailed(t: Target, address: string, port: number, err: NodeJS.ErrnoException): void {
+    const [namespace, rest] = t.id.split('/');
+    const name = rest.slice(0, rest.lastIndexOf(':'));
+    const svc = this.deps.services.getByName(name, namespace);
+    const message = `port ${port} is not available on node ${this.deps.nodeName} (${address}): ${err.code === 'EADDRINUSE' ? 'another process uses it' : err.code === 'EACCES' ? 'permission denied (ports below 1024 need root)' : err.message}`;
+    this.deps.log.warn('cannot listen for a service port', { service: t.id, address, port, err: err.code ?? err.message });
+    if (!svc || this.conflicts.get(t.id) === message) return;
+    this.conflicts.set(t.id, message);
+    this.deps.events.record(svc, 'Warning', 'PortInUse', message);
+    const conditions: Condition[] = [
+      ...(svc.status?.conditions ?? []).filter((c) => c.type !== PORTS_CONDITION),
+      { type: PORTS_CONDITION, status: 'False', reason: 'PortInUse', message, lastTransitionTime: new Date().toISOString() },
+    ];
+    void this.deps.client.patch('services', name, namespace, { status: { conditions } }, { subresource: 'status' })
+      .catch((e) => { if (!(e instanceof NotFound)) this.deps.log.warn('could not record the port conflict on the service', { service: t.id, err: e }); });
+  }
+}
+
+function serviceOf(t: Target): string {
+  return t.id.slice(0, t.id.lastIndexOf(':'));
+}

@@ -1,0 +1,198 @@
+// Services end to end: the endpoints controller and kube-proxy on three real nodes, with a tiny
+// HTTP server that answers with its pod name.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, connect } from 'node:net';
+import { join } from 'node:path';
+import { ApiClient } from '../actors/lib/client.ts';
+import { connectNats } from '../actors/lib/nats.ts';
+import type { Deployment, Endpoints, Event, Node, Pod, Service } from '../protocol/types.ts';
+import { freePort, startMaster, startNats, startNode, waitFor, type Master, type Nats, type NodeProc } from './harness.ts';
+
+const ADDRESSES = ['127.0.1.11', '127.0.1.12', '127.0.1.13'];
+// Answers with its pod name; /ready fails while a file named `unready` exists in its directory.
+const SERVER = `require('http').createServer((q, s) => {
+  if (q.url === '/ready') { s.statusCode = require('fs').existsSync('unready') ? 503 : 200; return s.end(); }
+  s.setHeader('connection', 'close'); s.end(process.env.HOSTNAME);
+}).listen(process.env.PORT); require('fs').writeFileSync('env.txt', Object.entries(process.env).map(([k, v]) => k + '=' + v).join('\\n'));`;
+
+interface Ctx {
+  nats: Nats;
+  master: Master;
+  nodes: NodeProc[];
+  client: ApiClient;
+  port: number;
+}
+
+const s = suite<Ctx>('services');
+
+s.before(async (ctx) => {
+  ctx.nats = await startNats();
+  ctx.master = await startMaster(ctx.nats.url);
+  ctx.nodes = [];
+  for (const [i, address] of ADDRESSES.entries()) ctx.nodes.push(await startNode(ctx.nats.url, `svc-node-${i + 1}`, { env: { SKIFF_NODE_ADDRESS: address } }));
+  ctx.client = new ApiClient(await connectNats({ url: ctx.nats.url, name: 'test', persistent: true }), { timeoutMs: 5000 });
+  await waitFor('three Ready nodes', async () => (await ctx.client.list<Node>('nodes')).items.filter((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')).length === 3, 15_000);
+  ctx.port = await freePort();
+  await ctx.client.create<Service>({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'web' }, spec: { selector: { app: 'web' }, ports: [{ name: 'http', port: ctx.port, targetPort: 'http' }] } });
+  await ctx.client.create<Deployment>({
+    apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web' },
+    spec: {
+      replicas: 3, selector: { matchLabels: { app: 'web' } },
+      template: { metadata: { labels: { app: 'web' } }, spec: { terminationGracePeriodSeconds: 1, containers: [{
+        name: 'web', command: ['node', '-e', SERVER], ports: [{ name: 'http', containerPort: 8080 }],
+        readinessProbe: { httpGet: { path: '/ready', port: 'http' }, periodSeconds: 1, failureThreshold: 1 },
+      }] } },
+    },
+  });
+  await waitFor('3 endpoints', async () => readyAddresses(await endpoints(ctx.client)).length === 3, 30_000);
+});
+
+s.after(async (ctx) => {
+  await ctx.client.nc.close();
+  for (const n of ctx.nodes) await n.stop();
+  await ctx.master.stop();
+  await ctx.nats.stop();
+});
+
+async function endpoints(client: ApiClient, name = 'web'): Promise<Endpoints | undefined> {
+  try {
+    return await client.get<Endpoints>('endpoints', name, 'default');
+  } catch {
+    return undefined;
+  }
+}
+const readyAddresses = (ep: Endpoints | undefined) => (ep?.subsets ?? []).flatMap((x) => x.addresses ?? []);
+const notReadyAddresses = (ep: Endpoints | undefined) => (ep?.subsets ?? []).flatMap((x) => x.notReadyAddresses ?? []);
+
+/** One HTTP request on a new connection; the answer's body, or the error. */
+async function get(host: string, port: number): Promise<string> {
+  const res = await fetch(`http://${host}:${port}/`, { signal: AbortSignal.timeout(5000), headers: { connection: 'close' } });
+  return res.text();
+}
+
+async function spread(host: string, port: number, n: number): Promise<Map<string, number>> {
+  const counts = new Map<string, number>();
+  for (let i = 0; i < n; i++) {
+    const who = await get(host, port);
+    counts.set(who, (counts.get(who) ?? 0) + 1);
+  }
+  return counts;
+}
+
+const webPods = async (client: ApiClient) => (await client.list<Pod>('pods', { labelSelector: 'app=web' })).items.filter((p) => !p.metadata.deletionTimestamp);
+
+s('300 requests on new connections, on each node, reach all 3 pods evenly', async ({ client, port }) => {
+  const names = (await webPods(client)).map((p) => p.metadata.name!).sort();
+  for (const host of [...ADDRESSES, '127.0.0.1']) {
+    const counts = await spread(host, port, 300);
+    assert.equal([...counts.keys()].sort(), names, `on ${host}`);
+    for (const [pod, n] of counts) assert.ok(Math.abs(n - 100) <= 20, `${pod} got ${n} of 300 on ${host}`);
+  }
+});
+
+s('pods get <SVC>_SERVICE_HOST and _PORT', async ({ client, nodes, port }) => {
+  const pod = (await webPods(client))[0];
+  const node = nodes.find((n) => n.name === pod.spec.nodeName)!;
+  const env = readFileSync(join(node.dataDir, 'pods', pod.metadata.uid!, 'root', 'env.txt'), 'utf8').split('\n');
+  assert.ok(env.includes(`WEB_SERVICE_HOST=${ADDRESSES[nodes.indexOf(node)]}`), env.filter((l) => l.startsWith('WEB_')).join(' '));
+  assert.ok(env.includes(`WEB_SERVICE_PORT=${port}`));
+  assert.ok(env.includes(`WEB_SERVICE_PORT_HTTP=${port}`));
+});
+
+s('scale to 5: the spread includes the new pods', async ({ client, port }) => {
+  await client.patch('deployments', 'web', 'default', { spec: { replicas: 5 } });
+  await waitFor('5 endpoints', async () => readyAddresses(await endpoints(client)).length === 5, 30_000);
+  const counts = await spread(ADDRESSES[1], port, 250);
+  assert.is(counts.size, 5);
+  for (const [pod, n] of counts) assert.ok(Math.abs(n - 50) <= 15, `${pod} got ${n} of 250`);
+});
+
+s('a pod that stops being ready gets no new connections', async ({ client, nodes, port }) => {
+  const pod = (await webPods(client))[0];
+  const node = nodes.find((n) => n.name === pod.spec.nodeName)!;
+  const flag = join(node.dataDir, 'pods', pod.metadata.uid!, 'root', 'unready');
+  writeFileSync(flag, '');
+  try {
+    await waitFor('the pod among the not-ready addresses', async () => notReadyAddresses(await endpoints(client)).some((a) => a.targetRef?.name === pod.metadata.name), 10_000);
+    for (const host of ADDRESSES) {
+      const counts = await spread(host, port, 40);
+      assert.not.ok(counts.has(pod.metadata.name!), `${pod.metadata.name} still got ${counts.get(pod.metadata.name!)} on ${host}`);
+    }
+  } finally {
+    rmSync(flag, { force: true });
+  }
+  await waitFor('ready again', async () => readyAddresses(await endpoints(client)).some((a) => a.targetRef?.name === pod.metadata.name), 10_000);
+});
+
+s('killing a pod\'s process fails no request: the proxy tries the next endpoint', async ({ client, port }) => {
+  const victim = (await webPods(client))[0];
+  const pid = victim.status!.containerStatuses![0].pid!;
+  let failed = 0;
+  let done = 0;
+  const load = (async () => {
+    for (let i = 0; i < 300; i++) {
+      try {
+        await get(ADDRESSES[i % 3], port);
+      } catch {
+        failed++;
+      }
+      done++;
+    }
+  })();
+  await waitFor('some requests', () => done > 50);
+  process.kill(-pid, 'SIGKILL');
+  await load;
+  assert.is(failed, 0, `${failed} of 300 requests failed`);
+});
+
+s('sessionAffinity ClientIP keeps a client on one pod; NodePort serves on every node', async ({ client }) => {
+  await client.create<Service>({
+    apiVersion: 'v1', kind: 'Service', metadata: { name: 'sticky' },
+    spec: { selector: { app: 'web' }, sessionAffinity: 'ClientIP', type: 'NodePort', ports: [{ port: await freePort(), targetPort: 'http' }] },
+  });
+  const svc = await waitFor('node port assigned', async () => {
+    const x = await client.get<Service>('services', 'sticky', 'default');
+    return x.spec.ports[0].nodePort ? x : undefined;
+  });
+  const nodePort = svc.spec.ports[0].nodePort!;
+  assert.ok(nodePort >= 30000 && nodePort <= 32767, `node port ${nodePort} in range`);
+  await waitFor('endpoints for sticky', async () => readyAddresses(await endpoints(client, 'sticky')).length >= 3, 10_000);
+  const counts = await spread(ADDRESSES[0], svc.spec.ports[0].port, 20);
+  assert.is(counts.size, 1, `one pod for one client: ${[...counts.keys()]}`);
+  for (const host of ADDRESSES) assert.ok((await get(host, nodePort)).startsWith('web-'), `node port on ${host}`);
+  await client.delete('services', 'sticky', 'default');
+});
+
+s('a service port taken on a node: an Event and a condition; the other nodes still serve', async ({ client }) => {
+  const taken = await freePort();
+  const squatter = createServer();
+  await new Promise<void>((r) => squatter.listen(taken, ADDRESSES[0], () => r()));
+  try {
+    await client.create<Service>({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'clash' }, spec: { selector: { app: 'web' }, ports: [{ port: taken, targetPort: 'http' }] } });
+    const cond = await waitFor('the PortsAvailable condition', async () => (await client.get<Service>('services', 'clash', 'default')).status?.conditions?.find((c) => c.type === 'PortsAvailable'), 10_000);
+    assert.is(cond.status, 'False');
+    assert.match(cond.message!, new RegExp(`port ${taken} is not available on node svc-node-1 \\(${ADDRESSES[0].replace(/\./g, '\\.')}\\)`));
+    const ev = await waitFor('a PortInUse event', async () => (await client.list<Event>('events', { fieldSelector: 'involvedObject.name=clash' })).items.find((e) => e.reason === 'PortInUse'));
+    assert.is(ev.type, 'Warning');
+    await waitFor('endpoints for clash', async () => readyAddresses(await endpoints(client, 'clash')).length >= 3, 10_000);
+    assert.ok((await get(ADDRESSES[1], taken)).startsWith('web-'), 'node 2 serves it');
+  } finally {
+    squatter.close();
+    await client.delete('services', 'clash', 'default').catch(() => {});
+  }
+});
+
+s('deleting the service closes its port on every node', async ({ client, port }) => {
+  await client.delete('services', 'web', 'default');
+  for (const host of ADDRESSES) {
+    await waitFor(`the port to close on ${host}`, () => new Promise<boolean>((resolve) => {
+      const sock = connect({ host, port });
+      sock.once('connect', () => { sock.destroy(); resolve(false); });
+      sock.once('error', () => resolve(true));
+    }), 5000);
+  }
+});
+
+s.run();
