@@ -65,6 +65,29 @@ export interface Config {
   controllerWorkers: number;
   /** Where NodePort services get their node ports, as Kubernetes' --service-node-port-range. */
   nodePortRange: string;
+  /** Node lifecycle: a node whose lease is late but which gossip still hears is evicted only after this. */
+  nodeEvictionGraceMs: number;
+  /** Gossip (SWIM): each member probes one other per period. */
+  gossipPeriodMs: number;
+  gossipProbeTimeoutMs: number;
+  gossipIndirectChecks: number;
+  gossipIntervalMs: number;
+  gossipFanout: number;
+  gossipMaxPiggyback: number;
+  gossipRetransmitMult: number;
+  /** Suspicion lasts at least this many periods (times log10 n beyond ten members), at most GossipSuspicionMaxMult times that. */
+  gossipSuspicionMult: number;
+  gossipSuspicionMaxMult: number;
+  gossipSuspicionConfirmations: number;
+  gossipUnreachableConfirmMs: number;
+  gossipPushPullMs: number;
+  gossipToDeadMs: number;
+  gossipReapMs: number;
+  gossipAwarenessMax: number;
+  gossipSettleMs: number;
+  gossipJoinRetryMs: number;
+  /** Comma-separated member names to join through; empty: whoever answers on the join subject. */
+  gossipSeeds: string;
 }
 
 export const DEFAULT_NATS_PORT = 4222;
@@ -109,6 +132,25 @@ const defaults: Config = {
   gcPeriodMs: 30_000,
   controllerWorkers: 4,
   nodePortRange: '30000-32767',
+  nodeEvictionGraceMs: 30_000,
+  gossipPeriodMs: 500,
+  gossipProbeTimeoutMs: 200,
+  gossipIndirectChecks: 3,
+  gossipIntervalMs: 200,
+  gossipFanout: 3,
+  gossipMaxPiggyback: 16,
+  gossipRetransmitMult: 6,
+  gossipSuspicionMult: 2,
+  gossipSuspicionMaxMult: 4,
+  gossipSuspicionConfirmations: 3,
+  gossipUnreachableConfirmMs: 250,
+  gossipPushPullMs: 10_000,
+  gossipToDeadMs: 30_000,
+  gossipReapMs: 5 * 60_000,
+  gossipAwarenessMax: 8,
+  gossipSettleMs: 1000,
+  gossipJoinRetryMs: 2000,
+  gossipSeeds: '',
 };
 
 const envNames: Record<keyof Config, string> = {
@@ -149,6 +191,25 @@ const envNames: Record<keyof Config, string> = {
   gcPeriodMs: 'SKIFF_GC_PERIOD_MS',
   controllerWorkers: 'SKIFF_CONTROLLER_WORKERS',
   nodePortRange: 'SKIFF_NODE_PORT_RANGE',
+  nodeEvictionGraceMs: 'SKIFF_NODE_EVICTION_GRACE_MS',
+  gossipPeriodMs: 'SKIFF_GOSSIP_PERIOD_MS',
+  gossipProbeTimeoutMs: 'SKIFF_GOSSIP_PROBE_TIMEOUT_MS',
+  gossipIndirectChecks: 'SKIFF_GOSSIP_INDIRECT_CHECKS',
+  gossipIntervalMs: 'SKIFF_GOSSIP_INTERVAL_MS',
+  gossipFanout: 'SKIFF_GOSSIP_FANOUT',
+  gossipMaxPiggyback: 'SKIFF_GOSSIP_MAX_PIGGYBACK',
+  gossipRetransmitMult: 'SKIFF_GOSSIP_RETRANSMIT_MULT',
+  gossipSuspicionMult: 'SKIFF_GOSSIP_SUSPICION_MULT',
+  gossipSuspicionMaxMult: 'SKIFF_GOSSIP_SUSPICION_MAX_MULT',
+  gossipSuspicionConfirmations: 'SKIFF_GOSSIP_SUSPICION_CONFIRMATIONS',
+  gossipUnreachableConfirmMs: 'SKIFF_GOSSIP_UNREACHABLE_CONFIRM_MS',
+  gossipPushPullMs: 'SKIFF_GOSSIP_PUSH_PULL_MS',
+  gossipToDeadMs: 'SKIFF_GOSSIP_TO_DEAD_MS',
+  gossipReapMs: 'SKIFF_GOSSIP_REAP_MS',
+  gossipAwarenessMax: 'SKIFF_GOSSIP_AWARENESS_MAX',
+  gossipSettleMs: 'SKIFF_GOSSIP_SETTLE_MS',
+  gossipJoinRetryMs: 'SKIFF_GOSSIP_JOIN_RETRY_MS',
+  gossipSeeds: 'SKIFF_GOSSIP_SEEDS',
 };
 
 export class ConfigError extends Error {}
@@ -172,6 +233,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   }
   if (cfg.kvStorage !== 'file' && cfg.kvStorage !== 'memory') {
     throw new ConfigError(`SKIFF_KV_STORAGE=${JSON.stringify(cfg.kvStorage)}: must be "file" or "memory"`);
+  }
+  if (cfg.gossipPeriodMs <= 0) throw new ConfigError('SKIFF_GOSSIP_PERIOD_MS must be above 0');
+  if (cfg.gossipProbeTimeoutMs >= cfg.gossipPeriodMs) {
+    throw new ConfigError(`SKIFF_GOSSIP_PROBE_TIMEOUT_MS (${cfg.gossipProbeTimeoutMs}) must be below SKIFF_GOSSIP_PERIOD_MS (${cfg.gossipPeriodMs}): indirect probes need the rest of the period`);
   }
   return { ...cfg, ...overrides };
 }

@@ -30,10 +30,39 @@ export function nodeWatchInbox(node: string, id: string): string {
   return `skiff.node.${node}.watch.${id}`;
 }
 
+// Gossip. A member's name is a DNS label, so the `_`-prefixed tokens can never be a member's.
+const GOSSIP = 'skiff.gossip';
+
+/** Where a member receives SWIM messages. */
 export function gossipSubject(member: string): string {
-  return `skiff.gossip.${member}`;
+  return `${GOSSIP}.${member}`;
 }
-export const GOSSIP_JOIN = 'skiff.gossip.join';
+
+/** Where the answer to a member's message `seq` comes back: its own, numbered, so that NATS's "no responders" names the probe. */
+export function gossipReplySubject(member: string, seq: number): string {
+  return `${GOSSIP}.${member}.re.${seq}`;
+}
+export function gossipReplyWildcard(member: string): string {
+  return `${GOSSIP}.${member}.re.*`;
+}
+export function parseGossipReplySeq(subject: string): number {
+  return Number(subject.slice(subject.lastIndexOf('.') + 1));
+}
+
+/** A joining member's first full-state exchange, answered by one member of the queue group. */
+export const GOSSIP_JOIN = `${GOSSIP}._join`;
+export const GOSSIP_JOIN_QUEUE = 'gossip-join';
+
+/** `skiff get members`: one member's view (`member` given), or any member's. */
+export function gossipMembersSubject(member?: string): string {
+  return member ? `${GOSSIP}.${member}.members` : `${GOSSIP}._members`;
+}
+export const GOSSIP_MEMBERS_QUEUE = 'gossip-members';
+
+/** Each change in a member's view, as it happens (`*`: every member's). */
+export function gossipChangesSubject(member: string): string {
+  return `${GOSSIP}.${member}.changes`;
+}
 
 export function kvBucket(resource: string): string {
   return `skiff-${resource}`;

@@ -6,6 +6,7 @@ import type { ApiClient } from '../lib/client.ts';
 import type { EventRecorder } from '../lib/events.ts';
 import type { Informer } from '../lib/informer.ts';
 import type { Logger } from '../lib/log.ts';
+import type { MemberState } from '../membership/state.ts';
 import { WorkQueue } from '../lib/workqueue.ts';
 
 export interface Informers {
@@ -21,6 +22,8 @@ export interface Informers {
 export interface ControllerConfig {
   /** A node whose lease is older than this is unreachable. */
   nodeGraceMs: number;
+  /** A node whose lease is late but which gossip still hears is evicted only after this. */
+  nodeEvictionGraceMs: number;
   nodeMonitorMs: number;
   resyncMs: number;
   gcPeriodMs: number;
@@ -29,8 +32,15 @@ export interface ControllerConfig {
   statusSyncDelayMs: number;
 }
 
+/** Gossip's view of the members, as this master sees it. */
+export interface GossipView {
+  state(name: string): MemberState | undefined;
+  onChange(listener: (member: { name: string; state: MemberState }) => void): () => void;
+}
+
 export interface ControllerContext {
   informers: Informers;
+  gossip?: GossipView;
   /** Set while this controller-manager leads; every write goes through it. */
   writer?: ApiClient;
   events: EventRecorder;

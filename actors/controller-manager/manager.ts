@@ -6,7 +6,7 @@ import type { ApiClient } from '../lib/client.ts';
 import type { EventRecorder } from '../lib/events.ts';
 import { Informer } from '../lib/informer.ts';
 import type { Logger } from '../lib/log.ts';
-import type { Controller, ControllerConfig, ControllerContext } from './context.ts';
+import type { Controller, ControllerConfig, ControllerContext, GossipView } from './context.ts';
 import { DeploymentController } from './deployment/controller.ts';
 import { EndpointsController } from './endpoints/controller.ts';
 import { GarbageCollector } from './gc/controller.ts';
@@ -20,6 +20,7 @@ export interface ControllerManagerDeps {
   events: EventRecorder;
   cfg: ControllerConfig;
   watchDeadlineMs: number;
+  gossip?: GossipView;
 }
 
 export class ControllerManager {
@@ -41,6 +42,7 @@ export class ControllerManager {
         services: new Informer(deps.client, 'services', opts),
         endpoints: new Informer(deps.client, 'endpoints', opts),
       },
+      gossip: deps.gossip,
       events: deps.events,
       log: deps.log,
       cfg: deps.cfg,

@@ -59,11 +59,20 @@ export class KubeProxy {
   private readonly conflicts = new Map<string, string>();
   private readonly connections: Counter<'service'>;
   private readonly refusals: Counter<'service'>;
+  private readonly deadSkips: Counter;
+  private readonly isDead: (node: string) => boolean;
 
   constructor(private readonly deps: KubeProxyDeps) {
     const registers = [deps.registry];
     this.connections = new Counter({ name: 'skiff_proxy_connections_total', help: 'Connections forwarded, by service.', labelNames: ['service'], registers });
     this.refusals = new Counter({ name: 'skiff_proxy_endpoint_refusals_total', help: 'Endpoints that refused a connection (the next one was tried).', labelNames: ['service'], registers });
+    this.deadSkips = new Counter({ name: 'skiff_proxy_dead_endpoints_skipped_total', help: 'Endpoints left out of a balancer because gossip had declared their node dead before the Endpoints object said so.', registers });
+    const dead = deps.isDead;
+    this.isDead = dead ? (node) => {
+      if (!dead(node)) return false;
+      this.deadSkips.inc();
+      return true;
+    } : () => false;
     const unserved = new Counter({ name: 'skiff_proxy_no_endpoint_total', help: 'Connections closed because no endpoint was Ready.', labelNames: ['service'], registers });
     const proxy = (this.proxy = new Proxy({
       connection: (t) => this.connections.inc({ service: serviceOf(t) }),
@@ -106,7 +115,7 @@ export class KubeProxy {
       const opts = balancerOptions(svc);
       for (const sp of svc.spec.ports ?? []) {
         const target = this.proxy.target(`${key}:${sp.name ?? sp.port}`, opts);
-        target.balancer.setBackends(backendsFor(ep, sp.name, this.deps.isDead));
+        target.balancer.setBackends(backendsFor(ep, sp.name, this.isDead));
         for (const port of [sp.port, ...(svc.spec.type === 'NodePort' && sp.nodePort ? [sp.nodePort] : [])]) {
           this.proxy.listen(target, address, port, false);
           keep.add(`${address}:${port}`);

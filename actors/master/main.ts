@@ -1,7 +1,8 @@
 // A master process: the apiserver, and the scheduler and controller-manager, each of which acts
 // only while this master holds its leader lease (the others keep their caches warm to take over
-// quickly). Serves /healthz and /metrics on PORT.
-import { createActor, fromCallback } from 'xstate';
+// quickly), and a gossip member whose view the node lifecycle controller weighs. Serves /healthz
+// and /metrics on PORT.
+import { createActor, fromCallback, waitFor } from 'xstate';
 import { loadConfig } from '../../protocol/config.ts';
 import { SYSTEM_NAMESPACE } from '../../protocol/defaults.ts';
 import { startApiserver } from '../apiserver/index.ts';
@@ -9,6 +10,7 @@ import { ControllerManager } from '../controller-manager/index.ts';
 import { ApiClient } from '../lib/client.ts';
 import { EventRecorder } from '../lib/events.ts';
 import { createLeaderMachine, leaderMetrics, type LeaderWorkInput } from '../lib/leader.ts';
+import { Membership, membershipMachine } from '../membership/index.ts';
 import { createLogger } from '../lib/log.ts';
 import { createRegistry, startStatusServer } from '../lib/metrics.ts';
 import { connectNats } from '../lib/nats.ts';
@@ -28,6 +30,9 @@ const nc = await connectNats({ url: cfg.natsUrl, name, persistent: true });
 log.info('connected to NATS', { url: cfg.natsUrl });
 const apiserver = components.has('apiserver') ? startApiserver({ nc, cfg, log: log.child({ actor: 'apiserver' }), registry }) : undefined;
 
+const membership = new Membership({ nc, name, role: 'master', cfg, log: log.child({ actor: 'membership' }), registry });
+const member = createActor(membershipMachine, { input: { membership, nc } }).start();
+
 const client = new ApiClient(nc, { timeoutMs: cfg.requestTimeoutMs, waitForApiserver: true });
 const watchDeadlineMs = cfg.watchHeartbeatMs * 2.5;
 
@@ -36,9 +41,9 @@ const scheduler = new Scheduler({
   events: new EventRecorder(client, { component: 'default-scheduler', ratePerSecond: 50, burst: 200, registry }),
 });
 const controllers = new ControllerManager({
-  client, log: log.child({ actor: 'controller-manager' }), registry, watchDeadlineMs,
+  client, log: log.child({ actor: 'controller-manager' }), registry, watchDeadlineMs, gossip: membership,
   events: new EventRecorder(client, { component: 'controller-manager', ratePerSecond: 50, burst: 200 }),
-  cfg: { nodeGraceMs: cfg.nodeGraceMs, nodeMonitorMs: cfg.nodeMonitorMs, resyncMs: cfg.controllerResyncMs, gcPeriodMs: cfg.gcPeriodMs, workers: cfg.controllerWorkers, statusSyncDelayMs: cfg.statusSyncDelayMs },
+  cfg: { nodeGraceMs: cfg.nodeGraceMs, nodeEvictionGraceMs: cfg.nodeEvictionGraceMs, nodeMonitorMs: cfg.nodeMonitorMs, resyncMs: cfg.controllerResyncMs, gcPeriodMs: cfg.gcPeriodMs, workers: cfg.controllerWorkers, statusSyncDelayMs: cfg.statusSyncDelayMs },
 });
 
 const metrics = leaderMetrics(registry);
@@ -82,6 +87,8 @@ log.info('status server listening', { port: (http.address() as { port: number })
 const stopProfiling = startProfiling();
 onShutdown(log, async () => {
   stopProfiling?.();
+  member.send({ type: 'LEAVE' });
+  await waitFor(member, (st) => st.status === 'done', { timeout: 2000 }).catch(() => {});
   for (const l of leaders) l.stop();
   scheduler.stop();
   controllers.stop();

@@ -1,5 +1,6 @@
-// A worker node process: the kubelet and kube-proxy; membership joins them with its issue.
-// Serves /healthz and /metrics on PORT.
+// A worker node process: the kubelet, kube-proxy and a gossip member. kube-proxy stops sending
+// new connections to endpoints on members gossip has declared dead. Serves /healthz and /metrics
+// on PORT.
 import { parseArgs } from 'node:util';
 import { createActor, waitFor } from 'xstate';
 import { ConfigError, loadConfig } from '../../protocol/config.ts';
@@ -9,6 +10,7 @@ import { Informer } from '../lib/informer.ts';
 import { KubeProxy, kubeProxyMachine } from '../kube-proxy/index.ts';
 import type { Endpoints, Service } from '../../protocol/types.ts';
 import { createLogger } from '../lib/log.ts';
+import { Membership, membershipMachine } from '../membership/index.ts';
 import { createRegistry, startStatusServer } from '../lib/metrics.ts';
 import { connectNats } from '../lib/nats.ts';
 import { instanceName, onShutdown, statusPort } from '../lib/process.ts';
@@ -76,6 +78,8 @@ log.info('limits', { memory: kcfg.identity.modes.memory, cpu: kcfg.identity.mode
 
 const registry = createRegistry({ component: 'node', node: name });
 const nc = await connectNats({ url: cfg.natsUrl, name, persistent: true });
+const membership = new Membership({ nc, name, role: 'node', cfg, log: log.child({ actor: 'membership' }), registry });
+const member = createActor(membershipMachine, { input: { membership, nc } }).start();
 const client = new ApiClient(nc, { origin: name, timeoutMs: cfg.requestTimeoutMs, waitForApiserver: true });
 const runtime = new ProcessRuntime();
 const watchDeadlineMs = cfg.watchHeartbeatMs * 2.5;
@@ -85,9 +89,16 @@ services.start();
 endpoints.start();
 const kubelet = new Kubelet(kcfg, { client, services, runtime, prober: realProber(runtime), log: log.child({ actor: 'kubelet' }), registry, cgroups });
 const events = new EventRecorder(client, { component: 'kube-proxy', host: name, ratePerSecond: 5, burst: 20 });
-const kubeProxy = createActor(kubeProxyMachine, {
-  input: { proxy: new KubeProxy({ client, nodeName: name, address: kcfg.identity.address, services, endpoints, events, log: log.child({ actor: 'kube-proxy' }), registry }) },
-}).start();
+const gone = (node: string) => {
+  const state = membership.state(node);
+  return state === 'dead' || state === 'left';
+};
+const proxy = new KubeProxy({ client, nodeName: name, address: kcfg.identity.address, services, endpoints, events, log: log.child({ actor: 'kube-proxy' }), registry, isDead: gone });
+// Gossip's verdict reaches the balancers before the Endpoints object changes.
+membership.onChange((m, previous) => {
+  if (m.role === 'node' && (m.state === 'dead' || m.state === 'left' || previous?.state === 'dead' || previous?.state === 'left')) proxy.scheduleSync();
+});
+const kubeProxy = createActor(kubeProxyMachine, { input: { proxy } }).start();
 const actor = createActor(kubeletMachine, {
   input: { kubelet, log: log.child({ actor: 'kubelet' }), retryMs: 1000, logRotateMs: 10_000, serve: () => serveNode(nc, kubelet, log) },
 }).start();
@@ -103,6 +114,8 @@ const shutdownGraceMs = cfg.nodeShutdownGraceMs;
 const stopProfiling = startProfiling();
 onShutdown(log, async () => {
   stopProfiling?.();
+  member.send({ type: 'LEAVE' });
+  await waitFor(member, (st) => st.status === 'done', { timeout: 2000 }).catch(() => {});
   kubeProxy.send({ type: 'STOP' });
   services.stop();
   endpoints.stop();

@@ -7,6 +7,7 @@ import { NAMESPACE_OPTIONS, stringOption, UsageError, type CliContext, type Comm
 import { formatObjects, parseOutput, type OutputFormat } from '../output.ts';
 import { parseTargets, quotedRef } from '../resources.ts';
 import { columnsFor, renderTable, tableRows } from '../table.ts';
+import { getMembers, MEMBER_KINDS } from './members.ts';
 
 export interface Scope {
   namespace?: string;
@@ -85,11 +86,17 @@ export const getCommand: Command = {
 Usage:
   skiff get KIND[,KIND...] [NAME...] [-n NS | -A] [-l SELECTOR] [-o wide|yaml|json|name] [-w]
   skiff get KIND/NAME...
+  skiff get members [--from MEMBER] [-o json|yaml] [-w]
 
 KIND is a resource name, singular or plural, or a short name (see skiff api-resources):
 pods (po), deployments (deploy), replicasets (rs), services (svc), endpoints (ep), nodes (no),
 namespaces (ns), horizontalpodautoscalers (hpa), leases, events (ev); "all" means pods, services,
 deployments, replicasets and autoscalers.
+
+"members" is the gossip group (SWIM) as one member sees it: each member's role, state (alive,
+suspect, dead, left), incarnation (raised each time it refutes a suspicion) and last change. Any
+member answers unless --from names one (a node or master, e.g. node-2 or master-1); with -w, the
+changes in that member's view, or in every member's, print as they happen.
 
 Options:
   -n, --namespace NS        Look in this namespace (default: default).
@@ -98,20 +105,25 @@ Options:
       --field-selector SEL  Field selector, e.g. spec.nodeName=node-1, status.phase=Running.
   -o, --output FORMAT       wide, yaml, json or name.
   -w, --watch               After listing, print each change as it happens (Ctrl-C to stop).
+      --from MEMBER         members only: whose view to show.
   -h, --help                Show this help.
 
 Examples:
   skiff get pods -o wide
   skiff get deploy web -o yaml
-  skiff get pods -l app=web -w`,
+  skiff get pods -l app=web -w
+  skiff get members --from node-2`,
   options: {
     ...NAMESPACE_OPTIONS,
     selector: { type: 'string', short: 'l' },
     'field-selector': { type: 'string' },
     output: { type: 'string', short: 'o' },
     watch: { type: 'boolean', short: 'w' },
+    from: { type: 'string' },
   },
   async run(values, positionals, ctx) {
+    if (positionals[0] && MEMBER_KINDS.has(positionals[0].toLowerCase())) return getMembers(positionals, values, ctx);
+    if (values.from !== undefined) throw new UsageError('--from applies to skiff get members only');
     const targets = parseTargets(positionals);
     const scope = scopeOf(values);
     const format = parseOutput(stringOption(values, 'output'));

@@ -1,12 +1,13 @@
-// The node lifecycle controller: every monitor period it looks at each node's Lease; a node not
-// renewed within the grace period goes Ready=Unknown and is tainted unreachable, and its pods are
-// evicted when their toleration of that runs out, so that their controllers replace them on
-// healthy nodes. The node's kubelet, when it comes back, sees those pods gone and stops them.
+// The node lifecycle controller: every monitor period, and at once when gossip declares a node
+// dead, it weighs each node's Lease and gossip's view of it (decide.ts). A node judged lost is
+// tainted unreachable and its pods are evicted when their toleration of that runs out, so that
+// their controllers replace them on healthy nodes; one only unreachable is kept from new pods.
+// The node's kubelet, when it comes back, sees its evicted pods gone and stops them.
 import { NotFound } from '../../../protocol/errors.ts';
 import { NODE_LEASE_NAMESPACE } from '../../../protocol/defaults.ts';
 import type { Node, Pod } from '../../../protocol/types.ts';
 import type { Controller, ControllerContext } from '../context.ts';
-import { evictionDueAt, evictionsAllowed, leaseAgeMs, nodeChange, UNREACHABLE } from './decide.ts';
+import { evictionDueAt, evictionsAllowed, leaseAgeMs, nodeChange, nodeHealth, UNREACHABLE, type NodeHealth } from './decide.ts';
 
 export class NodeLifecycleController implements Controller {
   readonly name = 'nodelifecycle';
@@ -14,11 +15,17 @@ export class NodeLifecycleController implements Controller {
   private busy = false;
   private readonly evicting = new Set<string>();
   private holding = false;
+  private again = false;
+  private unsubscribe?: () => void;
 
   constructor(private readonly ctx: ControllerContext) {}
 
   register(): void {
     this.timer = setInterval(() => void this.monitor(), this.ctx.cfg.nodeMonitorMs);
+    // A gossip verdict is acted on now, not at the next monitor tick.
+    this.unsubscribe = this.ctx.gossip?.onChange((m) => {
+      if (m.state === 'dead' || m.state === 'left' || m.state === 'alive') void this.monitor();
+    });
   }
 
   resyncAll(): void {
@@ -27,32 +34,23 @@ export class NodeLifecycleController implements Controller {
 
   stop(): void {
     clearInterval(this.timer);
+    this.unsubscribe?.();
   }
 
   /** One pass over every node. */
   async monitor(): Promise<void> {
     const writer = this.ctx.writer;
-    if (!writer || this.busy) return;
+    if (!writer) return;
+    if (this.busy) {
+      this.again = true;
+      return;
+    }
     this.busy = true;
     try {
-      const now = Date.now();
-      const nodes = this.ctx.informers.nodes.list();
-      const fresh = new Map(nodes.map((n) => [
-        n.metadata.name!,
-        leaseAgeMs(this.ctx.informers.nodeLeases.getByName(n.metadata.name!, NODE_LEASE_NAMESPACE), now, n.metadata.creationTimestamp) <= this.ctx.cfg.nodeGraceMs,
-      ]));
-      const unhealthy = [...fresh.values()].filter((f) => !f).length;
-      const evict = evictionsAllowed(nodes.length, unhealthy);
-      if (!evict && !this.holding) this.ctx.log.warn('most nodes look unreachable at once; holding evictions back', { unhealthy, total: nodes.length });
-      this.holding = !evict;
-      for (const node of nodes) {
-        const ok = fresh.get(node.metadata.name!)!;
-        const change = nodeChange(node, ok, now);
-        let current: Node = node;
-        if (change) current = await this.write(node, change);
-        const taint = (current.spec?.taints ?? []).find((t) => t.key === UNREACHABLE && t.effect === 'NoExecute');
-        if (!ok && taint && evict) this.evictPods(current, taint, now);
-      }
+      do {
+        this.again = false;
+        await this.pass(Date.now());
+      } while (this.again && this.ctx.writer);
     } catch (err) {
       this.ctx.log.warn('node monitor pass failed', { err });
     } finally {
@@ -60,7 +58,33 @@ export class NodeLifecycleController implements Controller {
     }
   }
 
-  private async write(node: Node, change: NonNullable<ReturnType<typeof nodeChange>>): Promise<Node> {
+  private async pass(now: number): Promise<void> {
+    const { cfg, informers, gossip } = this.ctx;
+    const nodes = informers.nodes.list();
+    const verdicts = new Map<string, { health: NodeHealth; gossip: ReturnType<NonNullable<typeof gossip>['state']> }>();
+    for (const n of nodes) {
+      const name = n.metadata.name!;
+      const age = leaseAgeMs(informers.nodeLeases.getByName(name, NODE_LEASE_NAMESPACE), now, n.metadata.creationTimestamp);
+      const seen = gossip?.state(name);
+      verdicts.set(name, { health: nodeHealth(age, seen, { graceMs: cfg.nodeGraceMs, evictionGraceMs: cfg.nodeEvictionGraceMs }), gossip: seen });
+    }
+    // The mass-disruption guard weighs the lease's word alone: gossip's "dead" means the node's
+    // peers found nobody there, which a control-plane problem cannot fake.
+    const unhealthy = [...verdicts.values()].filter((v) => v.health !== 'ready' && v.gossip !== 'dead').length;
+    const evict = evictionsAllowed(nodes.length, unhealthy);
+    if (!evict && !this.holding) this.ctx.log.warn('most nodes look unreachable at once; holding evictions back', { unhealthy, total: nodes.length });
+    this.holding = !evict;
+    for (const node of nodes) {
+      const v = verdicts.get(node.metadata.name!)!;
+      const change = nodeChange(node, v.health, now, v.gossip);
+      let current: Node = node;
+      if (change) current = await this.write(node, change, v.gossip);
+      const taint = (current.spec?.taints ?? []).find((t) => t.key === UNREACHABLE && t.effect === 'NoExecute');
+      if (v.health === 'lost' && taint && (evict || v.gossip === 'dead')) this.evictPods(current, taint, now);
+    }
+  }
+
+  private async write(node: Node, change: NonNullable<ReturnType<typeof nodeChange>>, gossip: string | undefined): Promise<Node> {
     const writer = this.ctx.writer!;
     const name = node.metadata.name!;
     let result = node;
@@ -70,7 +94,7 @@ export class NodeLifecycleController implements Controller {
     if (change.conditions) {
       result = await writer.patch<Node>('nodes', name, undefined, { status: { conditions: change.conditions } }, { subresource: 'status' });
       const ready = change.conditions.find((c) => c.type === 'Ready')!;
-      this.ctx.log.info(ready.status === 'True' ? 'node is back' : 'node is unreachable', { node: name });
+      this.ctx.log.info(ready.status === 'True' ? 'node is back' : 'node is not ready', { node: name, gossip, reason: ready.message });
       this.ctx.events.record(node, ready.status === 'True' ? 'Normal' : 'Warning', ready.status === 'True' ? 'NodeReady' : 'NodeNotReady',
         ready.status === 'True' ? `Node ${name} status is now: NodeReady` : `Node ${name} status is now: NodeNotReady`);
     }

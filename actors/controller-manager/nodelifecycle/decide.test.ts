@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Node, Pod, Taint } from '../../../protocol/types.ts';
-import { evictionDueAt, evictionsAllowed, leaseAgeMs, nodeChange, UNREACHABLE } from './decide.ts';
+import { evictionDueAt, evictionsAllowed, leaseAgeMs, nodeChange, nodeHealth, UNREACHABLE } from './decide.ts';
 
 const node = (ready: 'True' | 'Unknown', taints: Taint[] = [], reason = 'KubeletReady'): Node => ({
   apiVersion: 'v1', kind: 'Node', metadata: { name: 'n' }, spec: { taints },
@@ -15,22 +15,65 @@ test('lease age', () => {
   assert.is(leaseAgeMs(undefined, now, '2026-01-01T00:00:09Z'), 1000, 'a node without a lease yet counts from its registration');
 });
 
-test('node - a stale lease: Ready=Unknown and the unreachable taints', () => {
-  const c = nodeChange(node('True'), false, now)!;
-  assert.is(c.conditions!.find((x) => x.type === 'Ready')!.status, 'Unknown');
-  assert.equal(c.taints!.map((t) => `${t.key}:${t.effect}`), [`${UNREACHABLE}:NoSchedule`, `${UNREACHABLE}:NoExecute`]);
+const health: [string, number, Parameters<typeof nodeHealth>[1], string][] = [
+  // name, lease age, gossip, verdict  (grace 4 s, eviction grace 30 s)
+  ['fresh lease, gossip alive', 1000, 'alive', 'ready'],
+  ['fresh lease, no gossip word', 1000, undefined, 'ready'],
+  ['fresh lease, merely suspected', 1000, 'suspect', 'ready'],
+  ['gossip dead: at once, however fresh the lease', 1000, 'dead', 'lost'],
+  ['late lease, gossip still hears it: kept from new pods only', 5000, 'alive', 'unreachable'],
+  ['late lease, suspected but not dead', 5000, 'suspect', 'unreachable'],
+  ['late lease past the eviction grace, gossip alive', 31_000, 'alive', 'lost'],
+  ['late lease, and the node left the group', 5000, 'left', 'lost'],
+  ['left, but the lease still fresh (a restart)', 1000, 'left', 'ready'],
+  ['late lease, no gossip word: the lease alone decides', 5000, undefined, 'lost'],
+  ['no lease ever', Infinity, 'alive', 'lost'],
+];
+for (const [name, age, gossip, want] of health) {
+  test(`health - ${name}: ${want}`, () => assert.is(nodeHealth(age, gossip, { graceMs: 4000, evictionGraceMs: 30_000 }), want));
+}
+
+const effects = (c: ReturnType<typeof nodeChange>) => c?.taints?.filter((t) => t.key === UNREACHABLE).map((t) => t.effect);
+const readyOf = (c: ReturnType<typeof nodeChange>) => c?.conditions?.find((x) => x.type === 'Ready');
+
+test('node - lost: Ready=Unknown and both unreachable taints', () => {
+  const c = nodeChange(node('True'), 'lost', now)!;
+  assert.is(readyOf(c)!.status, 'Unknown');
+  assert.equal(effects(c), ['NoSchedule', 'NoExecute']);
+});
+
+test('node - lost by gossip says so in the condition', () => {
+  assert.match(readyOf(nodeChange(node('True'), 'lost', now, 'dead'))!.message!, /Gossip declared the node dead/);
+});
+
+test('node - unreachable: Ready=Unknown, kept from new pods, not evicted', () => {
+  const c = nodeChange(node('True'), 'unreachable', now, 'alive')!;
+  assert.is(readyOf(c)!.status, 'Unknown');
+  assert.match(readyOf(c)!.message!, /gossip still hears the node/);
+  assert.equal(effects(c), ['NoSchedule']);
+});
+
+test('node - unreachable, then lost: the NoExecute taint is added, the first taint keeps its time', () => {
+  const first = nodeChange(node('True'), 'unreachable', now, 'alive')!;
+  const marked = node('Unknown', first.taints, 'NodeStatusUnknown');
+  marked.status!.conditions = first.conditions;
+  const c = nodeChange(marked, 'lost', now + 5000, 'dead')!;
+  assert.equal(effects(c), ['NoSchedule', 'NoExecute']);
+  assert.is(c.taints![0], first.taints![0]);
 });
 
 test('node - already marked: nothing more to write', () => {
-  const marked = node('Unknown', [{ key: UNREACHABLE, effect: 'NoExecute' }], 'NodeStatusUnknown');
-  assert.is(nodeChange(marked, false, now), undefined);
+  const c = nodeChange(node('True'), 'lost', now)!;
+  const marked = node('Unknown', c.taints, 'NodeStatusUnknown');
+  marked.status!.conditions = c.conditions;
+  assert.is(nodeChange(marked, 'lost', now + 500), undefined);
 });
 
 test('node - renewed again: untainted and Ready', () => {
-  const c = nodeChange(node('Unknown', [{ key: UNREACHABLE, effect: 'NoExecute' }, { key: 'other', effect: 'NoSchedule' }], 'NodeStatusUnknown'), true, now)!;
+  const c = nodeChange(node('Unknown', [{ key: UNREACHABLE, effect: 'NoExecute' }, { key: 'other', effect: 'NoSchedule' }], 'NodeStatusUnknown'), 'ready', now)!;
   assert.equal(c.taints, [{ key: 'other', effect: 'NoSchedule' }]);
-  assert.is(c.conditions!.find((x) => x.type === 'Ready')!.status, 'True');
-  assert.is(nodeChange(node('True'), true, now), undefined, 'a healthy node needs nothing');
+  assert.is(readyOf(c)!.status, 'True');
+  assert.is(nodeChange(node('True'), 'ready', now), undefined, 'a healthy node needs nothing');
 });
 
 const taint: Taint = { key: UNREACHABLE, effect: 'NoExecute', timeAdded: '2026-01-01T00:00:00Z' };

@@ -1,7 +1,10 @@
-// The node lifecycle controller's decisions: a node whose Lease is not renewed within the grace
-// period goes Ready=Unknown and gets the unreachable NoExecute taint; its pods are evicted once
-// their toleration of that taint runs out (0 s unless the pod says otherwise); a node that renews
-// again is Ready and untainted. Pure.
+// The node lifecycle controller's decisions, from two witnesses: the node's Lease (renewed through
+// the apiserver) and gossip (SWIM, node to node). Gossip's "dead" is acted on at once: it rests
+// on the node's peers finding nobody at its address, or on a suspicion it failed to refute. A
+// late lease alone is weaker evidence when gossip still hears the node, since then the node is
+// running and only its path to the control plane is slow: the node goes NotReady (no new pods),
+// and its pods stay until the witnesses agree or a longer grace runs out. Pure.
+import type { MemberState } from '../../membership/state.ts';
 import type { Condition, Lease, Node, Pod, Taint } from '../../../protocol/types.ts';
 
 export const UNREACHABLE = 'node.kubernetes.io/unreachable';
@@ -15,8 +18,22 @@ export function leaseAgeMs(lease: Lease | undefined, now: number, registered?: s
   return Number.isNaN(created) ? Infinity : now - created;
 }
 
-export function isUnreachable(node: Node): boolean {
-  return (node.spec?.taints ?? []).some((t) => t.key === UNREACHABLE && t.effect === 'NoExecute');
+/** ready: nothing to do. unreachable: NotReady, no new pods. lost: NotReady, and its pods are evicted. */
+export type NodeHealth = 'ready' | 'unreachable' | 'lost';
+
+export interface HealthConfig {
+  /** A lease older than this is late. */
+  graceMs: number;
+  /** A late lease is acted on alone, whatever gossip says, after this. */
+  evictionGraceMs: number;
+}
+
+/** The verdict on one node, from its lease's age and gossip's view of it (undefined: gossip has no word). */
+export function nodeHealth(leaseAge: number, gossip: MemberState | undefined, cfg: HealthConfig): NodeHealth {
+  if (gossip === 'dead') return 'lost';
+  if (leaseAge <= cfg.graceMs) return 'ready';
+  if ((gossip === 'alive' || gossip === 'suspect') && leaseAge <= cfg.evictionGraceMs) return 'unreachable';
+  return 'lost';
 }
 
 export interface NodeChange {
@@ -24,33 +41,39 @@ export interface NodeChange {
   taints?: Taint[];
 }
 
-/** What to write to the node, if anything, given whether its lease is fresh. */
-export function nodeChange(node: Node, fresh: boolean, now: number): NodeChange | undefined {
+const MESSAGES: Record<Exclude<NodeHealth, 'ready'>, (gossip: MemberState | undefined) => string> = {
+  unreachable: () => 'Kubelet stopped posting node status; gossip still hears the node, so its pods stay until both agree it is gone.',
+  lost: (gossip) => (gossip === 'dead' ? 'Gossip declared the node dead.' : 'Kubelet stopped posting node status.'),
+};
+
+/** What to write to the node, if anything, to match its health. */
+export function nodeChange(node: Node, health: NodeHealth, now: number, gossip?: MemberState): NodeChange | undefined {
   const ts = new Date(now).toISOString();
   const conditions = node.status?.conditions ?? [];
   const ready = conditions.find((c) => c.type === 'Ready');
   const taints = node.spec?.taints ?? [];
-  const ourTaints = taints.filter((t) => t.key === UNREACHABLE);
-  if (!fresh) {
-    const change: NodeChange = {};
-    if (ready?.status !== 'Unknown') {
+  const others = taints.filter((t) => t.key !== UNREACHABLE);
+  const ours = taints.filter((t) => t.key === UNREACHABLE);
+  const change: NodeChange = {};
+  if (health === 'ready') {
+    if (ours.length) change.taints = others;
+    if (ready?.status === 'Unknown' && ready.reason === OURS) {
       change.conditions = [
         ...conditions.filter((c) => c.type !== 'Ready'),
-        { type: 'Ready', status: 'Unknown', reason: OURS, message: 'Kubelet stopped posting node status.', lastTransitionTime: ts, lastHeartbeatTime: ready?.lastHeartbeatTime },
+        { type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'kubelet renewed its lease', lastTransitionTime: ts, lastHeartbeatTime: ts },
       ];
     }
-    if (!isUnreachable(node)) {
-      change.taints = [...taints.filter((t) => t.key !== UNREACHABLE), { key: UNREACHABLE, effect: 'NoSchedule', timeAdded: ts }, { key: UNREACHABLE, effect: 'NoExecute', timeAdded: ts }];
+  } else {
+    const message = MESSAGES[health](gossip);
+    if (ready?.status !== 'Unknown' || ready.message !== message) {
+      change.conditions = [
+        ...conditions.filter((c) => c.type !== 'Ready'),
+        { type: 'Ready', status: 'Unknown', reason: OURS, message, lastTransitionTime: ready?.status === 'Unknown' ? ready.lastTransitionTime : ts, lastHeartbeatTime: ready?.lastHeartbeatTime },
+      ];
     }
-    return change.conditions || change.taints ? change : undefined;
-  }
-  const change: NodeChange = {};
-  if (ourTaints.length) change.taints = taints.filter((t) => t.key !== UNREACHABLE);
-  if (ready?.status === 'Unknown' && ready.reason === OURS) {
-    change.conditions = [
-      ...conditions.filter((c) => c.type !== 'Ready'),
-      { type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'kubelet renewed its lease', lastTransitionTime: ts, lastHeartbeatTime: ts },
-    ];
+    const effects: Taint['effect'][] = health === 'lost' ? ['NoSchedule', 'NoExecute'] : ['NoSchedule'];
+    const want = effects.map((effect) => ours.find((t) => t.effect === effect) ?? { key: UNREACHABLE, effect, timeAdded: ts });
+    if (want.length !== ours.length || want.some((t) => !ours.includes(t))) change.taints = [...others, ...want];
   }
   return change.conditions || change.taints ? change : undefined;
 }

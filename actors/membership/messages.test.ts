@@ -1,0 +1,35 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { pack } from 'msgpackr';
+import { BadRequest } from '../../protocol/errors.ts';
+import { decodeMessage, encodeMessage, type Message } from './messages.ts';
+
+test('messages: round trip', () => {
+  const msg: Message = { type: 'ping', from: 'a', target: 'b', news: [{ type: 'suspect', name: 'c', incarnation: 2, from: 'a' }] };
+  assert.equal(decodeMessage(encodeMessage(msg)), msg);
+  const state: Message = { type: 'state', from: 'a', members: [{ name: 'a', role: 'master', incarnation: 0, state: 'alive', since: 5 }] };
+  assert.equal(decodeMessage(encodeMessage(state)), state);
+});
+
+const bad: [string, unknown, RegExp][] = [
+  ['wrong version', { v: 99, type: 'ping' }, /unsupported protocol version 99/],
+  ['unknown type', { v: 1, type: 'hello', from: 'a' }, /unknown gossip message type "hello"/],
+  ['no sender', { v: 1, type: 'gossip', news: [] }, /field from/],
+  ['no target', { v: 1, type: 'ping', from: 'a', news: [] }, /field target/],
+  ['news not a list', { v: 1, type: 'gossip', from: 'a', news: 3 }, /field news must be a list/],
+  ['bad news item', { v: 1, type: 'gossip', from: 'a', news: [{ type: 'zombie', name: 'b', incarnation: 1 }] }, /news\[0\]/],
+  ['bad member', { v: 1, type: 'state', from: 'a', members: [{ name: 'b' }] }, /members\[0\]/],
+];
+for (const [name, body, re] of bad) {
+  test(`messages: ${name} is a BadRequest naming the field`, () => {
+    try {
+      decodeMessage(pack(body));
+      assert.unreachable('decoded');
+    } catch (err) {
+      assert.instance(err, BadRequest);
+      assert.match((err as Error).message, re);
+    }
+  });
+}
+
+test.run();
