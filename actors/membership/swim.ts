@@ -1,66 +1,27 @@
 // One member of a SWIM group with Lifeguard's refinements. It owns no sockets and no clock: the
 // transport (NATS in production, in-memory in the benchmark) and the clock are given, so the
 // benchmark runs exactly this code. The rules it applies live in the pure files beside it.
-import { Awareness, failedProbeDelta } from './awareness.ts';
+import { Awareness } from './awareness.ts';
 import { BroadcastQueue, retransmitLimit } from './broadcast.ts';
+import type { Clock, SwimHooks, Timer, Transport } from './io.ts';
 import type { Message } from './messages.ts';
+import { Prober } from './probe.ts';
 import type { Random } from './probe-order.ts';
 import { applyNews, mergeNews, newsOf, refutedIncarnation, type Member, type MemberRole, type News } from './state.ts';
-import { confirmationsWanted, Suspicion, suspicionTimeouts, unreachableVerdict } from './suspicion.ts';
+import { confirmationsWanted, Suspicion, suspicionTimeouts } from './suspicion.ts';
+import { EAGER_GOSSIP_SPACING, GossipStats, pushPullInterval, REAP_EVERY_PERIODS, SYNC_TIMEOUT_PROBES, type SwimConfig } from './timing.ts';
 import { MemberView } from './view.ts';
-import { EAGER_GOSSIP_SPACING, GossipStats, pushPullInterval, REAP_EVERY_PERIODS, RELAY_NACK_SHARE, SYNC_TIMEOUT_PROBES, type SwimConfig } from './timing.ts';
 
-export interface Timer {
-  cancel(): void;
-}
-export interface Clock {
-  now(): number;
-  after(ms: number, fn: () => void): Timer;
-}
+export type { Clock, SwimHooks, Timer, Transport } from './io.ts';
 
-/** How messages leave a member. `R` is the transport's reply address. */
-export interface Transport<R> {
-  /** Sends; with `replySeq`, the answer comes back through `replied`, or `unreachable` when nobody is there. */
-  send(to: string, msg: Message, replySeq?: number): void;
-  reply(to: R, msg: Message): void;
-  /** Sends a join to some member already in the group (a seed, or whoever the join subject reaches). */
-  join(msg: Message, replySeq: number): void;
+interface Sync {
+  join: boolean;
+  timer: Timer;
 }
-
-export interface SwimHooks {
-  /** A member's state or incarnation changed in this view (`previous` undefined: first heard of). */
-  change?(member: Member, previous: Member | undefined): void;
-  /** The first full-state exchange after `join()` has completed. */
-  joined?(): void;
-}
-
-type Probe = {
-  kind: 'probe';
-  target: string;
-  start: number;
-  timeoutMs: number;
-  acked: boolean;
-  direct: boolean;
-  unreachable: boolean;
-  nacks: number;
-  expectedNacks: number;
-  epoch: number;
-  relaySeqs: number[];
-  timers: Timer[];
-};
-type Pending<R> =
-  | Probe
-  | { kind: 'indirect'; probe: Probe }
-  | { kind: 'relay'; replyTo: R; timer: Timer }
-  | { kind: 'verify'; target: string; timer: Timer }
-  | { kind: 'sync'; join: boolean; timer: Timer };
 
 interface Suspected {
   suspicion: Suspicion;
   timer: Timer;
-  /** When our own probe first met "nobody is there", awaiting the second probe that confirms it. */
-  unreachableAt?: number;
-  verifying?: boolean;
 }
 
 export class Swim<R = unknown> {
@@ -68,7 +29,8 @@ export class Swim<R = unknown> {
   private readonly queue = new BroadcastQueue();
   readonly awareness: Awareness;
   private readonly suspected = new Map<string, Suspected>();
-  private readonly pending = new Map<number, Pending<R>>();
+  private readonly syncs = new Map<number, Sync>();
+  private readonly prober: Prober<R>;
   private seq = 0;
   private running = false;
   private leaving = false;
@@ -84,14 +46,29 @@ export class Swim<R = unknown> {
   constructor(
     readonly name: string,
     role: MemberRole,
-    private readonly cfg: SwimConfig,
+    readonly cfg: SwimConfig,
     private readonly transport: Transport<R>,
-    private readonly clock: Clock,
+    readonly clock: Clock,
     private readonly random: Random,
     private readonly hooks: SwimHooks = {},
   ) {
     this.awareness = new Awareness(cfg.awarenessMax);
     this.view = new MemberView(name, { name, role, incarnation: 0, state: 'alive', since: clock.now() }, random);
+    this.prober = new Prober<R>({
+      name, cfg, clock, awareness: this.awareness, stats: this.stats,
+      send: (to, msg, seq) => this.send(to, msg, seq),
+      answer: (to, msg) => this.answer(to, msg),
+      piggyback: (to) => this.piggyback(to),
+      nextSeq: () => this.nextSeq(),
+      relays: (target, k) => this.view.pick(k, (m) => m.name !== target && m.state === 'alive'),
+      linkEpoch: () => this.epoch,
+      linkUp: () => this.networkUp,
+      running: () => this.running,
+      canDeclareDead: () => this.canDeclareDead(),
+      isSuspect: (n) => this.view.get(n)?.state === 'suspect',
+      accuse: (target) => this.accuse(target),
+      declareDead: (target) => this.declareDead(target),
+    });
   }
 
   get self(): Member {
@@ -130,8 +107,9 @@ export class Swim<R = unknown> {
     this.eager?.cancel();
     for (const s of this.suspected.values()) s.timer.cancel();
     this.suspected.clear();
-    for (const p of this.pending.values()) this.cancelPending(p);
-    this.pending.clear();
+    for (const s of this.syncs.values()) s.timer.cancel();
+    this.syncs.clear();
+    this.prober.stop();
   }
 
   /**
@@ -148,10 +126,10 @@ export class Swim<R = unknown> {
   join(): void {
     const seq = this.nextSeq();
     const timer = this.clock.after(this.cfg.probeTimeoutMs * SYNC_TIMEOUT_PROBES, () => {
-      this.pending.delete(seq);
+      this.syncs.delete(seq);
       this.joinLater(this.cfg.joinRetryMs);
     });
-    this.pending.set(seq, { kind: 'sync', join: true, timer });
+    this.syncs.set(seq, { join: true, timer });
     this.stats.count('push-pull');
     this.transport.join({ type: 'push-pull', from: this.name, join: true, members: this.members() }, seq);
   }
@@ -179,8 +157,6 @@ export class Swim<R = unknown> {
     return this.networkUp && this.clock.now() >= this.healthyAt;
   }
 
-  // ---- inbound -------------------------------------------------------------------------
-
   /** A message addressed to us; `replyTo` when its sender asked for an answer. */
   receive(msg: Message, replyTo?: R): void {
     if (!this.running) return;
@@ -191,7 +167,7 @@ export class Swim<R = unknown> {
         if (replyTo !== undefined && msg.target === this.name) this.answer(replyTo, { type: 'ack', from: this.name, news: this.piggyback(msg.from) });
         break;
       case 'ping-req':
-        if (replyTo !== undefined) this.relay(msg.target, replyTo);
+        if (replyTo !== undefined) this.prober.relay(msg.target, replyTo);
         break;
       case 'push-pull':
         if (replyTo === undefined) break;
@@ -212,21 +188,16 @@ export class Swim<R = unknown> {
     if (!this.running) return;
     this.stats.received++;
     if ('news' in msg) this.takeNews(msg.news);
-    const p = this.pending.get(seq);
-    if (!p) return;
-    if (msg.type === 'ack') {
-      if (p.kind === 'probe') this.acked(p);
-      else if (p.kind === 'indirect') this.acked(p.probe);
-      else if (p.kind === 'relay') this.finishRelay(seq, p, { type: 'ack', from: this.name, news: [] });
-      else if (p.kind === 'verify') this.finishVerify(seq, p, false);
-    } else if (msg.type === 'nack') {
-      if (p.kind === 'indirect') p.probe.nacks++;
-      else if (p.kind === 'sync' && p.join) this.landedOnSelf(seq, p);
-    } else if (msg.type === 'state' && p.kind === 'sync') {
-      this.pending.delete(seq);
-      p.timer.cancel();
+    if (this.prober.replied(seq, msg)) return;
+    const sync = this.syncs.get(seq);
+    if (!sync) return;
+    if (msg.type === 'nack' && sync.join) {
+      this.landedOnSelf(seq, sync);
+    } else if (msg.type === 'state') {
+      this.syncs.delete(seq);
+      sync.timer.cancel();
       this.merge(msg.members, msg.from);
-      if (p.join) {
+      if (sync.join) {
         this.joinAttempts = 0;
         this.hooks.joined?.();
       }
@@ -235,30 +206,13 @@ export class Swim<R = unknown> {
 
   /** The network says nobody is subscribed where we sent `seq`. */
   unreachable(seq: number): void {
-    const p = this.pending.get(seq);
-    if (!p) return;
-    switch (p.kind) {
-      case 'probe':
-        p.unreachable = true;
-        if (!p.acked) this.noteUnreachable(p.target);
-        break;
-      case 'relay':
-        this.finishRelay(seq, p, { type: 'nack', from: this.name, unreachable: true });
-        break;
-      case 'verify':
-        this.finishVerify(seq, p, true);
-        break;
-      case 'sync':
-        this.pending.delete(seq);
-        p.timer.cancel();
-        if (p.join) this.joinLater(this.cfg.joinRetryMs);
-        break;
-      default:
-        break;
-    }
+    if (!this.running || this.prober.unreachable(seq)) return;
+    const sync = this.syncs.get(seq);
+    if (!sync) return;
+    this.syncs.delete(seq);
+    sync.timer.cancel();
+    if (sync.join) this.joinLater(this.cfg.joinRetryMs);
   }
-
-  // ---- probing -------------------------------------------------------------------------
 
   private probeTick(): void {
     if (!this.running) return;
@@ -266,73 +220,7 @@ export class Swim<R = unknown> {
     this.loops[0] = this.clock.after(period, () => this.probeTick());
     if (!this.networkUp) return;
     const target = this.view.nextProbe();
-    if (target !== undefined) this.probe(target, period);
-  }
-
-  private probe(target: string, period: number): void {
-    const seq = this.nextSeq();
-    const timeoutMs = this.awareness.scale(this.cfg.probeTimeoutMs);
-    const p: Probe = {
-      kind: 'probe', target, start: this.clock.now(), timeoutMs, acked: false, direct: false, unreachable: false,
-      nacks: 0, expectedNacks: 0, epoch: this.epoch, relaySeqs: [], timers: [],
-    };
-    this.pending.set(seq, p);
-    this.stats.probes++;
-    this.send(target, { type: 'ping', from: this.name, target, news: this.piggyback(target) }, seq);
-    p.timers.push(this.clock.after(timeoutMs, () => this.probeIndirect(p)), this.clock.after(period, () => this.finishProbe(seq, p)));
-  }
-
-  private acked(p: Probe): void {
-    if (p.acked) return;
-    p.acked = true;
-    p.direct = this.clock.now() - p.start <= p.timeoutMs;
-    const s = this.suspected.get(p.target);
-    if (s) s.unreachableAt = undefined;
-  }
-
-  /** No ack in time: ask k others to try, each of whom answers with the ack or a nack. */
-  private probeIndirect(p: Probe): void {
-    if (p.acked || p.unreachable) return;
-    const relays = this.view.pick(this.cfg.indirectChecks, (m) => m.name !== p.target && m.state === 'alive');
-    p.expectedNacks = relays.length;
-    for (const relay of relays) {
-      const seq = this.nextSeq();
-      this.pending.set(seq, { kind: 'indirect', probe: p });
-      p.relaySeqs.push(seq);
-      this.send(relay, { type: 'ping-req', from: this.name, target: p.target, news: this.piggyback(relay) }, seq);
-    }
-  }
-
-  private finishProbe(seq: number, p: Probe): void {
-    this.pending.delete(seq);
-    for (const s of p.relaySeqs) this.pending.delete(s);
-    for (const t of p.timers) t.cancel();
-    if (p.acked) {
-      if (p.direct) this.awareness.apply(-1);
-      return;
-    }
-    // Unreachable is handled as it arrives; and a probe that spanned our own disconnection says
-    // nothing about its target.
-    if (p.unreachable || p.epoch !== this.epoch || !this.networkUp || !this.running) return;
-    this.stats.failedProbes++;
-    this.awareness.apply(failedProbeDelta(p.expectedNacks, p.nacks));
-    this.accuse(p.target);
-  }
-
-  private relay(target: string, replyTo: R): void {
-    const seq = this.nextSeq();
-    const timer = this.clock.after(this.awareness.scale(this.cfg.probeTimeoutMs) * RELAY_NACK_SHARE, () => {
-      const p = this.pending.get(seq);
-      if (p?.kind === 'relay') this.finishRelay(seq, p, { type: 'nack', from: this.name });
-    });
-    this.pending.set(seq, { kind: 'relay', replyTo, timer });
-    this.send(target, { type: 'ping', from: this.name, target, news: this.piggyback(target) }, seq);
-  }
-
-  private finishRelay(seq: number, p: Extract<Pending<R>, { kind: 'relay' }>, answer: Message): void {
-    this.pending.delete(seq);
-    p.timer.cancel();
-    this.answer(p.replyTo, answer);
+    if (target !== undefined) this.prober.probe(target, period);
   }
 
   // ---- suspicion -----------------------------------------------------------------------
@@ -345,47 +233,7 @@ export class Swim<R = unknown> {
     const wasAlive = m.state === 'alive';
     this.handleNews(news);
     // Lifeguard: the suspect hears of it at once, so that it can refute before its time is up.
-    if (wasAlive) this.send(target, { type: 'gossip', from: this.name, news: [news] });
-  }
-
-  private noteUnreachable(target: string): void {
-    this.accuse(target);
-    const s = this.suspected.get(target);
-    if (!s || s.unreachableAt !== undefined) return;
-    s.unreachableAt = this.clock.now();
-    this.clock.after(this.cfg.unreachableConfirmMs, () => this.verify(target));
-  }
-
-  /** The second probe of an unreachable suspect: a second "nobody there" is death. */
-  private verify(target: string): void {
-    const s = this.suspected.get(target);
-    if (!this.running || !s || s.unreachableAt === undefined || s.verifying) return;
-    s.verifying = true;
-    const seq = this.nextSeq();
-    const timer = this.clock.after(this.awareness.scale(this.cfg.probeTimeoutMs), () => {
-      const p = this.pending.get(seq);
-      if (p?.kind === 'verify') this.finishVerify(seq, p, false);
-    });
-    this.pending.set(seq, { kind: 'verify', target, timer });
-    this.send(target, { type: 'ping', from: this.name, target, news: this.piggyback(target) }, seq);
-  }
-
-  private finishVerify(seq: number, p: Extract<Pending<R>, { kind: 'verify' }>, unreachable: boolean): void {
-    this.pending.delete(seq);
-    p.timer.cancel();
-    const s = this.suspected.get(p.target);
-    if (!s) return;
-    s.verifying = false;
-    if (!unreachable || s.unreachableAt === undefined) {
-      // Someone is subscribed there again: the ordinary suspicion timer decides.
-      s.unreachableAt = undefined;
-      return;
-    }
-    if (!this.canDeclareDead()) {
-      this.clock.after(this.cfg.periodMs, () => this.verify(p.target));
-      return;
-    }
-    if (unreachableVerdict(s.unreachableAt, this.clock.now(), this.cfg.unreachableConfirmMs)) this.declareDead(p.target);
+    if (wasAlive && this.cfg.tellSuspect) this.send(target, { type: 'gossip', from: this.name, news: [news] });
   }
 
   private startSuspicion(m: Member, from: string): void {
@@ -471,6 +319,7 @@ export class Swim<R = unknown> {
     if (m.state !== 'suspect' && previous?.state === 'suspect') {
       this.suspected.get(m.name)?.timer.cancel();
       this.suspected.delete(m.name);
+      this.prober.forget(m.name);
     }
   }
 
@@ -485,7 +334,7 @@ export class Swim<R = unknown> {
    */
   private piggyback(to: string): News[] {
     const m = this.view.get(to);
-    if (m && m.state !== 'alive') return [newsOf(m, this.name)];
+    if (m && (m.state === 'dead' || m.state === 'left' || (m.state === 'suspect' && this.cfg.tellSuspect))) return [newsOf(m, this.name)];
     return this.queue.take(this.cfg.maxPiggyback, retransmitLimit(this.cfg.retransmitMult, this.view.liveCount), to);
   }
 
@@ -524,15 +373,15 @@ export class Swim<R = unknown> {
       return;
     }
     const seq = this.nextSeq();
-    const timer = this.clock.after(this.cfg.probeTimeoutMs * SYNC_TIMEOUT_PROBES, () => this.pending.delete(seq));
-    this.pending.set(seq, { kind: 'sync', join: false, timer });
+    const timer = this.clock.after(this.cfg.probeTimeoutMs * SYNC_TIMEOUT_PROBES, () => this.syncs.delete(seq));
+    this.syncs.set(seq, { join: false, timer });
     this.send(peer, { type: 'push-pull', from: this.name, join: false, members: this.members() }, seq);
   }
 
   /** Our join reached ourselves (we are in the join group too): try again, then wait. */
-  private landedOnSelf(seq: number, p: Extract<Pending<R>, { kind: 'sync' }>): void {
-    this.pending.delete(seq);
-    p.timer.cancel();
+  private landedOnSelf(seq: number, sync: Sync): void {
+    this.syncs.delete(seq);
+    sync.timer.cancel();
     this.joinAttempts++;
     this.joinLater(this.joinAttempts < 5 ? 0 : this.cfg.joinRetryMs);
   }
@@ -575,10 +424,5 @@ export class Swim<R = unknown> {
     };
     t = this.clock.after(ms, tick);
     return { cancel: () => t.cancel() };
-  }
-
-  private cancelPending(p: Pending<R>): void {
-    if (p.kind === 'probe') for (const t of p.timers) t.cancel();
-    else if (p.kind !== 'indirect') p.timer.cancel();
   }
 }

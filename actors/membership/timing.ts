@@ -30,6 +30,11 @@ export interface SwimConfig extends SuspicionConfig {
   settleMs: number;
   /** A member that knows no one else asks to join again this often. */
   joinRetryMs: number;
+  /**
+   * Lifeguard's buddy system: a suspect is told directly that it is suspected, so that it can
+   * refute in time. Always on in skiff; the benchmark turns it off to measure plain SWIM.
+   */
+  tellSuspect: boolean;
 }
 
 /** A relay nacks when its own ping is unanswered after this share of the probe timeout, in time for the prober to count it. */
@@ -67,6 +72,7 @@ export function swimConfig(cfg: Config): SwimConfig {
     awarenessMax: cfg.gossipAwarenessMax,
     settleMs: cfg.gossipSettleMs,
     joinRetryMs: cfg.gossipJoinRetryMs,
+    tellSuspect: true,
   };
 }
 

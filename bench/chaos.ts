@@ -1,0 +1,230 @@
+// Node failures on the local Procfile cluster (skiff up: nats, 2 masters, 5 nodes) with 20
+// replicas behind a service: SIGKILL a node many times and time how long until every member
+// declares it dead and until its pods run elsewhere; SIGSTOP a node for 1 s; load both cores for
+// two minutes. Writes bench/results/chaos.json.
+// Usage: tsx bench/chaos.ts [--kills 12] [--stops 5] [--load-seconds 120]
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { ApiClient } from '../actors/lib/client.ts';
+import { connectNats } from '../actors/lib/nats.ts';
+import { decode } from '../protocol/codec.ts';
+import { gossipChangesSubject } from '../protocol/subjects.ts';
+import type { Deployment, Event, Node, Pod, Service } from '../protocol/types.ts';
+import { freePort, ROOT, spawnProc, waitFor, type Proc } from '../test/harness.ts';
+
+const { values } = parseArgs({
+  options: {
+    kills: { type: 'string', default: '12' }, stops: { type: 'string', default: '5' }, 'load-seconds': { type: 'string', default: '120' },
+    help: { type: 'boolean', short: 'h' },
+  },
+});
+if (values.help) {
+  console.log('Usage: tsx bench/chaos.ts [--kills N] [--stops N] [--load-seconds S]');
+  process.exit(0);
+}
+const KILLS = Number(values.kills);
+const STOPS = Number(values.stops);
+const LOAD_SECONDS = Number(values['load-seconds']);
+const NODES = 5;
+const MEMBERS = NODES + 2;
+const REPLICAS = 20;
+const progress = (t: string) => process.stderr.write(`bench: ${t}\n`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil(q * xs.length) - 1)];
+const stats = (xs: number[]) => ({ samples: xs.length, p50Ms: quantile(xs, 0.5), p99Ms: quantile(xs, 0.99), maxMs: Math.max(...xs) });
+
+// The repository's Procfile, with absolute paths, in a directory of its own: its own ports, its
+// own .skiff, nothing shared with a cluster the user may be running.
+const dir = mkdtempSync(join(tmpdir(), 'skiff-chaos-'));
+const tsx = import.meta.resolve('tsx');
+const procfile = readFileSync(join(ROOT, 'Procfile'), 'utf8')
+  .replace(/--import tsx (\S+)/g, (_m, file: string) => `--import ${tsx} ${join(ROOT, file)}`);
+writeFileSync(join(dir, 'Procfile'), procfile);
+const natsPort = await freePort();
+writeFileSync(join(dir, '.env'), [
+  `SKIFF_NATS_PORT=${natsPort}`, `SKIFF_NATS_MONITOR_PORT=${await freePort()}`, `SKIFF_NATS_URL=nats://127.0.0.1:${natsPort}`,
+].join('\n'));
+const base = 20_000 + Math.floor(Math.random() * 20_000);
+progress(`starting skiff up in ${dir} (ports from ${base}, nats ${natsPort})`);
+const up: Proc = spawnProc(process.execPath, [join(ROOT, 'cli/skiff.js'), 'up', '-f', join(dir, 'Procfile'), '-e', join(dir, '.env'), '-m', `master=2,node=${NODES}`, '-p', String(base)]);
+let finished = false;
+void up.exited.then((code) => {
+  if (finished) return;
+  process.stderr.write(`bench: skiff up exited (${code}) before the benchmark was done:\n${up.output().slice(-3000)}\n`);
+  process.exit(1);
+});
+
+interface Change { observer: string; member: string; state: string; at: number }
+const changes: Change[] = [];
+const nc = await connectNats({ url: `nats://127.0.0.1:${natsPort}`, name: 'chaos-bench', persistent: true });
+const client = new ApiClient(nc, { timeoutMs: 5000, waitForApiserver: true });
+nc.subscribe(gossipChangesSubject('*'), {
+  callback: (err, m) => {
+    if (err) return;
+    const c = decode(m.data) as unknown as { observer: string; member: { name: string; state: string } };
+    changes.push({ observer: c.observer, member: c.member.name, state: c.member.state, at: Date.now() });
+  },
+});
+
+/** The live process group `skiff up` started for an instance (node.3), from its state file. */
+function groupOf(instance: string): number {
+  const stateDir = join(dir, '.skiff', 'up');
+  for (const f of readdirSync(stateDir).filter((x) => x.endsWith('.json'))) {
+    const groups = (JSON.parse(readFileSync(join(stateDir, f), 'utf8')).groups as { name: string; pgid: number }[]).filter((x) => x.name === instance);
+    // A restarted instance has a new group; the file may still list the old one.
+    for (const g of groups.reverse()) {
+      try {
+        process.kill(-g.pgid, 0);
+        return g.pgid;
+      } catch {
+        // gone
+      }
+    }
+  }
+  throw new Error(`no live process group for ${instance}`);
+}
+
+const pods = async () => (await client.list<Pod>('pods', { labelSelector: 'app=chaos', namespace: 'chaos' })).items;
+const live = (ps: Pod[]) => ps.filter((p) => !p.metadata.deletionTimestamp);
+const runningPods = (ps: Pod[]) => live(ps).filter((p) => p.status?.phase === 'Running');
+const readyNodes = async () => (await client.list<Node>('nodes')).items.filter((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') && !(n.spec?.taints ?? []).length).length;
+const allAlive = () => {
+  const latest = new Map<string, string>();
+  for (const c of changes) latest.set(`${c.observer}/${c.member}`, c.state);
+  return [...latest.values()].every((s) => s === 'alive');
+};
+
+async function steady(what: string): Promise<void> {
+  await waitFor(`${what}: ${NODES} Ready nodes, ${REPLICAS} Running, every member alive`, async () =>
+    (await readyNodes()) === NODES && runningPods(await pods()).length === REPLICAS && allAlive(), 60_000, 200).catch(async (err) => {
+    const latest = new Map<string, string>();
+    for (const c of changes) latest.set(`${c.observer}/${c.member}`, c.state);
+    const notAlive = [...latest].filter(([, st]) => st !== 'alive').map(([k, st]) => `${k}=${st}`);
+    throw new Error(`${(err as Error).message}: ${await readyNodes()} Ready, ${runningPods(await pods()).length} Running, not alive: ${notAlive.join(' ') || 'none'}`);
+  });
+}
+
+try {
+  await waitFor(`${NODES} Ready nodes`, async () => (await readyNodes().catch(() => 0)) === NODES, 60_000, 250);
+  await client.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'chaos' } });
+  await client.create<Service>({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: 'chaos' }, spec: { selector: { app: 'chaos' }, ports: [{ port: await freePort(), targetPort: 'http' }] } });
+  await client.create<Deployment>({
+    apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web', namespace: 'chaos' },
+    spec: {
+      replicas: REPLICAS, selector: { matchLabels: { app: 'chaos' } },
+      template: { metadata: { labels: { app: 'chaos' } }, spec: { terminationGracePeriodSeconds: 1, containers: [{
+        name: 'web', command: ['node', '-e', "require('http').createServer((q, s) => s.end(process.env.HOSTNAME)).listen(process.env.PORT)"],
+        ports: [{ name: 'http', containerPort: 8080 }],
+      }] } },
+    },
+  });
+  await steady('deployed');
+  progress(`${REPLICAS} replicas running on ${NODES} nodes`);
+
+  // ---- SIGKILL ----------------------------------------------------------------------------
+  const perMember: number[] = [];
+  const everyMember: number[] = [];
+  const replaced: number[] = [];
+  const allReplaced: number[] = [];
+  for (let k = 0; k < KILLS; k++) {
+    const node = `node-${(k % NODES) + 1}`;
+    const existing = new Set((await pods()).map((p) => p.metadata.uid!));
+    const victimPods = live(await pods()).filter((p) => p.spec.nodeName === node).map((p) => p.metadata.uid!);
+    const at = Date.now();
+    const group = groupOf(`node.${(k % NODES) + 1}`);
+    const members = execFileSync('ps', ['-o', 'pid=,args=', '-g', String(group)], { encoding: 'utf8' }).trim();
+    process.kill(-group, 'SIGKILL');
+    const seenAt = new Map<string, number>();
+    const podRunningAt = new Map<string, number>();
+    await waitFor(`kill ${k + 1}: ${node} dead everywhere and its pods replaced`, async () => {
+      for (const c of changes) if (c.member === node && c.state === 'dead' && c.at >= at && !seenAt.has(c.observer)) seenAt.set(c.observer, c.at);
+      const now = Date.now();
+      for (const p of runningPods(await pods())) {
+        if (!existing.has(p.metadata.uid!) && !podRunningAt.has(p.metadata.uid!)) {
+          podRunningAt.set(p.metadata.uid!, now);
+        }
+      }
+      return seenAt.size >= MEMBERS - 1 && podRunningAt.size >= victimPods.length;
+    }, 30_000, 20).catch((err) => {
+      throw new Error(`${(err as Error).message} (process group ${group}): ${seenAt.size} of ${MEMBERS - 1} members declared it dead (${[...seenAt.keys()].join(', ')}); ${podRunningAt.size} of ${victimPods.length} replacements Running\ngroup was:\n${members}\n${up.output().split('\n').filter((l) => /node\.|up  /.test(l)).slice(-40).join('\n')}`);
+    });
+    const declared = [...seenAt.values()].map((t) => t - at);
+    const runs = [...podRunningAt.values()].map((t) => t - at);
+    perMember.push(...declared);
+    everyMember.push(Math.max(...declared));
+    replaced.push(...runs);
+    allReplaced.push(Math.max(...runs));
+    progress(`kill ${k + 1}/${KILLS} ${node} (${victimPods.length} pods): first declared dead ${Math.min(...declared)} ms, by all ${Math.max(...declared)} ms; replacements Running by ${Math.max(...runs)} ms`);
+    await steady(`after kill ${k + 1}`);
+  }
+
+  // ---- SIGSTOP 1 s ------------------------------------------------------------------------
+  const stopResults = [];
+  for (let i = 0; i < STOPS; i++) {
+    const node = `node-${(i % NODES) + 1}`;
+    const before = live(await pods()).filter((p) => p.spec.nodeName === node).map((p) => p.metadata.uid).sort();
+    const at = Date.now();
+    const group = groupOf(`node.${(i % NODES) + 1}`);
+    process.kill(-group, 'SIGSTOP');
+    await sleep(1000);
+    process.kill(-group, 'SIGCONT');
+    await sleep(6000);
+    const suspected = new Set(changes.filter((c) => c.member === node && c.state === 'suspect' && c.at >= at).map((c) => c.observer)).size;
+    const dead = changes.filter((c) => c.member === node && c.state === 'dead' && c.at >= at).length;
+    const after = live(await pods()).filter((p) => p.spec.nodeName === node).map((p) => p.metadata.uid).sort();
+    const evicted = before.filter((u) => !after.includes(u)).length;
+    stopResults.push({ node, suspectedBy: suspected, declaredDead: dead, podsEvicted: evicted });
+    progress(`SIGSTOP 1 s ${i + 1}/${STOPS} ${node}: suspected by ${suspected}, declared dead ${dead} times, ${evicted} pods evicted`);
+    await steady(`after stop ${i + 1}`);
+  }
+
+  // ---- both cores busy --------------------------------------------------------------------
+  progress(`loading both cores for ${LOAD_SECONDS} s`);
+  const loadAt = Date.now();
+  const before = live(await pods()).map((p) => p.metadata.uid).sort();
+  const burners = [0, 1].map(() => spawnProc('/bin/sh', ['-c', 'while :; do :; done']));
+  try {
+    await sleep(LOAD_SECONDS * 1000);
+  } finally {
+    for (const b of burners) await b.stop(1000);
+  }
+  await sleep(3000);
+  const loadChanges = changes.filter((c) => c.at >= loadAt);
+  const evictions = (await client.list<Event>('events', { namespace: 'chaos' })).items.filter((e) => e.reason === 'TaintManagerEviction' && Date.parse(e.lastTimestamp ?? '') >= loadAt).length;
+  const after = live(await pods()).map((p) => p.metadata.uid).sort();
+  const load = {
+    seconds: LOAD_SECONDS,
+    suspicions: loadChanges.filter((c) => c.state === 'suspect').length,
+    declaredDead: loadChanges.filter((c) => c.state === 'dead').length,
+    evictions,
+    podsChanged: before.filter((u) => !after.includes(u)).length,
+  };
+  progress(`load: ${load.suspicions} suspicions, ${load.declaredDead} dead declarations, ${load.evictions} evictions, ${load.podsChanged} pods changed`);
+
+  const result = {
+    bench: 'chaos',
+    date: new Date().toISOString(),
+    cluster: { masters: 2, nodes: NODES, replicas: REPLICAS },
+    kill: {
+      kills: KILLS,
+      declaredDeadPerMember: stats(perMember),
+      declaredDeadByEveryMember: stats(everyMember),
+      replacementPodRunning: stats(replaced),
+      allReplacementsRunning: stats(allReplaced),
+    },
+    sigstop1s: stopResults,
+    cpuLoad: load,
+    targets: { everyMemberDeclaresDeadP50Ms: 1500, replacementRunningP99Ms: 3000 },
+  };
+  mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
+  writeFileSync(join(ROOT, 'bench/results/chaos.json'), `${JSON.stringify(result, null, 2)}\n`);
+  console.log(JSON.stringify(result, null, 2));
+} finally {
+  finished = true;
+  await nc.close().catch(() => {});
+  await up.stop(15_000);
+  rmSync(dir, { recursive: true, force: true });
+}
