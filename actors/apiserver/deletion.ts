@@ -16,7 +16,41 @@ export async function deleteObject(ctx: ApiContext, info: KindInfo, req: ApiRequ
   return { object: await deleteByName(ctx, info, name, namespaceOf(info, req), opts, req.origin) };
 }
 
+/** A write that lost a race with another is tried again on the fresh object this many times. */
+const DELETE_ATTEMPTS = 5;
+
+/**
+ * Deletes by name. As in Kubernetes' storage layer, a delete without a resourceVersion
+ * precondition that races another write (a kubelet's last status, say) is retried on the new
+ * version, with its preconditions checked again; one with a resourceVersion precondition fails.
+ */
 export async function deleteByName(
+  ctx: ApiContext, info: KindInfo, name: string, namespace: string | undefined, opts: RequestOptions, origin?: string,
+): Promise<KubeObject> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await deleteOnce(ctx, info, name, namespace, opts, origin);
+    } catch (err) {
+      if (!(err instanceof RaceLost) || attempt >= DELETE_ATTEMPTS || opts.preconditions?.resourceVersion) throw err instanceof RaceLost ? err.conflict : err;
+    }
+  }
+}
+
+class RaceLost extends Error {
+  constructor(readonly conflict: Conflict) {
+    super(conflict.message);
+  }
+}
+
+async function casWrite<T>(write: () => Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (err) {
+    throw err instanceof Conflict ? new RaceLost(err) : err;
+  }
+}
+
+async function deleteOnce(
   ctx: ApiContext, info: KindInfo, name: string, namespace: string | undefined, opts: RequestOptions, origin?: string,
 ): Promise<KubeObject> {
   const stored = await ctx.store.get(info, name, namespace);
@@ -33,10 +67,10 @@ export async function deleteByName(
   const plan = planDeletion(info, obj, opts.gracePeriodSeconds, ctx.now());
   if (plan.type === 'pending' || opts.dryRun) return plan.type === 'graceful' ? plan.object : obj;
   if (plan.type === 'graceful') {
-    const rev = await ctx.store.update(info, plan.object, stored.revision);
+    const rev = await casWrite(() => ctx.store.update(info, plan.object, stored.revision));
     return { ...plan.object, metadata: { ...plan.object.metadata, resourceVersion: String(rev) } };
   }
-  await ctx.store.delete(info, name, namespace, stored.revision);
+  await casWrite(() => ctx.store.delete(info, name, namespace, stored.revision));
   if (opts.propagationPolicy === 'Orphan') await orphanDependents(ctx, obj);
   else if (!LEAF_KINDS.has(info.kind)) await deleteDependents(ctx, obj, opts);
   return obj;

@@ -21,7 +21,9 @@ import {
 
 const HELP = `Usage: node --import tsx actors/node/main.ts [--name NAME] [--keep-pods]
 
-A skiff worker node: registers a Node, renews its Lease, runs the pods bound to it.
+A skiff worker node: registers a Node, renews its Lease, runs the pods bound to it, serves
+every service's ports (kube-proxy), and joins the gossip group (SWIM) under its name. On SIGTERM
+it announces that it leaves the group, then stops its pods.
 
 Options:
   --name NAME    node name (default: SKIFF_NODE_NAME, else from PS=node.N as node-N)
@@ -31,7 +33,8 @@ Options:
 Environment: SKIFF_NATS_URL, SKIFF_NODE_ADDRESS (node-N: 127.0.1.N, so that nodes sharing a host
 each have an address for their service ports; otherwise 127.0.0.1), SKIFF_NODE_CPU, SKIFF_NODE_MEMORY
 (default: the host's), SKIFF_NODE_LABELS (k=v,...), SKIFF_NODE_DATA_DIR (.skiff/nodes/NAME),
-SKIFF_MEMORY_LIMIT_MODE (auto|cgroup|watchdog), and the SKIFF_* timings in protocol/config.ts.`;
+SKIFF_MEMORY_LIMIT_MODE (auto|cgroup|watchdog), SKIFF_GOSSIP_SEEDS (members to join through;
+default: whoever answers on the join subject), and the SKIFF_* timings in protocol/config.ts.`;
 
 let args;
 try {
