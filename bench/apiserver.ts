@@ -79,7 +79,8 @@ function podManifest(name: string): Pod {
 const progress = (text: string) => process.stderr.write(`bench: ${text}\n`);
 
 const nats = await startNats();
-const master = await startMaster(nats.url, { SKIFF_KV_STORAGE: 'file' });
+// The apiserver alone: a scheduler would write to the unbound pods (Unschedulable) under the benchmark's feet.
+const master = await startMaster(nats.url, { SKIFF_KV_STORAGE: 'file', SKIFF_MASTER_COMPONENTS: 'apiserver' });
 const nc = await connectNats({ url: nats.url, name: 'bench', persistent: true });
 const client = new ApiClient(nc, { timeoutMs: 30_000 });
 const kv = await nc.jetstream().views.kv('bench-direct', { history: 1, storage: StorageType.File });
