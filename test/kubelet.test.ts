@@ -118,8 +118,9 @@ k('readiness toggles Ready', async ({ client, node }) => {
 
 k('init containers run in order; an emptyDir is shared between two containers', async ({ client, node }) => {
   const p = await client.create(pod('node-a', [
-    sh('writer', 'cat order > out/copy; exec sleep 1000', { volumeMounts: [{ name: 'shared', mountPath: '/out' }] }),
-    sh('reader', 'until [ -f in/copy ]; do sleep 0.1; done; cat in/copy > seen; exec sleep 1000', { volumeMounts: [{ name: 'shared', mountPath: '/in' }] }),
+    // Each file appears whole (written aside, then renamed), so a reader never sees it half-written.
+    sh('writer', 'cat order > out/copy.tmp && mv out/copy.tmp out/copy; exec sleep 1000', { volumeMounts: [{ name: 'shared', mountPath: '/out' }] }),
+    sh('reader', 'until [ -f in/copy ]; do sleep 0.1; done; cat in/copy > seen.tmp && mv seen.tmp seen; exec sleep 1000', { volumeMounts: [{ name: 'shared', mountPath: '/in' }] }),
   ], {
     initContainers: [sh('first', 'echo one >> order; sleep 0.3'), sh('second', 'echo two >> order')],
     volumes: [{ name: 'shared', emptyDir: {} }],
