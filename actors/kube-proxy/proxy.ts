@@ -1,7 +1,10 @@
 // The data path of kube-proxy: a TCP listener for each service port on this node, forwarding each
 // new connection to a backend the balancer picks. A backend that refuses is skipped for the next,
 // so a client sees no error while any backend is up; connections already forwarded stay where
-// they are when a backend leaves the list.
+// they are when a backend leaves the list. A backend that accepts and then dies before answering
+// (its process was killed with the connection in its accept queue, say) counts as one that
+// refused: what the client sent so far is replayed to the next, as HAProxy's
+// `retry-on conn-failure empty-response` does. Once a backend has answered, the connection is its.
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { Balancer, type Backend, type BalancerOptions } from './balancer.ts';
 
@@ -27,6 +30,8 @@ interface Listener {
 }
 
 const CONNECT_TIMEOUT_MS = 2000;
+/** How much of what a client sends before the first answer is kept for replay to another backend. */
+const REPLAY_LIMIT_BYTES = 64 * 1024;
 
 export class Proxy {
   private readonly listeners = new Map<string, Listener>();
@@ -82,37 +87,89 @@ export class Proxy {
 
   private forward(target: Target, client: Socket): void {
     const clientIp = client.remoteAddress ?? '';
-    const refused = new Set<string>();
-    client.on('error', () => client.destroy());
-    const attempt = () => {
-      const backend = target.balancer.pick(clientIp, Date.now(), refused);
-      if (!backend) {
-        this.events.noBackend(target);
-        client.destroy();
+    const tried = new Set<string>();
+    // What the client sent before the backend answered: replayed to the next backend if this one
+    // dies without a byte of answer (refused, reset, or closed). Past REPLAY_LIMIT_BYTES, or once
+    // the backend has answered, the connection is committed to its backend.
+    let sent: Buffer[] | undefined = [];
+    let sentBytes = 0;
+    let clientEnded = false;
+    let upstream: Socket | undefined;
+    client.on('data', (chunk: Buffer) => {
+      if (sent) {
+        sentBytes += chunk.length;
+        if (sentBytes <= REPLAY_LIMIT_BYTES) sent.push(chunk);
+        else sent = undefined;
+      }
+      if (!upstream) {
+        if (!sent) client.destroy(); // cannot happen: the client is paused while there is no backend
         return;
       }
-      const upstream = connect({ host: backend.ip, port: backend.port, allowHalfOpen: true, noDelay: true });
-      const timer = setTimeout(() => upstream.destroy(new Error('connect timeout')), CONNECT_TIMEOUT_MS);
-      upstream.once('connect', () => {
+      if (!upstream.write(chunk)) {
+        client.pause();
+        upstream.once('drain', () => client.resume());
+      }
+    });
+    client.once('end', () => {
+      clientEnded = true;
+      upstream?.end();
+    });
+    client.on('error', () => client.destroy());
+    client.once('close', () => upstream?.destroy());
+
+    const attempt = () => {
+      const backend = target.balancer.pick(clientIp, Date.now(), tried);
+      if (!backend) {
+        this.events.noBackend(target);
+        client.resetAndDestroy();
+        return;
+      }
+      tried.add(backend.key);
+      const up = connect({ host: backend.ip, port: backend.port, allowHalfOpen: true, noDelay: true });
+      let connected = false;
+      let answered = false;
+      let broken = false;
+      const timer = setTimeout(() => up.destroy(new Error('connect timeout')), CONNECT_TIMEOUT_MS);
+      up.once('connect', () => {
         clearTimeout(timer);
+        connected = true;
         target.balancer.opened(backend);
         this.events.connection(target, backend);
-        upstream.removeAllListeners('error');
-        upstream.on('error', () => { upstream.destroy(); client.destroy(); });
-        client.on('error', () => upstream.destroy());
-        upstream.once('close', () => { target.balancer.closed(backend); client.destroy(); });
-        client.once('close', () => upstream.destroy());
+        upstream = up;
         client.setNoDelay(true);
-        client.pipe(upstream);
-        upstream.pipe(client);
+        for (const chunk of sent ?? []) up.write(chunk);
+        if (clientEnded) up.end();
         client.resume();
       });
-      upstream.once('error', () => {
+      up.once('data', (first: Buffer) => {
+        answered = true;
+        sent = undefined;
+        client.write(first);
+        up.pipe(client);
+      });
+      up.on('error', () => {
+        broken = true;
+        up.destroy();
+      });
+      up.once('close', () => {
         clearTimeout(timer);
-        upstream.destroy();
-        refused.add(backend.key);
+        if (connected) target.balancer.closed(backend);
+        if (upstream === up) upstream = undefined;
+        if (client.destroyed) return;
+        if (answered) {
+          if (broken) client.resetAndDestroy();
+          else client.end();
+          return;
+        }
+        // No answer from this backend: another may serve the connection, if what the client
+        // sent can be replayed. A backend that accepted and closed counts as one that refused.
         this.events.refused(target, backend);
-        if (!client.destroyed) attempt();
+        if (!sent) {
+          client.resetAndDestroy();
+          return;
+        }
+        client.pause();
+        attempt();
       });
     };
     attempt();

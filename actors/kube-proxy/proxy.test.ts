@@ -1,0 +1,162 @@
+// The proxy's data path against real sockets on 127.0.0.1: which backend failures a client never
+// sees (refused, reset or closed before any answer) and which it must see (a backend that dies
+// mid-answer, or after more was sent than can be replayed).
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { Proxy, type ProxyEvents } from './proxy.ts';
+import type { Backend } from './balancer.ts';
+
+type Behaviour = (socket: Socket) => void;
+
+async function backend(behaviour: Behaviour): Promise<{ server: Server; backend: Backend; accepted: () => number }> {
+  let accepted = 0;
+  const server = createServer({ allowHalfOpen: true }, (socket) => {
+    accepted++;
+    socket.on('error', () => {});
+    behaviour(socket);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  return { server, backend: { key: `127.0.0.1:${port}`, ip: '127.0.0.1', port }, accepted: () => accepted };
+}
+
+/** Answers `name:<everything received>` once the client half-closes. */
+const echoAs = (name: string): Behaviour => (socket) => {
+  const got: Buffer[] = [];
+  socket.on('data', (c) => got.push(c));
+  socket.on('end', () => socket.end(`${name}:${Buffer.concat(got).toString()}`));
+};
+/** Resets the connection as soon as anything arrives, as a killed process's kernel does. */
+const resetOnData: Behaviour = (socket) => socket.once('data', () => socket.resetAndDestroy());
+/** Closes cleanly without a byte of answer. */
+const closeOnData: Behaviour = (socket) => socket.once('data', () => socket.end());
+/** Answers part, then resets (a moment later: reset inside the write callback goes out as a FIN). */
+const breakMidAnswer: Behaviour = (socket) => socket.once('data', () => socket.write('partial', () => setTimeout(() => socket.resetAndDestroy(), 10)));
+
+function recorder(): { events: ProxyEvents; refused: string[] } {
+  const refused: string[] = [];
+  return {
+    refused,
+    events: { connection() {}, refused: (_t, b) => refused.push(b.key), noBackend() {}, listenFailed() {} },
+  };
+}
+
+async function proxyFor(backends: Backend[], events: ProxyEvents): Promise<{ proxy: Proxy; port: number }> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const port = (probe.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  const proxy = new Proxy(events);
+  const target = proxy.target('default/web:80', { policy: 'round-robin' });
+  target.balancer.setBackends(backends);
+  proxy.listen(target, '127.0.0.1', port, false);
+  await new Promise((r) => setTimeout(r, 20));
+  return { proxy, port };
+}
+
+/** Sends `payload`, half-closes, and resolves with the whole answer, or rejects if the connection breaks. */
+function exchange(port: number, payload: Buffer | string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port, allowHalfOpen: true });
+    const got: Buffer[] = [];
+    socket.on('data', (c) => got.push(c));
+    socket.on('error', reject);
+    socket.on('close', (hadError) => (hadError ? reject(new Error('reset')) : resolve(Buffer.concat(got).toString())));
+    socket.end(payload);
+  });
+}
+
+test('a backend that resets before answering is skipped and the request replayed to the next', async () => {
+  const bad = await backend(resetOnData);
+  const good = await backend(echoAs('good'));
+  const rec = recorder();
+  const { proxy, port } = await proxyFor([bad.backend, good.backend], rec.events);
+  try {
+    for (let i = 0; i < 10; i++) assert.is(await exchange(port, `req${i}`), `good:req${i}`);
+    assert.ok(bad.accepted() >= 5, `the resetting backend got its turns (${bad.accepted()})`);
+    assert.ok(rec.refused.every((k) => k === bad.backend.key));
+    assert.is(rec.refused.length, bad.accepted());
+  } finally {
+    proxy.close();
+    bad.server.close();
+    good.server.close();
+  }
+});
+
+test('a backend that closes without a byte of answer counts as one that refused', async () => {
+  const quiet = await backend(closeOnData);
+  const good = await backend(echoAs('good'));
+  const rec = recorder();
+  const { proxy, port } = await proxyFor([quiet.backend, good.backend], rec.events);
+  try {
+    for (let i = 0; i < 6; i++) assert.is(await exchange(port, 'x'), 'good:x');
+    assert.ok(quiet.accepted() >= 3);
+  } finally {
+    proxy.close();
+    quiet.server.close();
+    good.server.close();
+  }
+});
+
+test('a backend that breaks mid-answer breaks the client connection: nothing is replayed', async () => {
+  const broken = await backend(breakMidAnswer);
+  const good = await backend(echoAs('good'));
+  const { proxy, port } = await proxyFor([broken.backend], recorder().events);
+  try {
+    await exchange(port, 'x').then(
+      (answer) => assert.unreachable(`got a clean answer: ${answer}`),
+      (err: Error) => assert.instance(err, Error),
+    );
+    assert.is(good.accepted(), 0);
+  } finally {
+    proxy.close();
+    broken.server.close();
+    good.server.close();
+  }
+});
+
+test('a request larger than the replay buffer is not replayed: the client sees the failure', async () => {
+  const bad = await backend((socket) => {
+    let n = 0;
+    socket.on('data', (c) => {
+      n += c.length;
+      if (n > 200_000) socket.resetAndDestroy();
+    });
+  });
+  const good = await backend(echoAs('good'));
+  const { proxy, port } = await proxyFor([bad.backend, good.backend], recorder().events);
+  try {
+    const big = Buffer.alloc(300_000, 'a');
+    await exchange(port, big).then(
+      (answer) => assert.unreachable(`got an answer of ${answer.length} bytes`),
+      (err: Error) => assert.instance(err, Error),
+    );
+    // The next connection goes to the good backend and carries the whole payload.
+    const answer = await exchange(port, big);
+    assert.is(answer.length, 'good:'.length + big.length);
+  } finally {
+    proxy.close();
+    bad.server.close();
+    good.server.close();
+  }
+});
+
+test('with every backend failing before an answer the client is closed, once each was tried', async () => {
+  const a = await backend(resetOnData);
+  const b = await backend(closeOnData);
+  const rec = recorder();
+  const { proxy, port } = await proxyFor([a.backend, b.backend], rec.events);
+  try {
+    const answer = await exchange(port, 'x').catch(() => '');
+    assert.is(answer, '');
+    assert.equal(rec.refused.sort(), [a.backend.key, b.backend.key].sort());
+  } finally {
+    proxy.close();
+    a.server.close();
+    b.server.close();
+  }
+});
+
+test.run();
