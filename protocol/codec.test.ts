@@ -1,9 +1,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { pack } from 'msgpackr';
-import { decode, encode, encodeWithRaw, PROTOCOL_VERSION } from './codec.ts';
+import { decode, encode, encodeObject, encodeWithRaw, encodeWithStoredObject, PROTOCOL_VERSION } from './codec.ts';
 import { BadRequest, Conflict, fromWire, Invalid, NotFound, StaleLeader, toWire } from './errors.ts';
-import { applyMergePatch, applyPatch, deepEqual } from './merge-patch.ts';
+import { applyMergePatch, applyPatch, deepEqual, sameEntries } from './merge-patch.ts';
 import { dns1123Label, dns1123Subdomain, generatedName, qualifiedName } from './names.ts';
 import { apiSubject, parseApiSubject } from './subjects.ts';
 
@@ -20,6 +20,12 @@ test('codec - a field encoded once can be appended to many messages', () => {
     const msg = decode(encodeWithRaw('watch', { seq }, 'event', raw));
     assert.equal(msg, { seq, v: PROTOCOL_VERSION, type: 'watch', event: { type: 'ADDED', object: { metadata: { name: 'p' } } } });
   }
+});
+
+test('codec - an object sent as stored gets its resourceVersion back on decode', () => {
+  const stored = encodeObject({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'default' }, spec: { x: [1] } });
+  const msg = decode(encodeWithStoredObject('response', stored, '42'));
+  assert.equal(msg, { v: PROTOCOL_VERSION, type: 'response', object: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'default', resourceVersion: '42' }, spec: { x: [1] } } });
 });
 
 const malformed: [string, Uint8Array, RegExp][] = [
@@ -64,7 +70,28 @@ test('merge patch - apply removes what the last apply set and this one does not'
 
 test('deepEqual - ignores undefined fields', () => {
   assert.ok(deepEqual({ a: 1, b: undefined }, { a: 1 }));
+  assert.ok(deepEqual({ a: 1 }, { a: 1, b: undefined }));
   assert.not.ok(deepEqual({ a: [1] }, { a: [1, 2] }));
+});
+
+test('deepEqual - table', () => {
+  const cases: [unknown, unknown, boolean][] = [
+    [1, 1, true], ['1', 1, false], [null, null, true], [null, {}, false], [{}, null, false], [undefined, null, false],
+    [[], {}, false], [{}, [], false], [[1, [2, { x: 3 }]], [1, [2, { x: 3 }]], true], [[1, 2], [2, 1], false],
+    [{ a: { b: { c: 1 } } }, { a: { b: { c: 1 } } }, true], [{ a: { b: { c: 1 } } }, { a: { b: { c: 2 } } }, false],
+    [{ a: 1, b: 2 }, { b: 2, a: 1 }, true], [{ a: 1 }, { b: 1 }, false], [{ a: 1 }, { a: 1, b: 2 }, false],
+    [{ a: 1, b: 2 }, { a: 1 }, false], [{ a: null }, {}, false], [{ a: undefined }, { b: undefined }, true],
+  ];
+  for (const [a, b, want] of cases) assert.is(deepEqual(a, b), want, `${JSON.stringify(a)} vs ${JSON.stringify(b)}`);
+});
+
+test('sameEntries - skips keys on both sides', () => {
+  const rv = new Set(['rv']);
+  assert.ok(sameEntries({ a: 1, rv: '1' }, { a: 1, rv: '2' }, rv));
+  assert.ok(sameEntries({ a: 1, rv: '1' }, { a: 1 }, rv));
+  assert.ok(sameEntries({ a: 1, rv: '1', x: 1 }, { a: 1, x: 2 }, new Set(['rv', 'x'])));
+  assert.not.ok(sameEntries({ a: 1, rv: '1' }, { a: 2, rv: '1' }, rv));
+  assert.not.ok(sameEntries({ a: 1 }, { a: 1, b: 1 }, rv));
 });
 
 test('names - DNS-1123', () => {

@@ -31,7 +31,23 @@ export function decode(data: Uint8Array): Envelope {
     throw new BadRequest(`unsupported protocol version ${JSON.stringify(env.v)}: this process speaks v${PROTOCOL_VERSION}`);
   }
   if (typeof env.type !== 'string') throw new BadRequest('malformed message: field type must be a string');
+  if (typeof env.objectResourceVersion === 'string') restoreResourceVersion(env);
   return env as Envelope;
+}
+
+/**
+ * A message carrying an object exactly as the store holds it (its msgpack without
+ * resourceVersion), and its resourceVersion beside it: the apiserver answers a write or a get
+ * without encoding the object again. `decode` puts the resourceVersion back in place.
+ */
+export function encodeWithStoredObject(type: string, stored: Uint8Array, resourceVersion: string): Uint8Array {
+  return encodeWithRaw(type, { objectResourceVersion: resourceVersion }, 'object', stored);
+}
+
+function restoreResourceVersion(env: Record<string, unknown>): void {
+  const obj = env.object as { metadata?: Record<string, unknown> } | undefined;
+  if (obj && typeof obj.metadata === 'object' && obj.metadata !== null) obj.metadata.resourceVersion = env.objectResourceVersion;
+  delete env.objectResourceVersion;
 }
 
 const FIXMAP = 0x80;

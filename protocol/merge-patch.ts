@@ -22,13 +22,33 @@ export function applyPatch(lastApplied: unknown, desired: unknown): unknown {
   return patch;
 }
 
+/**
+ * Structural equality of decoded JSON-like values, where a key holding `undefined` counts as
+ * absent. Allocation-free: the apiserver runs it on every write.
+ */
 export function deepEqual(a: unknown, b: unknown): boolean {
   if (a === b) return true;
-  if (Array.isArray(a)) return Array.isArray(b) && a.length === b.length && a.every((x, i) => deepEqual(x, b[i]));
-  if (isPlainObject(a) && isPlainObject(b)) {
-    const ka = Object.keys(a).filter((k) => a[k] !== undefined);
-    const kb = Object.keys(b).filter((k) => b[k] !== undefined);
-    return ka.length === kb.length && ka.every((k) => deepEqual(a[k], b[k]));
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!deepEqual(a[i], b[i])) return false;
+    return true;
   }
-  return false;
+  if (Array.isArray(b)) return false;
+  return sameEntries(a as Record<string, unknown>, b as Record<string, unknown>, NOTHING);
+}
+
+const NOTHING: ReadonlySet<string> = new Set();
+
+/** deepEqual of two maps, ignoring the keys in `skip` on both sides. */
+export function sameEntries(a: Record<string, unknown>, b: Record<string, unknown>, skip: ReadonlySet<string>): boolean {
+  let na = 0;
+  for (const k in a) {
+    if (a[k] === undefined || skip.has(k)) continue;
+    na++;
+    if (!deepEqual(a[k], b[k])) return false;
+  }
+  let nb = 0;
+  for (const k in b) if (b[k] !== undefined && !skip.has(k)) nb++;
+  return na === nb;
 }

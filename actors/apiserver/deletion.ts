@@ -67,7 +67,7 @@ async function deleteOnce(
   const plan = planDeletion(info, obj, opts.gracePeriodSeconds, ctx.now());
   if (plan.type === 'pending' || opts.dryRun) return plan.type === 'graceful' ? plan.object : obj;
   if (plan.type === 'graceful') {
-    const rev = await casWrite(() => ctx.store.update(info, plan.object, stored.revision));
+    const { revision: rev } = await casWrite(() => ctx.store.update(info, plan.object, stored.revision));
     return { ...plan.object, metadata: { ...plan.object.metadata, resourceVersion: String(rev) } };
   }
   await casWrite(() => ctx.store.delete(info, name, namespace, stored.revision));
@@ -135,7 +135,7 @@ async function terminateNamespace(ctx: ApiContext, ns: Namespace, revision: numb
   if (ns.status?.phase !== 'Terminating') {
     current = { ...ns, metadata: { ...ns.metadata, deletionTimestamp: ctx.now().toISOString() }, status: { phase: 'Terminating' } };
     if (opts.dryRun) return current;
-    const rev = await ctx.store.update(info, current, revision);
+    const { revision: rev } = await ctx.store.update(info, current, revision);
     current.metadata.resourceVersion = String(rev);
   }
   return (await finishNamespace(ctx, current.metadata.name!)) ?? current;

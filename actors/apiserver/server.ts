@@ -3,7 +3,7 @@
 // heartbeats. The machine in apiserver.machine.ts decides when each runs.
 import { ErrorCode, type Msg, type NatsConnection, type NatsError } from 'nats';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import { decode, encode, encodeWithRaw } from '../../protocol/codec.ts';
+import { decode, encode, encodeWithRaw, encodeWithStoredObject } from '../../protocol/codec.ts';
 import type { Config } from '../../protocol/config.ts';
 import { DEFAULT_NAMESPACE, NODE_LEASE_NAMESPACE, SYSTEM_NAMESPACE } from '../../protocol/defaults.ts';
 import { AlreadyExists, BadRequest, Invalid, Timeout, toWire } from '../../protocol/errors.ts';
@@ -15,10 +15,10 @@ import { nodePortAllocator, parsePortRange } from './node-ports.ts';
 import type { Service } from '../../protocol/types.ts';
 import { deleteObject, sweepTerminatingNamespaces } from './deletion.ts';
 import { Store } from './store.ts';
-import { Outbound } from '../lib/outbound.ts';
+import { outboundFor, type Outbound } from '../lib/outbound.ts';
 import {
   cacheOf, createObject, getNamespaceForAdmission, getObject, listObjects, optionalString, parseFilter, patchObject,
-  requiredString, updateObject, updateStatus, type ApiContext, type ApiRequest,
+  requiredString, updateObject, updateStatus, type ApiContext, type ApiRequest, type ObjectResult,
 } from './verbs.ts';
 import { WatchCache, type OutEvent, type Watcher } from './watch-cache.ts';
 
@@ -31,7 +31,14 @@ interface ActiveWatch {
   heartbeatInFlight: boolean;
 }
 
-type Verb = (ctx: ApiContext, info: KindInfo, req: ApiRequest) => Promise<Record<string, unknown>>;
+type Verb = (ctx: ApiContext, info: KindInfo, req: ApiRequest) => Promise<ObjectResult | Record<string, unknown>>;
+
+/** A verb's answer; an object as stored goes out in its stored bytes. */
+function responseOf(result: ObjectResult | Record<string, unknown>): Uint8Array {
+  const { stored } = result as ObjectResult;
+  if (stored) return encodeWithStoredObject('response', stored.bytes, String(stored.revision));
+  return encode('response', result as Record<string, unknown>);
+}
 
 const VERBS: Record<string, Verb> = {
   create: createObject,
@@ -63,7 +70,7 @@ export class ApiServer {
   private readonly out: Outbound;
 
   constructor(private readonly opts: ApiServerOptions) {
-    this.out = new Outbound(opts.nc);
+    this.out = outboundFor(opts.nc);
     const registers = [opts.registry];
     this.requests = new Counter({
       name: 'skiff_apiserver_requests_total', help: 'Requests served, by resource, verb and result code.',
@@ -229,7 +236,7 @@ export class ApiServer {
       } else {
         const fn = VERBS[parsed.verb];
         if (!fn) throw new BadRequest(`unknown verb ${JSON.stringify(parsed.verb)} (supported: ${[...Object.keys(VERBS), 'watch'].join(', ')})`);
-        this.respond(msg, encode('response', await fn(this.ctx!, info, req)));
+        this.respond(msg, responseOf(await fn(this.ctx!, info, req)));
       }
     } catch (err) {
       const wire = toWire(err);

@@ -28,6 +28,12 @@ export interface Stored<T extends KubeObject = KubeObject> {
   revision: number;
 }
 
+/** An object as it is at rest: its msgpack without resourceVersion, and its revision. */
+export interface StoredBytes {
+  bytes: Uint8Array;
+  revision: number;
+}
+
 /** The object as served: stored bytes plus the revision as resourceVersion. */
 export function fromEntry<T extends KubeObject>(entry: { value: Uint8Array; revision: number }): T {
   const obj = decodeObject<T>(entry.value);
@@ -85,20 +91,27 @@ export class Store {
     return { object: fromEntry<T>(entry), revision: entry.revision };
   }
 
+  /** The stored bytes of an object, undecoded; null if absent. */
+  async getBytes(info: KindInfo, name: string, namespace?: string): Promise<StoredBytes | null> {
+    const entry = await this.kv.get(kvBucket(info.resource), storeKey(info, name, namespace));
+    if (!entry || entry.operation !== 'PUT') return null;
+    return { bytes: entry.value, revision: entry.revision };
+  }
+
   /** Creates the key; a key whose last entry is a delete counts as absent. */
-  async create(info: KindInfo, obj: KubeObject): Promise<number> {
+  async create(info: KindInfo, obj: KubeObject): Promise<StoredBytes> {
     const bucket = kvBucket(info.resource);
     const key = storeKey(info, obj.metadata.name as string, obj.metadata.namespace);
-    const data = forStorage(obj);
+    const bytes = forStorage(obj);
     try {
-      return await this.kv.put(bucket, key, data, 0);
+      return { bytes, revision: await this.kv.put(bucket, key, bytes, 0) };
     } catch (err) {
       if (!isWrongLastSequence(err)) throw err;
     }
     const last = await this.kv.get(bucket, key);
     if (last && last.operation !== 'PUT') {
       try {
-        return await this.kv.put(bucket, key, data, last.revision);
+        return { bytes, revision: await this.kv.put(bucket, key, bytes, last.revision) };
       } catch (err) {
         if (!isWrongLastSequence(err)) throw err;
       }
@@ -107,10 +120,11 @@ export class Store {
   }
 
   /** Compare-and-swap on `revision`: a stale one is a Conflict. */
-  async update(info: KindInfo, obj: KubeObject, revision: number): Promise<number> {
+  async update(info: KindInfo, obj: KubeObject, revision: number): Promise<StoredBytes> {
     const key = storeKey(info, obj.metadata.name as string, obj.metadata.namespace);
+    const bytes = forStorage(obj);
     try {
-      return await this.kv.put(kvBucket(info.resource), key, forStorage(obj), revision);
+      return { bytes, revision: await this.kv.put(kvBucket(info.resource), key, bytes, revision) };
     } catch (err) {
       if (isWrongLastSequence(err)) throw conflict(info, obj.metadata.name as string);
       throw err;

@@ -3,7 +3,7 @@
 import type { FieldError } from '../../protocol/errors.ts';
 import { Invalid } from '../../protocol/errors.ts';
 import type { KindInfo } from '../../protocol/kinds.ts';
-import { deepEqual } from '../../protocol/merge-patch.ts';
+import { deepEqual, sameEntries } from '../../protocol/merge-patch.ts';
 import type { KubeObject, ObjectMeta, Pod } from '../../protocol/types.ts';
 
 const SERVER_META: (keyof ObjectMeta)[] = ['uid', 'resourceVersion', 'generation', 'creationTimestamp', 'deletionTimestamp', 'deletionGracePeriodSeconds'];
@@ -24,9 +24,8 @@ function specOf(info: KindInfo, obj: KubeObject): unknown[] {
   return info.specFields.map((f) => obj[f]);
 }
 
-function mutablePodFieldsCleared(s: Pod['spec']): Pod['spec'] {
-  return { ...s, nodeName: undefined, tolerations: undefined };
-}
+/** What a pod update may change in its spec: nodeName (once) and tolerations. */
+const MUTABLE_POD_SPEC = new Set(['nodeName', 'tolerations']);
 
 /** Fields an update may not change, as Kubernetes' ValidateUpdate functions hold them. */
 function immutableChanges(info: KindInfo, old: KubeObject, next: KubeObject): FieldError[] {
@@ -37,7 +36,7 @@ function immutableChanges(info: KindInfo, old: KubeObject, next: KubeObject): Fi
     if (o.nodeName && n.nodeName !== o.nodeName) {
       errs.push({ path: 'spec.nodeName', message: `field is immutable once set (the pod is bound to ${o.nodeName})` });
     }
-    if (!deepEqual(mutablePodFieldsCleared(o), mutablePodFieldsCleared(n))) {
+    if (!sameEntries(o as unknown as Record<string, unknown>, n as unknown as Record<string, unknown>, MUTABLE_POD_SPEC)) {
       errs.push({ path: 'spec', message: 'pod updates may not change fields other than spec.nodeName (once) and spec.tolerations; delete and recreate the pod, or let its Deployment replace it' });
     }
   }

@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { AlreadyExists, BadRequest, Conflict, Invalid, NotFound, StaleLeader } from '../../protocol/errors.ts';
 import type { KindInfo } from '../../protocol/kinds.ts';
-import { applyMergePatch, deepEqual } from '../../protocol/merge-patch.ts';
+import { applyMergePatch, sameEntries } from '../../protocol/merge-patch.ts';
 import { generatedName } from '../../protocol/names.ts';
 import { isPlainObject } from '../../protocol/schema.ts';
 import { parseFieldSelector, parseSelector, SelectorError } from '../../protocol/selector.ts';
@@ -13,7 +13,7 @@ import type { KubeObject, Lease, Namespace, ObjectList } from '../../protocol/ty
 import type { Fence } from '../lib/client.ts';
 import type { AdmissionChain } from './admission.ts';
 import { prepareCreate, prepareStatusUpdate, prepareUpdate } from './strategy.ts';
-import type { Store, Stored } from './store.ts';
+import type { Store, Stored, StoredBytes } from './store.ts';
 import type { WatchCache, WatchFilter } from './watch-cache.ts';
 
 export interface ApiContext {
@@ -171,15 +171,31 @@ function withRevision<T extends KubeObject>(obj: T, rev: number): T {
   return { ...obj, metadata: { ...obj.metadata, resourceVersion: String(rev) } };
 }
 
-function withoutRevision(o: KubeObject): KubeObject {
-  return { ...o, metadata: { ...o.metadata, resourceVersion: undefined } };
+const METADATA = new Set(['metadata']);
+const RESOURCE_VERSION = new Set(['resourceVersion']);
+
+/** Tells the watch cache of a write of ours, so that it need not decode its entry. */
+function wrote<T extends KubeObject>(ctx: ApiContext, info: KindInfo, obj: T): T {
+  cacheOf(ctx, info).wrote(obj);
+  return obj;
 }
 
+/** Equal but for resourceVersion. */
 function sameContent(a: KubeObject, b: KubeObject): boolean {
-  return deepEqual(withoutRevision(a), withoutRevision(b));
+  return sameEntries(a as unknown as Record<string, unknown>, b as unknown as Record<string, unknown>, METADATA)
+    && sameEntries(a.metadata as Record<string, unknown>, b.metadata as Record<string, unknown>, RESOURCE_VERSION);
 }
 
-export async function createObject(ctx: ApiContext, info: KindInfo, req: ApiRequest) {
+/**
+ * What a verb that answers with one object returns: the object, and, when it is exactly what the
+ * store holds, its stored bytes, which the response then carries as they are (see encodeResponse).
+ */
+export interface ObjectResult {
+  object?: KubeObject;
+  stored?: StoredBytes;
+}
+
+export async function createObject(ctx: ApiContext, info: KindInfo, req: ApiRequest): Promise<ObjectResult> {
   const opts = parseOptions(req);
   const { object } = validateObject(inputObject(info, req), { strict: opts.strict, creating: true, checkSize: false });
   const obj = prepareCreate(info, object, { now: ctx.now(), uid: randomUUID() });
@@ -190,18 +206,20 @@ export async function createObject(ctx: ApiContext, info: KindInfo, req: ApiRequ
     if (generate) obj.metadata.name = generatedName(obj.metadata.generateName!);
     if (opts.dryRun) return { object: obj };
     try {
-      return { object: withRevision(obj, await ctx.store.create(info, obj)) };
+      const stored = await ctx.store.create(info, obj);
+      return { object: wrote(ctx, info, withRevision(obj, stored.revision)), stored };
     } catch (err) {
       if (!(generate && err instanceof AlreadyExists && attempt < 3)) throw err;
     }
   }
 }
 
-export async function getObject(ctx: ApiContext, info: KindInfo, req: ApiRequest) {
+/** A get reads the store (never a cache that may lag) and answers with the bytes as stored. */
+export async function getObject(ctx: ApiContext, info: KindInfo, req: ApiRequest): Promise<ObjectResult> {
   const name = requiredString(req, 'name', `the ${info.singular} to get`);
-  const stored = await ctx.store.get(info, name, namespaceOf(info, req));
+  const stored = await ctx.store.getBytes(info, name, namespaceOf(info, req));
   if (!stored) throw notFound(info, name);
-  return { object: stored.object };
+  return { stored };
 }
 
 /** A consistent list: served from the watch cache once it has caught up with the store. */
@@ -233,7 +251,7 @@ async function guaranteedUpdate(
   ctx: ApiContext, info: KindInfo, name: string, namespace: string | undefined, opts: RequestOptions, origin: string | undefined,
   transform: (current: KubeObject, revision: number) => KubeObject,
   pinnedVersion: string | undefined,
-) {
+): Promise<ObjectResult> {
   for (let attempt = 0; ; attempt++) {
     const cached = attempt === 0 ? cachedRead(ctx, info, name, namespace, pinnedVersion) : null;
     const stored = cached ?? (await ctx.store.get(info, name, namespace));
@@ -248,7 +266,8 @@ async function guaranteedUpdate(
     await checkFence(ctx, opts.fence);
     if (opts.dryRun) return { object: next };
     try {
-      return { object: withRevision(next, await ctx.store.update(info, next, stored.revision)) };
+      const written = await ctx.store.update(info, next, stored.revision);
+      return { object: wrote(ctx, info, withRevision(next, written.revision)), stored: written };
     } catch (err) {
       if (!(err instanceof Conflict)) throw err;
       if (cached && pinnedVersion === undefined) continue; // the cache was behind: read the store

@@ -45,6 +45,9 @@ export interface Watcher {
   send: (e: OutEvent, encoded: Uint8Array) => void;
 }
 
+/** Own writes remembered at most, should their entries go missing. */
+const OWN_WRITES_LIMIT = 4096;
+
 function nodeOf(obj: KubeObject | undefined): string | undefined {
   return (obj?.spec as { nodeName?: string } | undefined)?.nodeName || undefined;
 }
@@ -101,6 +104,8 @@ export class WatchCache {
   private readonly general = new Set<Watcher>();
   private readonly nodeWatchers = new Map<string, Set<Watcher>>();
   private waiters: { rv: number; resolve: () => void }[] = [];
+  /** Objects this apiserver wrote, by revision, waiting for their entry to come back from the KV. */
+  private readonly own = new Map<number, KubeObject>();
   private nextId = 1;
 
   constructor(readonly info: KindInfo, private readonly capacity: number) {}
@@ -123,8 +128,11 @@ export class WatchCache {
     const prev = this.objects.get(key);
     let object: KubeObject | undefined;
     if (entry.operation === 'PUT' && entry.value) {
-      object = decodeObject<KubeObject>(entry.value);
-      object.metadata.resourceVersion = String(entry.revision);
+      object = this.takeOwn(entry.revision, namespace, name);
+      if (!object) {
+        object = decodeObject<KubeObject>(entry.value);
+        object.metadata.resourceVersion = String(entry.revision);
+      }
     }
     if (prev) this.unindex(key, prev);
     if (object) {
@@ -137,6 +145,31 @@ export class WatchCache {
     this.record(ev);
     this.dispatch(ev);
     this.wake();
+  }
+
+  /**
+   * This apiserver has just written `object` (resourceVersion set) to the store: when its entry
+   * comes back on the watch, the cache takes the object as it is rather than decoding the entry
+   * again. The object must not be changed afterwards; nothing changes objects the cache holds.
+   */
+  wrote(object: KubeObject): void {
+    const rv = Number(object.metadata.resourceVersion);
+    if (rv <= this.rv) return; // its entry came back before the store's acknowledgement
+    this.own.set(rv, object);
+  }
+
+  /** Own writes still waiting for their entries. */
+  get ownPending(): number {
+    return this.own.size;
+  }
+
+  private takeOwn(rv: number, namespace: string | undefined, name: string): KubeObject | undefined {
+    if (this.own.size === 0) return undefined;
+    const o = this.own.get(rv);
+    if (o) this.own.delete(rv);
+    // A write whose entry never came back (a reconnect resumed past it) must not stay forever.
+    if (this.own.size > OWN_WRITES_LIMIT) for (const k of this.own.keys()) if (k <= rv) this.own.delete(k);
+    return o && o.metadata.name === name && o.metadata.namespace === namespace ? o : undefined;
   }
 
   /** The initial snapshot is loaded; `rv` is the store's revision when it was taken. */

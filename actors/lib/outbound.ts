@@ -2,17 +2,19 @@
 // was published, and a server answering many requests from many async handlers publishes from as
 // many turns: a write(2) per message, a third of the apiserver's CPU under load. Here messages
 // wait for the end of the event-loop turn and go out in one synchronous burst, which nats.js
-// sends as one write.
-import type { NatsConnection } from 'nats';
+// sends as one write. Everything that publishes on a connection shares its one Outbound
+// (outboundFor), so that what is published in order goes out in order.
+import type { MsgHdrs, NatsConnection, PublishOptions } from 'nats';
 
 export class Outbound {
-  private queue: { subject: string; data: Uint8Array }[] = [];
+  private queue: { subject: string; data: Uint8Array; opts?: PublishOptions; failed?: (err: Error) => void }[] = [];
   private scheduled = false;
 
   constructor(private readonly nc: NatsConnection) {}
 
-  publish(subject: string, data: Uint8Array): void {
-    this.queue.push({ subject, data });
+  /** `failed` hears of a publish nats.js refused (too large, connection closed); by default nobody does. */
+  publish(subject: string, data: Uint8Array, reply?: string, headers?: MsgHdrs, failed?: (err: Error) => void): void {
+    this.queue.push({ subject, data, opts: reply || headers ? { reply, headers } : undefined, failed });
     if (this.scheduled) return;
     this.scheduled = true;
     setImmediate(() => this.flush());
@@ -22,13 +24,24 @@ export class Outbound {
     this.scheduled = false;
     const batch = this.queue;
     this.queue = [];
-    if (this.nc.isClosed()) return;
+    const closed = this.nc.isClosed();
     for (const m of batch) {
       try {
-        this.nc.publish(m.subject, m.data);
-      } catch {
-        /* closed or draining: the receiver times out and retries */
+        if (closed) throw new Error('the NATS connection is closed');
+        this.nc.publish(m.subject, m.data, m.opts);
+      } catch (err) {
+        // Without a `failed`, the receiver times out and retries.
+        m.failed?.(err as Error);
       }
     }
   }
+}
+
+const outbounds = new WeakMap<NatsConnection, Outbound>();
+
+/** The connection's one outbound batch, made on first use. */
+export function outboundFor(nc: NatsConnection): Outbound {
+  let o = outbounds.get(nc);
+  if (!o) outbounds.set(nc, (o = new Outbound(nc)));
+  return o;
 }

@@ -3,6 +3,7 @@
 // fifth of a busy process's CPU. Here replies come back on `<inbox>.<token>` to a single
 // subscription, and timeouts are found by one periodic sweep.
 import { createInbox, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from 'nats';
+import { outboundFor, type Outbound } from './outbound.ts';
 
 const NO_RESPONDERS = 503;
 const SWEEP_MS = 25;
@@ -21,9 +22,11 @@ export class RequestMux {
   private readonly pending = new Map<string, Pending>();
   private next = 0;
   private readonly sub: Subscription;
+  private readonly out: Outbound;
   private sweep?: NodeJS.Timeout;
 
   constructor(private readonly nc: NatsConnection) {
+    this.out = outboundFor(nc);
     this.sub = nc.subscribe(`${this.prefix}.*`, {
       callback: (err, msg) => {
         if (err) return;
@@ -37,17 +40,16 @@ export class RequestMux {
     });
   }
 
+  /** Sends at the end of this event-loop turn, with whatever else is published in it (outbound.ts). */
   request(subject: string, data: Uint8Array, timeoutMs: number, headers?: MsgHdrs): Promise<Msg> {
+    if (this.nc.isClosed()) return Promise.reject(new Error('the NATS connection is closed'));
     const token = (this.next++).toString(36);
     const done = new Promise<Msg>((resolve, reject) => {
       this.pending.set(token, { resolve, reject, deadline: Date.now() + timeoutMs });
+      this.out.publish(subject, data, `${this.prefix}.${token}`, headers, (err) => {
+        if (this.pending.delete(token)) reject(err);
+      });
     });
-    try {
-      this.nc.publish(subject, data, { reply: `${this.prefix}.${token}`, headers });
-    } catch (err) {
-      this.pending.delete(token);
-      return Promise.reject(err);
-    }
     this.sweep ??= setInterval(() => this.expire(), SWEEP_MS);
     return done;
   }
