@@ -41,8 +41,27 @@ export function decode(data: Uint8Array): Envelope {
  * without encoding the object again. `decode` puts the resourceVersion back in place.
  */
 export function encodeWithStoredObject(type: string, stored: Uint8Array, resourceVersion: string): Uint8Array {
-  return encodeWithRaw(type, { objectResourceVersion: resourceVersion }, 'object', stored);
+  // Written by hand, as this is on every write's path: fixmap(4) { v, type, objectResourceVersion, object }.
+  let head = storedObjectHeads.get(type);
+  if (!head) storedObjectHeads.set(type, (head = Buffer.concat([pack('v'), pack(PROTOCOL_VERSION), pack('type'), pack(type), pack('objectResourceVersion')])));
+  const rvLength = Buffer.byteLength(resourceVersion, 'latin1');
+  if (rvLength > FIXSTR_MAX) throw new Error(`encodeWithStoredObject: resourceVersion ${resourceVersion} is too long`);
+  const out = Buffer.allocUnsafe(1 + head.length + 1 + rvLength + OBJECT_KEY.length + stored.length);
+  let at = 0;
+  out[at++] = FIXMAP + 4;
+  out.set(head, at);
+  at += head.length;
+  out[at++] = FIXSTR + rvLength;
+  at += out.write(resourceVersion, at, 'latin1');
+  out.set(OBJECT_KEY, at);
+  out.set(stored, at + OBJECT_KEY.length);
+  return out;
 }
+
+const FIXSTR = 0xa0;
+const FIXSTR_MAX = 31;
+const OBJECT_KEY = pack('object');
+const storedObjectHeads = new Map<string, Uint8Array>();
 
 function restoreResourceVersion(env: Record<string, unknown>): void {
   const obj = env.object as { metadata?: Record<string, unknown> } | undefined;
@@ -63,7 +82,8 @@ const MAP16 = 0xde;
 export function encodeWithRaw(type: string, body: Record<string, unknown>, field: string, raw: Uint8Array): Uint8Array {
   const head = pack({ ...body, v: PROTOCOL_VERSION, type });
   const key = pack(field);
-  const out = new Uint8Array(head.length + key.length + raw.length);
+  // allocUnsafe: from Node's pool for small sizes, and every byte is written below.
+  const out = Buffer.allocUnsafe(head.length + key.length + raw.length);
   out.set(head, 0);
   // msgpackr writes a map's size as map16 (0xde, two bytes) or, in general, may use a fixmap.
   if (head[0] === MAP16) {

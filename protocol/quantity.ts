@@ -11,9 +11,24 @@ const DECIMAL_EXP: Record<string, number> = { m: -3, k: 3, M: 6, G: 9, T: 12, P:
 
 export class QuantityError extends Error {}
 
+/** Parsed quantities by their text: a cluster uses few distinct ones, and every write validates them. */
+const parsed = new Map<string, bigint>();
+const PARSED_LIMIT = 4096;
+
 /** Thousandths of the unit, rounded up (towards +infinity). */
 export function parseQuantity(text: string | number): bigint {
-  const s = typeof text === 'number' ? String(text) : text.trim();
+  const key = typeof text === 'number' ? String(text) : text;
+  let q = parsed.get(key);
+  if (q === undefined) {
+    q = parseQuantityText(key, text);
+    if (parsed.size >= PARSED_LIMIT) parsed.clear();
+    parsed.set(key, q);
+  }
+  return q;
+}
+
+function parseQuantityText(key: string, text: string | number): bigint {
+  const s = key.trim();
   const m = QUANTITY.exec(s);
   if (!m) {
     throw new QuantityError(

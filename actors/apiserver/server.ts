@@ -8,12 +8,13 @@ import type { Config } from '../../protocol/config.ts';
 import { DEFAULT_NAMESPACE, NODE_LEASE_NAMESPACE, SYSTEM_NAMESPACE } from '../../protocol/defaults.ts';
 import { AlreadyExists, BadRequest, Invalid, Timeout, toWire } from '../../protocol/errors.ts';
 import { KINDS, kindByResource, kindInfo, type KindInfo } from '../../protocol/kinds.ts';
-import { API_WILDCARD, APISERVER_QUEUE, parseApiSubject } from '../../protocol/subjects.ts';
+import { API_WILDCARD, APISERVER_QUEUE, kvBucket, parseApiSubject } from '../../protocol/subjects.ts';
 import type { Logger } from '../lib/log.ts';
 import { AdmissionChain, namespaceLifecycle, type AdmissionPlugin } from './admission.ts';
 import { nodePortAllocator, parsePortRange } from './node-ports.ts';
 import type { Service } from '../../protocol/types.ts';
 import { deleteObject, sweepTerminatingNamespaces } from './deletion.ts';
+import { KvFeed } from './kv-feed.ts';
 import { Store } from './store.ts';
 import { outboundFor, type Outbound } from '../lib/outbound.ts';
 import {
@@ -30,6 +31,9 @@ interface ActiveWatch {
   misses: number;
   heartbeatInFlight: boolean;
 }
+
+/** Idle heartbeats of the store feeds; two missed and a feed makes a new consumer. */
+const FEED_HEARTBEAT_MS = 2000;
 
 type Verb = (ctx: ApiContext, info: KindInfo, req: ApiRequest) => Promise<ObjectResult | Record<string, unknown>>;
 
@@ -68,6 +72,7 @@ export class ApiServer {
   private readonly fenced: Counter<'lease' | 'holder' | 'result'>;
   private readonly expired: Counter;
   private readonly out: Outbound;
+  private readonly perRequest = new Map<string, { count: { inc(): void }; latency: { observe(v: number): void } }>();
 
   constructor(private readonly opts: ApiServerOptions) {
     this.out = outboundFor(opts.nc);
@@ -118,29 +123,33 @@ export class ApiServer {
 
   /**
    * Feeds every kind's cache from its bucket; calls onReady once all hold their snapshot. After a
-   * reconnect each feed resumes at the revision after its cache's own, rather than waiting for the
-   * ordered consumer to notice missed heartbeats: the cache drops what it has already applied.
+   * reconnect each feed resumes at the revision after its cache's own, rather than waiting for
+   * missed heartbeats to tell: the cache drops what it has already applied.
    */
   feedCaches(onReady: () => void, onError: (err: unknown) => void): () => void {
     const ctx = this.ctx!;
-    const iterators = new Map<string, { stop(): void }>();
+    const feeds = new Map<string, KvFeed>();
     let stopped = false;
     let pending = KINDS.length;
     const follow = async (info: KindInfo, resume: boolean) => {
       const cache = cacheOf(ctx, info);
       const before = resume ? 0 : await ctx.store.lastRevision(info);
-      const iter = await ctx.store.bucket(info).watch({
-        ...(resume ? { resumeFromRevision: cache.rv + 1 } : {}),
-        initializedFn: () => {
+      const feed = new KvFeed(this.opts.nc, kvBucket(info.resource), {
+        fromRevision: resume ? cache.rv + 1 : 0,
+        heartbeatMs: FEED_HEARTBEAT_MS,
+        requestTimeoutMs: this.opts.cfg.requestTimeoutMs,
+        onEntry: (e) => cache.apply(e),
+        onCaughtUp: () => {
           if (resume) return;
           cache.markReady(before);
           if (--pending === 0 && !stopped) onReady();
         },
+        onError: (err) => this.opts.log.warn('following the store again failed; retrying', { resource: info.resource, err: err.message }),
       });
-      iterators.get(info.resource)?.stop();
-      iterators.set(info.resource, iter);
-      if (stopped) iter.stop();
-      for await (const e of iter) cache.apply({ key: e.key, revision: e.revision, operation: e.operation, value: e.value });
+      feeds.get(info.resource)?.stop();
+      feeds.set(info.resource, feed);
+      if (stopped) return feed.stop();
+      await feed.start();
     };
     const start = (info: KindInfo, resume: boolean) => follow(info, resume).catch((err) => { if (!stopped) onError(err); });
     for (const info of KINDS) void start(info, false);
@@ -155,7 +164,7 @@ export class ApiServer {
     })();
     return () => {
       stopped = true;
-      for (const it of iterators.values()) it.stop();
+      for (const f of feeds.values()) f.stop();
     };
   }
 
@@ -244,9 +253,20 @@ export class ApiServer {
       if (code >= 500) this.opts.log.error('request failed', { subject: msg.subject, err: wire.message });
       this.respond(msg, encode('error', { error: wire }));
     } finally {
-      this.requests.inc({ resource, verb, code: String(code) });
-      this.latency.observe({ resource, verb }, (performance.now() - started) / 1000);
+      this.served(resource, verb, code, (performance.now() - started) / 1000);
     }
+  }
+
+  /** Counts a request. The labelled children are kept: prom-client hashes the labels on every call otherwise. */
+  private served(resource: string, verb: string, code: number, seconds: number): void {
+    const key = `${resource} ${verb} ${code}`;
+    let m = this.perRequest.get(key);
+    if (!m) {
+      m = { count: this.requests.labels({ resource, verb, code: String(code) }), latency: this.latency.labels({ resource, verb }) };
+      this.perRequest.set(key, m);
+    }
+    m.count.inc();
+    m.latency.observe(seconds);
   }
 
   private startWatch(info: KindInfo, req: ApiRequest, msg: Msg): void {

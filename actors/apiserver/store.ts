@@ -1,6 +1,6 @@
 // The object store: one JetStream KV bucket per kind, key `<namespace>.<name>` (`_.<name>` for
 // cluster-scoped kinds), resourceVersion = KV revision, every write a compare-and-swap.
-import { StorageType, type JetStreamManager, type KV, type NatsConnection } from 'nats';
+import { StorageType, type JetStreamManager, type NatsConnection } from 'nats';
 import { decodeObject, encodeObject } from '../../protocol/codec.ts';
 import { AlreadyExists, Conflict } from '../../protocol/errors.ts';
 import { KINDS, type KindInfo } from '../../protocol/kinds.ts';
@@ -55,34 +55,24 @@ function forStorage(obj: KubeObject): Uint8Array {
 
 export class Store {
   private constructor(
-    private readonly buckets: Map<string, KV>,
     private readonly jsm: JetStreamManager,
     private readonly kv: KvRequests,
   ) {}
 
   static async open(nc: NatsConnection, cfg: Config): Promise<Store> {
     const js = nc.jetstream();
-    const buckets = new Map<string, KV>();
     const storage = cfg.kvStorage === 'memory' ? StorageType.Memory : StorageType.File;
     await Promise.all(
       KINDS.map(async (info) => {
         const ttl = info.kind === 'Lease' ? cfg.leaseBucketTtlMs : info.kind === 'Event' ? cfg.eventTtlMs : 0;
-        const kv = await js.views.kv(kvBucket(info.resource), { history: 1, storage, ttl, allow_direct: true });
-        buckets.set(info.resource, kv);
+        await js.views.kv(kvBucket(info.resource), { history: 1, storage, ttl, allow_direct: true });
       }),
     );
-    return new Store(buckets, await nc.jetstreamManager(), new KvRequests(nc, cfg.requestTimeoutMs));
+    return new Store(await nc.jetstreamManager(), new KvRequests(nc, cfg.requestTimeoutMs));
   }
 
   close(): void {
     this.kv.close();
-  }
-
-  /** The nats.js view of a kind's bucket, for watching it. */
-  bucket(info: KindInfo): KV {
-    const kv = this.buckets.get(info.resource);
-    if (!kv) throw new Error(`no bucket for ${info.resource}`);
-    return kv;
   }
 
   async get<T extends KubeObject>(info: KindInfo, name: string, namespace?: string): Promise<Stored<T> | null> {

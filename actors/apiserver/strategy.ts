@@ -6,16 +6,27 @@ import type { KindInfo } from '../../protocol/kinds.ts';
 import { deepEqual, sameEntries } from '../../protocol/merge-patch.ts';
 import type { KubeObject, ObjectMeta, Pod } from '../../protocol/types.ts';
 
-const SERVER_META: (keyof ObjectMeta)[] = ['uid', 'resourceVersion', 'generation', 'creationTimestamp', 'deletionTimestamp', 'deletionGracePeriodSeconds'];
+const SERVER_META: ReadonlySet<string> = new Set<keyof ObjectMeta>(['uid', 'resourceVersion', 'generation', 'creationTimestamp', 'deletionTimestamp', 'deletionGracePeriodSeconds']);
+
+/**
+ * A copy of `obj` without the keys in `drop`. Objects are built rather than trimmed with `delete`,
+ * which turns a V8 object into a slow dictionary for everything that reads or encodes it later.
+ */
+function without<T extends object>(obj: T, drop: ReadonlySet<string>): T {
+  const out: Record<string, unknown> = {};
+  for (const k in obj) if (!drop.has(k)) out[k] = obj[k];
+  return out as T;
+}
+
+const STATUS: ReadonlySet<string> = new Set(['status']);
 
 export function prepareCreate(info: KindInfo, obj: KubeObject, ctx: { now: Date; uid: string }): KubeObject {
-  const metadata: ObjectMeta = { ...obj.metadata };
-  for (const f of SERVER_META) delete metadata[f];
+  const metadata: ObjectMeta = without(obj.metadata, SERVER_META);
   metadata.uid = ctx.uid;
   metadata.creationTimestamp = ctx.now.toISOString();
   if (info.specFields.length) metadata.generation = 1;
-  const out: KubeObject = { ...obj, metadata };
-  if (info.hasStatus && !info.statusOnCreate) delete out.status;
+  const out: KubeObject = info.hasStatus && !info.statusOnCreate ? without(obj, STATUS) : { ...obj };
+  out.metadata = metadata;
   if (info.kind === 'Namespace') out.status = { phase: 'Active' };
   return out;
 }
@@ -50,16 +61,11 @@ function immutableChanges(info: KindInfo, old: KubeObject, next: KubeObject): Fi
 export function prepareUpdate(info: KindInfo, old: KubeObject, incoming: KubeObject): KubeObject {
   const errs = immutableChanges(info, old, incoming);
   if (errs.length) throw new Invalid(`${info.kind} ${JSON.stringify(old.metadata.name)}`, errs);
-  const metadata: ObjectMeta = { ...incoming.metadata };
-  for (const f of SERVER_META) {
-    if (old.metadata[f] === undefined) delete metadata[f];
-    else (metadata as Record<string, unknown>)[f] = old.metadata[f];
-  }
-  const out: KubeObject = { ...incoming, metadata };
-  if (info.hasStatus) {
-    if (old.status === undefined) delete out.status;
-    else out.status = old.status;
-  }
+  const metadata = without(incoming.metadata, SERVER_META) as Record<string, unknown>;
+  for (const f of SERVER_META) if (old.metadata[f as keyof ObjectMeta] !== undefined) metadata[f] = old.metadata[f as keyof ObjectMeta];
+  const out: KubeObject = info.hasStatus ? without(incoming, STATUS) : { ...incoming };
+  out.metadata = metadata as ObjectMeta;
+  if (info.hasStatus && old.status !== undefined) out.status = old.status;
   if (info.specFields.length && !deepEqual(specOf(info, old), specOf(info, incoming))) {
     metadata.generation = (old.metadata.generation ?? 0) + 1;
   }

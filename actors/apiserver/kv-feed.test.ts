@@ -1,0 +1,116 @@
+// The store feed over a real nats-server: every entry once, in revision order, deletes included;
+// resuming at a revision; and no gap or repeat when its consumer vanishes or the server restarts.
+import { suite, test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { StorageType, type KV, type NatsConnection } from 'nats';
+import { connectNats } from '../lib/nats.ts';
+import { startNats, waitFor, type Nats } from '../../test/harness.ts';
+import { KvFeed, parseAckSubject, type FeedEntry } from './kv-feed.ts';
+
+test('ack subjects - v1 and v2 forms', () => {
+  assert.equal(parseAckSubject('$JS.ACK.KV_pods.abc.1.42.7.1700000000.3'), { streamSeq: 42, consumerSeq: 7, pending: 3 });
+  assert.equal(parseAckSubject('$JS.ACK.hub.ACCHASH.KV_pods.abc.1.42.7.1700000000.0.tok'), { streamSeq: 42, consumerSeq: 7, pending: 0 });
+  assert.equal(parseAckSubject('$JS.ACK.hub.ACCHASH.KV_pods.abc.1.42.7.1700000000.0'), { streamSeq: 42, consumerSeq: 7, pending: 0 });
+  assert.is(parseAckSubject('_INBOX.x.y'), undefined);
+  assert.is(parseAckSubject('$JS.ACK.too.short'), undefined);
+});
+test.run();
+
+interface Ctx {
+  nats: Nats;
+  nc: NatsConnection;
+  kv: KV;
+  feeds: KvFeed[];
+}
+const s = suite<Ctx>('kv feed');
+let bucketNo = 0;
+
+s.before(async (ctx) => {
+  ctx.nats = await startNats();
+  ctx.nc = await connectNats({ url: ctx.nats.url, name: 'feed-test', persistent: true });
+});
+s.before.each(async (ctx) => {
+  ctx.kv = await ctx.nc.jetstream().views.kv(`feed${++bucketNo}`, { history: 1, storage: StorageType.File });
+  ctx.feeds = [];
+});
+s.after.each((ctx) => {
+  for (const f of ctx.feeds) f.stop();
+});
+s.after(async (ctx) => {
+  await ctx.nc.close();
+  await ctx.nats.stop();
+});
+
+function follow(ctx: Ctx, fromRevision = 0, heartbeatMs = 5000): { got: FeedEntry[]; caughtUp: () => boolean; feed: KvFeed } {
+  const got: FeedEntry[] = [];
+  let up = false;
+  const feed = new KvFeed(ctx.nc, `feed${bucketNo}`, { fromRevision, heartbeatMs, onEntry: (e) => got.push(e), onCaughtUp: () => { up = true; } });
+  ctx.feeds.push(feed);
+  return { got, caughtUp: () => up, feed };
+}
+
+const summary = (got: FeedEntry[]) => got.map((e) => `${e.revision} ${e.operation} ${e.key}${e.value.length ? `=${new TextDecoder().decode(e.value)}` : ''}`);
+
+s('what the bucket holds, then what comes, in order; deletes as DEL', async (ctx) => {
+  await ctx.kv.put('default.a', new TextEncoder().encode('1'));
+  await ctx.kv.put('default.b', new TextEncoder().encode('2'));
+  await ctx.kv.delete('default.a');
+  const { got, caughtUp, feed } = follow(ctx);
+  await feed.start();
+  await waitFor('caught up', caughtUp);
+  assert.equal(summary(got), ['2 PUT default.b=2', '3 DEL default.a']);
+  await ctx.kv.put('default.c', new TextEncoder().encode('3'));
+  await ctx.kv.purge('default.b');
+  await waitFor('live entries', () => got.length === 4);
+  assert.equal(summary(got).slice(2), ['4 PUT default.c=3', '5 PURGE default.b']);
+});
+
+s('an empty bucket is caught up at once', async (ctx) => {
+  const { caughtUp, feed } = follow(ctx);
+  await feed.start();
+  await waitFor('caught up', caughtUp, 2000);
+});
+
+s('resumes at a revision', async (ctx) => {
+  for (let i = 1; i <= 5; i++) await ctx.kv.put(`default.k${i}`, new TextEncoder().encode(String(i)));
+  const { got, feed } = follow(ctx, 4);
+  await feed.start();
+  await waitFor('two entries', () => got.length === 2);
+  assert.equal(got.map((e) => e.revision), [4, 5]);
+});
+
+s('a consumer deleted under it is replaced from the next revision: no gap, no repeat', async (ctx) => {
+  const { got, feed } = follow(ctx, 0, 200);
+  await feed.start();
+  for (let i = 1; i <= 20; i++) await ctx.kv.put(`default.k${i}`, new TextEncoder().encode(String(i)));
+  await waitFor('first twenty', () => got.length === 20);
+  const jsm = await ctx.nc.jetstreamManager();
+  const stream = `KV_feed${bucketNo}`;
+  for await (const c of jsm.consumers.list(stream)) await jsm.consumers.delete(stream, c.name);
+  for (let i = 21; i <= 40; i++) await ctx.kv.put(`default.k${i}`, new TextEncoder().encode(String(i)));
+  await waitFor('all forty', () => got.length >= 40, 5000);
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(got.map((e) => e.revision), Array.from({ length: 40 }, (_, i) => i + 1));
+});
+
+s('a server restart loses nothing', async (ctx) => {
+  const { got, feed } = follow(ctx, 0, 200);
+  await feed.start();
+  for (let i = 1; i <= 10; i++) await ctx.kv.put(`default.k${i}`, new TextEncoder().encode(String(i)));
+  await waitFor('first ten', () => got.length === 10);
+  await ctx.nats.restart();
+  await waitFor('reconnected', async () => {
+    try {
+      await ctx.kv.put('default.after', new TextEncoder().encode('x'));
+      return true;
+    } catch {
+      return false;
+    }
+  }, 10_000, 200);
+  await waitFor('the write after the restart', () => got.some((e) => e.key === 'default.after'), 5000);
+  const revisions = got.map((e) => e.revision);
+  assert.equal(revisions, [...new Set(revisions)].sort((a, b) => a - b), 'in order, each once');
+  assert.is(revisions.length, 11);
+});
+
+s.run();
