@@ -1,37 +1,33 @@
 // Scheduling throughput with hollow nodes, as Kubernetes' kubemark and KWOK measure it: N node
-// actors in this one process run the real kubelet on a fake runtime (containers run the moment
-// they start), against a real apiserver, scheduler and controller-manager, each in a process of
-// its own so that their CPU and memory can be told apart. Deployments make the pods; a watch sees
-// each one bound and Running. Writes bench/results/scheduler.json.
-// Usage: tsx bench/scheduler.ts [--nodes 1000] [--pods 10000] [--deployments 100]
+// actors in one process (bench/hollow-nodes.ts) run the real kubelet on a fake runtime (containers
+// run the moment they start), against a real apiserver, scheduler and controller-manager, each in
+// a process of its own so that their CPU and memory can be told apart. Deployments make the pods;
+// a watch in this process, which does nothing else, sees each one bound and Running. Writes
+// bench/results/scheduler.json.
+// Usage: tsx bench/scheduler.ts [--nodes 1000] [--pods 10000] [--deployments 100] [--hollow-processes 1]
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Registry } from 'prom-client';
-import { createActor } from 'xstate';
 import { ApiClient } from '../actors/lib/client.ts';
-import { silentLogger } from '../actors/lib/log.ts';
 import { connectNats } from '../actors/lib/nats.ts';
 import { CLOCK_TICKS_PER_SECOND, PAGE_SIZE, parseProcStat } from '../actors/lib/procfs.ts';
-import { Kubelet, kubeletMachine, WATCHDOG_MODES } from '../actors/kubelet/index.ts';
-import { FakeRuntime, passingProber } from '../actors/kubelet/fake-runtime.ts';
-import { kubeletConfig } from '../actors/kubelet/index.ts';
-import { loadConfig } from '../protocol/config.ts';
 import type { Deployment, Node, Pod } from '../protocol/types.ts';
-import { ROOT, startMaster, startNats, waitFor } from '../test/harness.ts';
+import { NODE_FLAGS, ROOT, spawnProc, startMaster, startNats, waitFor } from '../test/harness.ts';
 
 const { values } = parseArgs({ options: {
   nodes: { type: 'string', default: '1000' }, pods: { type: 'string', default: '10000' }, deployments: { type: 'string', default: '100' },
+  'hollow-processes': { type: 'string', default: '1' },
   help: { type: 'boolean', short: 'h' },
 } });
 if (values.help) {
-  console.log('Usage: tsx bench/scheduler.ts [--nodes N] [--pods N] [--deployments N]');
+  console.log('Usage: tsx bench/scheduler.ts [--nodes N] [--pods N] [--deployments N] [--hollow-processes N]');
   process.exit(0);
 }
 const NODES = Number(values.nodes);
 const PODS = Number(values.pods);
 const DEPLOYMENTS = Number(values.deployments);
+const HOLLOW_PROCESSES = Math.max(1, Number(values['hollow-processes']));
 const progress = (t: string) => process.stderr.write(`bench: ${t}\n`);
 
 function usage(pid: number): { cpuSeconds: number; rssMB: number } {
@@ -50,20 +46,21 @@ const cm = await startMaster(nats.url, { ...HOLLOW, SKIFF_MASTER_COMPONENTS: 'co
 const nc = await connectNats({ url: nats.url, name: 'bench', persistent: true });
 const client = new ApiClient(nc, { timeoutMs: 60_000 });
 
-const cfg = loadConfig({ ...process.env, ...HOLLOW, SKIFF_NODE_LEASE_RENEW_MS: '20000', SKIFF_NODE_STATUS_MS: '60000' });
-progress(`starting ${NODES} hollow nodes`);
-const kubelets = [];
-for (let i = 0; i < NODES; i++) {
-  const name = `hollow-${i}`;
-  const kcfg = { ...kubeletConfig(name, cfg, WATCHDOG_MODES, { SKIFF_NODE_CPU: '16', SKIFF_NODE_MEMORY: '64Gi' }), noDisk: true, dataDir: '/nonexistent' };
-  const kubelet = new Kubelet(kcfg, {
-    client: new ApiClient(nc, { origin: name, timeoutMs: 60_000, waitForApiserver: true }),
-    runtime: new FakeRuntime(), prober: passingProber, log: silentLogger, registry: new Registry(),
-  });
-  const actor = createActor(kubeletMachine, { input: { kubelet, log: silentLogger, retryMs: 1000, logRotateMs: 60_000, serve: () => () => {} } }).start();
-  kubelets.push(actor);
-  if (i % 100 === 99) await new Promise((r) => setTimeout(r, 50));
-}
+// Kubemark runs its hollow nodes in many processes; here they are split over HOLLOW_PROCESSES.
+const share = Math.ceil(NODES / HOLLOW_PROCESSES);
+progress(`starting ${NODES} hollow nodes in ${HOLLOW_PROCESSES} processes of their own`);
+const hollows = Array.from({ length: HOLLOW_PROCESSES }, (_, i) => spawnProc(process.execPath, [
+  ...NODE_FLAGS, '--import', 'tsx', 'bench/hollow-nodes.ts', '--first', String(i * share), '--nodes', String(Math.max(0, Math.min(share, NODES - i * share))),
+], {
+  env: {
+    ...HOLLOW, SKIFF_NATS_URL: nats.url, SKIFF_NODE_LEASE_RENEW_MS: '20000', SKIFF_NODE_STATUS_MS: '60000',
+    ...(process.env.PROFILE_HOLLOW ? { SKIFF_CPU_PROFILE: `${process.env.PROFILE_HOLLOW}.${i}` } : {}),
+  },
+}));
+await waitFor('hollow nodes started', () => hollows.every((h) => {
+  if (h.child.exitCode !== null) throw new Error(`hollow nodes exited:\n${h.output()}`);
+  return h.output().includes('ready');
+}), 120_000, 200);
 await waitFor(`${NODES} Ready nodes`, async () => (await client.list<Node>('nodes')).items.length >= NODES, 120_000, 500);
 progress('nodes registered');
 
@@ -80,7 +77,10 @@ const watch = client.watch('pods', { deadlineMs: 30_000 }, (u) => {
   if (p.status?.phase === 'Running' && !running.has(name)) running.set(name, now);
 });
 
-const before = { api: usage(api.proc.pid), sched: usage(sched.proc.pid), cm: usage(cm.proc.pid), nodes: usage(process.pid), nats: usage(nats.proc.pid) };
+const procs = { api: [api.proc.pid], sched: [sched.proc.pid], cm: [cm.proc.pid], nodes: hollows.map((h) => h.pid), nats: [nats.proc.pid], observer: [process.pid] };
+/** CPU and RSS of each part, summed over its processes. */
+const usages = () => Object.fromEntries(Object.entries(procs).map(([k, pids]) => [k, pids.map(usage).reduce((a, b) => ({ cpuSeconds: a.cpuSeconds + b.cpuSeconds, rssMB: a.rssMB + b.rssMB }))])) as Record<keyof typeof procs, ReturnType<typeof usage>>;
+const before = usages();
 const replicas = Math.ceil(PODS / DEPLOYMENTS);
 progress(`creating ${DEPLOYMENTS} deployments of ${replicas} replicas`);
 const t0 = Date.now();
@@ -106,7 +106,7 @@ for (const line of (await api.metrics()).split('\n')) {
   const m = /^skiff_apiserver_requests_total\{resource="([^"]+)",verb="([^"]+)",code="(\d+)"[^}]*\} (\d+)/.exec(line);
   if (m && m[2] !== 'watch') requests[`${m[1]}.${m[2]}${m[3] === '200' ? '' : ` (${m[3]})`}`] = (requests[`${m[1]}.${m[2]}`] ?? 0) + Number(m[4]);
 }
-const after = { api: usage(api.proc.pid), sched: usage(sched.proc.pid), cm: usage(cm.proc.pid), nodes: usage(process.pid), nats: usage(nats.proc.pid) };
+const after = usages();
 
 const toBound = [...bound].map(([n, t]) => t - created.get(n)!).sort((a, b) => a - b);
 const toRunning = [...running].map(([n, t]) => t - created.get(n)!).sort((a, b) => a - b);
@@ -115,12 +115,12 @@ const podsPerSecond = PODS / seconds;
 const proc = (k: keyof typeof before) => ({ cpuSeconds: Number((after[k].cpuSeconds - before[k].cpuSeconds).toFixed(1)), rssMB: Number(after[k].rssMB.toFixed(0)) });
 const result = {
   benchmark: 'scheduler', date: new Date().toISOString(), machine: { cpus: cpus().length, node: process.version },
-  nodes: NODES, pods: PODS, deployments: DEPLOYMENTS,
+  nodes: NODES, pods: PODS, deployments: DEPLOYMENTS, hollowProcesses: HOLLOW_PROCESSES,
   seconds: Number(seconds.toFixed(2)), podsPerSecond: Number(podsPerSecond.toFixed(0)),
   createToBoundMs: { p50: pct(toBound, 50), p99: pct(toBound, 99) },
   createToRunningMs: { p50: pct(toRunning, 50), p99: pct(toRunning, 99) },
   requestsPerPod: Object.fromEntries(Object.entries(requests).sort(([, a], [, b]) => b - a).map(([k, v]) => [k, Number((v / PODS).toFixed(2))])),
-  processes: { apiserver: proc('api'), scheduler: proc('sched'), controllerManager: proc('cm'), hollowNodes: proc('nodes'), nats: proc('nats') },
+  processes: { apiserver: proc('api'), scheduler: proc('sched'), controllerManager: proc('cm'), hollowNodes: proc('nodes'), nats: proc('nats'), observer: proc('observer') },
   targets: {
     podsPerSecond: { min: 1000, pass: podsPerSecond >= 1000 },
     p99CreateToBoundMs: { max: 1000, pass: pct(toBound, 99) <= 1000 },
@@ -128,7 +128,7 @@ const result = {
 };
 
 watch.stop();
-for (const k of kubelets) k.stop();
+await Promise.all(hollows.map((h) => h.stop(10_000)));
 await nc.close();
 for (const m of [cm, sched, api]) await m.stop();
 await nats.stop();
