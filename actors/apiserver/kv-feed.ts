@@ -23,7 +23,7 @@ export interface KvFeedOptions {
   onEntry(e: FeedEntry): void;
   /** Once, when the entries that were in the bucket when the feed started have all come. */
   onCaughtUp?(): void;
-  /** A consumer could not be made (the bucket is gone, say). The feed keeps retrying. */
+  /** A consumer could not be made (the bucket is gone, say; the feed keeps retrying), or onEntry threw. */
   onError?(err: Error): void;
   heartbeatMs?: number;
   requestTimeoutMs?: number;
@@ -125,7 +125,12 @@ export class KvFeed {
     this.lastRevision = ack.streamSeq;
     // Only deletes and purges come without data, so only they need their headers read.
     const operation = msg.data.length > 0 ? 'PUT' : ((msg.headers?.get('KV-Operation') || 'PUT') as FeedEntry['operation']);
-    this.opts.onEntry({ key: msg.subject.slice(this.keyPrefix.length), revision: ack.streamSeq, operation, value: msg.data });
+    try {
+      this.opts.onEntry({ key: msg.subject.slice(this.keyPrefix.length), revision: ack.streamSeq, operation, value: msg.data });
+    } catch (err) {
+      // Thrown into nats.js's parser it would break the connection; the entry is reported instead.
+      this.opts.onError?.(err as Error);
+    }
     if (ack.pending === 0) this.markCaughtUp();
   }
 

@@ -144,7 +144,7 @@ export class ApiServer {
           cache.markReady(before);
           if (--pending === 0 && !stopped) onReady();
         },
-        onError: (err) => this.opts.log.warn('following the store again failed; retrying', { resource: info.resource, err: err.message }),
+        onError: (err) => this.opts.log.error('following the store', { resource: info.resource, err: err.message }),
       });
       feeds.get(info.resource)?.stop();
       feeds.set(info.resource, feed);

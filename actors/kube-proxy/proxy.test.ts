@@ -68,95 +68,72 @@ function exchange(port: number, payload: Buffer | string): Promise<string> {
   });
 }
 
-test('a backend that resets before answering is skipped and the request replayed to the next', async () => {
-  const bad = await backend(resetOnData);
-  const good = await backend(echoAs('good'));
+type Backendish = Awaited<ReturnType<typeof backend>>;
+
+/**
+ * Backends with the given behaviours, of which the first `served` (default all) are the proxy's
+ * endpoints; runs `body` and closes everything.
+ */
+async function withProxy(
+  behaviours: Behaviour[], body: (r: { port: number; backends: Backendish[]; refused: string[] }) => Promise<void>, served = behaviours.length,
+): Promise<void> {
+  const backends = await Promise.all(behaviours.map(backend));
   const rec = recorder();
-  const { proxy, port } = await proxyFor([bad.backend, good.backend], rec.events);
+  const { proxy, port } = await proxyFor(backends.slice(0, served).map((b) => b.backend), rec.events);
   try {
+    await body({ port, backends, refused: rec.refused });
+  } finally {
+    proxy.close();
+    for (const b of backends) b.server.close();
+  }
+}
+
+/** Resolves if the exchange breaks; fails the test if it ends cleanly. */
+const breaks = (port: number, payload: Buffer | string) => exchange(port, payload).then(
+  (answer) => assert.unreachable(`got a clean answer of ${answer.length} bytes`),
+  (err: Error) => assert.instance(err, Error),
+);
+
+test('a backend that resets before answering is skipped and the request replayed to the next', () =>
+  withProxy([resetOnData, echoAs('good')], async ({ port, backends: [bad], refused }) => {
     for (let i = 0; i < 10; i++) assert.is(await exchange(port, `req${i}`), `good:req${i}`);
     assert.ok(bad.accepted() >= 5, `the resetting backend got its turns (${bad.accepted()})`);
-    assert.ok(rec.refused.every((k) => k === bad.backend.key));
-    assert.is(rec.refused.length, bad.accepted());
-  } finally {
-    proxy.close();
-    bad.server.close();
-    good.server.close();
-  }
-});
+    assert.ok(refused.every((k) => k === bad.backend.key));
+    assert.is(refused.length, bad.accepted());
+  }));
 
-test('a backend that closes without a byte of answer counts as one that refused', async () => {
-  const quiet = await backend(closeOnData);
-  const good = await backend(echoAs('good'));
-  const rec = recorder();
-  const { proxy, port } = await proxyFor([quiet.backend, good.backend], rec.events);
-  try {
+test('a backend that closes without a byte of answer counts as one that refused', () =>
+  withProxy([closeOnData, echoAs('good')], async ({ port, backends: [quiet] }) => {
     for (let i = 0; i < 6; i++) assert.is(await exchange(port, 'x'), 'good:x');
     assert.ok(quiet.accepted() >= 3);
-  } finally {
-    proxy.close();
-    quiet.server.close();
-    good.server.close();
-  }
-});
+  }));
 
-test('a backend that breaks mid-answer breaks the client connection: nothing is replayed', async () => {
-  const broken = await backend(breakMidAnswer);
-  const good = await backend(echoAs('good'));
-  const { proxy, port } = await proxyFor([broken.backend], recorder().events);
-  try {
-    await exchange(port, 'x').then(
-      (answer) => assert.unreachable(`got a clean answer: ${answer}`),
-      (err: Error) => assert.instance(err, Error),
-    );
+test('a backend that breaks mid-answer breaks the client connection: nothing is replayed', () =>
+  withProxy([breakMidAnswer, echoAs('good')], async ({ port, backends: [, good] }) => {
+    await breaks(port, 'x');
     assert.is(good.accepted(), 0);
-  } finally {
-    proxy.close();
-    broken.server.close();
-    good.server.close();
-  }
-});
+  }, 1));
 
-test('a request larger than the replay buffer is not replayed: the client sees the failure', async () => {
-  const bad = await backend((socket) => {
+test('a request larger than the replay buffer is not replayed: the client sees the failure', () => {
+  const resetPast200k: Behaviour = (socket) => {
     let n = 0;
     socket.on('data', (c) => {
       n += c.length;
       if (n > 200_000) socket.resetAndDestroy();
     });
-  });
-  const good = await backend(echoAs('good'));
-  const { proxy, port } = await proxyFor([bad.backend, good.backend], recorder().events);
-  try {
+  };
+  return withProxy([resetPast200k, echoAs('good')], async ({ port }) => {
     const big = Buffer.alloc(300_000, 'a');
-    await exchange(port, big).then(
-      (answer) => assert.unreachable(`got an answer of ${answer.length} bytes`),
-      (err: Error) => assert.instance(err, Error),
-    );
+    await breaks(port, big);
     // The next connection goes to the good backend and carries the whole payload.
-    const answer = await exchange(port, big);
-    assert.is(answer.length, 'good:'.length + big.length);
-  } finally {
-    proxy.close();
-    bad.server.close();
-    good.server.close();
-  }
+    assert.is((await exchange(port, big)).length, 'good:'.length + big.length);
+  });
 });
 
-test('with every backend failing before an answer the client is closed, once each was tried', async () => {
-  const a = await backend(resetOnData);
-  const b = await backend(closeOnData);
-  const rec = recorder();
-  const { proxy, port } = await proxyFor([a.backend, b.backend], rec.events);
-  try {
-    const answer = await exchange(port, 'x').catch(() => '');
-    assert.is(answer, '');
-    assert.equal(rec.refused.sort(), [a.backend.key, b.backend.key].sort());
-  } finally {
-    proxy.close();
-    a.server.close();
-    b.server.close();
-  }
-});
+test('with every backend failing before an answer the client is closed, once each was tried', () =>
+  withProxy([resetOnData, closeOnData], async ({ port, backends: [a, b], refused }) => {
+    assert.is(await exchange(port, 'x').catch(() => ''), '');
+    assert.equal(refused.sort(), [a.backend.key, b.backend.key].sort());
+  }));
 
 test.run();
