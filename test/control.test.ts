@@ -217,7 +217,13 @@ leaders('SIGSTOP the leader past its lease: another takes over, and the old one 
       (await holder(client, 'skiff-controller-manager')).spec.holderIdentity === other.name && (await holder(client, 'skiff-scheduler')).spec.holderIdentity === other.name, 30_000, 200);
     const acceptedAtTakeover = await fencedAccepted([other], old.name);
     await client.create(deployment('while-paused', 3));
-    await waitFor('3 ready under the new leader', async () => (await readyPods(client, 'while-paused')).length === 3, 30_000);
+    await waitFor('3 ready under the new leader', async () => (await readyPods(client, 'while-paused')).length === 3, 30_000).catch(async (err: Error) => {
+      // Seen once in about eleven runs; say what the cluster had got to, for whoever looks next.
+      const pods = await podsOf(client, 'while-paused').catch(() => []);
+      const rs = await client.list('replicasets').catch(() => ({ items: [] }));
+      const state = pods.map((p) => `${p.metadata.name} node=${p.spec.nodeName ?? '-'} phase=${p.status?.phase ?? '-'} ready=${isReady(p)}`);
+      throw new Error(`${err.message}\n    pods: ${state.join('; ') || 'none'}\n    replicasets: ${rs.items.map((r) => r.metadata.name).join(', ') || 'none'}\n    old leader ${old.name}, new ${other.name}`);
+    });
     old.proc.kill('SIGCONT');
     await waitFor('the old leader to step down', async () => metricSum(await old.metrics(), 'skiff_leader_is_leader') === 0, 15_000, 200);
     await new Promise((r) => setTimeout(r, 3000));
