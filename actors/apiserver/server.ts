@@ -32,8 +32,11 @@ interface ActiveWatch {
   heartbeatInFlight: boolean;
 }
 
-/** Idle heartbeats of the store feeds; two missed and a feed makes a new consumer. */
-const FEED_HEARTBEAT_MS = 2000;
+/**
+ * Idle heartbeats of the store feeds; two missed and a feed makes a new consumer. nats.js's 5 s:
+ * a shorter one replaced consumers needlessly when a loaded machine delayed a heartbeat.
+ */
+const FEED_HEARTBEAT_MS = 5000;
 
 type Verb = (ctx: ApiContext, info: KindInfo, req: ApiRequest) => Promise<ObjectResult | Record<string, unknown>>;
 
