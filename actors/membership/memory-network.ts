@@ -87,6 +87,8 @@ export interface NetworkOptions {
   loss?: number;
   /** One-way delay, uniformly between the two (ms). */
   latencyMs?: [number, number];
+  /** Where the join subject delivers a message from `from`; by default a random other member. */
+  joinRoute?: (from: string, others: string[]) => string | undefined;
 }
 
 /** Where an answer goes: the asker and its sequence number. */
@@ -113,7 +115,7 @@ export class MemoryNetwork {
       reply: (to, msg) => this.deliver(name, to.member, (m) => m.replied(to.seq, msg)),
       join: (msg, replySeq) => {
         const live = [...this.members.keys()].filter((n) => n !== name);
-        const to = live[Math.floor(this.random() * live.length)];
+        const to = this.opts.joinRoute ? this.opts.joinRoute(name, live) : live[Math.floor(this.random() * live.length)];
         if (to === undefined) this.deliver(name, name, (m) => m.unreachable(replySeq));
         else this.deliver(name, to, (m) => m.receive(msg, { member: name, seq: replySeq }), replySeq);
       },

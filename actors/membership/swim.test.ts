@@ -4,6 +4,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { loadConfig } from '../../protocol/config.ts';
 import { MemoryGroup } from './memory-group.ts';
+import { seededRandom } from './memory-network.ts';
 import type { Member } from './state.ts';
 import { swimConfig } from './timing.ts';
 
@@ -102,6 +103,34 @@ test('the first members, started together, find each other', () => {
   for (const n of ['a', 'b', 'c']) g.add(n);
   g.run(10_000);
   for (const n of ['a', 'b', 'c']) assert.equal(g.viewsOf(n), ['alive', 'alive']);
+});
+
+const member = (name: string): Member => ({ name, role: 'node', incarnation: 0, state: 'alive', since: 0 });
+const alone = (name: string): Member[] => [member(name)];
+
+test('members that paired off when started together merge into one group within seconds', () => {
+  // The join subject's queue group pairs a with b and c with d, as it may when all four start at
+  // once; after those four joins it picks at random.
+  const pairs: Record<string, string> = { a: 'b', b: 'a', c: 'd', d: 'c' };
+  let routed = 0;
+  const random = seededRandom(7);
+  const g = new MemoryGroup({
+    cfg, seed: 5, latencyMs: [0.2, 1],
+    joinRoute: (from, others) => (routed++ < 4 ? pairs[from] : others[Math.floor(random() * others.length)]),
+  });
+  const names = ['a', 'b', 'c', 'd'];
+  for (const n of names) g.add(n, alone(n));
+  for (const n of names) g.members.get(n)!.join();
+  g.run(3_000);
+  for (const n of names) assert.equal(g.viewsOf(n), ['alive', 'alive', 'alive'], `${n}'s view`);
+});
+
+test('two groups that know nothing of each other merge through the push-pull over the join subject', () => {
+  const g = new MemoryGroup({ cfg, seed: 3, latencyMs: [0.2, 1] });
+  for (const n of ['a', 'b', 'c']) g.add(n, ['a', 'b', 'c'].map(member));
+  for (const n of ['x', 'y', 'z']) g.add(n, ['x', 'y', 'z'].map(member));
+  g.run(90_000);
+  for (const n of ['a', 'b', 'c', 'x', 'y', 'z']) assert.equal(g.viewsOf(n), Array(5).fill('alive'), `${n}'s view`);
 });
 
 test('Lifeguard: a member that lost its connection declares no one dead, and refutes its own death when back', () => {

@@ -14,6 +14,9 @@ import { MemberView } from './view.ts';
 
 export type { Clock, SwimHooks, Timer, Transport } from './io.ts';
 
+/** Full-state syncs a joiner makes through the join subject, the first included. */
+const JOIN_SYNCS = 3;
+
 interface Sync {
   join: boolean;
   timer: Timer;
@@ -41,6 +44,8 @@ export class Swim<R = unknown> {
   private eager?: Timer;
   private lastEager = -Infinity;
   private joinAttempts = 0;
+  private joinSyncsLeft = 0;
+  private pushPulls = 0;
   readonly stats = new GossipStats();
 
   constructor(
@@ -122,16 +127,37 @@ export class Swim<R = unknown> {
     }
   }
 
-  /** Asks the group for its state; retried while this member knows no one else. */
+  /**
+   * Asks the group for its state; retried while this member knows no one else. The join subject
+   * reaches one member at random, and members started together can pair off into groups that
+   * know nothing of each other; so a joiner syncs through it JOIN_SYNCS times in all (see
+   * afterJoin), and every other push-pull goes through it too, which merges groups that formed
+   * apart (or were split by a partition) within a few push-pull rounds.
+   */
   join(): void {
+    this.joinSyncsLeft = JOIN_SYNCS - 1;
+    this.syncThroughGroup(true);
+  }
+
+  private syncThroughGroup(join: boolean): void {
     const seq = this.nextSeq();
     const timer = this.clock.after(this.cfg.probeTimeoutMs * SYNC_TIMEOUT_PROBES, () => {
       this.syncs.delete(seq);
-      this.joinLater(this.cfg.joinRetryMs);
+      if (join) this.joinLater(this.cfg.joinRetryMs);
     });
-    this.syncs.set(seq, { join: true, timer });
+    this.syncs.set(seq, { join, timer });
     this.stats.count('push-pull');
-    this.transport.join({ type: 'push-pull', from: this.name, join: true, members: this.members() }, seq);
+    this.transport.join({ type: 'push-pull', from: this.name, join, members: this.members() }, seq);
+  }
+
+  /** The joiner's further syncs through the join subject, a period apart. */
+  private afterJoin(): void {
+    if (this.joinSyncsLeft <= 0) return;
+    this.joinSyncsLeft--;
+    this.clock.after(this.cfg.periodMs, () => {
+      if (this.running) this.syncThroughGroup(false);
+      this.afterJoin();
+    });
   }
 
   /** Announces our departure to everyone we know, and stops. */
@@ -200,6 +226,7 @@ export class Swim<R = unknown> {
       if (sync.join) {
         this.joinAttempts = 0;
         this.hooks.joined?.();
+        this.afterJoin();
       }
     }
   }
@@ -372,6 +399,7 @@ export class Swim<R = unknown> {
       if (this.networkUp) this.join();
       return;
     }
+    if (this.pushPulls++ % 2 === 1) return this.syncThroughGroup(false);
     const seq = this.nextSeq();
     const timer = this.clock.after(this.cfg.probeTimeoutMs * SYNC_TIMEOUT_PROBES, () => this.syncs.delete(seq));
     this.syncs.set(seq, { join: false, timer });
