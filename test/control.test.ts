@@ -1,5 +1,8 @@
 // The control loop end to end: two real masters (apiserver, scheduler, controllers, leader
 // election) and three real nodes.
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ApiClient } from '../actors/lib/client.ts';
@@ -235,6 +238,11 @@ leaders('SIGSTOP the leader past its lease: another takes over, and the old one 
       + metricSum(await old.metrics(), 'skiff_apiserver_fenced_writes_total', { holder: old.name, result: 'stale' });
     console.log(`    the deposed leader's writes refused as stale: ${stale}`);
     assert.is((await podsOf(client, 'while-paused')).length, 3, 'the final state is what the new leader made');
+  } catch (err) {
+    const logs = join(tmpdir(), `skiff-sigstop-${Date.now()}.log`);
+    writeFileSync(logs, [...masters, ...ctx.nodes].map((p) => `===== ${p.name}\n${p.proc.output()}`).join('\n'));
+    (err as Error).message += `\n    every process's output: ${logs}`;
+    throw err;
   } finally {
     old.proc.kill('SIGCONT');
   }
