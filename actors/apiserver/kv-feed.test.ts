@@ -93,6 +93,23 @@ s('a consumer deleted under it is replaced from the next revision: no gap, no re
   assert.equal(got.map((e) => e.revision), Array.from({ length: 40 }, (_, i) => i + 1));
 });
 
+s('a feed whose own process stalled keeps its consumer: the server was not silent, we were', async (ctx) => {
+  const { got, feed } = follow(ctx, 0, 200);
+  await feed.start();
+  await ctx.kv.put('default.a', new TextEncoder().encode('1'));
+  await waitFor('the first entry', () => got.length === 1);
+  const jsm = await ctx.nc.jetstreamManager();
+  const stream = `KV_feed${bucketNo}`;
+  const names = async () => { const out: string[] = []; for await (const c of jsm.consumers.list(stream)) out.push(c.name); return out; };
+  const before = await names();
+  const until = Date.now() + 700; // the event loop held for over three heartbeats
+  while (Date.now() < until) { /* busy */ }
+  await new Promise((r) => setTimeout(r, 150));
+  assert.equal(await names(), before);
+  await ctx.kv.put('default.b', new TextEncoder().encode('2'));
+  await waitFor('the next entry', () => got.length === 2);
+});
+
 s('a server restart loses nothing', async (ctx) => {
   const { got, feed } = follow(ctx, 0, 200);
   await feed.start();

@@ -54,6 +54,7 @@ export class KvFeed {
   private lastRevision: number;
   private consumerSeq = 0;
   private lastActivity = Date.now();
+  private lastCheck = Date.now();
   private caughtUp = false;
   private stopped = false;
   private generation = 0;
@@ -157,7 +158,12 @@ export class KvFeed {
 
   private checkHeartbeats(): void {
     if (this.nc.isClosed()) return this.stop();
-    if (Date.now() - this.lastActivity > 2 * this.heartbeatMs) this.reset();
+    const now = Date.now();
+    const late = now - this.lastCheck > 2 * this.heartbeatMs;
+    this.lastCheck = now;
+    // This process was stopped or starved, not the server silent: what is queued comes first.
+    if (late) this.lastActivity = now;
+    else if (now - this.lastActivity > 2 * this.heartbeatMs) this.reset();
   }
 
   /** A new consumer, from the revision after the last one delivered. */
