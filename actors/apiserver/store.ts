@@ -46,7 +46,7 @@ function isWrongLastSequence(err: unknown): boolean {
 }
 
 /** The stored bytes: the object without its resourceVersion, refused if over 1 MiB. */
-function forStorage(obj: KubeObject): Uint8Array {
+export function forStorage(obj: KubeObject): Uint8Array {
   const { resourceVersion: _rv, ...metadata } = obj.metadata;
   const bytes = encodeObject({ ...obj, metadata });
   checkSize(`${obj.kind} ${JSON.stringify(obj.metadata.name)}`, bytes.length);
@@ -89,10 +89,9 @@ export class Store {
   }
 
   /** Creates the key; a key whose last entry is a delete counts as absent. */
-  async create(info: KindInfo, obj: KubeObject): Promise<StoredBytes> {
+  async create(info: KindInfo, obj: KubeObject, bytes = forStorage(obj)): Promise<StoredBytes> {
     const bucket = kvBucket(info.resource);
     const key = storeKey(info, obj.metadata.name as string, obj.metadata.namespace);
-    const bytes = forStorage(obj);
     try {
       return { bytes, revision: await this.kv.put(bucket, key, bytes, 0) };
     } catch (err) {
@@ -110,9 +109,8 @@ export class Store {
   }
 
   /** Compare-and-swap on `revision`: a stale one is a Conflict. */
-  async update(info: KindInfo, obj: KubeObject, revision: number): Promise<StoredBytes> {
+  async update(info: KindInfo, obj: KubeObject, revision: number, bytes = forStorage(obj)): Promise<StoredBytes> {
     const key = storeKey(info, obj.metadata.name as string, obj.metadata.namespace);
-    const bytes = forStorage(obj);
     try {
       return { bytes, revision: await this.kv.put(kvBucket(info.resource), key, bytes, revision) };
     } catch (err) {

@@ -13,7 +13,7 @@ import type { KubeObject, Lease, Namespace, ObjectList } from '../../protocol/ty
 import type { Fence } from '../lib/client.ts';
 import type { AdmissionChain } from './admission.ts';
 import { prepareCreate, prepareStatusUpdate, prepareUpdate } from './strategy.ts';
-import type { Store, Stored, StoredBytes } from './store.ts';
+import { forStorage, storeKey, type Store, type Stored, type StoredBytes } from './store.ts';
 import type { WatchCache, WatchFilter } from './watch-cache.ts';
 
 export interface ApiContext {
@@ -174,10 +174,11 @@ function withRevision<T extends KubeObject>(obj: T, rev: number): T {
 const METADATA = new Set(['metadata']);
 const RESOURCE_VERSION = new Set(['resourceVersion']);
 
-/** Tells the watch cache of a write of ours, so that it need not decode its entry. */
-function wrote<T extends KubeObject>(ctx: ApiContext, info: KindInfo, obj: T): T {
-  cacheOf(ctx, info).wrote(obj);
-  return obj;
+/** The bytes `obj` is stored as; the watch cache is told, so that it need not decode their entry. */
+function expectWrite(ctx: ApiContext, info: KindInfo, obj: KubeObject): Uint8Array {
+  const bytes = forStorage(obj);
+  cacheOf(ctx, info).expect(storeKey(info, obj.metadata.name!, obj.metadata.namespace), bytes, obj);
+  return bytes;
 }
 
 /** Equal but for resourceVersion. */
@@ -203,11 +204,12 @@ export async function createObject(ctx: ApiContext, info: KindInfo, req: ApiRequ
   await checkFence(ctx, opts.fence);
   const generate = !obj.metadata.name;
   for (let attempt = 0; ; attempt++) {
-    if (generate) obj.metadata.name = generatedName(obj.metadata.generateName!);
-    if (opts.dryRun) return { object: obj };
+    // A fresh object per generated name: the watch cache may hold on to the one it was told of.
+    const named = generate ? { ...obj, metadata: { ...obj.metadata, name: generatedName(obj.metadata.generateName!) } } : obj;
+    if (opts.dryRun) return { object: named };
     try {
-      const stored = await ctx.store.create(info, obj);
-      return { object: wrote(ctx, info, withRevision(obj, stored.revision)), stored };
+      const stored = await ctx.store.create(info, named, expectWrite(ctx, info, named));
+      return { object: withRevision(named, stored.revision), stored };
     } catch (err) {
       if (!(generate && err instanceof AlreadyExists && attempt < 3)) throw err;
     }
@@ -266,8 +268,8 @@ async function guaranteedUpdate(
     await checkFence(ctx, opts.fence);
     if (opts.dryRun) return { object: next };
     try {
-      const written = await ctx.store.update(info, next, stored.revision);
-      return { object: wrote(ctx, info, withRevision(next, written.revision)), stored: written };
+      const written = await ctx.store.update(info, next, stored.revision, expectWrite(ctx, info, next));
+      return { object: withRevision(next, written.revision), stored: written };
     } catch (err) {
       if (!(err instanceof Conflict)) throw err;
       if (cached && pinnedVersion === undefined) continue; // the cache was behind: read the store

@@ -115,35 +115,39 @@ test('watch cache - waitUntil resolves when the revision arrives', async () => {
   }
 });
 
-test('watch cache - an own write is taken as written when its entry comes back; anything else is decoded', () => {
+test('watch cache - an entry with the bytes this apiserver wrote is taken from the object, not decoded', () => {
   const cache = new WatchCache(info, 100);
   cache.markReady(0);
-  const mine = { ...pod('a'), metadata: { ...pod('a').metadata, resourceVersion: '1' } };
-  cache.wrote(mine);
-  cache.apply({ key: 'default.a', revision: 1, operation: 'PUT', value: encodeObject(pod('a')) });
-  assert.ok(cache.getByKey('default', 'a') === mine, 'the written object itself, not a decoded copy');
-  // An entry for another key at a remembered revision is decoded, not confused with ours.
-  const other = { ...pod('x'), metadata: { ...pod('x').metadata, resourceVersion: '2' } };
-  cache.wrote(other);
-  cache.apply({ key: 'default.b', revision: 2, operation: 'PUT', value: encodeObject(pod('b')) });
-  assert.is(cache.getByKey('default', 'b')?.metadata.name, 'b');
-  assert.is(cache.getByKey('default', 'b')?.metadata.resourceVersion, '2');
-  assert.is(cache.getByKey('default', 'x'), undefined);
-  // The entry came back before the store's acknowledgement: nothing is remembered.
-  cache.apply({ key: 'default.c', revision: 3, operation: 'PUT', value: encodeObject(pod('c', 'n1')) });
-  const late = { ...pod('c'), metadata: { ...pod('c').metadata, resourceVersion: '3' } };
-  cache.wrote(late);
-  assert.is((cache.getByKey('default', 'c')?.spec as { nodeName?: string }).nodeName, 'n1');
-  cache.apply({ key: 'default.c', revision: 4, operation: 'PUT', value: encodeObject(pod('c', 'n2')) });
-  assert.is((cache.getByKey('default', 'c')?.spec as { nodeName?: string }).nodeName, 'n2');
+  const mine = pod('a', 'n1');
+  const bytes = encodeObject(mine);
+  cache.expect('default.a', bytes, mine);
+  // The entry may come back before the store's acknowledgement: matched by key and bytes.
+  cache.apply({ key: 'default.a', revision: 1, operation: 'PUT', value: Uint8Array.from(bytes) });
+  const got = cache.getByKey('default', 'a')!;
+  assert.ok(got.spec === mine.spec, 'the written object, not a decoded copy');
+  assert.is(got.metadata.resourceVersion, '1');
+  assert.is(mine.metadata.resourceVersion, undefined, 'the written object itself is not changed');
+  assert.is(cache.ownPending, 0);
+});
+
+test('watch cache - other bytes for the same key are decoded: a write of ours that failed misleads nothing', () => {
+  const cache = new WatchCache(info, 100);
+  cache.markReady(0);
+  cache.expect('default.a', encodeObject(pod('a', 'n1')), pod('a', 'n1'));
+  cache.apply({ key: 'default.a', revision: 1, operation: 'PUT', value: encodeObject(pod('a', 'n2')) });
+  assert.is((cache.getByKey('default', 'a')?.spec as { nodeName?: string }).nodeName, 'n2');
+  // Nor is an entry for another key taken from ours.
+  cache.expect('default.b', encodeObject(pod('b')), pod('b'));
+  cache.apply({ key: 'default.c', revision: 2, operation: 'PUT', value: encodeObject(pod('b')) });
+  assert.is(cache.getByKey('default', 'c')?.metadata.name, 'b');
+  assert.is(cache.getByKey('default', 'b'), undefined);
 });
 
 test('watch cache - own writes whose entries never come back are forgotten', () => {
   const cache = new WatchCache(info, 100);
   cache.markReady(0);
-  for (let rv = 1; rv <= 5000; rv++) cache.wrote({ ...pod(`p${rv}`), metadata: { ...pod(`p${rv}`).metadata, resourceVersion: String(rv) } });
-  cache.apply({ key: 'default.z', revision: 6000, operation: 'PUT', value: encodeObject(pod('z')) });
-  assert.is(cache.ownPending, 0);
+  for (let i = 0; i < 5000; i++) cache.expect(`default.p${i}`, encodeObject(pod(`p${i}`)), pod(`p${i}`));
+  assert.ok(cache.ownPending <= 4096);
 });
 
 test.run();

@@ -48,6 +48,10 @@ export interface Watcher {
 /** Own writes remembered at most, should their entries go missing. */
 const OWN_WRITES_LIMIT = 4096;
 
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && Buffer.from(a.buffer, a.byteOffset, a.length).equals(b);
+}
+
 function nodeOf(obj: KubeObject | undefined): string | undefined {
   return (obj?.spec as { nodeName?: string } | undefined)?.nodeName || undefined;
 }
@@ -104,8 +108,8 @@ export class WatchCache {
   private readonly general = new Set<Watcher>();
   private readonly nodeWatchers = new Map<string, Set<Watcher>>();
   private waiters: { rv: number; resolve: () => void }[] = [];
-  /** Objects this apiserver wrote, by revision, waiting for their entry to come back from the KV. */
-  private readonly own = new Map<number, KubeObject>();
+  /** Objects this apiserver is writing, by store key, until their entries come back from the KV. */
+  private readonly own = new Map<string, { bytes: Uint8Array; object: KubeObject }>();
   private nextId = 1;
 
   constructor(readonly info: KindInfo, private readonly capacity: number) {}
@@ -128,7 +132,7 @@ export class WatchCache {
     const prev = this.objects.get(key);
     let object: KubeObject | undefined;
     if (entry.operation === 'PUT' && entry.value) {
-      object = this.takeOwn(entry.revision, namespace, name);
+      object = this.own.size ? this.takeOwn(entry) : undefined;
       if (!object) {
         object = decodeObject<KubeObject>(entry.value);
         object.metadata.resourceVersion = String(entry.revision);
@@ -148,14 +152,16 @@ export class WatchCache {
   }
 
   /**
-   * This apiserver has just written `object` (resourceVersion set) to the store: when its entry
-   * comes back on the watch, the cache takes the object as it is rather than decoding the entry
-   * again. The object must not be changed afterwards; nothing changes objects the cache holds.
+   * This apiserver is about to write `object` (without resourceVersion) to store key `storeKey`
+   * as `bytes`. When an entry with exactly those bytes comes back for that key, the cache takes
+   * the object rather than decoding the entry again: equal bytes are an equal object, whoever
+   * wrote them, so a write that failed and is never echoed cannot mislead it. The entry may come
+   * back before the store's acknowledgement does, which is why the match is not by revision. The
+   * object must not be changed afterwards; nothing changes objects the cache holds.
    */
-  wrote(object: KubeObject): void {
-    const rv = Number(object.metadata.resourceVersion);
-    if (rv <= this.rv) return; // its entry came back before the store's acknowledgement
-    this.own.set(rv, object);
+  expect(storeKey: string, bytes: Uint8Array, object: KubeObject): void {
+    if (this.own.size >= OWN_WRITES_LIMIT) this.own.clear(); // writes whose entries never came
+    this.own.set(storeKey, { bytes, object });
   }
 
   /** Own writes still waiting for their entries. */
@@ -163,13 +169,11 @@ export class WatchCache {
     return this.own.size;
   }
 
-  private takeOwn(rv: number, namespace: string | undefined, name: string): KubeObject | undefined {
-    if (this.own.size === 0) return undefined;
-    const o = this.own.get(rv);
-    if (o) this.own.delete(rv);
-    // A write whose entry never came back (a reconnect resumed past it) must not stay forever.
-    if (this.own.size > OWN_WRITES_LIMIT) for (const k of this.own.keys()) if (k <= rv) this.own.delete(k);
-    return o && o.metadata.name === name && o.metadata.namespace === namespace ? o : undefined;
+  private takeOwn(entry: CacheEntry): KubeObject | undefined {
+    const own = this.own.get(entry.key);
+    if (!own || !entry.value || !sameBytes(own.bytes, entry.value)) return undefined;
+    this.own.delete(entry.key);
+    return { ...own.object, metadata: { ...own.object.metadata, resourceVersion: String(entry.revision) } };
   }
 
   /** The initial snapshot is loaded; `rv` is the store's revision when it was taken. */
