@@ -30,6 +30,8 @@ const STOPS = Number(values.stops);
 const LOAD_SECONDS = Number(values['load-seconds']);
 const NODES = 5;
 const MEMBERS = NODES + 2;
+/** A killed node that nobody has declared dead this long after, and that everyone sees alive, came back first. */
+const RESTARTED_FIRST_MS = 5000;
 const REPLICAS = 20;
 const progress = (t: string) => process.stderr.write(`bench: ${t}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -129,6 +131,13 @@ try {
   const everyMember: number[] = [];
   const replaced: number[] = [];
   const allReplaced: number[] = [];
+  let restartedFirst = 0;
+  /** Every other member's latest word on `node` since `since` is alive (or it said nothing). */
+  const everyoneSeesAlive = (node: string, since: number) => {
+    const latest = new Map<string, string>();
+    for (const c of changes) if (c.member === node && c.at >= since) latest.set(c.observer, c.state);
+    return [...latest.values()].every((state) => state === 'alive');
+  };
   for (let k = 0; k < KILLS; k++) {
     const node = `node-${(k % NODES) + 1}`;
     const existing = new Set((await pods()).map((p) => p.metadata.uid!));
@@ -139,7 +148,7 @@ try {
     process.kill(-group, 'SIGKILL');
     const seenAt = new Map<string, number>();
     const podRunningAt = new Map<string, number>();
-    await waitFor(`kill ${k + 1}: ${node} dead everywhere and its pods replaced`, async () => {
+    const outcome = await waitFor(`kill ${k + 1}: ${node} dead everywhere and its pods replaced`, async () => {
       for (const c of changes) if (c.member === node && c.state === 'dead' && c.at >= at && !seenAt.has(c.observer)) seenAt.set(c.observer, c.at);
       const now = Date.now();
       for (const p of runningPods(await pods())) {
@@ -147,10 +156,19 @@ try {
           podRunningAt.set(p.metadata.uid!, now);
         }
       }
+      if (seenAt.size === 0 && now - at > RESTARTED_FIRST_MS && everyoneSeesAlive(node, at)) return 'restarted first';
       return seenAt.size >= MEMBERS - 1 && podRunningAt.size >= victimPods.length;
     }, 30_000, 20).catch((err) => {
       throw new Error(`${(err as Error).message} (process group ${group}): ${seenAt.size} of ${MEMBERS - 1} members declared it dead (${[...seenAt.keys()].join(', ')}); ${podRunningAt.size} of ${victimPods.length} replacements Running\ngroup was:\n${members}\n${up.output().split('\n').filter((l) => /node\.|up  /.test(l)).slice(-40).join('\n')}`);
     });
+    if (outcome === 'restarted first') {
+      // skiff up restarted the node (after 1 s) before anyone could tell it was gone: it refuted
+      // the suspicion and re-adopted its pods, so there was nothing to fail over. Not a sample.
+      restartedFirst++;
+      progress(`kill ${k + 1}/${KILLS} ${node}: restarted and refuted before anyone declared it dead (not counted)`);
+      await steady(`after kill ${k + 1}`);
+      continue;
+    }
     const declared = [...seenAt.values()].map((t) => t - at);
     const runs = [...podRunningAt.values()].map((t) => t - at);
     perMember.push(...declared);
@@ -210,6 +228,8 @@ try {
     cluster: { masters: 2, nodes: NODES, replicas: REPLICAS },
     kill: {
       kills: KILLS,
+      /** Kills after which the node was back before anyone declared it dead; not in the figures. */
+      restartedBeforeDeclaredDead: restartedFirst,
       declaredDeadPerMember: stats(perMember),
       declaredDeadByEveryMember: stats(everyMember),
       replacementPodRunning: stats(replaced),
