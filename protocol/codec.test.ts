@@ -5,7 +5,7 @@ import { decode, encode, encodeObject, encodeWithRaw, encodeWithStoredObject, PR
 import { BadRequest, Conflict, fromWire, Invalid, NotFound, StaleLeader, toWire } from './errors.ts';
 import { applyMergePatch, applyPatch, deepEqual, sameEntries } from './merge-patch.ts';
 import { dns1123Label, dns1123Subdomain, generatedName, qualifiedName } from './names.ts';
-import { apiSubject, parseApiSubject } from './subjects.ts';
+import { apiInstanceSubject, APISERVER_BEAT, apiSubject, parseApiSubject } from './subjects.ts';
 
 test('codec - round trip keeps v and type', () => {
   const msg = decode(encode('request', { name: 'x', n: 3, nested: { a: [1, 'b'] } }));
@@ -111,6 +111,11 @@ test('subjects - api subjects carry an optional origin', () => {
   assert.equal(parseApiSubject(apiSubject('pods', 'create')), { resource: 'pods', verb: 'create' });
   assert.equal(parseApiSubject(apiSubject('pods', 'status', 'node-1')), { resource: 'pods', verb: 'status', origin: 'node-1' });
   assert.is(parseApiSubject('skiff.other.pods.get'), null);
+  assert.equal(parseApiSubject(apiInstanceSubject('a1', 'pods', 'create')), { resource: 'pods', verb: 'create' });
+  assert.equal(parseApiSubject(apiInstanceSubject('a1', 'pods', 'status', 'node-1')), { resource: 'pods', verb: 'status', origin: 'node-1' });
+  assert.is(apiInstanceSubject('a1', 'pods', 'get'), 'skiff.apiserver.a1.pods.get');
+  assert.is(parseApiSubject(APISERVER_BEAT), null);
+  assert.is(parseApiSubject('skiff.apiserver.a1.pods'), null);
 });
 
 test.run();

@@ -14,10 +14,31 @@ export function apiSubject(resource: string, verb: string, origin?: string): str
 export const API_WILDCARD = `${API}.>`;
 export const APISERVER_QUEUE = 'apiserver';
 
+const APISERVER = 'skiff.apiserver';
+
+/**
+ * Each apiserver also answers on a subject of its own, and says every half second that it is
+ * there: clients send to apiservers they have heard from lately, so that one that has stopped
+ * answering (paused, hung) stops getting requests. The queue group alone cannot do this: NATS
+ * keeps a stopped process in it for as long as it has data to send it.
+ */
+export const APISERVER_BEAT = `${APISERVER}._beat`;
+
+/** A request to apiserver `instance` alone: `skiff.apiserver.<instance>.<resource>.<verb>[.<origin>]`. */
+export function apiInstanceSubject(instance: string, resource: string, verb: string, origin?: string): string {
+  return `${APISERVER}.${instance}.${apiSubject(resource, verb, origin).slice(API.length + 1)}`;
+}
+
+export function apiInstanceWildcard(instance: string): string {
+  return `${APISERVER}.${instance}.>`;
+}
+
+/** Either form of an apiserver request subject. */
 export function parseApiSubject(subject: string): { resource: string; verb: string; origin?: string } | null {
   const t = subject.split('.');
-  if (t.length < 4 || t.length > 5 || t[0] !== 'skiff' || t[1] !== 'api') return null;
-  return { resource: t[2], verb: t[3], ...(t[4] ? { origin: t[4] } : {}) };
+  const at = t[0] === 'skiff' && t[1] === 'api' ? 2 : t[0] === 'skiff' && t[1] === 'apiserver' && t[2] !== '_beat' ? 3 : -1;
+  if (at < 0 || t.length < at + 2 || t.length > at + 3) return null;
+  return { resource: t[at], verb: t[at + 1], ...(t[at + 2] ? { origin: t[at + 2] } : {}) };
 }
 
 /** Kubelet-served operations: logs, exec, pod queries. */

@@ -7,8 +7,9 @@ import { pack } from 'msgpackr';
 import { decode, encode } from '../../protocol/codec.ts';
 import { AlreadyExists, Conflict, Forbidden, Invalid, NotFound, StaleLeader } from '../../protocol/errors.ts';
 import { KINDS } from '../../protocol/kinds.ts';
-import { apiSubject } from '../../protocol/subjects.ts';
+import { API_WILDCARD, APISERVER_QUEUE, apiSubject } from '../../protocol/subjects.ts';
 import type { Deployment, KubeObject, Lease, Pod, ReplicaSet } from '../../protocol/types.ts';
+import { apiServers } from '../lib/apiservers.ts';
 import { ApiClient } from '../lib/client.ts';
 import { connectNats } from '../lib/nats.ts';
 import type { WatchUpdate } from '../lib/watch.ts';
@@ -281,6 +282,27 @@ api('garbage - every api subject answers malformed input with a typed error and 
     assert.ok(['Invalid', 'BadRequest'].includes((reply.error as { name: string }).name));
   }
   assert.ok((await client.list('namespaces')).items.length >= 2, 'still serving');
+});
+
+api('a member of the apiserver queue group that never answers (a paused process) costs a client nothing', async ({ nats }) => {
+  // NATS keeps a stopped process in a queue group while it has data to send it; here, one that
+  // simply never answers. Clients send to apiservers they have heard beat lately instead.
+  const nc = await connectNats({ url: nats.url, name: 'hung', persistent: true });
+  const hung = nc.subscribe(API_WILDCARD, { queue: APISERVER_QUEUE, callback: () => {} });
+  const clientNc = await connectNats({ url: nats.url, name: 'impatient', persistent: true });
+  try {
+    const client = new ApiClient(clientNc, { timeoutMs: 900, attemptTimeoutMs: 300 });
+    await waitFor('a beat heard', () => apiServers(clientNc).pick() !== undefined, 3000);
+    let failed = 0;
+    for (let i = 0; i < 40; i++) await client.get('namespaces', 'default').catch(() => { failed++; });
+    // Through the queue group alone, each request would fail one time in eight (three attempts,
+    // each with even odds of landing on the hung member).
+    assert.is(failed, 0);
+  } finally {
+    hung.unsubscribe();
+    await nc.close();
+    await clientNc.close();
+  }
 });
 
 api.run();

@@ -1,14 +1,15 @@
 // The apiserver's moving parts: watch caches fed from the KV buckets, the request subscription
 // (one queue group, so any number of apiservers serve at once), and the watch streams with their
 // heartbeats. The machine in apiserver.machine.ts decides when each runs.
-import { ErrorCode, type Msg, type NatsConnection, type NatsError } from 'nats';
+import { ErrorCode, nuid, type Msg, type NatsConnection, type NatsError } from 'nats';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { decode, encode, encodeWithRaw, encodeWithStoredObject } from '../../protocol/codec.ts';
 import type { Config } from '../../protocol/config.ts';
 import { DEFAULT_NAMESPACE, NODE_LEASE_NAMESPACE, SYSTEM_NAMESPACE } from '../../protocol/defaults.ts';
 import { AlreadyExists, BadRequest, Invalid, Timeout, toWire } from '../../protocol/errors.ts';
 import { KINDS, kindByResource, kindInfo, type KindInfo } from '../../protocol/kinds.ts';
-import { API_WILDCARD, APISERVER_QUEUE, kvBucket, parseApiSubject } from '../../protocol/subjects.ts';
+import { API_WILDCARD, APISERVER_BEAT, APISERVER_QUEUE, apiInstanceWildcard, kvBucket, parseApiSubject } from '../../protocol/subjects.ts';
+import { APISERVER_BEAT_MS } from '../lib/apiservers.ts';
 import type { Logger } from '../lib/log.ts';
 import { AdmissionChain, namespaceLifecycle, type AdmissionPlugin } from './admission.ts';
 import { nodePortAllocator, parsePortRange } from './node-ports.ts';
@@ -68,6 +69,8 @@ export interface ApiServerOptions {
 
 export class ApiServer {
   ctx?: ApiContext;
+  /** This apiserver's own subject token (see serveRequests). */
+  readonly instance = nuid.next();
   private readonly watches = new Set<ActiveWatch>();
   private readonly requests: Counter<'resource' | 'verb' | 'code'>;
   private readonly latency: Histogram<'resource' | 'verb'>;
@@ -185,9 +188,22 @@ export class ApiServer {
     }
   }
 
+  /**
+   * Serves the queue group and this apiserver's own subject, and beats every BEAT_MS so that
+   * clients know it answers (see APISERVER_BEAT).
+   */
   serveRequests(): () => void {
-    const sub = this.opts.nc.subscribe(API_WILDCARD, { queue: APISERVER_QUEUE, callback: (err, msg) => { if (!err) void this.handle(msg); } });
-    return () => sub.unsubscribe();
+    const { nc } = this.opts;
+    const callback = (err: Error | null, msg: Msg) => { if (!err) void this.handle(msg); };
+    const subs = [nc.subscribe(API_WILDCARD, { queue: APISERVER_QUEUE, callback }), nc.subscribe(apiInstanceWildcard(this.instance), { callback })];
+    const beat = new TextEncoder().encode(this.instance);
+    const publishBeat = () => { if (!nc.isClosed()) nc.publish(APISERVER_BEAT, beat); };
+    publishBeat();
+    const t = setInterval(publishBeat, APISERVER_BEAT_MS);
+    return () => {
+      clearInterval(t);
+      for (const sub of subs) sub.unsubscribe();
+    };
   }
 
   runHeartbeats(): () => void {

@@ -5,7 +5,8 @@ import { NoRespondersError, RequestTimeoutError, requestMux } from './requests.t
 import { decode, encode } from '../../protocol/codec.ts';
 import { fromWire, Timeout, Unavailable, type WireError } from '../../protocol/errors.ts';
 import { kindInfo } from '../../protocol/kinds.ts';
-import { apiSubject } from '../../protocol/subjects.ts';
+import { apiInstanceSubject, apiSubject } from '../../protocol/subjects.ts';
+import { apiServers } from './apiservers.ts';
 import type { KubeObject, ObjectList } from '../../protocol/types.ts';
 import { startWatch, type WatchHandle, type WatchOptions, type WatchUpdate } from './watch.ts';
 
@@ -88,17 +89,26 @@ export class ApiClient {
    */
   async call(resource: string, verb: string, body: Record<string, unknown>): Promise<Record<string, unknown>> {
     if (this.opts.fence && WRITES.has(verb)) body = { ...body, options: { ...(body.options as object | undefined), fence: this.opts.fence } };
-    const subject = apiSubject(resource, verb, this.opts.origin);
     const budget = this.opts.timeoutMs;
     const started = Date.now();
+    const servers = this.nc.isClosed() ? undefined : apiServers(this.nc);
+    const unanswered = new Set<string>();
     for (;;) {
       const left = budget - (Date.now() - started);
       const attemptMs = Math.max(1, Math.min(left, this.opts.attemptTimeoutMs ?? Math.max(MIN_ATTEMPT_MS, budget / ATTEMPTS)));
+      // An apiserver heard from lately, one that has not let this request down; else the queue group.
+      const instance = servers?.pick(unanswered);
+      const subject = instance ? apiInstanceSubject(instance, resource, verb, this.opts.origin) : apiSubject(resource, verb, this.opts.origin);
       let reply;
       try {
         reply = await requestMux(this.nc).request(subject, encode('request', { ...body, deadline: Date.now() + attemptMs }), attemptMs);
       } catch (err) {
         const timeLeft = budget - (Date.now() - started) > RETRY_PAUSE_MS;
+        if (instance && err instanceof NoRespondersError) {
+          servers!.forget(instance); // it has gone since its last beat
+          continue;
+        }
+        if (instance && err instanceof RequestTimeoutError) unanswered.add(instance);
         if (err instanceof NoRespondersError) {
           if (this.opts.waitForApiserver && timeLeft) {
             await new Promise((r) => setTimeout(r, RETRY_PAUSE_MS));

@@ -1,0 +1,58 @@
+// Which apiservers answer, as a client sees them. Every apiserver publishes a beat every
+// APISERVER_BEAT_MS on APISERVER_BEAT; a client sends each request to one it has heard from
+// within HEALTHY_MS, on that apiserver's own subject, and falls back to the queue group while it
+// knows of none (just connected, or every apiserver silent). An apiserver that stops (SIGSTOP, a
+// hung event loop) stops beating and stops getting requests within HEALTHY_MS; through the queue
+// group alone it would keep getting its share for as long as NATS has data to send it, since NATS
+// does not ping a connection it is busy writing to. One per connection.
+import type { NatsConnection, Subscription } from 'nats';
+import { APISERVER_BEAT } from '../../protocol/subjects.ts';
+
+export const APISERVER_BEAT_MS = 500;
+/** Three beats missed and an apiserver is passed over. */
+const HEALTHY_MS = 3 * APISERVER_BEAT_MS;
+
+export class ApiServers {
+  private readonly lastBeat = new Map<string, number>();
+  private readonly sub: Subscription;
+  private next = 0;
+
+  constructor(nc: NatsConnection, private readonly now: () => number = Date.now) {
+    const decoder = new TextDecoder();
+    this.sub = nc.subscribe(APISERVER_BEAT, { callback: (err, msg) => { if (!err) this.heard(decoder.decode(msg.data)); } });
+  }
+
+  heard(instance: string): void {
+    if (instance) this.lastBeat.set(instance, this.now());
+  }
+
+  /** An apiserver that is gone (nobody on its subject): passed over until it beats again. */
+  forget(instance: string): void {
+    this.lastBeat.delete(instance);
+  }
+
+  /** An apiserver heard from lately and not in `exclude`, round robin; undefined if none. */
+  pick(exclude: ReadonlySet<string> = new Set()): string | undefined {
+    const since = this.now() - HEALTHY_MS;
+    const healthy: string[] = [];
+    for (const [instance, at] of this.lastBeat) {
+      if (at < since) this.lastBeat.delete(instance);
+      else if (!exclude.has(instance)) healthy.push(instance);
+    }
+    if (healthy.length === 0) return undefined;
+    return healthy[this.next++ % healthy.length];
+  }
+
+  close(): void {
+    this.sub.unsubscribe();
+  }
+}
+
+const perConnection = new WeakMap<NatsConnection, ApiServers>();
+
+/** The connection's view of the apiservers, made on first use. */
+export function apiServers(nc: NatsConnection): ApiServers {
+  let a = perConnection.get(nc);
+  if (!a) perConnection.set(nc, (a = new ApiServers(nc)));
+  return a;
+}
