@@ -66,14 +66,17 @@ s.before(async (ctx) => {
   await waitFor(`${REPLICAS} Running`, async () => running(await pods(ctx.client)).length === REPLICAS, 60_000);
 });
 
+// Whatever `before` got to, so that a failure there is reported rather than this hook's.
 s.after(async (ctx) => {
-  ctx.sub.unsubscribe();
-  await ctx.client.delete('deployments', 'chaos', 'default').catch(() => {});
-  await waitFor('pods gone', async () => (await pods(ctx.client)).length === 0, 20_000).catch(() => {});
-  await ctx.client.nc.close();
-  for (const n of ctx.nodes) await n.stop();
-  for (const m of ctx.masters) await m.stop();
-  await ctx.nats.stop();
+  ctx.sub?.unsubscribe();
+  if (ctx.client) {
+    await ctx.client.delete('deployments', 'chaos', 'default').catch(() => {});
+    await waitFor('pods gone', async () => (await pods(ctx.client)).length === 0, 20_000).catch(() => {});
+    await ctx.client.nc.close();
+  }
+  for (const n of ctx.nodes ?? []) await n.stop();
+  for (const m of ctx.masters ?? []) await m.stop();
+  await ctx.nats?.stop();
 });
 
 s('SIGKILL a node: every member declares it dead, its pods run elsewhere, kube-proxy skips it first', async (ctx) => {
