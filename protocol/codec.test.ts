@@ -25,7 +25,7 @@ test('codec - a field encoded once can be appended to many messages', () => {
 test('codec - an object sent as stored gets its resourceVersion back on decode', () => {
   const stored = encodeObject({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'default' }, spec: { x: [1] } });
   for (const rv of ['1', '42', '9007199254740991']) {
-    const msg = decode(encodeWithStoredObject('response', stored, rv));
+    const msg = decode(encodeWithStoredObject(stored, rv));
     assert.equal(msg, { v: PROTOCOL_VERSION, type: 'response', object: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'default', resourceVersion: rv }, spec: { x: [1] } } });
   }
 });

@@ -36,14 +36,13 @@ export function decode(data: Uint8Array): Envelope {
 }
 
 /**
- * A message carrying an object exactly as the store holds it (its msgpack without
+ * A response carrying an object exactly as the store holds it (its msgpack without
  * resourceVersion), and its resourceVersion beside it: the apiserver answers a write or a get
  * without encoding the object again. `decode` puts the resourceVersion back in place.
  */
-export function encodeWithStoredObject(type: string, stored: Uint8Array, resourceVersion: string): Uint8Array {
-  // Written by hand, as this is on every write's path: fixmap(4) { v, type, objectResourceVersion, object }.
-  let head = storedObjectHeads.get(type);
-  if (!head) storedObjectHeads.set(type, (head = Buffer.concat([pack('v'), pack(PROTOCOL_VERSION), pack('type'), pack(type), pack('objectResourceVersion')])));
+export function encodeWithStoredObject(stored: Uint8Array, resourceVersion: string): Uint8Array {
+  // Written by hand, as this is on every write's path: fixmap(4) { v, type: 'response', objectResourceVersion, object }.
+  const head = STORED_OBJECT_HEAD;
   const rvLength = Buffer.byteLength(resourceVersion, 'latin1');
   if (rvLength > FIXSTR_MAX) throw new Error(`encodeWithStoredObject: resourceVersion ${resourceVersion} is too long`);
   const out = Buffer.allocUnsafe(1 + head.length + 1 + rvLength + OBJECT_KEY.length + stored.length);
@@ -61,7 +60,7 @@ export function encodeWithStoredObject(type: string, stored: Uint8Array, resourc
 const FIXSTR = 0xa0;
 const FIXSTR_MAX = 31;
 const OBJECT_KEY = pack('object');
-const storedObjectHeads = new Map<string, Uint8Array>();
+const STORED_OBJECT_HEAD = Buffer.concat([pack('v'), pack(PROTOCOL_VERSION), pack('type'), pack('response'), pack('objectResourceVersion')]);
 
 function restoreResourceVersion(env: Record<string, unknown>): void {
   const obj = env.object as { metadata?: Record<string, unknown> } | undefined;

@@ -81,11 +81,6 @@ export class KvFeed {
     this.drop();
   }
 
-  /** The revision after which the feed resumes if it has to make a new consumer. */
-  get revision(): number {
-    return this.lastRevision;
-  }
-
   private async subscribe(): Promise<void> {
     const generation = ++this.generation;
     this.drop();

@@ -29,8 +29,6 @@ export class KvRequests {
     this.mux = requestMux(nc);
   }
 
-  close(): void {}
-
   private async request(subject: string, data: Uint8Array, hdrs?: ReturnType<typeof headers>): Promise<Msg> {
     try {
       return await this.mux.request(subject, data, this.timeoutMs, hdrs);

@@ -44,7 +44,7 @@ type Verb = (ctx: ApiContext, info: KindInfo, req: ApiRequest) => Promise<Object
 /** A verb's answer; an object as stored goes out in its stored bytes. */
 function responseOf(result: ObjectResult | Record<string, unknown>): Uint8Array {
   const { stored } = result as ObjectResult;
-  if (stored) return encodeWithStoredObject('response', stored.bytes, String(stored.revision));
+  if (stored) return encodeWithStoredObject(stored.bytes, String(stored.revision));
   return encode('response', result as Record<string, unknown>);
 }
 
@@ -112,7 +112,6 @@ export class ApiServer {
 
   async openStore(): Promise<void> {
     const { nc, cfg } = this.opts;
-    this.ctx?.store.close();
     const store = await Store.open(nc, cfg);
     const caches = new Map(KINDS.map((k) => [k.resource, new WatchCache(k, cfg.watchCacheEvents)]));
     const ctx: ApiContext = {
@@ -189,7 +188,7 @@ export class ApiServer {
   }
 
   /**
-   * Serves the queue group and this apiserver's own subject, and beats every BEAT_MS so that
+   * Serves the queue group and this apiserver's own subject, and beats every APISERVER_BEAT_MS so that
    * clients know it answers (see APISERVER_BEAT).
    */
   serveRequests(): () => void {
@@ -221,7 +220,6 @@ export class ApiServer {
   /** Releases the store's connection resources; the actor calls it when it stops. */
   close(): void {
     this.stopWatches();
-    this.ctx?.store.close();
   }
 
   stopWatches(): void {

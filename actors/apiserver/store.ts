@@ -71,14 +71,9 @@ export class Store {
     return new Store(await nc.jetstreamManager(), new KvRequests(nc, cfg.requestTimeoutMs));
   }
 
-  close(): void {
-    this.kv.close();
-  }
-
   async get<T extends KubeObject>(info: KindInfo, name: string, namespace?: string): Promise<Stored<T> | null> {
-    const entry = await this.kv.get(kvBucket(info.resource), storeKey(info, name, namespace));
-    if (!entry || entry.operation !== 'PUT') return null;
-    return { object: fromEntry<T>(entry), revision: entry.revision };
+    const stored = await this.getBytes(info, name, namespace);
+    return stored && { object: fromEntry<T>({ value: stored.bytes, revision: stored.revision }), revision: stored.revision };
   }
 
   /** The stored bytes of an object, undecoded; null if absent. */

@@ -167,10 +167,6 @@ function inputObject(info: KindInfo, req: ApiRequest): Record<string, unknown> {
   };
 }
 
-function withRevision<T extends KubeObject>(obj: T, rev: number): T {
-  return { ...obj, metadata: { ...obj.metadata, resourceVersion: String(rev) } };
-}
-
 const METADATA = new Set(['metadata']);
 const RESOURCE_VERSION = new Set(['resourceVersion']);
 
@@ -188,8 +184,9 @@ function sameContent(a: KubeObject, b: KubeObject): boolean {
 }
 
 /**
- * What a verb that answers with one object returns: the object, and, when it is exactly what the
- * store holds, its stored bytes, which the response then carries as they are (see encodeResponse).
+ * What a verb that answers with one object returns: the object as stored (its bytes, which the
+ * response carries as they are: encodeWithStoredObject), or, when nothing was stored (a dry run,
+ * a write that changed nothing), the object itself.
  */
 export interface ObjectResult {
   object?: KubeObject;
@@ -208,8 +205,7 @@ export async function createObject(ctx: ApiContext, info: KindInfo, req: ApiRequ
     const named = generate ? { ...obj, metadata: { ...obj.metadata, name: generatedName(obj.metadata.generateName!) } } : obj;
     if (opts.dryRun) return { object: named };
     try {
-      const stored = await ctx.store.create(info, named, expectWrite(ctx, info, named));
-      return { object: withRevision(named, stored.revision), stored };
+      return { stored: await ctx.store.create(info, named, expectWrite(ctx, info, named)) };
     } catch (err) {
       if (!(generate && err instanceof AlreadyExists && attempt < 3)) throw err;
     }
@@ -268,8 +264,7 @@ async function guaranteedUpdate(
     await checkFence(ctx, opts.fence);
     if (opts.dryRun) return { object: next };
     try {
-      const written = await ctx.store.update(info, next, stored.revision, expectWrite(ctx, info, next));
-      return { object: withRevision(next, written.revision), stored: written };
+      return { stored: await ctx.store.update(info, next, stored.revision, expectWrite(ctx, info, next)) };
     } catch (err) {
       if (!(err instanceof Conflict)) throw err;
       if (cached && pinnedVersion === undefined) continue; // the cache was behind: read the store

@@ -5,7 +5,7 @@
 // hung event loop) stops beating and stops getting requests within HEALTHY_MS; through the queue
 // group alone it would keep getting its share for as long as NATS has data to send it, since NATS
 // does not ping a connection it is busy writing to. One per connection.
-import type { NatsConnection, Subscription } from 'nats';
+import type { NatsConnection } from 'nats';
 import { APISERVER_BEAT } from '../../protocol/subjects.ts';
 
 export const APISERVER_BEAT_MS = 500;
@@ -14,12 +14,11 @@ const HEALTHY_MS = 3 * APISERVER_BEAT_MS;
 
 export class ApiServers {
   private readonly lastBeat = new Map<string, number>();
-  private readonly sub: Subscription;
   private next = 0;
 
   constructor(nc: NatsConnection, private readonly now: () => number = Date.now) {
     const decoder = new TextDecoder();
-    this.sub = nc.subscribe(APISERVER_BEAT, { callback: (err, msg) => { if (!err) this.heard(decoder.decode(msg.data)); } });
+    nc.subscribe(APISERVER_BEAT, { callback: (err, msg) => { if (!err) this.heard(decoder.decode(msg.data)); } });
   }
 
   heard(instance: string): void {
@@ -41,10 +40,6 @@ export class ApiServers {
     }
     if (healthy.length === 0) return undefined;
     return healthy[this.next++ % healthy.length];
-  }
-
-  close(): void {
-    this.sub.unsubscribe();
   }
 }
 

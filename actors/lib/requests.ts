@@ -2,7 +2,7 @@
 // builds an Error (for its stack) for every call; at thousands of requests a second that was a
 // fifth of a busy process's CPU. Here replies come back on `<inbox>.<token>` to a single
 // subscription, and timeouts are found by one periodic sweep.
-import { createInbox, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from 'nats';
+import { createInbox, type Msg, type MsgHdrs, type NatsConnection } from 'nats';
 import { outboundFor, type Outbound } from './outbound.ts';
 
 const NO_RESPONDERS = 503;
@@ -21,13 +21,12 @@ export class RequestMux {
   private readonly prefix = createInbox();
   private readonly pending = new Map<string, Pending>();
   private next = 0;
-  private readonly sub: Subscription;
   private readonly out: Outbound;
   private sweep?: NodeJS.Timeout;
 
   constructor(private readonly nc: NatsConnection) {
     this.out = outboundFor(nc);
-    this.sub = nc.subscribe(`${this.prefix}.*`, {
+    nc.subscribe(`${this.prefix}.*`, {
       callback: (err, msg) => {
         if (err) return;
         const token = msg.subject.slice(this.prefix.length + 1);
@@ -52,13 +51,6 @@ export class RequestMux {
     });
     this.sweep ??= setInterval(() => this.expire(), SWEEP_MS);
     return done;
-  }
-
-  close(): void {
-    clearInterval(this.sweep);
-    this.sub.unsubscribe();
-    for (const p of this.pending.values()) p.reject(new Error('the connection closed'));
-    this.pending.clear();
   }
 
   private expire(): void {
