@@ -7,6 +7,7 @@
 // does not ping a connection it is busy writing to. One per connection.
 import type { NatsConnection } from 'nats';
 import { APISERVER_BEAT } from '../../protocol/subjects.ts';
+import { onePerConnection } from './nats.ts';
 
 export const APISERVER_BEAT_MS = 500;
 /** Three beats missed and an apiserver is passed over. */
@@ -43,11 +44,5 @@ export class ApiServers {
   }
 }
 
-const perConnection = new WeakMap<NatsConnection, ApiServers>();
-
 /** The connection's view of the apiservers, made on first use. */
-export function apiServers(nc: NatsConnection): ApiServers {
-  let a = perConnection.get(nc);
-  if (!a) perConnection.set(nc, (a = new ApiServers(nc)));
-  return a;
-}
+export const apiServers = onePerConnection((nc) => new ApiServers(nc));

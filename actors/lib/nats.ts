@@ -27,3 +27,13 @@ export async function connectNats(opts: ConnectOptions): Promise<NatsConnection>
     throw new Unavailable(`cannot reach the skiff cluster at ${opts.url} (${(err as Error).message}); start one with: skiff up`, { cause: err });
   }
 }
+
+/** `make`'s one result per connection, made on first use: what everything on a connection shares. */
+export function onePerConnection<T>(make: (nc: NatsConnection) => T): (nc: NatsConnection) => T {
+  const made = new WeakMap<NatsConnection, T>();
+  return (nc) => {
+    let t = made.get(nc);
+    if (t === undefined) made.set(nc, (t = make(nc)));
+    return t;
+  };
+}

@@ -5,6 +5,7 @@
 // sends as one write. Everything that publishes on a connection shares its one Outbound
 // (outboundFor), so that what is published in order goes out in order.
 import type { MsgHdrs, NatsConnection, PublishOptions } from 'nats';
+import { onePerConnection } from './nats.ts';
 
 export class Outbound {
   private queue: { subject: string; data: Uint8Array; opts?: PublishOptions; failed?: (err: Error) => void }[] = [];
@@ -37,11 +38,5 @@ export class Outbound {
   }
 }
 
-const outbounds = new WeakMap<NatsConnection, Outbound>();
-
 /** The connection's one outbound batch, made on first use. */
-export function outboundFor(nc: NatsConnection): Outbound {
-  let o = outbounds.get(nc);
-  if (!o) outbounds.set(nc, (o = new Outbound(nc)));
-  return o;
-}
+export const outboundFor = onePerConnection((nc) => new Outbound(nc));

@@ -3,6 +3,7 @@
 // fifth of a busy process's CPU. Here replies come back on `<inbox>.<token>` to a single
 // subscription, and timeouts are found by one periodic sweep.
 import { createInbox, type Msg, type MsgHdrs, type NatsConnection } from 'nats';
+import { onePerConnection } from './nats.ts';
 import { outboundFor, type Outbound } from './outbound.ts';
 
 const NO_RESPONDERS = 503;
@@ -67,11 +68,5 @@ export class RequestMux {
   }
 }
 
-const muxes = new WeakMap<NatsConnection, RequestMux>();
-
 /** The connection's one mux, made on first use. */
-export function requestMux(nc: NatsConnection): RequestMux {
-  let m = muxes.get(nc);
-  if (!m) muxes.set(nc, (m = new RequestMux(nc)));
-  return m;
-}
+export const requestMux = onePerConnection((nc) => new RequestMux(nc));
