@@ -2,7 +2,7 @@
 // requests in flight, and the same operations straight on a JetStream KV bucket in the same run.
 // The ratio of the two is what the apiserver costs. Writes bench/results/apiserver.json.
 // Usage: tsx bench/apiserver.ts [--ops N]
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -12,6 +12,8 @@ import { connectNats } from '../actors/lib/nats.ts';
 import { encodeObject } from '../protocol/codec.ts';
 import type { Pod } from '../protocol/types.ts';
 import { ROOT, startMaster, startNats } from '../test/harness.ts';
+import { processUsage } from '../actors/lib/procfs.ts';
+import { progress, quantile } from './stats.ts';
 
 const { values } = parseArgs({ options: { ops: { type: 'string', default: '3000' }, help: { type: 'boolean', short: 'h' } } });
 if (values.help) {
@@ -34,17 +36,8 @@ interface Sample {
   cpuUsPerOp: Record<string, number>;
 }
 
-const TICKS_PER_SECOND = 100;
-
-/** User plus system CPU seconds a process has used so far (Linux /proc). */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-}
+/** User plus system CPU seconds a process has used so far. */
+const cpuSeconds = (pid: number): number => processUsage(pid)?.cpuSeconds ?? NaN;
 
 /** Runs `n` operations with `concurrency` in flight; returns throughput and latency percentiles. */
 async function measure(n: number, concurrency: number, op: (i: number) => Promise<unknown>): Promise<{ seconds: number; latencies: number[] }> {
@@ -76,7 +69,6 @@ function podManifest(name: string): Pod {
   };
 }
 
-const progress = (text: string) => process.stderr.write(`bench: ${text}\n`);
 
 const nats = await startNats();
 // The apiserver alone: a scheduler would write to the unbound pods (Unschedulable) under the benchmark's feet.
@@ -116,7 +108,7 @@ try {
       const before = Object.fromEntries(Object.entries(procs).map(([k, pid]) => [k, cpuSeconds(pid)]));
       const { seconds, latencies } = await measure(n, concurrency, fn);
       const cpuUsPerOp = Object.fromEntries(Object.entries(procs).map(([k, pid]) => [k, ((cpuSeconds(pid) - before[k]) / n) * 1e6]));
-      samples.push({ op, target, concurrency, ops: n, seconds, opsPerSec: n / seconds, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), cpuUsPerOp });
+      samples.push({ op, target, concurrency, ops: n, seconds, opsPerSec: n / seconds, p50Ms: quantile(latencies, 0.5), p99Ms: quantile(latencies, 0.99), cpuUsPerOp });
     }
   }
 } finally {

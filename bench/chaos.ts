@@ -14,6 +14,7 @@ import { decode } from '../protocol/codec.ts';
 import { gossipChangesSubject } from '../protocol/subjects.ts';
 import type { Deployment, Event, Node, Pod, Service } from '../protocol/types.ts';
 import { freePort, ROOT, spawnProc, waitFor, type Proc } from '../test/harness.ts';
+import { progress, quantile } from './stats.ts';
 
 const { values } = parseArgs({
   options: {
@@ -33,9 +34,7 @@ const MEMBERS = NODES + 2;
 /** A killed node that nobody has declared dead this long after, and that everyone sees alive, came back first. */
 const RESTARTED_FIRST_MS = 5000;
 const REPLICAS = 20;
-const progress = (t: string) => process.stderr.write(`bench: ${t}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil(q * xs.length) - 1)];
 const stats = (xs: number[]) => ({ samples: xs.length, p50Ms: quantile(xs, 0.5), p99Ms: quantile(xs, 0.99), maxMs: Math.max(...xs) });
 
 // The repository's Procfile, with absolute paths, in a directory of its own: its own ports, its

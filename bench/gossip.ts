@@ -15,6 +15,7 @@ import type { Member } from '../actors/membership/state.ts';
 import { swimConfig, type SwimConfig } from '../actors/membership/timing.ts';
 import { loadConfig } from '../protocol/config.ts';
 import { ROOT, startNats, testConfig, waitFor } from '../test/harness.ts';
+import { progress, quantile } from './stats.ts';
 
 const HELP = `Usage: tsx bench/gossip.ts [options]
 
@@ -43,18 +44,12 @@ const LATENCY = values.latency!.split(',').map(Number) as [number, number];
 const KILLS = quick ? 5 : Number(values.kills);
 const REAL = quick ? 10 : Number(values.real);
 const SLOW_MS = Number(values['slow-ms']);
-const progress = (t: string) => process.stderr.write(`bench: ${t}\n`);
 
 const cfg = swimConfig(loadConfig({}));
 const PERIOD = cfg.periodMs;
 /** SWIM without Lifeguard: no local health, a fixed suspicion timeout, the suspect not told. */
 const plainSwim: SwimConfig = { ...cfg, awarenessMax: 1, suspicionMaxMult: 1, tellSuspect: false };
 
-const quantile = (xs: number[], q: number) => {
-  if (!xs.length) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)];
-};
 const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
 const summary = (ms: number[]) => ({
   samples: ms.length,

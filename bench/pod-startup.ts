@@ -3,13 +3,14 @@
 // process. A watch sees each pod reach Running. Reports p50/p99 of create → Running and each
 // kubelet's CPU and RSS at 100 pods. Writes bench/results/pod-startup.json.
 // Usage: tsx bench/pod-startup.ts [--pods 300] [--rate 100]   (rate: pods created per second)
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ApiClient } from '../actors/lib/client.ts';
 import { connectNats } from '../actors/lib/nats.ts';
-import { CLOCK_TICKS_PER_SECOND, PAGE_SIZE, parseProcStat } from '../actors/lib/procfs.ts';
+import { processUsage } from '../actors/lib/procfs.ts';
+import { progress, quantile } from './stats.ts';
 import type { Pod } from '../protocol/types.ts';
 import { ROOT, startMaster, startNats, startNode, waitFor, type NodeProc } from '../test/harness.ts';
 
@@ -21,16 +22,6 @@ if (values.help) {
 const PODS = Number(values.pods);
 const RATE = Number(values.rate);
 const NODES = 3;
-const progress = (t: string) => process.stderr.write(`bench: ${t}\n`);
-
-function procStat(pid: number): { cpuSeconds: number; rssBytes: number } {
-  const s = parseProcStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  return { cpuSeconds: s.cpuTicks / CLOCK_TICKS_PER_SECOND, rssBytes: s.rssPages * PAGE_SIZE };
-}
-
-function pct(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-}
 
 const nats = await startNats();
 const master = await startMaster(nats.url);
@@ -50,7 +41,7 @@ const watch = client.watch('pods', { labelSelector: 'bench=startup', deadlineMs:
 
 let result;
 try {
-  const before = nodes.map((n) => procStat(n.proc.pid));
+  const before = nodes.map((n) => processUsage(n.proc.pid)!);
   progress(`creating ${PODS} pods at ${RATE}/s on ${NODES} nodes`);
   const started = performance.now();
   const creates: Promise<unknown>[] = [];
@@ -70,7 +61,7 @@ try {
   await waitFor(`all ${PODS} pods Running`, () => runningAt.size >= PODS, 120_000, 100);
   const rampSeconds = (performance.now() - started) / 1000;
   await new Promise((r) => setTimeout(r, 2000)); // let status writes and GC settle before reading RSS
-  const after = nodes.map((n) => procStat(n.proc.pid));
+  const after = nodes.map((n) => processUsage(n.proc.pid)!);
   const latencies = [...runningAt].map(([name, t]) => t - createdAt.get(name)!).sort((a, b) => a - b);
   const perNode = nodes.map((n, i) => ({
     node: n.name,
@@ -81,10 +72,10 @@ try {
   result = {
     benchmark: 'pod-startup', date: new Date().toISOString(), machine: { cpus: cpus().length, node: process.version },
     pods: PODS, nodes: NODES, createRatePerSecond: RATE, rampSeconds: Number(rampSeconds.toFixed(2)),
-    createToRunningMs: { p50: Number(pct(latencies, 50).toFixed(1)), p99: Number(pct(latencies, 99).toFixed(1)), max: Number(latencies[latencies.length - 1].toFixed(1)) },
+    createToRunningMs: { p50: Number(quantile(latencies, 0.5).toFixed(1)), p99: Number(quantile(latencies, 0.99).toFixed(1)), max: Number(latencies[latencies.length - 1].toFixed(1)) },
     kubelets: perNode,
     targets: {
-      p99CreateToRunningMs: { max: 1000, pass: pct(latencies, 99) <= 1000 },
+      p99CreateToRunningMs: { max: 1000, pass: quantile(latencies, 0.99) <= 1000 },
       kubeletRssMBAt100Pods: { max: 120, worst: Math.max(...perNode.map((p) => p.rssMB)), pass: perNode.every((p) => p.rssMB <= 120) },
     },
   };

@@ -16,6 +16,7 @@ import { EventRecorder } from '../actors/lib/events.ts';
 import { KubeProxy } from '../actors/kube-proxy/index.ts';
 import type { Endpoints, Service } from '../protocol/types.ts';
 import { freePort, ROOT, spawnProc, startInProcessApiserver, startNats, waitFor } from '../test/harness.ts';
+import { progress } from './stats.ts';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '5' }, connections: { type: 'string', default: '50' }, help: { type: 'boolean', short: 'h' } } });
 if (values.help) {
@@ -28,7 +29,6 @@ if (spawnSync('sh', ['-c', 'command -v wrk']).status !== 0) {
 }
 const SECONDS = Number(values.seconds);
 const CONNECTIONS = Number(values.connections);
-const progress = (t: string) => process.stderr.write(`bench: ${t}\n`);
 
 interface WrkResult {
   requestsPerSecond: number;

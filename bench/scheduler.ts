@@ -5,13 +5,14 @@
 // a watch in this process, which does nothing else, sees each one bound and Running. Writes
 // bench/results/scheduler.json.
 // Usage: tsx bench/scheduler.ts [--nodes 1000] [--pods 10000] [--deployments 100] [--hollow-processes 1]
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ApiClient } from '../actors/lib/client.ts';
 import { connectNats } from '../actors/lib/nats.ts';
-import { CLOCK_TICKS_PER_SECOND, PAGE_SIZE, parseProcStat } from '../actors/lib/procfs.ts';
+import { processUsage } from '../actors/lib/procfs.ts';
+import { progress, quantile } from './stats.ts';
 import type { Deployment, Node, Pod } from '../protocol/types.ts';
 import { NODE_FLAGS, ROOT, spawnProc, startMaster, startNats, waitFor } from '../test/harness.ts';
 
@@ -28,13 +29,11 @@ const NODES = Number(values.nodes);
 const PODS = Number(values.pods);
 const DEPLOYMENTS = Number(values.deployments);
 const HOLLOW_PROCESSES = Math.max(1, Number(values['hollow-processes']));
-const progress = (t: string) => process.stderr.write(`bench: ${t}\n`);
 
 function usage(pid: number): { cpuSeconds: number; rssMB: number } {
-  const s = parseProcStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  return { cpuSeconds: s.cpuTicks / CLOCK_TICKS_PER_SECOND, rssMB: (s.rssPages * PAGE_SIZE) / 2 ** 20 };
+  const u = processUsage(pid)!;
+  return { cpuSeconds: u.cpuSeconds, rssMB: u.rssBytes / 2 ** 20 };
 }
-const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 
 // Hollow nodes renew less often, as kubemark's do, and the node controller is told so.
 const HOLLOW = { SKIFF_NODE_GRACE_MS: '120000', SKIFF_WATCH_HEARTBEAT_MS: '5000' };
@@ -117,13 +116,13 @@ const result = {
   benchmark: 'scheduler', date: new Date().toISOString(), machine: { cpus: cpus().length, node: process.version },
   nodes: NODES, pods: PODS, deployments: DEPLOYMENTS, hollowProcesses: HOLLOW_PROCESSES,
   seconds: Number(seconds.toFixed(2)), podsPerSecond: Number(podsPerSecond.toFixed(0)),
-  createToBoundMs: { p50: pct(toBound, 50), p99: pct(toBound, 99) },
-  createToRunningMs: { p50: pct(toRunning, 50), p99: pct(toRunning, 99) },
+  createToBoundMs: { p50: quantile(toBound, 0.5), p99: quantile(toBound, 0.99) },
+  createToRunningMs: { p50: quantile(toRunning, 0.5), p99: quantile(toRunning, 0.99) },
   requestsPerPod: Object.fromEntries(Object.entries(requests).sort(([, a], [, b]) => b - a).map(([k, v]) => [k, Number((v / PODS).toFixed(2))])),
   processes: { apiserver: proc('api'), scheduler: proc('sched'), controllerManager: proc('cm'), hollowNodes: proc('nodes'), nats: proc('nats'), observer: proc('observer') },
   targets: {
     podsPerSecond: { min: 1000, pass: podsPerSecond >= 1000 },
-    p99CreateToBoundMs: { max: 1000, pass: pct(toBound, 99) <= 1000 },
+    p99CreateToBoundMs: { max: 1000, pass: quantile(toBound, 0.99) <= 1000 },
   },
 };
 

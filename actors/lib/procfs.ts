@@ -40,6 +40,12 @@ export function processStat(pid: number): ProcStat | undefined {
   }
 }
 
+/** CPU seconds (user and system) a process has used so far, and its resident memory; undefined if gone. */
+export function processUsage(pid: number): { cpuSeconds: number; rssBytes: number } | undefined {
+  const s = processStat(pid);
+  return s && { cpuSeconds: s.cpuTicks / CLOCK_TICKS_PER_SECOND, rssBytes: s.rssPages * PAGE_SIZE };
+}
+
 /** The process `pid` started at `startTime` still runs (and, if given, still leads or is in `pgid`). */
 export function isRunning(pid: number, startTime: string, pgid?: number): boolean {
   const s = processStat(pid);
