@@ -100,9 +100,11 @@ function detection(kind: 'crash' | 'silent', kills: number, loss: number) {
     }
     const seen = [...(w.deadAt.get(victim)?.values() ?? [])];
     if (seen.length < live().length) progress(`  ${victim}: only ${seen.length} of ${live().length} knew within 120 s`);
-    allKnow.push(Math.max(...seen) - at);
-    firstKnows.push(Math.min(...seen) - at);
-    spread.push(Math.max(...seen) - Math.min(...seen));
+    if (seen.length > 0) { // nobody noticed: no sample to take
+      allKnow.push(Math.max(...seen) - at);
+      firstKnows.push(Math.min(...seen) - at);
+      spread.push(Math.max(...seen) - Math.min(...seen));
+    }
     g.run(5 * PERIOD);
   }
   // Detection (the first declaration) waits for someone's probe to reach the victim: with one

@@ -29,11 +29,6 @@ export class BroadcastQueue {
     this.bucket(0).add(news.name);
   }
 
-  /** Whether news about `name` is still queued. */
-  has(name: string): boolean {
-    return this.items.has(name);
-  }
-
   /**
    * Up to `max` items for one message, each counted as sent once more; those sent `limit` times
    * leave the queue. News about `first` (the recipient, say) goes out ahead of the rest.

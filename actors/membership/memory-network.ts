@@ -104,7 +104,6 @@ export class MemoryNetwork {
   private readonly paused = new Map<string, Delivery[]>();
   private readonly cut = new Set<string>();
   private readonly slow = new Map<string, number>();
-  messages = 0;
 
   constructor(readonly clock: VirtualClock, private readonly random: Random, private readonly opts: NetworkOptions = {}) {}
 
@@ -173,7 +172,6 @@ export class MemoryNetwork {
   }
 
   private deliver(from: string, to: string, apply: (m: Swim<MemoryReply>) => void, replySeq?: number): void {
-    this.messages++;
     // A paused sender sends nothing: its process is not running.
     if (this.paused.has(from)) return;
     if (this.cut.has(from) || this.cut.has(to)) return;

@@ -8,14 +8,6 @@
 
 export type Random = () => number;
 
-export function shuffle<T>(items: T[], random: Random): T[] {
-  for (let i = items.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [items[i], items[j]] = [items[j], items[i]];
-  }
-  return items;
-}
-
 /** Up to `k` distinct items that pass `keep`, chosen at random, without copying the array. */
 export function pickRandom<T>(items: readonly T[], k: number, keep: (item: T) => boolean, random: Random): T[] {
   const out: T[] = [];

@@ -224,6 +224,10 @@ export class Prober<R> {
       h.clock.after(h.cfg.periodMs, () => this.verify(p.target));
       return;
     }
-    if (unreachableVerdict(first, h.clock.now(), h.cfg.unreachableConfirmMs)) h.declareDead(p.target);
+    const now = h.clock.now();
+    if (unreachableVerdict(first, now, h.cfg.unreachableConfirmMs)) h.declareDead(p.target);
+    // A timer that fired a hair early: ask again once the confirm time is up, rather than keep the
+    // first answer and never look again (noteUnreachable waits on it).
+    else h.clock.after(first + h.cfg.unreachableConfirmMs - now, () => this.verify(p.target));
   }
 }

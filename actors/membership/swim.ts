@@ -110,6 +110,7 @@ export class Swim<R = unknown> {
     for (const t of this.loops) t.cancel();
     this.loops = [];
     this.eager?.cancel();
+    this.eager = undefined;
     for (const s of this.suspected.values()) s.timer.cancel();
     this.suspected.clear();
     for (const s of this.syncs.values()) s.timer.cancel();
@@ -186,7 +187,6 @@ export class Swim<R = unknown> {
   /** A message addressed to us; `replyTo` when its sender asked for an answer. */
   receive(msg: Message, replyTo?: R): void {
     if (!this.running) return;
-    this.stats.received++;
     if ('news' in msg) this.takeNews(msg.news);
     switch (msg.type) {
       case 'ping':
@@ -212,7 +212,6 @@ export class Swim<R = unknown> {
   /** The answer to a message we sent with `seq`. */
   replied(seq: number, msg: Message): void {
     if (!this.running) return;
-    this.stats.received++;
     if ('news' in msg) this.takeNews(msg.news);
     if (this.prober.replied(seq, msg)) return;
     const sync = this.syncs.get(seq);

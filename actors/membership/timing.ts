@@ -79,7 +79,6 @@ export function swimConfig(cfg: Config): SwimConfig {
 /** What one member has sent and seen, for metrics and the benchmark. */
 export class GossipStats {
   readonly sent: Record<MessageType, number> = { ping: 0, ack: 0, 'ping-req': 0, nack: 0, gossip: 0, 'push-pull': 0, state: 0 };
-  received = 0;
   probes = 0;
   failedProbes = 0;
   /** Suspicions this member raised from its own failed probes. */

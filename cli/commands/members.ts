@@ -1,6 +1,6 @@
 // skiff get members: the gossip group as one member sees it (any member, or --from NAME), and
 // with -w each change in that view (or in every member's) as it happens.
-import type { NatsConnection } from 'nats';
+import { ErrorCode, type NatsConnection, type NatsError } from 'nats';
 import { decode } from '../../protocol/codec.ts';
 import { Unavailable } from '../../protocol/errors.ts';
 import { gossipChangesSubject, gossipMembersSubject } from '../../protocol/subjects.ts';
@@ -22,8 +22,8 @@ async function fetchView(nc: NatsConnection, from: string | undefined, timeoutMs
     const reply = await nc.request(gossipMembersSubject(from), new Uint8Array(), { timeout: timeoutMs });
     return decode(reply.data) as unknown as MembersView;
   } catch (err) {
-    const code = (err as { code?: string }).code;
-    if (code === '503' || code === 'TIMEOUT' || /no responders|timeout/i.test((err as Error).message)) {
+    const code = (err as NatsError).code;
+    if (code === ErrorCode.NoResponders || code === ErrorCode.Timeout) {
       throw new Unavailable(from
         ? `member ${from} does not answer: it is not running, or not in the gossip group (see: skiff get members)`
         : 'no gossip member answers: is the cluster running? start one with: skiff up');
