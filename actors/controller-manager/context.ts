@@ -35,7 +35,7 @@ export interface ControllerConfig {
 /** Gossip's view of the members, as this master sees it. */
 export interface GossipView {
   state(name: string): MemberState | undefined;
-  onChange(listener: (member: { name: string; state: MemberState }) => void): () => void;
+  onChange(listener: (member: { name: string; state: MemberState }, previous: { state: MemberState } | undefined) => void): () => void;
 }
 
 export interface ControllerContext {

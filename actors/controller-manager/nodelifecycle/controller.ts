@@ -6,6 +6,7 @@
 import { NotFound } from '../../../protocol/errors.ts';
 import { NODE_LEASE_NAMESPACE } from '../../../protocol/defaults.ts';
 import type { Node, Pod } from '../../../protocol/types.ts';
+import type { MemberState } from '../../membership/state.ts';
 import type { Controller, ControllerContext } from '../context.ts';
 import { evictionDueAt, evictionsAllowed, leaseAgeMs, nodeChange, nodeHealth, UNREACHABLE, type NodeHealth } from './decide.ts';
 
@@ -22,9 +23,11 @@ export class NodeLifecycleController implements Controller {
 
   register(): void {
     this.timer = setInterval(() => void this.monitor(), this.ctx.cfg.nodeMonitorMs);
-    // A gossip verdict is acted on now, not at the next monitor tick.
-    this.unsubscribe = this.ctx.gossip?.onChange((m) => {
-      if (m.state === 'dead' || m.state === 'left' || m.state === 'alive') void this.monitor();
+    // A gossip verdict is acted on now, not at the next monitor tick. Only entering or leaving
+    // dead/left changes what nodeHealth decides; a first sighting or a refuted suspicion does not.
+    const gone = (state: MemberState | undefined) => state === 'dead' || state === 'left';
+    this.unsubscribe = this.ctx.gossip?.onChange((m, previous) => {
+      if (gone(m.state) !== gone(previous?.state)) void this.monitor();
     });
   }
 
