@@ -60,19 +60,14 @@ export class KubeProxy {
   private readonly connections: Counter<'service'>;
   private readonly refusals: Counter<'service'>;
   private readonly deadSkips: Counter;
-  private readonly isDead: (node: string) => boolean;
+  /** Nodes whose endpoints the last sync left out as gossip-dead. */
+  private deadNodes = new Set<string>();
 
   constructor(private readonly deps: KubeProxyDeps) {
     const registers = [deps.registry];
     this.connections = new Counter({ name: 'skiff_proxy_connections_total', help: 'Connections forwarded, by service.', labelNames: ['service'], registers });
     this.refusals = new Counter({ name: 'skiff_proxy_endpoint_refusals_total', help: 'Endpoints that refused a connection (the next one was tried).', labelNames: ['service'], registers });
     this.deadSkips = new Counter({ name: 'skiff_proxy_dead_endpoints_skipped_total', help: 'Endpoints left out of a balancer because gossip had declared their node dead before the Endpoints object said so.', registers });
-    const dead = deps.isDead;
-    this.isDead = dead ? (node) => {
-      if (!dead(node)) return false;
-      this.deadSkips.inc();
-      return true;
-    } : () => false;
     const unserved = new Counter({ name: 'skiff_proxy_no_endpoint_total', help: 'Connections closed because no endpoint was Ready.', labelNames: ['service'], registers });
     const proxy = (this.proxy = new Proxy({
       connection: (t) => this.connections.inc({ service: serviceOf(t) }),
@@ -109,13 +104,19 @@ export class KubeProxy {
   sync(): void {
     const { address, services, endpoints } = this.deps;
     const keep = new Set<string>();
+    const skipped = new Map<string, number>();
+    const isDead = (node: string) => {
+      if (!this.deps.isDead?.(node)) return false;
+      skipped.set(node, (skipped.get(node) ?? 0) + 1);
+      return true;
+    };
     for (const svc of services.list()) {
       const key = objectKey(svc);
       const ep = endpoints.get(key);
       const opts = balancerOptions(svc);
       for (const sp of svc.spec.ports ?? []) {
         const target = this.proxy.target(`${key}:${sp.name ?? sp.port}`, opts);
-        target.balancer.setBackends(backendsFor(ep, sp.name, this.isDead));
+        target.balancer.setBackends(backendsFor(ep, sp.name, isDead));
         for (const port of [sp.port, ...(svc.spec.type === 'NodePort' && sp.nodePort ? [sp.nodePort] : [])]) {
           this.proxy.listen(target, address, port, false);
           keep.add(`${address}:${port}`);
@@ -127,6 +128,9 @@ export class KubeProxy {
       }
     }
     this.proxy.closeExcept(keep);
+    // Counted once, when a node's endpoints first drop out, not again on every later sync.
+    for (const [node, n] of skipped) if (!this.deadNodes.has(node)) this.deadSkips.inc(n);
+    this.deadNodes = new Set(skipped.keys());
   }
 
   private listenFailed(t: Target, address: string, port: number, err: NodeJS.ErrnoException): void {
@@ -134,9 +138,11 @@ export class KubeProxy {
     const name = rest.slice(0, rest.lastIndexOf(':'));
     const svc = this.deps.services.getByName(name, namespace);
     const message = `port ${port} is not available on node ${this.deps.nodeName} (${address}): ${err.code === 'EADDRINUSE' ? 'another process uses it' : err.code === 'EACCES' ? 'permission denied (ports below 1024 need root)' : err.message}`;
-    this.deps.log.warn('cannot listen for a service port', { service: t.id, address, port, err: err.code ?? err.message });
-    if (!svc || this.conflicts.get(t.id) === message) return;
+    // Every sync tries the port again; the same failure is told once.
+    if (this.conflicts.get(t.id) === message) return;
     this.conflicts.set(t.id, message);
+    this.deps.log.warn('cannot listen for a service port', { service: t.id, address, port, err: err.code ?? err.message });
+    if (!svc) return;
     this.deps.events.record(svc, 'Warning', 'PortInUse', message);
     const conditions: Condition[] = [
       ...(svc.status?.conditions ?? []).filter((c) => c.type !== PORTS_CONDITION),
