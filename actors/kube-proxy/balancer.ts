@@ -8,7 +8,6 @@ export interface Backend {
   key: string;
   ip: string;
   port: number;
-  node?: string;
 }
 
 export type Policy = 'round-robin' | 'least-connections';
@@ -42,9 +41,6 @@ export class Balancer {
     return this.backends.length;
   }
 
-  list(): Backend[] {
-    return this.backends;
-  }
 
   /** A backend for a connection from `clientIp`, skipping those that just refused it. */
   pick(clientIp: string, now: number, exclude: Set<string> = new Set()): Backend | undefined {
@@ -85,9 +81,5 @@ export class Balancer {
     const n = (this.active.get(b.key) ?? 1) - 1;
     if (n > 0) this.active.set(b.key, n);
     else this.active.delete(b.key);
-  }
-
-  activeConnections(key: string): number {
-    return this.active.get(key) ?? 0;
   }
 }

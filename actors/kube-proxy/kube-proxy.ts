@@ -47,7 +47,7 @@ export function backendsFor(ep: Endpoints | undefined, portName: string | undefi
     if (!port) continue;
     for (const a of subset.addresses ?? []) {
       if (a.nodeName && isDead(a.nodeName)) continue;
-      out.push({ key: `${a.ip}:${port.port}`, ip: a.ip, port: port.port, ...(a.nodeName ? { node: a.nodeName } : {}) });
+      out.push({ key: `${a.ip}:${port.port}`, ip: a.ip, port: port.port });
     }
   }
   return out;
