@@ -17,7 +17,7 @@ import { progress, quantile } from './stats.ts';
 
 const { values } = parseArgs({ options: { ops: { type: 'string', default: '3000' }, help: { type: 'boolean', short: 'h' } } });
 if (values.help) {
-  console.log('Usage: tsx bench/apiserver.ts [--ops N]   (operations per measurement, default 3000)');
+  console.log('Usage: tsx bench/apiserver.ts [--ops N]   (operations per measurement at 64 in flight, default 3000; at most 1000 at 1 in flight)');
   process.exit(0);
 }
 const OPS = Number(values.ops);

@@ -2,7 +2,7 @@
 // process, every one the production Swim code, on a virtual clock and a network with the loss and
 // latency given; the real part runs 50 members over a real nats-server, each on its own
 // connection. Writes bench/results/gossip.json.
-// Usage: tsx bench/gossip.ts [--n 1000] [--loss 0] [--latency 0.5,2] [--kills 20] [--quick]
+// Usage: tsx bench/gossip.ts [--n 1000] [--loss 0] [--latency 0.5,2] [--kills 20] [--real 50] [--slow-ms 300] [--quick]
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -22,7 +22,7 @@ const HELP = `Usage: tsx bench/gossip.ts [options]
   --n N            members in the in-memory group (default 1000)
   --loss P         message loss for the detection runs, 0..1 (default 0)
   --latency A,B    one-way latency range in ms (default 0.5,2)
-  --kills K        failures measured per kind (default 20)
+  --kills K        crashes measured (default 20; silent failures: half as many)
   --real N         members over real NATS (default 50; 0 skips)
   --slow-ms MS     extra one-way delay of the slowed 10% in the false-positive runs (default 300)
   --quick          smaller runs, for a smoke test`;

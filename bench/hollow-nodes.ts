@@ -1,7 +1,7 @@
 // N hollow nodes in one process: the real kubelet on a fake runtime (containers run the moment
 // they start), as Kubernetes' kubemark and KWOK run them. bench/scheduler.ts starts this in a
 // process of its own, so that the kubelets' work neither delays nor is counted with what the
-// benchmark observes. Prints `ready` once every node has registered; stops on SIGTERM.
+// benchmark observes. Prints `ready` once every node's kubelet has started (bench/scheduler.ts then waits for the Nodes); stops on SIGTERM.
 // Usage: tsx bench/hollow-nodes.ts --nodes N [--first I]   (with SKIFF_NATS_URL set)
 import { parseArgs } from 'node:util';
 import { Registry } from 'prom-client';
