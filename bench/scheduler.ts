@@ -103,7 +103,9 @@ const t1 = Math.max(...running.values());
 const requests: Record<string, number> = {};
 for (const line of (await api.metrics()).split('\n')) {
   const m = /^skiff_apiserver_requests_total\{resource="([^"]+)",verb="([^"]+)",code="(\d+)"[^}]*\} (\d+)/.exec(line);
-  if (m && m[2] !== 'watch') requests[`${m[1]}.${m[2]}${m[3] === '200' ? '' : ` (${m[3]})`}`] = (requests[`${m[1]}.${m[2]}`] ?? 0) + Number(m[4]);
+  if (!m || m[2] === 'watch') continue;
+  const key = `${m[1]}.${m[2]}${m[3] === '200' ? '' : ` (${m[3]})`}`;
+  requests[key] = (requests[key] ?? 0) + Number(m[4]);
 }
 const after = usages();
 
