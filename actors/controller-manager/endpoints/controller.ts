@@ -6,7 +6,7 @@ import type { Endpoints, Pod, Service } from '../../../protocol/types.ts';
 import type { ApiClient } from '../../lib/client.ts';
 import { Informer, objectKey } from '../../lib/informer.ts';
 import { QueueController } from '../context.ts';
-import { desiredEndpoints, sameEndpoints } from './reconcile.ts';
+import { desiredEndpoints, sameEndpoints, selects } from './reconcile.ts';
 
 export class EndpointsController extends QueueController {
   readonly name = 'endpoints';
@@ -23,8 +23,7 @@ export class EndpointsController extends QueueController {
     this.services.on({ add: (s) => this.enqueue(objectKey(s)), update: (_o, s) => this.enqueue(objectKey(s)), delete: (s) => this.enqueue(objectKey(s)) });
     const fromPod = (p: Pod) => {
       for (const s of this.services.listByNamespace(p.metadata.namespace ?? 'default')) {
-        const sel = s.spec.selector;
-        if (sel && Object.keys(sel).length && Object.entries(sel).every(([k, v]) => p.metadata.labels?.[k] === v)) this.enqueue(objectKey(s));
+        if (selects(s, p.metadata.labels)) this.enqueue(objectKey(s));
       }
     };
     this.ctx.informers.pods.on({

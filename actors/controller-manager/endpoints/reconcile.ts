@@ -4,19 +4,18 @@
 // Pure, and deterministic, so that an unchanged world writes nothing.
 import type { EndpointAddress, EndpointPort, EndpointSubset, Endpoints, Pod, Service } from '../../../protocol/types.ts';
 import { deepEqual } from '../../../protocol/merge-patch.ts';
+import { isActive, isReady } from '../replicaset/reconcile.ts';
 
-function selected(svc: Service, pod: Pod): boolean {
+/** The service's selector picks these labels; a service without a selector picks nothing. */
+export function selects(svc: Service, labels: Record<string, string> | undefined): boolean {
   const sel = svc.spec.selector;
   if (!sel || Object.keys(sel).length === 0) return false;
-  if (pod.metadata.namespace !== svc.metadata.namespace || pod.metadata.deletionTimestamp) return false;
-  if (pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed') return false;
-  const labels = pod.metadata.labels ?? {};
-  for (const k in sel) if (labels[k] !== sel[k]) return false;
+  for (const k in sel) if (labels?.[k] !== sel[k]) return false;
   return true;
 }
 
-function ready(pod: Pod): boolean {
-  return pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+function selected(svc: Service, pod: Pod): boolean {
+  return pod.metadata.namespace === svc.metadata.namespace && isActive(pod) && selects(svc, pod.metadata.labels);
 }
 
 /** The host port where a pod serves a service port's targetPort, if it does. */
@@ -51,7 +50,7 @@ export function endpointSubsets(svc: Service, pods: Pod[]): EndpointSubset[] {
       ...(pod.spec.nodeName ? { nodeName: pod.spec.nodeName } : {}),
       targetRef: { kind: 'Pod', name: pod.metadata.name!, namespace: pod.metadata.namespace, uid: pod.metadata.uid },
     };
-    (ready(pod) ? g.ready : g.notReady).push(address);
+    (isReady(pod) ? g.ready : g.notReady).push(address);
   }
   return [...groups.keys()].sort().map((k) => {
     const g = groups.get(k)!;
