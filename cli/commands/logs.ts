@@ -1,5 +1,7 @@
 // skiff logs: a container's output, served by the kubelet of the node the pod runs on.
 import type { Deployment, Pod, ReplicaSet } from '../../protocol/types.ts';
+import { resolveResource } from '../../protocol/kinds.ts';
+import { formatSelector, fromLabelSelector } from '../../protocol/selector.ts';
 import { nodeSubject } from '../../protocol/subjects.ts';
 import { NAMESPACE_OPTIONS, stringOption, UsageError, type CliContext, type Command } from '../command.ts';
 import { nodeRequest, receiveStream } from '../stream.ts';
@@ -8,7 +10,7 @@ import { nodeRequest, receiveStream } from '../stream.ts';
 async function podOf(ctx: CliContext, kind: string, name: string, namespace: string): Promise<Pod> {
   const client = await ctx.client();
   const owner = await client.get<Deployment | ReplicaSet>(kind, name, namespace);
-  const selector = Object.entries(owner.spec.selector.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`).join(',');
+  const selector = formatSelector(fromLabelSelector(owner.spec.selector));
   const pods = (await client.list<Pod>('pods', { namespace, labelSelector: selector })).items.filter((p) => !p.metadata.deletionTimestamp);
   const pod = pods.find((p) => p.status?.phase === 'Running') ?? pods[0];
   if (!pod) throw new UsageError(`${kind} ${name} has no pods yet`);
@@ -19,9 +21,9 @@ async function podOf(ctx: CliContext, kind: string, name: string, namespace: str
 export async function podAndNode(ctx: CliContext, word: string | undefined, namespace: string): Promise<{ pod: Pod; node: string }> {
   if (!word) throw new UsageError('name the pod');
   const [kind, rest] = word.includes('/') ? word.split('/', 2) : ['pod', word];
-  const owners: Record<string, string> = { deployment: 'deployments', deploy: 'deployments', deployments: 'deployments', replicaset: 'replicasets', rs: 'replicasets', replicasets: 'replicasets' };
-  if (!['pod', 'pods', 'po'].includes(kind) && !owners[kind]) throw new UsageError(`${JSON.stringify(word)}: give a pod name, pod/NAME or deployment/NAME`);
-  const pod = owners[kind] ? await podOf(ctx, owners[kind], rest, namespace) : await (await ctx.client()).get<Pod>('pods', rest, namespace);
+  const resource = resolveResource(kind)?.resource;
+  if (resource !== 'pods' && resource !== 'deployments' && resource !== 'replicasets') throw new UsageError(`${JSON.stringify(word)}: give a pod name, pod/NAME or deployment/NAME`);
+  const pod = resource === 'pods' ? await (await ctx.client()).get<Pod>('pods', rest, namespace) : await podOf(ctx, resource, rest, namespace);
   const name = pod.metadata.name!;
   if (!pod.spec.nodeName) throw new UsageError(`pod ${name} is not running on a node yet (it is not scheduled)`);
   return { pod, node: pod.spec.nodeName };
