@@ -10,7 +10,7 @@ import { connectNats } from '../actors/lib/nats.ts';
 import { decode } from '../protocol/codec.ts';
 import { gossipChangesSubject } from '../protocol/subjects.ts';
 import type { Deployment, Event, Node, Pod, Service } from '../protocol/types.ts';
-import { freePort, metricSum, spawnProc, startMaster, startNats, startNode, waitFor, type Master, type Nats, type NodeProc, type Proc } from './harness.ts';
+import { freePort, metricSum, setup, spawnProc, startMaster, startNats, startNode, waitFor, type Master, type Nats, type NodeProc, type Proc } from './harness.ts';
 
 const NODES = 5;
 const REPLICAS = 20;
@@ -38,10 +38,11 @@ const running = (pods: Pod[]) => pods.filter((p) => p.status?.phase === 'Running
 const pods = async (c: ApiClient) => (await c.list<Pod>('pods', { labelSelector: 'app=chaos' })).items;
 const deathsOf = (ctx: Ctx, name: string, since: number) => ctx.changes.filter((c) => c.member === name && c.state === 'dead' && c.at >= since);
 
-s.before(async (ctx) => {
+s.before(setup(async (ctx) => {
   ctx.nats = await startNats();
-  ctx.masters = [await startMaster(ctx.nats.url, { SKIFF_NODE_NAME: 'chaos-master-1' }), await startMaster(ctx.nats.url, { SKIFF_NODE_NAME: 'chaos-master-2' })];
+  ctx.masters = [];
   ctx.nodes = [];
+  for (const m of ['chaos-master-1', 'chaos-master-2']) ctx.masters.push(await startMaster(ctx.nats.url, { SKIFF_NODE_NAME: m }));
   for (let i = 1; i <= NODES; i++) ctx.nodes.push(await startNode(ctx.nats.url, `chaos-node-${i}`, { env: { SKIFF_NODE_ADDRESS: `127.0.1.${30 + i}` } }));
   const nc = await connectNats({ url: ctx.nats.url, name: 'chaos-test', persistent: true });
   ctx.client = new ApiClient(nc, { timeoutMs: 5000 });
@@ -64,7 +65,7 @@ s.before(async (ctx) => {
     },
   });
   await waitFor(`${REPLICAS} Running`, async () => running(await pods(ctx.client)).length === REPLICAS, 60_000);
-});
+}));
 
 // Whatever `before` got to, so that a failure there is reported rather than this hook's.
 s.after(async (ctx) => {

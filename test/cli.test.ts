@@ -4,7 +4,7 @@ import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, ROOT, skiff, startMaster, startNats, tempDir, waitFor, type Master, type Nats } from './harness.ts';
+import { freePort, ROOT, setup, skiff, startMaster, startNats, tempDir, waitFor, type Master, type Nats } from './harness.ts';
 
 const COMMANDS = ['apply', 'create', 'get', 'describe', 'delete', 'logs', 'exec', 'api-resources', 'up'];
 
@@ -81,16 +81,16 @@ spec:
 
 const e2e = suite<{ nats: Nats; master: Master; url: string; dir: string }>('cli against a cluster');
 
-e2e.before(async (ctx) => {
+e2e.before(setup(async (ctx) => {
   ctx.nats = await startNats();
   ctx.url = ctx.nats.url;
   ctx.master = await startMaster(ctx.url);
   ctx.dir = tempDir();
-});
+}));
 
 e2e.after(async (ctx) => {
-  await ctx.master.stop();
-  await ctx.nats.stop();
+  await ctx.master?.stop();
+  await ctx.nats?.stop();
 });
 
 e2e('apply creates, then reports unchanged and configured; get prints kubectl tables', async ({ url, dir }) => {

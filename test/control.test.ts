@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert';
 import { ApiClient } from '../actors/lib/client.ts';
 import { connectNats } from '../actors/lib/nats.ts';
 import type { Deployment, Event, Lease, Node, Pod } from '../protocol/types.ts';
-import { metricSum, skiff, startMaster, startNats, startNode, waitFor, type Master, type Nats, type NodeProc } from './harness.ts';
+import { metricSum, setup, skiff, startMaster, startNats, startNode, waitFor, type Master, type Nats, type NodeProc } from './harness.ts';
 
 interface Ctx {
   nats: Nats;
@@ -19,18 +19,19 @@ interface Ctx {
 
 async function cluster(ctx: Ctx): Promise<void> {
   ctx.nats = await startNats();
-  ctx.masters = [await startMaster(ctx.nats.url, { SKIFF_NODE_NAME: 'master-a' }), await startMaster(ctx.nats.url, { SKIFF_NODE_NAME: 'master-b' })];
+  ctx.masters = [];
   ctx.nodes = [];
+  for (const m of ['master-a', 'master-b']) ctx.masters.push(await startMaster(ctx.nats.url, { SKIFF_NODE_NAME: m }));
   for (const n of ['node-1', 'node-2', 'node-3']) ctx.nodes.push(await startNode(ctx.nats.url, n));
   ctx.client = new ApiClient(await connectNats({ url: ctx.nats.url, name: 'test', persistent: true }), { timeoutMs: 5000 });
   await waitFor('three Ready nodes', async () => (await ctx.client.list<Node>('nodes')).items.filter((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')).length === 3, 15_000);
 }
 
 async function teardown(ctx: Ctx): Promise<void> {
-  await ctx.client.nc.close();
-  for (const n of ctx.nodes) await n.stop();
-  for (const m of ctx.masters) await m.stop();
-  await ctx.nats.stop();
+  await ctx.client?.nc.close();
+  for (const n of ctx.nodes ?? []) await n.stop();
+  for (const m of ctx.masters ?? []) await m.stop();
+  await ctx.nats?.stop();
 }
 
 function deployment(name: string, replicas: number, extra: Partial<Deployment['spec']> = {}, env: Record<string, string> = {}): Deployment {
@@ -66,7 +67,7 @@ async function rolledOut(client: ApiClient, name: string, replicas: number): Pro
 }
 
 const c = suite<Ctx>('control loop');
-c.before(cluster);
+c.before(setup(cluster));
 c.after(teardown);
 
 c('6 replicas spread 2/2/2 over 3 nodes', async ({ client }) => {
@@ -88,11 +89,17 @@ c('a rolling update never drops below replicas - maxUnavailable ready; rollout u
   let minReady = Infinity;
   let maxTotal = 0;
   let sampling = true;
+  let samples = 0;
+  // Errors are caught here: a rejection not awaited until the rollout ends would end the process.
   const sampler = (async () => {
     while (sampling) {
-      const pods = (await podsOf(client, 'roll')).filter((p) => !p.metadata.deletionTimestamp);
-      minReady = Math.min(minReady, pods.filter(isReady).length);
-      maxTotal = Math.max(maxTotal, pods.length);
+      const pods = await podsOf(client, 'roll').catch(() => undefined);
+      if (pods) {
+        const live = pods.filter((p) => !p.metadata.deletionTimestamp);
+        minReady = Math.min(minReady, live.filter(isReady).length);
+        maxTotal = Math.max(maxTotal, live.length);
+        samples++;
+      }
       await new Promise((r) => setTimeout(r, 50));
     }
   })();
@@ -103,6 +110,7 @@ c('a rolling update never drops below replicas - maxUnavailable ready; rollout u
   await sampler;
   assert.is(status.code, 0, status.stdout + status.stderr);
   assert.match(status.stdout, /deployment "roll" successfully rolled out/);
+  assert.ok(samples > 10, `the pods were sampled through the rollout: ${samples} samples`);
   assert.ok(minReady >= 3, `ready never fell below 4 - 1: lowest was ${minReady}`);
   assert.ok(maxTotal <= 5 + 1, `pods stayed near 4 + 1 surge (terminating ones aside): most was ${maxTotal}`);
   const envOf = async () => (await client.get<Deployment>('deployments', 'roll', 'default')).spec.template.spec.containers[0].env?.[0]?.value;
@@ -190,7 +198,7 @@ c('kill -9 a node: its pods run elsewhere', async (ctx) => {
 c.run();
 
 const leaders = suite<Ctx>('leader election');
-leaders.before(cluster);
+leaders.before(setup(cluster));
 leaders.after(teardown);
 
 async function holder(client: ApiClient, lease: string): Promise<Lease> {

@@ -22,6 +22,8 @@ export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const NODE_FLAGS = ['--max-semi-space-size=32'];
 
 const started = new Set<ChildProcess>();
+// The runner ends a file that overran with SIGTERM: exit, so that what it started is stopped too.
+process.once('SIGTERM', () => process.exit(1));
 process.on('exit', () => {
   for (const child of started) {
     for (const target of [-child.pid!, child.pid!]) {
@@ -52,6 +54,22 @@ export function findNatsServer(): string {
     if (dir && existsSync(p)) return p;
   }
   throw new Error('nats-server is not installed: run npm test (it installs it), or: apt-get install nats-server');
+}
+
+/**
+ * A suite's `before` hook whose failure is reported. uvu 0.5 loses an error thrown by a before
+ * hook (its runner returns from a `finally` block): the tests then fail on a half-made context and
+ * the cause is never printed. This prints it first; `after` hooks stop whatever was started.
+ */
+export function setup<C>(hook: (ctx: C) => Promise<void>): (ctx: C) => Promise<void> {
+  return async (ctx) => {
+    try {
+      await hook(ctx);
+    } catch (err) {
+      console.error(`\n  setup failed: ${(err as Error).stack ?? err}`);
+      throw err;
+    }
+  };
 }
 
 /** Polls `check` until it returns a truthy value, or fails with `what` after `timeoutMs`. */
@@ -136,7 +154,10 @@ export async function startNats(): Promise<Nats> {
   const monitor = await freePort();
   const launch = async () => {
     const proc = spawnProc(bin, ['-c', join(ROOT, 'infra/nats.conf'), '-a', '127.0.0.1', '-p', String(port), '-m', String(monitor), '-js', '-sd', dir]);
-    await waitFor(`nats-server on port ${port}`, () => healthy(monitor), 10_000);
+    await waitFor(`nats-server on port ${port}`, () => healthy(monitor), 10_000).catch(async (err) => {
+      await proc.stop();
+      throw new Error(`${(err as Error).message}\n${proc.output()}`);
+    });
     return proc;
   };
   const nats: Nats = {
@@ -197,7 +218,8 @@ export async function startMaster(url: string, env: NodeJS.ProcessEnv = {}): Pro
   const proc = spawnProc(process.execPath, [...NODE_FLAGS, '--import', 'tsx', 'actors/master/main.ts'], {
     env: { SKIFF_NATS_URL: url, PORT: String(port), SKIFF_KV_STORAGE: 'memory', SKIFF_WATCH_HEARTBEAT_MS: '500', ...env },
   });
-  await waitFor(`master on port ${port}`, () => healthy(port), 20_000).catch((err) => {
+  await waitFor(`master on port ${port}`, () => healthy(port), 20_000).catch(async (err) => {
+    await proc.stop();
     throw new Error(`${(err as Error).message}\n${proc.output()}`);
   });
   return {
@@ -269,7 +291,8 @@ export async function startNode(url: string, name: string, opts: { dataDir?: str
   const proc = spawnProc(process.execPath, [...NODE_FLAGS, '--import', 'tsx', 'actors/node/main.ts', '--name', name, ...(opts.args ?? [])], {
     env: { SKIFF_NATS_URL: url, PORT: String(port), SKIFF_NODE_DATA_DIR: dataDir, SKIFF_WATCH_HEARTBEAT_MS: '500', ...opts.env },
   });
-  await waitFor(`node ${name} on port ${port}`, () => healthy(port), 20_000).catch((err) => {
+  await waitFor(`node ${name} on port ${port}`, () => healthy(port), 20_000).catch(async (err) => {
+    await proc.stop();
     throw new Error(`${(err as Error).message}\n${proc.output()}`);
   });
   return {

@@ -7,7 +7,7 @@ import type { ApiClient } from '../actors/lib/client.ts';
 import { liveGroups } from '../actors/lib/procfs.ts';
 import { NotFound } from '../protocol/errors.ts';
 import type { Container, Pod } from '../protocol/types.ts';
-import { isAlive, skiff, startInProcessApiserver, startNats, startNode, tempDir, waitFor, type InProcessApiserver, type Nats, type NodeProc } from './harness.ts';
+import { isAlive, setup, skiff, startInProcessApiserver, startNats, startNode, tempDir, waitFor, type InProcessApiserver, type Nats, type NodeProc } from './harness.ts';
 
 interface Ctx {
   nats: Nats;
@@ -19,19 +19,19 @@ interface Ctx {
 
 const k = suite<Ctx>('kubelet');
 
-k.before(async (ctx) => {
+k.before(setup(async (ctx) => {
   ctx.nats = await startNats();
   ctx.api = await startInProcessApiserver(ctx.nats.url);
   ctx.client = ctx.api.client;
   ctx.node = await startNode(ctx.nats.url, 'node-a');
   ctx.other = await startNode(ctx.nats.url, 'node-b');
-});
+}));
 
 k.after(async (ctx) => {
-  await ctx.node.stop();
-  await ctx.other.stop();
-  await ctx.api.stop();
-  await ctx.nats.stop();
+  await ctx.node?.stop();
+  await ctx.other?.stop();
+  await ctx.api?.stop();
+  await ctx.nats?.stop();
 });
 
 let seq = 0;
@@ -204,17 +204,17 @@ k.run();
 
 const adopt = suite<Ctx>('kubelet restart');
 
-adopt.before(async (ctx) => {
+adopt.before(setup(async (ctx) => {
   ctx.nats = await startNats();
   ctx.api = await startInProcessApiserver(ctx.nats.url);
   ctx.client = ctx.api.client;
   ctx.node = await startNode(ctx.nats.url, 'node-r');
-});
+}));
 
 adopt.after(async (ctx) => {
-  await ctx.node.stop();
-  await ctx.api.stop();
-  await ctx.nats.stop();
+  await ctx.node?.stop();
+  await ctx.api?.stop();
+  await ctx.nats?.stop();
 });
 
 adopt('kill -9 the node and restart it: it re-adopts running containers and kills groups it no longer owns', async (ctx) => {

@@ -1,6 +1,7 @@
 // The test suite: every *.test.ts file runs in its own process group, one after another (the
 // machine has two cores and the end-to-end tests start clusters). uvu prints totals per file;
-// this adds them up into the final line `N passed, N failed`.
+// this adds them up into the final line `N passed, N failed`, and repeats the end of each failed
+// file's output just above it.
 // Usage: tsx test/run.ts [SUBSTRING...]  (only files whose path contains one of them)
 import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
@@ -26,7 +27,11 @@ interface FileResult {
   failed: number;
   seconds: number;
   note?: string;
+  /** The end of a failed file's output, stack frames left out. */
+  excerpt?: string;
 }
+
+const EXCERPT_LINES = 20;
 
 function runFile(file: string): Promise<FileResult> {
   const started = Date.now();
@@ -38,9 +43,11 @@ function runFile(file: string): Promise<FileResult> {
     child.stdout.on('data', (d) => { out += d; process.stdout.write(d); });
     child.stderr.on('data', (d) => { out += d; process.stderr.write(d); });
     let timedOut = false;
+    // SIGTERM first: the harness then stops the services the file started in groups of their own.
     const timer = setTimeout(() => {
       timedOut = true;
-      try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ }
+      try { process.kill(-child.pid!, 'SIGTERM'); } catch { /* gone */ }
+      setTimeout(() => { try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ } }, 5000).unref();
     }, FILE_TIMEOUT_MS);
     child.on('close', (code) => {
       clearTimeout(timer);
@@ -55,7 +62,8 @@ function runFile(file: string): Promise<FileResult> {
       if (timedOut) { failed++; note = `timed out after ${FILE_TIMEOUT_MS / 1000}s`; }
       else if (totals.length === 0) { failed++; note = `exited with code ${code} before uvu printed its totals`; }
       else if (code !== 0 && failed === 0) { failed++; note = `exited with code ${code}`; }
-      resolve({ file: relative(ROOT, file), passed, failed, seconds: (Date.now() - started) / 1000, note });
+      const excerpt = failed ? clean.split('\n').filter((l) => l.trim() && !/^\s+at /.test(l)).slice(-EXCERPT_LINES).join('\n') : undefined;
+      resolve({ file: relative(ROOT, file), passed, failed, seconds: (Date.now() - started) / 1000, note, excerpt });
     });
   });
 }
@@ -75,6 +83,8 @@ console.log('\n=== summary');
 for (const r of results) {
   console.log(`${r.failed ? 'FAIL' : 'ok  '}  ${r.file.padEnd(48)} ${String(r.passed).padStart(4)} passed ${String(r.failed).padStart(3)} failed ${r.seconds.toFixed(1).padStart(6)}s${r.note ? `  (${r.note})` : ''}`);
 }
+// Where a log shows only its end, the failures are still in it.
+for (const r of results.filter((x) => x.excerpt)) console.log(`\n=== the end of ${r.file}'s output\n${r.excerpt}`);
 const passed = results.reduce((n, r) => n + r.passed, 0);
 const failed = results.reduce((n, r) => n + r.failed, 0);
 console.log(`${passed} passed, ${failed} failed`);

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { ApiClient } from '../actors/lib/client.ts';
 import { connectNats } from '../actors/lib/nats.ts';
 import type { Deployment, Endpoints, Event, Node, Pod, Service } from '../protocol/types.ts';
-import { freePort, startMaster, startNats, startNode, waitFor, type Master, type Nats, type NodeProc } from './harness.ts';
+import { freePort, setup, startMaster, startNats, startNode, waitFor, type Master, type Nats, type NodeProc } from './harness.ts';
 
 const ADDRESSES = ['127.0.1.11', '127.0.1.12', '127.0.1.13'];
 // Answers with its pod name; /ready fails while a file named `unready` exists in its directory.
@@ -27,7 +27,7 @@ interface Ctx {
 
 const s = suite<Ctx>('services');
 
-s.before(async (ctx) => {
+s.before(setup(async (ctx) => {
   ctx.nats = await startNats();
   ctx.master = await startMaster(ctx.nats.url);
   ctx.nodes = [];
@@ -47,13 +47,13 @@ s.before(async (ctx) => {
     },
   });
   await waitFor('3 endpoints', async () => readyAddresses(await endpoints(ctx.client)).length === 3, 30_000);
-});
+}));
 
 s.after(async (ctx) => {
-  await ctx.client.nc.close();
-  for (const n of ctx.nodes) await n.stop();
-  await ctx.master.stop();
-  await ctx.nats.stop();
+  await ctx.client?.nc.close();
+  for (const n of ctx.nodes ?? []) await n.stop();
+  await ctx.master?.stop();
+  await ctx.nats?.stop();
 });
 
 async function endpoints(client: ApiClient, name = 'web'): Promise<Endpoints | undefined> {

@@ -13,7 +13,7 @@ import { apiServers } from '../lib/apiservers.ts';
 import { ApiClient } from '../lib/client.ts';
 import { connectNats } from '../lib/nats.ts';
 import type { WatchUpdate } from '../lib/watch.ts';
-import { startInProcessApiserver, startNats, waitFor, type InProcessApiserver, type Nats } from '../../test/harness.ts';
+import { setup, startInProcessApiserver, startNats, waitFor, type InProcessApiserver, type Nats } from '../../test/harness.ts';
 
 const pod = (name: string, labels: Record<string, string> = {}, extra: Partial<Pod['spec']> = {}): Pod => ({
   apiVersion: 'v1', kind: 'Pod', metadata: { name, labels }, spec: { containers: [{ name: 'c', command: ['sleep', '60'] }], ...extra },
@@ -29,15 +29,15 @@ interface Ctx {
 
 const api = suite<Ctx>('apiserver');
 
-api.before(async (ctx) => {
+api.before(setup(async (ctx) => {
   ctx.nats = await startNats();
   ctx.api = await startInProcessApiserver(ctx.nats.url);
   ctx.client = ctx.api.client;
-});
+}));
 
 api.after(async (ctx) => {
-  await ctx.api.stop();
-  await ctx.nats.stop();
+  await ctx.api?.stop();
+  await ctx.nats?.stop();
 });
 
 api('namespaces default and kube-system exist at start', async ({ client }) => {
@@ -311,16 +311,16 @@ api.run();
 
 const multi = suite<{ nats: Nats; a: InProcessApiserver; b: InProcessApiserver }>('two apiservers');
 
-multi.before(async (ctx) => {
+multi.before(setup(async (ctx) => {
   ctx.nats = await startNats();
   ctx.a = await startInProcessApiserver(ctx.nats.url, { kvStorage: 'file' });
   ctx.b = await startInProcessApiserver(ctx.nats.url, { kvStorage: 'file' });
-});
+}));
 
 multi.after(async (ctx) => {
-  await ctx.a.stop();
-  await ctx.b.stop();
-  await ctx.nats.stop();
+  await ctx.a?.stop();
+  await ctx.b?.stop();
+  await ctx.nats?.stop();
 });
 
 multi('both serve, and compare-and-swap holds across them', async ({ a, b }) => {

@@ -4,7 +4,7 @@ import type { KubeObject, Pod } from '../../protocol/types.ts';
 import type { ApiClient } from './client.ts';
 import { Informer } from './informer.ts';
 import type { WatchUpdate } from './watch.ts';
-import { startInProcessApiserver, startNats, waitFor, type InProcessApiserver, type Nats } from '../../test/harness.ts';
+import { setup, startInProcessApiserver, startNats, waitFor, type InProcessApiserver, type Nats } from '../../test/harness.ts';
 
 const pod = (name: string, rv: number, opts: { ns?: string; node?: string; labels?: Record<string, string> } = {}): KubeObject => ({
   apiVersion: 'v1', kind: 'Pod',
@@ -72,14 +72,14 @@ test.run();
 
 const live = suite<{ nats: Nats; api: InProcessApiserver }>('informer on a real apiserver');
 
-live.before(async (ctx) => {
+live.before(setup(async (ctx) => {
   ctx.nats = await startNats();
   ctx.api = await startInProcessApiserver(ctx.nats.url, { watchCacheEvents: 5 });
-});
+}));
 
 live.after(async (ctx) => {
-  await ctx.api.stop();
-  await ctx.nats.stop();
+  await ctx.api?.stop();
+  await ctx.nats?.stop();
 });
 
 live('syncs, follows changes, and relists when its version has left the watch cache', async ({ api }) => {

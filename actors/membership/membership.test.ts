@@ -9,7 +9,7 @@ import { createActor, waitFor as waitForActor } from 'xstate';
 import { connectNats } from '../lib/nats.ts';
 import { silentLogger } from '../lib/log.ts';
 import { gossipSubject } from '../../protocol/subjects.ts';
-import { metricSum, skiff, startNats, testConfig, waitFor, type Nats } from '../../test/harness.ts';
+import { metricSum, setup, skiff, startNats, testConfig, waitFor, type Nats } from '../../test/harness.ts';
 import { Membership } from './membership.ts';
 import { membershipMachine } from './membership.machine.ts';
 
@@ -31,16 +31,16 @@ async function member(ctx: Ctx, name: string, registry?: Registry): Promise<Memb
 
 const everyoneSees = (members: Membership[], name: string, state: string) => members.every((m) => m.name === name || m.state(name) === state);
 
-s.before(async (ctx) => {
+s.before(setup(async (ctx) => {
   ctx.nats = await startNats();
   ctx.conns = [];
   ctx.members = [];
-});
+}));
 
 s.after(async (ctx) => {
-  for (const m of ctx.members) m.stop();
-  for (const nc of ctx.conns) await nc.close().catch(() => {});
-  await ctx.nats.stop();
+  for (const m of ctx.members ?? []) m.stop();
+  for (const nc of ctx.conns ?? []) await nc.close().catch(() => {});
+  await ctx.nats?.stop();
 });
 
 s('members started together find each other through the join subject', async (ctx) => {
