@@ -8,6 +8,12 @@
 //   sent; a gap, or heartbeats that stop coming, makes a new consumer from the revision after the
 //   last one applied;
 // - a delete or purge is a message without data and with a `KV-Operation` header.
+// It is caught up once it has delivered the revision that was the bucket's last when it started
+// (`caughtUpAt`), or when the server says nothing is pending: at consumer creation, or by an idle
+// heartbeat. The pending count each message carries is not trusted for this: with history 1 an
+// overwrite removes the key's previous entry, and one removed after the consumer counted it but
+// before delivering it leaves the count one too high for good (nats-server 2.9; seen as an
+// apiserver that never finished loading its cache while leases were being renewed).
 import { createInbox, type Msg, type NatsConnection, type Subscription } from 'nats';
 
 export interface FeedEntry {
@@ -23,6 +29,8 @@ export interface KvFeedOptions {
   onEntry(e: FeedEntry): void;
   /** Once, when the entries that were in the bucket when the feed started have all come. */
   onCaughtUp?(): void;
+  /** The bucket's last revision (stream sequence) when the feed starts; asked of the server if not given. */
+  caughtUpAt?: number;
   /** A consumer could not be made (the bucket is gone, say; the feed keeps retrying), or onEntry threw. */
   onError?(err: Error): void;
   heartbeatMs?: number;
@@ -56,6 +64,7 @@ export class KvFeed {
   private lastActivity = Date.now();
   private lastCheck = Date.now();
   private caughtUp = false;
+  private caughtUpAt = 0;
   private stopped = false;
   private generation = 0;
   private monitor?: NodeJS.Timeout;
@@ -70,6 +79,7 @@ export class KvFeed {
 
   /** Resolves once the first consumer exists; rejects if it cannot be made. */
   async start(): Promise<void> {
+    this.caughtUpAt = this.opts.caughtUpAt ?? (await this.lastSequence());
     await this.subscribe();
     this.monitor = setInterval(() => this.checkHeartbeats(), this.heartbeatMs);
   }
@@ -111,6 +121,13 @@ export class KvFeed {
     if (info.num_pending === 0) this.markCaughtUp();
   }
 
+  private async lastSequence(): Promise<number> {
+    const reply = await this.nc.request(`$JS.API.STREAM.INFO.${this.stream}`, new Uint8Array(), { timeout: this.opts.requestTimeoutMs ?? 5000 });
+    const info = JSON.parse(new TextDecoder().decode(reply.data)) as { state?: { last_seq: number }; error?: { description: string } };
+    if (info.error || !info.state) throw new Error(`cannot follow ${this.stream}: ${info.error?.description ?? 'no stream info'}`);
+    return info.state.last_seq;
+  }
+
   private receive(msg: Msg): void {
     this.lastActivity = Date.now();
     const ack = msg.reply ? parseAckSubject(msg.reply) : undefined;
@@ -127,7 +144,7 @@ export class KvFeed {
       // Thrown into nats.js's parser it would break the connection; the entry is reported instead.
       this.opts.onError?.(err as Error);
     }
-    if (ack.pending === 0) this.markCaughtUp();
+    if (ack.streamSeq >= this.caughtUpAt) this.markCaughtUp();
   }
 
   /** Heartbeats and flow control; any other status message means the consumer is gone. */

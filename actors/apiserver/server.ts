@@ -141,6 +141,7 @@ export class ApiServer {
       const before = resume ? 0 : await ctx.store.lastRevision(info);
       const feed = new KvFeed(this.opts.nc, kvBucket(info.resource), {
         fromRevision: resume ? cache.rv + 1 : 0,
+        caughtUpAt: before,
         heartbeatMs: FEED_HEARTBEAT_MS,
         requestTimeoutMs: this.opts.cfg.requestTimeoutMs,
         onEntry: (e) => cache.apply(e),
