@@ -3,7 +3,7 @@
 // starts is stopped by its PID, including when the test process dies early.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -147,31 +147,57 @@ export interface Nats {
   restart(): Promise<void>;
 }
 
+/** Ports free at the time of asking, all different (each is held until all are found). */
+export async function freePorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(Array.from({ length: n }, () => new Promise<Server>((ok, fail) => {
+    const srv = createServer();
+    srv.once('error', fail);
+    srv.listen(0, '127.0.0.1', () => ok(srv));
+  })));
+  const ports = servers.map((srv) => (srv.address() as { port: number }).port);
+  await Promise.all(servers.map((srv) => new Promise((r) => srv.close(r))));
+  return ports;
+}
+
+const NATS_ATTEMPTS = 3;
+
 export async function startNats(): Promise<Nats> {
   const bin = findNatsServer();
   const dir = mkdtempSync(join(tmpdir(), 'skiff-nats-'));
-  const port = await freePort();
-  const monitor = await freePort();
-  const launch = async () => {
+  const launch = async (port: number, monitor: number) => {
     const proc = spawnProc(bin, ['-c', join(ROOT, 'infra/nats.conf'), '-a', '127.0.0.1', '-p', String(port), '-m', String(monitor), '-js', '-sd', dir]);
-    await waitFor(`nats-server on port ${port}`, () => healthy(monitor), 10_000).catch(async (err) => {
+    const exited = proc.exited.then((code) => { throw new Error(`nats-server on port ${port} exited with code ${code}`); });
+    await Promise.race([waitFor(`nats-server on port ${port}`, () => healthy(monitor), 10_000), exited]).catch(async (err) => {
       await proc.stop();
       throw new Error(`${(err as Error).message}\n${proc.output()}`);
     });
+    exited.catch(() => { /* it ends when stopped */ });
     return proc;
   };
+  // A port found free can be taken before the server binds it: then it tries others.
+  let first: { proc: Proc; port: number; monitor: number } | undefined;
+  for (let attempt = 1; !first; attempt++) {
+    const [port, monitor] = await freePorts(2);
+    try {
+      first = { proc: await launch(port, monitor), port, monitor };
+    } catch (err) {
+      if (attempt === NATS_ATTEMPTS) throw err;
+      console.error(`  nats-server did not start (attempt ${attempt} of ${NATS_ATTEMPTS}): ${(err as Error).message}`);
+    }
+  }
+  const { port, monitor } = first;
   const nats: Nats = {
     url: `nats://127.0.0.1:${port}`,
     port,
     dir,
-    proc: await launch(),
+    proc: first.proc,
     async stop() {
       await nats.proc.stop();
       rmSync(dir, { recursive: true, force: true });
     },
     async restart() {
       await nats.proc.stop();
-      nats.proc = await launch();
+      nats.proc = await launch(port, monitor);
     },
   };
   return nats;
