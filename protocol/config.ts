@@ -49,6 +49,8 @@ export interface Config {
   memoryLimitMode: 'auto' | 'cgroup' | 'watchdog';
   /** Kubelet: on SIGTERM, how long pods get to stop before SIGKILL, at most (their own grace counts if shorter). */
   nodeShutdownGraceMs: number;
+  /** Kubelet: a kubelet gone this long without a clean stop, and not started again, has its containers killed (0: never). */
+  nodeOrphanGraceMs: number;
   maxPodsPerNode: number;
   /** Leader election of the scheduler and controller-manager. */
   leaderLeaseMs: number;
@@ -121,6 +123,7 @@ const defaults: Config = {
   memoryWatchdogMs: 250,
   memoryLimitMode: 'auto',
   nodeShutdownGraceMs: 3000,
+  nodeOrphanGraceMs: 10_000,
   maxPodsPerNode: 110,
   leaderLeaseMs: 3000,
   leaderRenewDeadlineMs: 2000,
@@ -180,6 +183,7 @@ const envNames: Record<keyof Config, string> = {
   memoryWatchdogMs: 'SKIFF_MEMORY_WATCHDOG_MS',
   memoryLimitMode: 'SKIFF_MEMORY_LIMIT_MODE',
   nodeShutdownGraceMs: 'SKIFF_NODE_SHUTDOWN_GRACE_MS',
+  nodeOrphanGraceMs: 'SKIFF_NODE_ORPHAN_GRACE_MS',
   maxPodsPerNode: 'SKIFF_MAX_PODS_PER_NODE',
   leaderLeaseMs: 'SKIFF_LEADER_LEASE_MS',
   leaderRenewDeadlineMs: 'SKIFF_LEADER_RENEW_DEADLINE_MS',

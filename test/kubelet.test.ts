@@ -7,7 +7,7 @@ import type { ApiClient } from '../actors/lib/client.ts';
 import { liveGroups } from '../actors/lib/procfs.ts';
 import { NotFound } from '../protocol/errors.ts';
 import type { Container, Pod } from '../protocol/types.ts';
-import { isAlive, setup, skiff, startInProcessApiserver, startNats, startNode, tempDir, waitFor, type InProcessApiserver, type Nats, type NodeProc } from './harness.ts';
+import { isAlive, setup, skiff, spawnProc, startInProcessApiserver, startNats, startNode, tempDir, waitFor, type InProcessApiserver, type Nats, type NodeProc } from './harness.ts';
 
 interface Ctx {
   nats: Nats;
@@ -263,6 +263,34 @@ adopt('SIGTERM stops the pods gracefully; with --keep-pods they stay for the nex
   await client.delete('pods', p.metadata.name!, 'default');
   await waitFor('deleted', () => gone(client, p), 10_000);
   assert.not.ok(isAlive(kept));
+});
+
+adopt('a node killed and never started again has its containers killed after the orphan grace; one started within it keeps them', async (ctx) => {
+  const { client } = ctx;
+  const env = { SKIFF_NODE_ORPHAN_GRACE_MS: '3000' };
+  let node = await startNode(ctx.nats.url, 'node-g', { env });
+  const reaperLog = join(node.dataDir, 'reaper.log');
+  const reaperSaid = () => (existsSync(reaperLog) ? readFileSync(reaperLog, 'utf8') : '');
+  const p = await client.create(pod('node-g', [sh('c', 'exec sleep 1000')]));
+  const x = await waitFor('running', async () => { const y = await current(client, p); return cs(y)?.state.running ? y : undefined; });
+  const pid = cs(x)!.pid!;
+  // Killed and started again within the grace: the old node's reaper finds the directory claimed.
+  node.proc.kill('SIGKILL');
+  await node.proc.exited;
+  node = await startNode(ctx.nats.url, 'node-g', { dataDir: node.dataDir, env });
+  await waitFor('the first reaper done', () => reaperSaid().includes('nothing to reap'), 15_000);
+  assert.ok(isAlive(pid), 'the re-adopted container still runs');
+  // A second node on the same directory is refused while this one runs.
+  const twin = spawnProc(process.execPath, ['--import', 'tsx', 'actors/node/main.ts', '--name', 'node-g'], { env: { SKIFF_NATS_URL: ctx.nats.url, PORT: '0', SKIFF_NODE_DATA_DIR: node.dataDir } });
+  assert.is(await twin.exited, 2);
+  assert.match(twin.output(), /data directory .* is in use by another node process \(pid \d+\)/);
+  // Killed for good: nothing claims the directory, and after the grace its containers are killed.
+  node.proc.kill('SIGKILL');
+  await node.proc.exited;
+  assert.ok(isAlive(pid), 'not before the grace');
+  await waitFor('the container killed by the reaper', () => !isAlive(pid), 15_000);
+  assert.match(reaperSaid(), /the kubelet did not come back: killed its containers/);
+  await client.delete('pods', p.metadata.name!, 'default', { gracePeriodSeconds: 0 });
 });
 
 adopt.run();

@@ -16,14 +16,17 @@ import { connectNats } from '../lib/nats.ts';
 import { instanceName, onShutdown, statusPort } from '../lib/process.ts';
 import { startProfiling } from '../lib/profile.ts';
 import {
-  detectCgroups, Kubelet, kubeletConfig, kubeletMachine, NodeConfigError, ProcessRuntime, realProber, serveNode, WATCHDOG_MODES,
+  claimDataDir, DataDirInUse, detectCgroups, Kubelet, kubeletConfig, kubeletMachine, NodeConfigError, ProcessRuntime, realProber, serveNode,
+  startReaper, WATCHDOG_MODES,
 } from '../kubelet/index.ts';
 
 const HELP = `Usage: node --import tsx actors/node/main.ts [--name NAME] [--keep-pods]
 
 A skiff worker node: registers a Node, renews its Lease, runs the pods bound to it, serves
 every service's ports (kube-proxy), and joins the gossip group (SWIM) under its name. On SIGTERM
-it announces that it leaves the group, then stops its pods.
+it announces that it leaves the group, then stops its pods. If it ends any other way (SIGKILL, a
+crash), a reaper it left behind kills its pods' processes once SKIFF_NODE_ORPHAN_GRACE_MS (10 s)
+has passed without a node started again on the same data directory, which re-adopts them.
 
 Options:
   --name NAME    node name (default: SKIFF_NODE_NAME, else from PS=node.N as node-N)
@@ -78,6 +81,15 @@ if (cfg.memoryLimitMode === 'cgroup' && !cgroups) {
   process.exit(2);
 }
 log.info('limits', { memory: kcfg.identity.modes.memory, cpu: kcfg.identity.modes.cpu, dataDir: kcfg.dataDir });
+try {
+  claimDataDir(kcfg.dataDir);
+} catch (err) {
+  if (!(err instanceof DataDirInUse)) throw err;
+  log.error(err.message);
+  process.exit(2);
+}
+// Kills this node's containers if it ends without a clean stop and nothing claims its directory again.
+const reaper = cfg.nodeOrphanGraceMs > 0 ? startReaper(kcfg.dataDir, cfg.nodeOrphanGraceMs) : undefined;
 
 const registry = createRegistry({ component: 'node', node: name });
 const nc = await connectNats({ url: cfg.natsUrl, name, persistent: true });
@@ -123,7 +135,9 @@ onShutdown(log, async () => {
   services.stop();
   endpoints.stop();
   actor.send({ type: 'STOP', keepPods, timeoutMs: shutdownGraceMs });
-  await waitFor(actor, (s) => s.status === 'done', { timeout: shutdownGraceMs + 5000 }).catch(() => {});
+  const stopped = await waitFor(actor, (s) => s.status === 'done', { timeout: shutdownGraceMs + 5000 }).then(() => true, () => false);
+  // Stopped, or left running on purpose: the reaper has nothing to do. Otherwise it cleans up after the grace.
+  if (stopped) reaper?.standDown();
   http.close();
   await nc.drain().catch(() => {});
 });

@@ -1,0 +1,96 @@
+// A node's dead-man's switch: no container outlives its kubelet for long. A kubelet killed with
+// SIGKILL (or crashed) and started again re-adopts its containers; one that never comes back would
+// leave them running for ever, beside the replacements the node lifecycle controller has made
+// elsewhere. So at start the kubelet claims its data directory (kubelet.pid: its pid and start
+// time) and starts a reaper: a /bin/sh, in a group of its own, blocked reading a pipe from the
+// kubelet. A kubelet that stops cleanly writes `stand-down` into it; any other end closes the pipe
+// with nothing written, and after the grace, unless another kubelet has claimed the directory in
+// the meantime, the reaper kills every process group the pod records name. Waiting costs one
+// sleeping shell per node; Node starts only to reap.
+import { spawn } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { isRunning, processStat } from '../lib/procfs.ts';
+import { killOrphanGroups } from './runtime.ts';
+import { loadPodStates, recordedGroups } from './state.ts';
+
+const CLAIM_FILE = 'kubelet.pid';
+const STAND_DOWN = 'stand-down';
+const REAPER_MAIN = fileURLToPath(new URL('./reaper-main.ts', import.meta.url));
+
+// $0: the grace in seconds; "$@": the command that reaps. `read` returns at the first line or at
+// end of file, whichever the kubelet's end gives it.
+const WAIT = `read line; [ "$line" = ${STAND_DOWN} ] && exit 0; sleep "$0"; exec "$@"`;
+
+export class DataDirInUse extends Error {}
+
+interface Claim {
+  pid: number;
+  startTicks: string;
+}
+
+function readClaim(dataDir: string): Claim | undefined {
+  try {
+    const c = JSON.parse(readFileSync(join(dataDir, CLAIM_FILE), 'utf8')) as Claim;
+    return Number.isInteger(c.pid) && typeof c.startTicks === 'string' ? c : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The live process that has claimed the directory, if any. */
+export function claimant(dataDir: string): Claim | undefined {
+  const c = readClaim(dataDir);
+  return c && isRunning(c.pid, c.startTicks) ? c : undefined;
+}
+
+/** Makes this process the directory's kubelet; throws DataDirInUse while another live one is. */
+export function claimDataDir(dataDir: string, pid = process.pid): void {
+  const other = claimant(dataDir);
+  if (other && other.pid !== pid) {
+    throw new DataDirInUse(`data directory ${dataDir} is in use by another node process (pid ${other.pid}); give this node another name or SKIFF_NODE_DATA_DIR`);
+  }
+  const stat = processStat(pid);
+  if (!stat) throw new Error(`no /proc entry for pid ${pid}`);
+  mkdirSync(dataDir, { recursive: true });
+  const tmp = join(dataDir, `${CLAIM_FILE}.tmp`);
+  writeFileSync(tmp, JSON.stringify({ pid, startTicks: stat.startTime } satisfies Claim));
+  renameSync(tmp, join(dataDir, CLAIM_FILE));
+}
+
+/**
+ * What the reaper does once the grace has passed: nothing if a live process other than the dead
+ * kubelet has claimed the directory since (it re-adopts or reaps for itself), else kills every
+ * group the pod records name. Returns the groups killed.
+ */
+export function reapAbandoned(dataDir: string, deadPid: number): number[] {
+  const now = claimant(dataDir);
+  if (now && now.pid !== deadPid) return [];
+  return killOrphanGroups(loadPodStates(dataDir).flatMap(recordedGroups));
+}
+
+export interface Reaper {
+  pid: number;
+  /** The kubelet has stopped what it means to stop: the reaper exits without reaping. */
+  standDown(): void;
+}
+
+/** Starts the reaper of this kubelet's containers; its output goes to `reaper.log` in the data directory. */
+export function startReaper(dataDir: string, graceMs: number): Reaper {
+  const out = openSync(join(dataDir, 'reaper.log'), 'a');
+  try {
+    const child = spawn('/bin/sh', ['-c', WAIT, String(graceMs / 1000), process.execPath, ...process.execArgv, REAPER_MAIN, dataDir, String(process.pid)], {
+      detached: true, stdio: ['pipe', out, out],
+    });
+    child.unref();
+    child.stdin!.on('error', () => { /* the reaper is gone: nothing to tell it */ });
+    (child.stdin as unknown as { unref(): void }).unref();
+    return {
+      pid: child.pid!,
+      standDown: () => { child.stdin!.end(`${STAND_DOWN}\n`); },
+    };
+  } finally {
+    closeSync(out);
+  }
+}
