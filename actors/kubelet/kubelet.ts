@@ -178,9 +178,12 @@ export class Kubelet {
       delete: (pod) => { this.podEvents.inc({ type: 'delete' }); this.onPodGone(pod); },
     });
     this.informer = informer;
-    informer.start();
+    // A container's environment names every service of its namespace (FOO_SERVICE_HOST, ...), so
+    // pods start only once the services have been listed, as Kubernetes' kubelet waits for them.
+    let stopped = false;
+    void (this.deps.services?.synced() ?? Promise.resolve()).then(() => { if (!stopped) informer.start(); });
     const synced = informer.synced().then(() => this.reapUnclaimed());
-    return { stop: () => informer.stop(), synced };
+    return { stop: () => { stopped = true; informer.stop(); }, synced };
   }
 
   private onPod(pod: Pod): void {

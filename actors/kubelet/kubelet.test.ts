@@ -1,0 +1,52 @@
+// The kubelet against a real apiserver, on the fake runtime: what decides when its pods start.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { Registry } from 'prom-client';
+import { startInProcessApiserver, startNats, waitFor, type InProcessApiserver, type Nats } from '../../test/harness.ts';
+import { Informer } from '../lib/informer.ts';
+import { silentLogger } from '../lib/log.ts';
+import { loadConfig } from '../../protocol/config.ts';
+import type { Pod, Service } from '../../protocol/types.ts';
+import { FakeRuntime, passingProber } from './fake-runtime.ts';
+import { Kubelet, kubeletConfig, WATCHDOG_MODES } from './index.ts';
+
+let nats: Nats;
+let api: InProcessApiserver;
+
+test.before(async () => {
+  nats = await startNats();
+  api = await startInProcessApiserver(nats.url);
+});
+
+test.after(async () => {
+  await api?.stop();
+  await nats?.stop();
+});
+
+test('pods start only once the services have been listed, so their environment names every service', async () => {
+  const { client } = api;
+  await client.create<Service>({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'db' }, spec: { selector: { app: 'db' }, ports: [{ port: 5432 }] } });
+  await client.create<Pod>({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'app' }, spec: { nodeName: 'k-node', containers: [{ name: 'c', command: ['true'] }] } });
+  const cfg = loadConfig({}, { natsUrl: nats.url });
+  const kcfg = { ...kubeletConfig('k-node', cfg, WATCHDOG_MODES, { SKIFF_NODE_ADDRESS: '127.0.1.9' }), noDisk: true, dataDir: '/nonexistent' };
+  const services = new Informer<Service>(client, 'services', { deadlineMs: 5000 });
+  const runtime = new FakeRuntime();
+  const kubelet = new Kubelet(kcfg, { client, services, runtime, prober: passingProber, log: silentLogger, registry: new Registry() });
+  const sync = kubelet.startPodSync();
+  try {
+    await new Promise((r) => setTimeout(r, 500));
+    assert.is(runtime.processes.size, 0, 'nothing started before the services are known');
+    services.start();
+    await Promise.race([sync.synced, new Promise((_, no) => setTimeout(() => no(new Error('pods never synced')), 10_000))]);
+    await waitFor('the container started', () => runtime.processes.size === 1);
+    const env = [...runtime.processes.values()][0].spec.env;
+    assert.is(env.DB_SERVICE_HOST, '127.0.1.9');
+    assert.is(env.DB_SERVICE_PORT, '5432');
+  } finally {
+    sync.stop();
+    services.stop();
+    await kubelet.drain(false, 2000);
+  }
+});
+
+test.run();
