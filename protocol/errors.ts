@@ -17,14 +17,18 @@ export interface WireError {
 
 export class SkiffError extends Error {
   code = 500;
-  details?: WireError['details'];
+  /**
+   * The wire form's `details`, under another name: uvu's failure report reads `err.details` as a
+   * string, and an object there made it drop the whole report of a failed test.
+   */
+  wireDetails?: WireError['details'];
   constructor(message: string, options?: { cause?: unknown; details?: WireError['details'] }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
-    if (options?.details) this.details = options.details;
+    if (options?.details) this.wireDetails = options.details;
   }
   toWire(): WireError {
-    return { name: this.name, message: this.message, code: this.code, ...(this.details ? { details: this.details } : {}) };
+    return { name: this.name, message: this.message, code: this.code, ...(this.wireDetails ? { details: this.wireDetails } : {}) };
   }
 }
 
@@ -66,7 +70,7 @@ export function fromWire(w: WireError): SkiffError {
   }
   const Cls = byName[w.name] ?? InternalError;
   const err = new Cls(w.message);
-  if (w.details) err.details = w.details;
+  if (w.details) err.wireDetails = w.details;
   return err;
 }
 
