@@ -8,7 +8,7 @@ import { decode, encode } from '../../protocol/codec.ts';
 import { AlreadyExists, Conflict, Forbidden, Invalid, NotFound, StaleLeader } from '../../protocol/errors.ts';
 import { KINDS } from '../../protocol/kinds.ts';
 import { API_WILDCARD, APISERVER_QUEUE, apiSubject } from '../../protocol/subjects.ts';
-import type { Deployment, KubeObject, Lease, Pod, ReplicaSet } from '../../protocol/types.ts';
+import type { Deployment, KubeObject, Lease, Pod, ReplicaSet, Service } from '../../protocol/types.ts';
 import { apiServers } from '../lib/apiservers.ts';
 import { ApiClient } from '../lib/client.ts';
 import { connectNats } from '../lib/nats.ts';
@@ -336,6 +336,23 @@ multi('both serve, and compare-and-swap holds across them', async ({ a, b }) => 
   const current = await a.client.get<Pod>('pods', 'shared', 'default');
   const results = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).client.update({ ...current, metadata: { ...current.metadata, labels: { w: String(i) } } })));
   assert.is(results.filter((r) => r.status === 'fulfilled').length, 1);
+});
+
+multi('node ports: services created at once through both apiservers never share one', async ({ a, b }) => {
+  const nodePortSvc = (name: string, nodePort?: number): Service => ({
+    apiVersion: 'v1', kind: 'Service', metadata: { name },
+    spec: { type: 'NodePort', selector: { app: name }, ports: [{ port: 80, ...(nodePort ? { nodePort } : {}) }] },
+  });
+  const asked = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => (i % 2 ? a : b).client.create(nodePortSvc(`same-${i}`, 30555))));
+  const refused = asked.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+  assert.is(asked.length - refused.length, 1, 'one service has 30555');
+  for (const r of refused) assert.match(r.reason.message, /spec.ports\[0\].nodePort: 30555 is already allocated to service default\/same-\d/);
+  const chosen = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).client.create(nodePortSvc(`auto-${i}`))));
+  const ports = chosen.map((svc) => svc.spec.ports[0].nodePort!);
+  assert.is(new Set([...ports, 30555]).size, 21, `all different: ${ports.join(' ')}`);
+  // Deleted, its port is free again at once, for another service.
+  await a.client.delete('services', 'auto-0', 'default');
+  await b.client.create(nodePortSvc('reuse', ports[0]));
 });
 
 multi('watch - resumes without a gap after nats-server restarts', async ({ nats, a }) => {

@@ -1,6 +1,6 @@
 // NodePort allocation, as Kubernetes' apiserver does it: a NodePort service's ports get a port
 // from the range (30000-32767 by default) unless they name one, and no two services share one.
-import { Invalid, type FieldError } from '../../protocol/errors.ts';
+import { Conflict, Invalid, type FieldError } from '../../protocol/errors.ts';
 import type { Service } from '../../protocol/types.ts';
 import type { AdmissionPlugin } from './admission.ts';
 
@@ -36,7 +36,7 @@ export function allocateNodePorts(svc: Service, taken: Map<number, string>, rang
       mine.add(kept);
       return { ...p, nodePort: kept };
     }
-    return p;
+    return { ...p };
   });
   if (errors.length) throw new Invalid(`Service ${JSON.stringify(svc.metadata.name)}`, errors);
   const size = range.max - range.min + 1;
@@ -55,19 +55,108 @@ export function allocateNodePorts(svc: Service, taken: Map<number, string>, rang
   return { ...svc, spec: { ...svc.spec, ports } };
 }
 
-export function nodePortAllocator(range: PortRange, services: () => Service[]): AdmissionPlugin {
+/** What the allocator needs of the store to agree with other apiservers (Store has it; tests use a map). */
+export interface ClaimStore {
+  getClaim(key: string): Promise<{ value?: Uint8Array; revision: number } | null>;
+  putClaim(key: string, value: Uint8Array, revision: number): Promise<boolean>;
+  dropClaim(key: string, revision: number): Promise<void>;
+}
+
+/**
+ * A claim whose holder this apiserver does not see holding the port is still honoured this long:
+ * the holder's write may not have reached this apiserver's cache yet.
+ */
+export const CLAIM_GRACE_MS = 30_000;
+const ALLOCATION_ATTEMPTS = 5;
+
+interface Claim {
+  holder: string;
+  at: number;
+}
+
+const claimKey = (port: number) => `nodeport.${port}`;
+const readClaim = (value: Uint8Array) => JSON.parse(new TextDecoder().decode(value)) as Claim;
+
+/**
+ * Claims `port` for `holder` (namespace/name) in the store, which every apiserver writes through
+ * compare-and-swap: two apiservers admitting two services at once cannot both have it. Returns
+ * undefined when the port is the holder's, else who has it. A claim is taken over once its holder
+ * no longer has the port (`holds`, from this apiserver's cache) and the grace has passed: claims
+ * of services deleted without their release, or whose ports changed.
+ */
+export async function claimNodePort(store: ClaimStore, port: number, holder: string, holds: (holder: string) => boolean, now = Date.now()): Promise<string | undefined> {
+  const mine = new TextEncoder().encode(JSON.stringify({ holder, at: now } satisfies Claim));
+  for (let attempt = 0; attempt < ALLOCATION_ATTEMPTS; attempt++) {
+    const current = await store.getClaim(claimKey(port));
+    if (current?.value) {
+      const claim = readClaim(current.value);
+      if (claim.holder === holder) return undefined;
+      if (holds(claim.holder) || now - claim.at < CLAIM_GRACE_MS) return claim.holder;
+    }
+    if (await store.putClaim(claimKey(port), mine, current?.revision ?? 0)) return undefined;
+  }
+  return 'another service';
+}
+
+/** Drops `holder`'s claim on `port`, if it is still its. */
+export async function releaseNodePort(store: ClaimStore, port: number, holder: string): Promise<void> {
+  const current = await store.getClaim(claimKey(port));
+  if (current?.value && readClaim(current.value).holder === holder) await store.dropClaim(claimKey(port), current.revision);
+}
+
+function nodePortsOf(svc: Service | undefined): number[] {
+  if (svc?.spec.type !== 'NodePort') return [];
+  return svc.spec.ports.flatMap((p) => (p.nodePort ? [p.nodePort] : []));
+}
+
+/**
+ * The ServiceNodePorts admission plugin. Ports are chosen against this apiserver's cache of
+ * services, then claimed in the store (without `claims`, as in unit tests, the cache alone
+ * decides); a port another apiserver has just given away counts as taken, and the choice is made
+ * again. A deleted service releases its claims.
+ */
+export function nodePortAllocator(range: PortRange, services: () => Service[], claims?: ClaimStore): AdmissionPlugin {
   return {
     name: 'ServiceNodePorts',
-    admit(req) {
-      if (req.info.kind !== 'Service' || req.operation === 'DELETE') return;
+    async admit(req) {
+      if (req.info.kind !== 'Service') return;
       const svc = req.object as Service;
+      const holder = `${svc.metadata.namespace}/${svc.metadata.name}`;
+      if (req.operation === 'DELETE') {
+        if (claims && !req.dryRun) for (const p of nodePortsOf(svc)) await releaseNodePort(claims, p, holder).catch(() => {});
+        return;
+      }
       const taken = new Map<number, string>();
       for (const other of services()) {
         if (other.metadata.uid === svc.metadata.uid || (other.metadata.namespace === svc.metadata.namespace && other.metadata.name === svc.metadata.name)) continue;
         for (const p of other.spec.ports ?? []) if (p.nodePort) taken.set(p.nodePort, `${other.metadata.namespace}/${other.metadata.name}`);
       }
-      const next = allocateNodePorts(svc, taken, range, req.oldObject as Service | undefined);
-      svc.spec = next.spec;
+      const old = req.oldObject as Service | undefined;
+      const held = new Set(nodePortsOf(old));
+      for (let attempt = 1; ; attempt++) {
+        const next = allocateNodePorts(svc, taken, range, old);
+        if (!claims || req.dryRun) {
+          svc.spec = next.spec;
+          return;
+        }
+        const won: number[] = [];
+        let lost = false;
+        for (const port of nodePortsOf(next)) {
+          if (held.has(port)) continue;
+          const other = await claimNodePort(claims, port, holder, (h) => taken.get(port) === h);
+          if (other === undefined) won.push(port);
+          else {
+            taken.set(port, other);
+            lost = true;
+          }
+        }
+        if (!lost) {
+          svc.spec = next.spec;
+          return;
+        }
+        for (const port of won) await releaseNodePort(claims, port, holder).catch(() => {});
+        if (attempt === ALLOCATION_ATTEMPTS) throw new Conflict(`Service ${JSON.stringify(svc.metadata.name)}: its node ports were taken by other services while it was admitted ${ALLOCATION_ATTEMPTS} times; try again`);
+      }
     },
   };
 }

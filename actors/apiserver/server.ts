@@ -120,7 +120,7 @@ export class ApiServer {
     };
     ctx.admission = new AdmissionChain({ getNamespace: (name) => getNamespaceForAdmission(ctx, name) }, [
       namespaceLifecycle,
-      nodePortAllocator(parsePortRange(cfg.nodePortRange), () => cacheOf(ctx, kindInfo('Service')!).list({ labels: [], fields: [] }) as Service[]),
+      nodePortAllocator(parsePortRange(cfg.nodePortRange), () => cacheOf(ctx, kindInfo('Service')!).list({ labels: [], fields: [] }) as Service[], store),
       ...(this.opts.plugins ?? []),
     ]);
     this.ctx = ctx;

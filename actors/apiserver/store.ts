@@ -11,6 +11,8 @@ import { checkSize } from '../../protocol/validate.ts';
 import { JetStreamError, KvRequests } from './kv-requests.ts';
 
 const CLUSTER_SCOPE = '_';
+/** Keys that apiservers claim to agree on what no two objects may share (node ports). */
+const CLAIMS_BUCKET = 'skiff-claims';
 const WRONG_LAST_SEQUENCE = 10071;
 
 export function storeKey(info: KindInfo, name: string, namespace?: string): string {
@@ -62,12 +64,13 @@ export class Store {
   static async open(nc: NatsConnection, cfg: Config): Promise<Store> {
     const js = nc.jetstream();
     const storage = cfg.kvStorage === 'memory' ? StorageType.Memory : StorageType.File;
-    await Promise.all(
-      KINDS.map(async (info) => {
+    await Promise.all([
+      ...KINDS.map(async (info) => {
         const ttl = info.kind === 'Lease' ? cfg.leaseBucketTtlMs : info.kind === 'Event' ? cfg.eventTtlMs : 0;
         await js.views.kv(kvBucket(info.resource), { history: 1, storage, ttl, allow_direct: true });
       }),
-    );
+      js.views.kv(CLAIMS_BUCKET, { history: 1, storage, allow_direct: true }),
+    ]);
     return new Store(await nc.jetstreamManager(), new KvRequests(nc, cfg.requestTimeoutMs));
   }
 
@@ -121,6 +124,33 @@ export class Store {
     } catch (err) {
       if (isWrongLastSequence(err)) throw conflict(info, name);
       throw err;
+    }
+  }
+
+  /** A claim (claims.ts): its value and revision; a released one has no value, a never-made one is null. */
+  async getClaim(key: string): Promise<{ value?: Uint8Array; revision: number } | null> {
+    const entry = await this.kv.get(CLAIMS_BUCKET, key);
+    if (!entry) return null;
+    return entry.operation === 'PUT' ? { value: entry.value, revision: entry.revision } : { revision: entry.revision };
+  }
+
+  /** Writes a claim if its key is at `revision` (0: never made); false if another write came first. */
+  async putClaim(key: string, value: Uint8Array, revision: number): Promise<boolean> {
+    try {
+      await this.kv.put(CLAIMS_BUCKET, key, value, revision);
+      return true;
+    } catch (err) {
+      if (isWrongLastSequence(err)) return false;
+      throw err;
+    }
+  }
+
+  /** Releases a claim still at `revision`. */
+  async dropClaim(key: string, revision: number): Promise<void> {
+    try {
+      await this.kv.put(CLAIMS_BUCKET, key, new Uint8Array(), revision, 'DEL');
+    } catch (err) {
+      if (!isWrongLastSequence(err)) throw err;
     }
   }
 

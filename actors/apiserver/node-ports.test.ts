@@ -1,0 +1,132 @@
+// Node port allocation: the range, the choice against the services an apiserver sees, and the
+// claims that keep two apiservers from giving one port to two services.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { Conflict, Invalid } from '../../protocol/errors.ts';
+import { kindInfo } from '../../protocol/kinds.ts';
+import type { Service } from '../../protocol/types.ts';
+import type { AdmissionRequest } from './admission.ts';
+import { allocateNodePorts, CLAIM_GRACE_MS, claimNodePort, nodePortAllocator, parsePortRange, releaseNodePort, type ClaimStore } from './node-ports.ts';
+
+/** The store's claims in memory: compare-and-swap on a revision, as the KV bucket does. */
+class MemoryClaims implements ClaimStore {
+  private revision = 0;
+  readonly keys = new Map<string, { value?: Uint8Array; revision: number }>();
+  /** Called inside every put, before it lands: lets a test write in between. */
+  beforePut?: () => void;
+
+  async getClaim(key: string) {
+    return this.keys.get(key) ?? null;
+  }
+
+  async putClaim(key: string, value: Uint8Array, revision: number) {
+    this.beforePut?.();
+    if ((this.keys.get(key)?.revision ?? 0) !== revision) return false;
+    this.keys.set(key, { value, revision: ++this.revision });
+    return true;
+  }
+
+  async dropClaim(key: string, revision: number) {
+    if (this.keys.get(key)?.revision === revision) this.keys.set(key, { revision: ++this.revision });
+  }
+
+  holder(port: number): string | undefined {
+    const v = this.keys.get(`nodeport.${port}`)?.value;
+    return v && (JSON.parse(new TextDecoder().decode(v)) as { holder: string }).holder;
+  }
+}
+
+const RANGE = { min: 30000, max: 30009 };
+
+function svc(name: string, nodePorts: (number | undefined)[] = [undefined], type: Service['spec']['type'] = 'NodePort'): Service {
+  return {
+    apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'default', uid: `uid-${name}` },
+    spec: { type, selector: { app: name }, ports: nodePorts.map((nodePort, i) => ({ name: `p${i}`, port: 80 + i, ...(nodePort ? { nodePort } : {}) })) },
+  };
+}
+
+const create = (object: Service, dryRun = false): AdmissionRequest => ({ operation: 'CREATE', info: kindInfo('Service')!, object, dryRun });
+const ports = (s: Service) => s.spec.ports.map((p) => p.nodePort);
+
+test('parsePortRange: FROM-TO within 1-65535, else an error that shows the form', () => {
+  assert.equal(parsePortRange('30000-32767'), { min: 30000, max: 32767 });
+  assert.equal(parsePortRange(' 8000-8000 '), { min: 8000, max: 8000 });
+  for (const bad of ['30000', '0-10', '10-70000', '200-100', 'a-b']) assert.throws(() => parsePortRange(bad), /use FROM-TO, e.g. 30000-32767/);
+});
+
+test('allocateNodePorts: free ports from the range, kept on update, named ones checked', () => {
+  const taken = new Map([[30000, 'default/a'], [30001, 'default/b']]);
+  const s = allocateNodePorts(svc('c', [undefined, undefined]), taken, RANGE, undefined, () => 0);
+  assert.equal(ports(s), [30002, 30003], 'the first free ones from where the random start points');
+  const again = allocateNodePorts(svc('c', [undefined, undefined]), taken, RANGE, s, () => 0.5);
+  assert.equal(ports(again), [30002, 30003], 'an update keeps what the service had');
+  assert.equal(ports(allocateNodePorts(svc('c', [], 'ClusterIP'), taken, RANGE)), [], 'not a NodePort service: untouched');
+  const refuse = (s2: Service, message: RegExp) => assert.throws(() => allocateNodePorts(s2, taken, RANGE), (e: Error) => e instanceof Invalid && message.test(e.message));
+  refuse(svc('d', [29999]), /spec.ports\[0\].nodePort.*29999 is outside the node port range 30000-30009/);
+  refuse(svc('d', [30001]), /30001 is already allocated to service default\/b/);
+  refuse(svc('d', [30005, 30005]), /spec.ports\[1\].nodePort.*30005 is given twice/);
+  const full = new Map(Array.from({ length: 10 }, (_, i) => [30000 + i, 'default/x'] as [number, string]));
+  assert.throws(() => allocateNodePorts(svc('d'), full, RANGE), /no free node port left in 30000-30009/);
+});
+
+test('claimNodePort: first come first served; the holder may claim again; a stale claim is taken over', async () => {
+  const store = new MemoryClaims();
+  const nobody = () => false;
+  assert.is(await claimNodePort(store, 30000, 'default/a', nobody, 1_000_000), undefined);
+  assert.is(await claimNodePort(store, 30000, 'default/a', nobody, 1_000_001), undefined, 'its own claim');
+  assert.is(await claimNodePort(store, 30000, 'default/b', nobody, 1_000_002), 'default/a', 'fresh: honoured even unseen in the cache');
+  assert.is(await claimNodePort(store, 30000, 'default/b', (h) => h === 'default/a', 1_000_000 + CLAIM_GRACE_MS + 1), 'default/a', 'old, but the holder has it');
+  assert.is(await claimNodePort(store, 30000, 'default/b', nobody, 1_000_000 + CLAIM_GRACE_MS + 1), undefined, 'old, and nobody has it');
+  assert.is(store.holder(30000), 'default/b');
+  await releaseNodePort(store, 30000, 'default/a');
+  assert.is(store.holder(30000), 'default/b', 'only the holder releases');
+  await releaseNodePort(store, 30000, 'default/b');
+  assert.is(store.holder(30000), undefined);
+  assert.is(await claimNodePort(store, 30000, 'default/c', nobody), undefined, 'a released port is free at once');
+});
+
+test('claimNodePort: a claim written between the read and the write wins', async () => {
+  const store = new MemoryClaims();
+  store.beforePut = () => {
+    store.beforePut = undefined;
+    store.keys.set('nodeport.30000', { value: new TextEncoder().encode(JSON.stringify({ holder: 'default/first', at: Date.now() })), revision: 99 });
+  };
+  assert.is(await claimNodePort(store, 30000, 'default/second', () => false), 'default/first');
+});
+
+test('two apiservers, neither seeing the other\'s service yet: one node port goes to one service', async () => {
+  const store = new MemoryClaims();
+  const [a, b] = [nodePortAllocator(RANGE, () => [], store), nodePortAllocator(RANGE, () => [], store)];
+  const ctx = { getNamespace: async () => undefined };
+  const results = await Promise.allSettled([a.admit(create(svc('one', [30004])), ctx), b.admit(create(svc('two', [30004])), ctx)]);
+  assert.equal(results.map((r) => r.status).sort(), ['fulfilled', 'rejected']);
+  const refused = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+  assert.instance(refused.reason, Invalid);
+  assert.match(refused.reason.message, /30004 is already allocated to service default\/(one|two)/);
+  // Chosen ports: each apiserver picks from its own view; the claims make them differ.
+  const small = { min: 31000, max: 31001 };
+  const [c, d] = [nodePortAllocator(small, () => [], store), nodePortAllocator(small, () => [], store)];
+  const s1 = svc('three');
+  const s2 = svc('four');
+  await Promise.all([c.admit(create(s1), ctx), d.admit(create(s2), ctx)]);
+  assert.equal([...ports(s1), ...ports(s2)].sort(), [31000, 31001]);
+  const s3 = svc('five');
+  await Promise.resolve(c.admit(create(s3), ctx)).then(() => assert.unreachable('a third service in a range of two'), (err: Error) => {
+    assert.ok(err instanceof Invalid || err instanceof Conflict, String(err));
+  });
+});
+
+test('a dry run claims nothing; a deleted service releases its claims', async () => {
+  const store = new MemoryClaims();
+  const plugin = nodePortAllocator(RANGE, () => [], store);
+  const ctx = { getNamespace: async () => undefined };
+  await plugin.admit(create(svc('dry', [30007]), true), ctx);
+  assert.is(store.holder(30007), undefined);
+  const s = svc('real', [30007]);
+  await plugin.admit(create(s), ctx);
+  assert.is(store.holder(30007), 'default/real');
+  await plugin.admit({ operation: 'DELETE', info: kindInfo('Service')!, object: s, dryRun: false }, ctx);
+  assert.is(store.holder(30007), undefined);
+});
+
+test.run();
