@@ -178,6 +178,11 @@ s('a service port taken on a node: an Event and a condition; the other nodes sti
     assert.is(ev.type, 'Warning');
     await waitFor('endpoints for clash', async () => readyAddresses(await endpoints(client, 'clash')).length >= 3, 10_000);
     assert.ok((await get(ADDRESSES[1], taken)).startsWith('web-'), 'node 2 serves it');
+    // Freed, the port is taken up within the retry period, with nothing else changing.
+    await new Promise<void>((r) => squatter.close(() => r()));
+    const back = await waitFor('PortsAvailable=True', async () => (await client.get<Service>('services', 'clash', 'default')).status?.conditions?.find((c) => c.type === 'PortsAvailable' && c.status === 'True'), 10_000);
+    assert.match(back.message!, new RegExp(`port ${taken} is available again on node svc-node-1`));
+    assert.ok((await get(ADDRESSES[0], taken)).startsWith('web-'), 'node 1 serves it now');
   } finally {
     squatter.close();
     await client.delete('services', 'clash', 'default').catch(() => {});

@@ -53,4 +53,13 @@ test('affinity - a removed backend releases its clients', () => {
   assert.is.not(lb.pick('x', 1)!.key, first.key);
 });
 
+test('affinity - clients that never come back are forgotten once their affinity has expired', () => {
+  const lb = new Balancer({ policy: 'round-robin', affinityMs: 1000 });
+  lb.setBackends([b(1), b(2)]);
+  for (let i = 0; i < 3000; i++) lb.pick(`10.1.${i >> 8}.${i & 255}`, 0);
+  assert.is(lb.stickyClients, 3000);
+  for (let i = 0; i < 1024; i++) lb.pick('10.9.9.9', 5000);
+  assert.is(lb.stickyClients, 1, 'only the client seen since');
+});
+
 test.run();

@@ -18,13 +18,21 @@ export interface BalancerOptions {
   affinityMs?: number;
 }
 
+const STICKY_SWEEP_EVERY = 1024;
+
 export class Balancer {
   private backends: Backend[] = [];
   private next = 0;
   private readonly active = new Map<string, number>();
   private readonly sticky = new Map<string, { key: string; until: number }>();
+  private picks = 0;
 
   constructor(private opts: BalancerOptions) {}
+
+  /** Clients whose affinity is remembered (expired ones go within STICKY_SWEEP_EVERY picks). */
+  get stickyClients(): number {
+    return this.sticky.size;
+  }
 
   configure(opts: BalancerOptions): void {
     this.opts = opts;
@@ -69,7 +77,11 @@ export class Balancer {
       chosen = candidates[this.next % candidates.length];
       this.next = (this.next + 1) % Math.max(1, candidates.length);
     }
-    if (this.opts.affinityMs) this.sticky.set(clientIp, { key: chosen.key, until: now + this.opts.affinityMs });
+    if (this.opts.affinityMs) {
+      this.sticky.set(clientIp, { key: chosen.key, until: now + this.opts.affinityMs });
+      // Clients that never come back would otherwise be remembered for ever.
+      if (++this.picks % STICKY_SWEEP_EVERY === 0) for (const [ip, s] of this.sticky) if (s.until <= now) this.sticky.delete(ip);
+    }
     return chosen;
   }
 

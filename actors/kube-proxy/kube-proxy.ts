@@ -56,6 +56,8 @@ export function backendsFor(ep: Endpoints | undefined, portName: string | undefi
 export class KubeProxy {
   readonly proxy: Proxy;
   private scheduled = false;
+  /** A sync when a port that could not be listened on is due to be tried again. */
+  private retry?: NodeJS.Timeout;
   private readonly conflicts = new Map<string, string>();
   private readonly connections: Counter<'service'>;
   private readonly refusals: Counter<'service'>;
@@ -77,6 +79,7 @@ export class KubeProxy {
       },
       noBackend: (t) => unserved.inc({ service: serviceOf(t) }),
       listenFailed: (t, address, port, err) => this.listenFailed(t, address, port, err),
+      listening: (t, address, port) => this.listenRecovered(t, address, port),
     }));
     new Gauge({ name: 'skiff_proxy_listeners', help: 'Ports this kube-proxy listens on.', registers, collect() { this.set(proxy.listening().length); } });
   }
@@ -88,6 +91,7 @@ export class KubeProxy {
   }
 
   stop(): void {
+    clearTimeout(this.retry);
     this.proxy.close();
   }
 
@@ -128,28 +132,51 @@ export class KubeProxy {
       }
     }
     this.proxy.closeExcept(keep);
+    clearTimeout(this.retry);
+    const retryAt = this.proxy.nextRetry();
+    if (retryAt !== undefined) this.retry = setTimeout(() => this.scheduleSync(), Math.max(0, retryAt - Date.now())).unref();
     // Counted once, when a node's endpoints first drop out, not again on every later sync.
     for (const [node, n] of skipped) if (!this.deadNodes.has(node)) this.deadSkips.inc(n);
     this.deadNodes = new Set(skipped.keys());
   }
 
   private listenFailed(t: Target, address: string, port: number, err: NodeJS.ErrnoException): void {
-    const [namespace, rest] = t.id.split('/');
-    const name = rest.slice(0, rest.lastIndexOf(':'));
-    const svc = this.deps.services.getByName(name, namespace);
     const message = `port ${port} is not available on node ${this.deps.nodeName} (${address}): ${err.code === 'EADDRINUSE' ? 'another process uses it' : err.code === 'EACCES' ? 'permission denied (ports below 1024 need root)' : err.message}`;
-    // Every sync tries the port again; the same failure is told once.
+    // The port is tried again every LISTEN_RETRY_MS; the same failure is told once.
     if (this.conflicts.get(t.id) === message) return;
     this.conflicts.set(t.id, message);
     this.deps.log.warn('cannot listen for a service port', { service: t.id, address, port, err: err.code ?? err.message });
+    const svc = this.serviceOf(t);
     if (!svc) return;
     this.deps.events.record(svc, 'Warning', 'PortInUse', message);
+    this.setPortsCondition(svc, t, { status: 'False', reason: 'PortInUse', message });
+  }
+
+  /** A port that had failed is served now: the condition this node set says so. */
+  private listenRecovered(t: Target, address: string, port: number): void {
+    const failure = this.conflicts.get(t.id);
+    if (!failure) return;
+    this.conflicts.delete(t.id);
+    this.deps.log.info('listening on a service port that was not available', { service: t.id, address, port });
+    const svc = this.serviceOf(t);
+    const current = svc?.status?.conditions?.find((c) => c.type === PORTS_CONDITION);
+    // Another node's failure, told since, is left standing.
+    if (!svc || current?.status !== 'False' || current.message !== failure) return;
+    this.setPortsCondition(svc, t, { status: 'True', reason: 'Listening', message: `port ${port} is available again on node ${this.deps.nodeName} (${address})` });
+  }
+
+  private serviceOf(t: Target): Service | undefined {
+    const [namespace, rest] = t.id.split('/');
+    return this.deps.services.getByName(rest.slice(0, rest.lastIndexOf(':')), namespace);
+  }
+
+  private setPortsCondition(svc: Service, t: Target, c: Pick<Condition, 'status' | 'reason' | 'message'>): void {
     const conditions: Condition[] = [
-      ...(svc.status?.conditions ?? []).filter((c) => c.type !== PORTS_CONDITION),
-      { type: PORTS_CONDITION, status: 'False', reason: 'PortInUse', message, lastTransitionTime: new Date().toISOString() },
+      ...(svc.status?.conditions ?? []).filter((x) => x.type !== PORTS_CONDITION),
+      { type: PORTS_CONDITION, ...c, lastTransitionTime: new Date().toISOString() },
     ];
-    void this.deps.client.patch('services', name, namespace, { status: { conditions } }, { subresource: 'status' })
-      .catch((e) => { if (!(e instanceof NotFound)) this.deps.log.warn('could not record the port conflict on the service', { service: t.id, err: e }); });
+    void this.deps.client.patch('services', svc.metadata.name!, svc.metadata.namespace, { status: { conditions } }, { subresource: 'status' })
+      .catch((e) => { if (!(e instanceof NotFound)) this.deps.log.warn('could not record the ports condition on the service', { service: t.id, err: e }); });
   }
 }
 

@@ -5,7 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { Proxy, type ProxyEvents } from './proxy.ts';
+import { LISTEN_RETRY_MS, Proxy, type ProxyEvents } from './proxy.ts';
 import type { Backend } from './balancer.ts';
 
 type Behaviour = (socket: Socket) => void;
@@ -39,7 +39,7 @@ function recorder(): { events: ProxyEvents; refused: string[] } {
   const refused: string[] = [];
   return {
     refused,
-    events: { connection() {}, refused: (_t, b) => refused.push(b.key), noBackend() {}, listenFailed() {} },
+    events: { connection() {}, refused: (_t, b) => refused.push(b.key), noBackend() {}, listenFailed() {}, listening() {} },
   };
 }
 
@@ -135,5 +135,33 @@ test('with every backend failing before an answer the client is closed, once eac
     assert.is(await exchange(port, 'x').catch(() => ''), '');
     assert.equal(refused.sort(), [a.backend.key, b.backend.key].sort());
   }));
+
+test('a port in use is told once, tried again after LISTEN_RETRY_MS (not at every sync), and reported when it is served', async () => {
+  const squatter = createServer();
+  await new Promise<void>((resolve) => squatter.listen(0, '127.0.0.1', resolve));
+  const port = (squatter.address() as AddressInfo).port;
+  const told: string[] = [];
+  const proxy = new Proxy({
+    connection() {}, refused() {}, noBackend() {},
+    listenFailed: (_t, _a, p, err) => told.push(`failed ${p} ${err.code}`),
+    listening: (_t, _a, p) => told.push(`listening ${p}`),
+  });
+  const target = proxy.target('default/web:80', { policy: 'round-robin' });
+  proxy.listen(target, '127.0.0.1', port, false);
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(told, [`failed ${port} EADDRINUSE`]);
+  const retryAt = proxy.nextRetry()!;
+  assert.ok(retryAt > Date.now() && retryAt <= Date.now() + LISTEN_RETRY_MS);
+  for (let i = 0; i < 5; i++) proxy.listen(target, '127.0.0.1', port, false); // syncs before the retry is due
+  await new Promise((r) => setTimeout(r, 50));
+  assert.is(told.length, 1, 'not tried again before it is due');
+  await new Promise<void>((resolve) => squatter.close(() => resolve()));
+  proxy.listen(target, '127.0.0.1', port, false, retryAt);
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(told.slice(1), [`listening ${port}`]);
+  assert.equal(proxy.listening(), [`127.0.0.1:${port}`]);
+  assert.is(proxy.nextRetry(), undefined);
+  proxy.close();
+});
 
 test.run();

@@ -20,6 +20,8 @@ export interface ProxyEvents {
   refused(target: Target, backend: Backend): void;
   noBackend(target: Target): void;
   listenFailed(target: Target, address: string, port: number, err: NodeJS.ErrnoException): void;
+  /** A port that had failed is listened on now. */
+  listening(target: Target, address: string, port: number): void;
 }
 
 interface Listener {
@@ -30,11 +32,15 @@ interface Listener {
 }
 
 const CONNECT_TIMEOUT_MS = 2000;
+/** A port that could not be listened on is tried again after this long, not at every sync. */
+export const LISTEN_RETRY_MS = 2000;
 /** How much of what a client sends before the first answer is kept for replay to another backend. */
 const REPLAY_LIMIT_BYTES = 64 * 1024;
 
 export class Proxy {
   private readonly listeners = new Map<string, Listener>();
+  /** Ports that could not be listened on (`address:port`), and when to try again. */
+  private readonly failed = new Map<string, number>();
   readonly targets = new Map<string, Target>();
 
   constructor(private readonly events: ProxyEvents) {}
@@ -50,25 +56,39 @@ export class Proxy {
    * Listens on `address:port` for `target`. `optional` listeners (127.0.0.1 on a host where other
    * nodes may already hold it) fail quietly.
    */
-  listen(target: Target, address: string, port: number, optional: boolean): void {
+  listen(target: Target, address: string, port: number, optional: boolean, now = Date.now()): void {
     const key = `${address}:${port}`;
     const existing = this.listeners.get(key);
     if (existing) {
       existing.target = target;
       return;
     }
+    const retryAt = this.failed.get(key);
+    if (retryAt !== undefined && retryAt > now) return;
     const listener: Listener = { server: createServer({ allowHalfOpen: true, pauseOnConnect: true }), target, port, address };
     listener.server.on('connection', (socket) => this.forward(listener.target, socket));
     listener.server.on('error', (err: NodeJS.ErrnoException) => {
-      this.listeners.delete(key);
+      if (this.listeners.get(key) === listener) this.listeners.delete(key);
+      this.failed.set(key, Date.now() + LISTEN_RETRY_MS);
       if (!optional) this.events.listenFailed(listener.target, address, port, err);
+    });
+    listener.server.once('listening', () => {
+      if (this.failed.delete(key) && !optional) this.events.listening(listener.target, address, port);
     });
     listener.server.listen(port, address);
     this.listeners.set(key, listener);
   }
 
+  /** When the earliest port that failed is due to be tried again; undefined if none failed. */
+  nextRetry(): number | undefined {
+    let next: number | undefined;
+    for (const at of this.failed.values()) if (next === undefined || at < next) next = at;
+    return next;
+  }
+
   /** Closes listeners not in `keep` (`address:port`); their open connections carry on. */
   closeExcept(keep: Set<string>): void {
+    for (const key of this.failed.keys()) if (!keep.has(key)) this.failed.delete(key);
     for (const [key, l] of this.listeners) {
       if (keep.has(key)) continue;
       l.server.close();
