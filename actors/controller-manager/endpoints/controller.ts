@@ -45,8 +45,12 @@ export class EndpointsController extends QueueController {
       if (current) await writer.delete('endpoints', current.metadata.name!, current.metadata.namespace).catch((err) => { if (!(err instanceof NotFound)) throw err; });
       return;
     }
-    if (!svc.spec.selector || Object.keys(svc.spec.selector).length === 0) return; // endpoints managed by hand
-    const want = desiredEndpoints(svc, this.ctx.informers.pods.listByNamespace(svc.metadata.namespace!));
+    const terms = Object.entries(svc.spec.selector ?? {});
+    if (terms.length === 0) return; // endpoints managed by hand
+    // The pods carrying the selector's first label, from the informer's label index: a sync costs
+    // what the service selects, not what its namespace holds (desiredEndpoints checks the rest).
+    const [label, value] = terms[0];
+    const want = desiredEndpoints(svc, this.ctx.informers.pods.listByLabel(label, value));
     // A conflict (our informer was behind our own last write) fails the sync; the queue retries.
     if (!current) await writer.create(want);
     else if (!sameEndpoints(current, want)) await writer.update({ ...want, metadata: { ...want.metadata, resourceVersion: current.metadata.resourceVersion } });
