@@ -8,7 +8,7 @@ import { NODE_LEASE_NAMESPACE } from '../../../protocol/defaults.ts';
 import type { Node, Pod } from '../../../protocol/types.ts';
 import type { MemberState } from '../../membership/state.ts';
 import type { Controller, ControllerContext } from '../context.ts';
-import { evictionDueAt, evictionsAllowed, leaseAgeMs, nodeChange, nodeHealth, UNREACHABLE, type NodeHealth } from './decide.ts';
+import { evictionDueAt, evictionsAllowed, leaseAgeMs, nodeChange, nodeHealth, readyEvent, UNREACHABLE, type NodeHealth } from './decide.ts';
 
 export class NodeLifecycleController implements Controller {
   readonly name = 'nodelifecycle';
@@ -98,8 +98,8 @@ export class NodeLifecycleController implements Controller {
       result = await writer.patch<Node>('nodes', name, undefined, { status: { conditions: change.conditions } }, { subresource: 'status' });
       const ready = change.conditions.find((c) => c.type === 'Ready')!;
       this.ctx.log.info(ready.status === 'True' ? 'node is back' : 'node is not ready', { node: name, gossip, reason: ready.message });
-      this.ctx.events.record(node, ready.status === 'True' ? 'Normal' : 'Warning', ready.status === 'True' ? 'NodeReady' : 'NodeNotReady',
-        ready.status === 'True' ? `Node ${name} status is now: NodeReady` : `Node ${name} status is now: NodeNotReady`);
+      const event = readyEvent(node, change);
+      if (event) this.ctx.events.record(node, event === 'NodeReady' ? 'Normal' : 'Warning', event, `Node ${name} status is now: ${event}`);
     }
     return result;
   }

@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Node, Pod, Taint } from '../../../protocol/types.ts';
-import { evictionDueAt, evictionsAllowed, leaseAgeMs, nodeChange, nodeHealth, UNREACHABLE } from './decide.ts';
+import { evictionDueAt, evictionsAllowed, leaseAgeMs, nodeChange, nodeHealth, readyEvent, UNREACHABLE } from './decide.ts';
 
 const node = (ready: 'True' | 'Unknown', taints: Taint[] = [], reason = 'KubeletReady'): Node => ({
   apiVersion: 'v1', kind: 'Node', metadata: { name: 'n' }, spec: { taints },
@@ -74,6 +74,20 @@ test('node - renewed again: untainted and Ready', () => {
   assert.equal(c.taints, [{ key: 'other', effect: 'NoSchedule' }]);
   assert.is(readyOf(c)!.status, 'True');
   assert.is(nodeChange(node('True'), 'ready', now), undefined, 'a healthy node needs nothing');
+});
+
+test('events - one NodeNotReady when Ready leaves True, none when only the message changes, NodeReady when it returns', () => {
+  const healthy = node('True');
+  const lostByGossip = nodeChange(healthy, 'lost', now, 'dead')!;
+  assert.is(readyEvent(healthy, lostByGossip), 'NodeNotReady');
+  const marked = node('Unknown', lostByGossip.taints, 'NodeStatusUnknown');
+  marked.status!.conditions = lostByGossip.conditions;
+  // Gossip reaps the dead member: the condition's message changes, the node's state does not.
+  const forgotten = nodeChange(marked, 'lost', now + 1000, undefined)!;
+  assert.ok(forgotten.conditions, 'the message is rewritten');
+  assert.is(readyEvent(marked, forgotten), undefined);
+  assert.is(readyEvent(marked, nodeChange(marked, 'ready', now + 2000)), 'NodeReady');
+  assert.is(readyEvent(healthy, undefined), undefined);
 });
 
 const taint: Taint = { key: UNREACHABLE, effect: 'NoExecute', timeAdded: '2026-01-01T00:00:00Z' };

@@ -79,6 +79,16 @@ export function nodeChange(node: Node, health: NodeHealth, now: number, gossip?:
 }
 
 /**
+ * The event a change is worth: NodeNotReady when Ready leaves True, NodeReady when it returns;
+ * none when only the message changes (unreachable, then lost; gossip forgetting a dead member).
+ */
+export function readyEvent(node: Node, change: NodeChange | undefined): 'NodeReady' | 'NodeNotReady' | undefined {
+  const next = change?.conditions?.find((c) => c.type === 'Ready')?.status;
+  if (!next || next === node.status?.conditions?.find((c) => c.type === 'Ready')?.status) return undefined;
+  return next === 'True' ? 'NodeReady' : 'NodeNotReady';
+}
+
+/**
  * When a pod on an unreachable node is to be evicted: at once unless it tolerates the taint, after
  * tolerationSeconds if it gives them, never if it tolerates the taint for good.
  */
