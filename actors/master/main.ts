@@ -2,7 +2,7 @@
 // only while this master holds its leader lease (the others keep their caches warm to take over
 // quickly), and a gossip member whose view the node lifecycle controller weighs. Serves /healthz
 // and /metrics on PORT.
-import { createActor, fromCallback, waitFor } from 'xstate';
+import { createActor, fromCallback } from 'xstate';
 import { loadConfig } from '../../protocol/config.ts';
 import { SYSTEM_NAMESPACE } from '../../protocol/defaults.ts';
 import { startApiserver } from '../apiserver/index.ts';
@@ -10,7 +10,7 @@ import { ControllerManager } from '../controller-manager/index.ts';
 import { ApiClient } from '../lib/client.ts';
 import { EventRecorder } from '../lib/events.ts';
 import { createLeaderMachine, leaderMetrics, type LeaderWorkInput } from '../lib/leader.ts';
-import { Membership, membershipMachine } from '../membership/index.ts';
+import { joinGossip } from '../membership/index.ts';
 import { createLogger } from '../lib/log.ts';
 import { createRegistry, startStatusServer } from '../lib/metrics.ts';
 import { connectNats } from '../lib/nats.ts';
@@ -30,8 +30,7 @@ const nc = await connectNats({ url: cfg.natsUrl, name, persistent: true });
 log.info('connected to NATS', { url: cfg.natsUrl });
 const apiserver = components.has('apiserver') ? startApiserver({ nc, cfg, log: log.child({ actor: 'apiserver' }), registry }) : undefined;
 
-const membership = new Membership({ nc, name, role: 'master', cfg, log: log.child({ actor: 'membership' }), registry });
-const member = createActor(membershipMachine, { input: { membership, nc } }).start();
+const { membership, leave } = joinGossip({ nc, name, role: 'master', cfg, log: log.child({ actor: 'membership' }), registry });
 
 const client = new ApiClient(nc, { timeoutMs: cfg.requestTimeoutMs, waitForApiserver: true });
 const watchDeadlineMs = cfg.watchHeartbeatMs * 2.5;
@@ -87,8 +86,7 @@ log.info('status server listening', { port: (http.address() as { port: number })
 const stopProfiling = startProfiling();
 onShutdown(log, async () => {
   stopProfiling?.();
-  member.send({ type: 'LEAVE' });
-  await waitFor(member, (st) => st.status === 'done', { timeout: 2000 }).catch(() => {});
+  await leave();
   for (const l of leaders) l.stop();
   scheduler.stop();
   controllers.stop();

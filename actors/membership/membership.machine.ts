@@ -1,8 +1,8 @@
 // The membership actor: it joins, follows its own NATS link (Lifeguard: no accusations while the
 // link is down or just back), and on LEAVE announces the departure before it stops.
 import { Events, type NatsConnection } from 'nats';
-import { fromCallback, fromPromise, setup } from 'xstate';
-import type { Membership } from './membership.ts';
+import { createActor, fromCallback, fromPromise, setup, waitFor } from 'xstate';
+import { Membership, type MembershipOptions } from './membership.ts';
 
 export interface MembershipInput {
   membership: Membership;
@@ -56,3 +56,16 @@ export const membershipMachine = setup({
     left: { type: 'final' },
   },
 });
+
+/** Joins the gossip group as `opts.name`; `leave()` announces the departure and waits (2 s at most) for it to go out. */
+export function joinGossip(opts: MembershipOptions): { membership: Membership; leave(): Promise<void> } {
+  const membership = new Membership(opts);
+  const member = createActor(membershipMachine, { input: { membership, nc: opts.nc } }).start();
+  return {
+    membership,
+    async leave() {
+      member.send({ type: 'LEAVE' });
+      await waitFor(member, (s) => s.status === 'done', { timeout: 2000 }).catch(() => {});
+    },
+  };
+}

@@ -10,7 +10,7 @@ import { Informer } from '../lib/informer.ts';
 import { KubeProxy, kubeProxyMachine } from '../kube-proxy/index.ts';
 import type { Endpoints, Service } from '../../protocol/types.ts';
 import { createLogger } from '../lib/log.ts';
-import { Membership, membershipMachine } from '../membership/index.ts';
+import { joinGossip } from '../membership/index.ts';
 import { createRegistry, startStatusServer } from '../lib/metrics.ts';
 import { connectNats } from '../lib/nats.ts';
 import { instanceName, onShutdown, statusPort } from '../lib/process.ts';
@@ -93,8 +93,7 @@ const reaper = cfg.nodeOrphanGraceMs > 0 ? startReaper(kcfg.dataDir, cfg.nodeOrp
 
 const registry = createRegistry({ component: 'node', node: name });
 const nc = await connectNats({ url: cfg.natsUrl, name, persistent: true });
-const membership = new Membership({ nc, name, role: 'node', cfg, log: log.child({ actor: 'membership' }), registry });
-const member = createActor(membershipMachine, { input: { membership, nc } }).start();
+const { membership, leave } = joinGossip({ nc, name, role: 'node', cfg, log: log.child({ actor: 'membership' }), registry });
 const client = new ApiClient(nc, { origin: name, timeoutMs: cfg.requestTimeoutMs, waitForApiserver: true });
 const runtime = new ProcessRuntime();
 const watchDeadlineMs = cfg.watchHeartbeatMs * 2.5;
@@ -129,8 +128,7 @@ const shutdownGraceMs = cfg.nodeShutdownGraceMs;
 const stopProfiling = startProfiling();
 onShutdown(log, async () => {
   stopProfiling?.();
-  member.send({ type: 'LEAVE' });
-  await waitFor(member, (st) => st.status === 'done', { timeout: 2000 }).catch(() => {});
+  await leave();
   kubeProxy.send({ type: 'STOP' });
   services.stop();
   endpoints.stop();
