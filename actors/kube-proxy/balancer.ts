@@ -55,6 +55,8 @@ export class Balancer {
     const candidates = this.backends.filter((b) => !exclude.has(b.key));
     if (candidates.length === 0) return undefined;
     if (this.opts.affinityMs) {
+      // Clients that never come back would otherwise be remembered for ever.
+      if (++this.picks % STICKY_SWEEP_EVERY === 0) for (const [ip, x] of this.sticky) if (x.until <= now) this.sticky.delete(ip);
       const s = this.sticky.get(clientIp);
       const b = s && s.until > now ? candidates.find((c) => c.key === s.key) : undefined;
       if (b) {
@@ -77,11 +79,7 @@ export class Balancer {
       chosen = candidates[this.next % candidates.length];
       this.next = (this.next + 1) % Math.max(1, candidates.length);
     }
-    if (this.opts.affinityMs) {
-      this.sticky.set(clientIp, { key: chosen.key, until: now + this.opts.affinityMs });
-      // Clients that never come back would otherwise be remembered for ever.
-      if (++this.picks % STICKY_SWEEP_EVERY === 0) for (const [ip, s] of this.sticky) if (s.until <= now) this.sticky.delete(ip);
-    }
+    if (this.opts.affinityMs) this.sticky.set(clientIp, { key: chosen.key, until: now + this.opts.affinityMs });
     return chosen;
   }
 
