@@ -171,6 +171,20 @@ async function freeBasePort(offsets: number[]): Promise<number> {
   throw new Error('no free range of ports');
 }
 
+/** The runner's guardian (cli/up/guardian.ts): its child shell waiting to run guardian-main.ts. */
+function guardianOf(runnerPid: number): number | undefined {
+  for (const entry of readdirSync('/proc')) {
+    const pid = Number(entry);
+    if (!pid || Number(statFields(pid)?.[1]) !== runnerPid) continue;
+    try {
+      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('guardian-main.ts')) return pid;
+    } catch {
+      /* gone */
+    }
+  }
+  return undefined;
+}
+
 function count(text: string, needle: string): number {
   return text.split(needle).length - 1;
 }
@@ -199,7 +213,7 @@ test('up - runs each instance on its foreman PORT, the ready-first one first, an
   assert.ok(runner.output().includes('up       | stopping 4 processes…'), runner.output());
   assert.is(s.records().length, 6, 'four leaders and two children');
   await s.assertAllGone();
-  assert.equal(s.stateFiles(), []);
+  assert.equal(s.stateFiles().filter((f) => f.endsWith('.json')), []);
 });
 
 test('up - restarts a crashed process with backoff, but not a finished or missing one', async () => {
@@ -238,17 +252,34 @@ test('up - SIGKILLs a process group that ignores SIGTERM after -t, and exits 3',
   await s.assertAllGone();
 });
 
-test('up - a new runner kills the process groups that a SIGKILLed runner left behind', async () => {
+test('up - a SIGKILLed runner\'s guardian stops every process it started', async () => {
+  const s = new Scenario(`nats: ${SERVE} --ready-delay 100\nnode: ${SERVE} --with-child\n`);
+  const base = await freeBasePort([0, 100]);
+  const runner = s.start(['-p', String(base)]);
+  await s.waitFor('node.1', () => healthz(base + 100));
+  const started = s.records();
+  assert.is(started.length, 3);
+  runner.child.kill('SIGKILL');
+  await s.exitCode(runner);
+  await s.waitFor('every process stopped', () => started.every((r) => isDead(r.pid)), 15_000);
+  await s.waitFor('the state file removed', () => s.stateFiles().every((f) => !f.endsWith('.json')), 10_000);
+  const log = readFileSync(join(s.dir, '.skiff', 'up', 'guardian.log'), 'utf8');
+  assert.match(log, new RegExp(`skiff up ${runner.child.pid} is gone: stopping node\\.1 \\(process group \\d+\\)`));
+});
+
+test('up - a new runner kills the process groups that a SIGKILLed runner and its guardian left behind', async () => {
   const s = new Scenario(`nats: ${SERVE} --ready-delay 100\nnode: ${SERVE} --with-child\n`);
   const base = await freeBasePort([0, 100]);
   const first = s.start(['-p', String(base)]);
   await s.waitFor('node.1', () => healthz(base + 100));
+  const guardian = await s.waitFor('the guardian', () => guardianOf(first.child.pid!));
+  process.kill(-guardian, 'SIGKILL');
   first.child.kill('SIGKILL');
   await s.exitCode(first);
   const orphans = s.records();
   assert.is(orphans.length, 3);
   for (const r of orphans) assert.ok(!isDead(r.pid), `${r.ps} outlived its runner, as after a crash`);
-  assert.equal(s.stateFiles(), [`${first.child.pid}.json`]);
+  assert.equal(s.stateFiles().filter((f) => f.endsWith('.json')), [`${first.child.pid}.json`]);
 
   const second = s.start(['-p', String(base)]);
   const fresh = (ps: string) => s.leaders(ps).find((r) => !orphans.some((o) => o.pid === r.pid));
@@ -257,7 +288,7 @@ test('up - a new runner kills the process groups that a SIGKILLed runner left be
   const out = second.output();
   assert.match(out, /up {5}\| killed nats\.1 \(process group \d+\), left running by skiff up \d+/);
   assert.match(out, /up {5}\| killed node\.1 \(process group \d+\), left running by skiff up \d+/);
-  assert.equal(s.stateFiles(), [`${second.child.pid}.json`]);
+  assert.equal(s.stateFiles().filter((f) => f.endsWith('.json')), [`${second.child.pid}.json`]);
 
   second.child.kill('SIGTERM');
   assert.is(await s.exitCode(second), 0, second.output());

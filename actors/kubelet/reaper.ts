@@ -1,27 +1,20 @@
-// A node's dead-man's switch: no container outlives its kubelet for long. A kubelet killed with
-// SIGKILL (or crashed) and started again re-adopts its containers; one that never comes back would
-// leave them running for ever, beside the replacements the node lifecycle controller has made
-// elsewhere. So at start the kubelet claims its data directory (kubelet.pid: its pid and start
-// time) and starts a reaper: a /bin/sh, in a group of its own, blocked reading a pipe from the
-// kubelet. A kubelet that stops cleanly writes `stand-down` into it; any other end closes the pipe
-// with nothing written, and after the grace, unless another kubelet has claimed the directory in
-// the meantime, the reaper kills every process group the pod records name. Waiting costs one
-// sleeping shell per node; Node starts only to reap.
-import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+// A node's dead-man's switch (lib/dead-mans-switch.ts): no container outlives its kubelet for
+// long. A kubelet killed with SIGKILL (or crashed) and started again re-adopts its containers; one
+// that never comes back would leave them running for ever, beside the replacements the node
+// lifecycle controller has made elsewhere. So at start the kubelet claims its data directory
+// (kubelet.pid: its pid and start time) and starts a reaper. A clean stop stands it down; after any
+// other end and the grace, unless another kubelet has claimed the directory in the meantime, it
+// kills every process group the pod records name.
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startDeadMansSwitch, typescriptCommand, type DeadMansSwitch } from '../lib/dead-mans-switch.ts';
 import { isRunning, processStat } from '../lib/procfs.ts';
 import { killOrphanGroups } from './runtime.ts';
 import { loadPodStates, recordedGroups } from './state.ts';
 
 const CLAIM_FILE = 'kubelet.pid';
-const STAND_DOWN = 'stand-down';
 const REAPER_MAIN = fileURLToPath(new URL('./reaper-main.ts', import.meta.url));
-
-// $0: the grace in seconds; "$@": the command that reaps. `read` returns at the first line or at
-// end of file, whichever the kubelet's end gives it.
-const WAIT = `read line; [ "$line" = ${STAND_DOWN} ] && exit 0; sleep "$0"; exec "$@"`;
 
 export class DataDirInUse extends Error {}
 
@@ -70,27 +63,7 @@ export function reapAbandoned(dataDir: string, deadPid: number): number[] {
   return killOrphanGroups(loadPodStates(dataDir).flatMap(recordedGroups));
 }
 
-export interface Reaper {
-  pid: number;
-  /** The kubelet has stopped what it means to stop: the reaper exits without reaping. */
-  standDown(): void;
-}
-
 /** Starts the reaper of this kubelet's containers; its output goes to `reaper.log` in the data directory. */
-export function startReaper(dataDir: string, graceMs: number): Reaper {
-  const out = openSync(join(dataDir, 'reaper.log'), 'a');
-  try {
-    const child = spawn('/bin/sh', ['-c', WAIT, String(graceMs / 1000), process.execPath, ...process.execArgv, REAPER_MAIN, dataDir, String(process.pid)], {
-      detached: true, stdio: ['pipe', out, out],
-    });
-    child.unref();
-    child.stdin!.on('error', () => { /* the reaper is gone: nothing to tell it */ });
-    (child.stdin as unknown as { unref(): void }).unref();
-    return {
-      pid: child.pid!,
-      standDown: () => { child.stdin!.end(`${STAND_DOWN}\n`); },
-    };
-  } finally {
-    closeSync(out);
-  }
+export function startReaper(dataDir: string, graceMs: number): DeadMansSwitch {
+  return startDeadMansSwitch({ command: typescriptCommand(REAPER_MAIN, [dataDir, String(process.pid)]), graceMs, logFile: join(dataDir, 'reaper.log') });
 }

@@ -1,12 +1,14 @@
 // The supervisor behind `skiff up`. Every instance runs in its own process group, recorded in
-// .skiff/up/<runner pid>.json, so that stopping (or the next runner, if this one is SIGKILLed)
-// reaches every process it started, and nothing else.
+// .skiff/up/<runner pid>.json, so that stopping (or, if this runner is SIGKILLed, its guardian,
+// and failing that the next runner) reaches every process it started, and nothing else.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { restartDelay, type Backoff, type Instance } from './procfile.ts';
 import { isRunning, liveGroups, processStat, signalGroup } from '../../actors/lib/procfs.ts';
+import type { DeadMansSwitch } from '../../actors/lib/dead-mans-switch.ts';
+import { startGuardian } from './guardian.ts';
 
 /** How a run ended; index.ts turns it into the exit code. */
 export type RunResult =
@@ -32,8 +34,15 @@ export interface RunnerOptions {
 }
 
 /** A process group this runner started; the leader's start time tells a reused pid apart. */
-interface Group { name: string; pgid: number; startTime: string }
-interface StateFile { runner: { pid: number; startTime: string }; groups: Group[] }
+export interface Group { name: string; pgid: number; startTime: string }
+export interface StateFile { runner: { pid: number; startTime: string }; groups: Group[] }
+
+/** A runner's state file, or why it is not one. */
+export function readStateFile(path: string): StateFile {
+  const state = JSON.parse(readFileSync(path, 'utf8')) as StateFile;
+  if (typeof state.runner?.pid !== 'number' || !Array.isArray(state.groups)) throw new Error('not a skiff up state file');
+  return state;
+}
 
 interface Slot {
   inst: Instance;
@@ -99,14 +108,20 @@ class Supervisor {
     // A closed stdout (`skiff up | head`) must not kill the runner and orphan everything.
     const ignore = () => {};
     this.out.on('error', ignore);
+    let stopped = false;
+    let guardian: DeadMansSwitch | undefined;
     try {
       await this.reclaimStaleGroups();
+      mkdirSync(this.stateDir, { recursive: true });
+      // Stops this run's processes if the runner itself is killed (guardian.ts).
+      guardian = startGuardian(this.stateFile, this.opts.stopTimeoutMs);
       const first = this.slots.filter((s) => this.opts.readyFirst.includes(s.inst.process));
       for (const slot of first) this.start(slot);
       const notReady = await this.awaitReady(first);
       if (notReady && !this.signal) {
         this.say(notReady);
         await this.stopAll();
+        stopped = true;
         return { type: 'not-ready', reason: notReady };
       }
       this.phase = 'running';
@@ -115,12 +130,17 @@ class Supervisor {
       const outcome = await this.outcome;
       if (outcome.type === 'signal') this.say(`received ${outcome.signal}`);
       const killed = await this.stopAll();
+      stopped = true;
       if (outcome.type === 'signal') return { type: 'stopped', signal: outcome.signal, killed };
       return { type: 'all-exited', failed: this.slots.filter((s) => s.failed).map((s) => s.inst.name) };
     } finally {
       for (const signal of STOP_SIGNALS) process.off(signal, onSignal);
       this.out.off('error', ignore);
-      rmSync(this.stateFile, { force: true });
+      // Left behind by a failure: the state file for the guardian, once this process ends.
+      if (stopped) {
+        guardian?.standDown();
+        rmSync(this.stateFile, { force: true });
+      }
     }
   }
 
@@ -131,8 +151,7 @@ class Supervisor {
       const path = join(this.stateDir, file);
       let state: StateFile;
       try {
-        state = JSON.parse(readFileSync(path, 'utf8'));
-        if (typeof state.runner?.pid !== 'number' || !Array.isArray(state.groups)) throw new Error('not a skiff up state file');
+        state = readStateFile(path);
       } catch (err) {
         this.say(`ignoring ${path}: ${(err as Error).message}`);
         continue;
@@ -260,15 +279,8 @@ class Supervisor {
     return stubborn.length > 0;
   }
 
-  /** Waits until the groups are gone; returns those still alive at the deadline. */
-  private async waitForGroups(groups: Group[], timeoutMs: number): Promise<Group[]> {
-    const deadline = Date.now() + timeoutMs;
-    let alive = groupsStillAlive(groups);
-    while (alive.length > 0 && Date.now() < deadline && !this.killNow) {
-      await sleep(this.opts.pollMs);
-      alive = groupsStillAlive(alive);
-    }
-    return alive;
+  private waitForGroups(groups: Group[], timeoutMs: number): Promise<Group[]> {
+    return waitForGroups(groups, timeoutMs, this.opts.pollMs, () => this.killNow);
   }
 
   /** Runs right after each spawn, and replaces the file atomically, for reclaimStaleGroups. */
@@ -318,8 +330,19 @@ async function probeHealthz(port: number, deadline: number, stop: AbortSignal): 
   }
 }
 
+/** Waits until the groups are gone (or `urgent()`); returns those still alive at the deadline. */
+export async function waitForGroups(groups: Group[], timeoutMs: number, pollMs: number, urgent = () => false): Promise<Group[]> {
+  const deadline = Date.now() + timeoutMs;
+  let alive = groupsStillAlive(groups);
+  while (alive.length > 0 && Date.now() < deadline && !urgent()) {
+    await sleep(pollMs);
+    alive = groupsStillAlive(alive);
+  }
+  return alive;
+}
+
 /** The groups that still have a live member (not merely zombies awaiting init). */
-function groupsStillAlive(groups: Group[]): Group[] {
+export function groupsStillAlive(groups: Group[]): Group[] {
   const live = liveGroups(groups.map((g) => g.pgid));
   return groups.filter((g) => live.has(g.pgid));
 }

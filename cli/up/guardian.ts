@@ -1,0 +1,43 @@
+// `skiff up`'s dead-man's switch (actors/lib/dead-mans-switch.ts): a runner killed with SIGKILL,
+// or crashed, no longer leaves its whole cluster running until the next `skiff up` reclaims it.
+// Its guardian, told nothing by the runner's end, stops the groups the runner's state file names
+// as the runner itself would: SIGTERM, then SIGKILL after the stop timeout.
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { isRunning, signalGroup } from '../../actors/lib/procfs.ts';
+import { startDeadMansSwitch, typescriptCommand, type DeadMansSwitch } from '../../actors/lib/dead-mans-switch.ts';
+import { readStateFile, waitForGroups, type Group } from './runner.ts';
+
+const GUARDIAN_MAIN = fileURLToPath(new URL('./guardian-main.ts', import.meta.url));
+const POLL_MS = 100;
+
+/** Starts the guardian of the runner whose state file this is; its output goes to guardian.log beside it. */
+export function startGuardian(stateFile: string, stopTimeoutMs: number): DeadMansSwitch {
+  return startDeadMansSwitch({
+    command: typescriptCommand(GUARDIAN_MAIN, [stateFile, String(stopTimeoutMs)]),
+    graceMs: 0,
+    logFile: join(stateFile, '..', 'guardian.log'),
+  });
+}
+
+/**
+ * Stops what a runner that is gone left running: SIGTERM to its live groups (a group whose leader's
+ * pid now names another process is not its), SIGKILL to those left after `stopTimeoutMs`; then
+ * removes the state file. Nothing if the runner still runs. Returns the groups it signalled.
+ */
+export async function stopAbandoned(stateFile: string, stopTimeoutMs: number, say: (line: string) => void): Promise<Group[]> {
+  const state = readStateFile(stateFile);
+  if (isRunning(state.runner.pid, state.runner.startTime)) return [];
+  const live = state.groups.filter((g) => isRunning(g.pgid, g.startTime, g.pgid));
+  for (const g of live) {
+    signalGroup(g.pgid, 'SIGTERM');
+    say(`skiff up ${state.runner.pid} is gone: stopping ${g.name} (process group ${g.pgid})`);
+  }
+  for (const g of await waitForGroups(live, stopTimeoutMs, POLL_MS)) {
+    signalGroup(g.pgid, 'SIGKILL');
+    say(`sent SIGKILL to ${g.name} after ${stopTimeoutMs / 1000}s`);
+  }
+  rmSync(stateFile, { force: true });
+  return live;
+}
