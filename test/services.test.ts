@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { ApiClient } from '../actors/lib/client.ts';
 import { connectNats } from '../actors/lib/nats.ts';
 import type { Deployment, Endpoints, Event, Node, Pod, Service } from '../protocol/types.ts';
-import { freePort, setup, startMaster, startNats, startNode, waitFor, type Master, type Nats, type NodeProc } from './harness.ts';
+import { freePort, freePorts, setup, startMaster, startNats, startNode, waitFor, type Master, type Nats, type NodeProc } from './harness.ts';
 
 const ADDRESSES = ['127.0.1.11', '127.0.1.12', '127.0.1.13'];
 // Answers with its pod name; /ready fails while a file named `unready` exists in its directory.
@@ -165,26 +165,32 @@ s('sessionAffinity ClientIP keeps a client on one pod; NodePort serves on every 
   await client.delete('services', 'sticky', 'default');
 });
 
-s('a service port taken on a node: an Event and a condition; the other nodes still serve', async ({ client }) => {
-  const taken = await freePort();
-  const squatter = createServer();
-  await new Promise<void>((r) => squatter.listen(taken, ADDRESSES[0], () => r()));
+s('a service port taken on a node: an Event and a condition; the other nodes still serve; freed, it is served', async ({ client }) => {
+  const [taken, alsoTaken] = await freePorts(2);
+  const squatters = [createServer(), createServer()];
+  await Promise.all(squatters.map((sq, i) => new Promise<void>((r) => sq.listen([taken, alsoTaken][i], ADDRESSES[0], () => r()))));
+  const condition = async () => (await client.get<Service>('services', 'clash', 'default')).status?.conditions?.find((c) => c.type === 'PortsAvailable');
   try {
-    await client.create<Service>({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'clash' }, spec: { selector: { app: 'web' }, ports: [{ port: taken, targetPort: 'http' }] } });
-    const cond = await waitFor('the PortsAvailable condition', async () => (await client.get<Service>('services', 'clash', 'default')).status?.conditions?.find((c) => c.type === 'PortsAvailable'), 10_000);
+    await client.create<Service>({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'clash' }, spec: { selector: { app: 'web' }, ports: [{ name: 'a', port: taken, targetPort: 'http' }, { name: 'b', port: alsoTaken, targetPort: 'http' }] } });
+    const cond = await waitFor('the PortsAvailable condition', condition, 10_000);
     assert.is(cond.status, 'False');
-    assert.match(cond.message!, new RegExp(`port ${taken} is not available on node svc-node-1 \\(${ADDRESSES[0].replace(/\./g, '\\.')}\\)`));
+    assert.match(cond.message!, new RegExp(`port (${taken}|${alsoTaken}) is not available on node svc-node-1 \\(${ADDRESSES[0].replace(/\./g, '\\.')}\\)`));
     const ev = await waitFor('a PortInUse event', async () => (await client.list<Event>('events', { fieldSelector: 'involvedObject.name=clash' })).items.find((e) => e.reason === 'PortInUse'));
     assert.is(ev.type, 'Warning');
     await waitFor('endpoints for clash', async () => readyAddresses(await endpoints(client, 'clash')).length >= 3, 10_000);
     assert.ok((await get(ADDRESSES[1], taken)).startsWith('web-'), 'node 2 serves it');
-    // Freed, the port is taken up within the retry period, with nothing else changing.
-    await new Promise<void>((r) => squatter.close(() => r()));
-    const back = await waitFor('PortsAvailable=True', async () => (await client.get<Service>('services', 'clash', 'default')).status?.conditions?.find((c) => c.type === 'PortsAvailable' && c.status === 'True'), 10_000);
-    assert.match(back.message!, new RegExp(`port ${taken} is available again on node svc-node-1`));
-    assert.ok((await get(ADDRESSES[0], taken)).startsWith('web-'), 'node 1 serves it now');
+    // One port freed: served within the retry period, but the other still fails, so no True.
+    await new Promise<void>((r) => squatters[0].close(() => r()));
+    await waitFor('node 1 serves the freed port', async () => (await get(ADDRESSES[0], taken).catch(() => '')).startsWith('web-'), 10_000);
+    await new Promise((r) => setTimeout(r, 2500));
+    assert.is((await condition())?.status, 'False', 'the other port still fails');
+    // Both freed: the condition turns True, with nothing else changing.
+    await new Promise<void>((r) => squatters[1].close(() => r()));
+    const back = await waitFor('PortsAvailable=True', async () => { const c = await condition(); return c?.status === 'True' ? c : undefined; }, 10_000);
+    assert.match(back.message!, new RegExp(`port ${alsoTaken} is available again on node svc-node-1`));
+    assert.ok((await get(ADDRESSES[0], alsoTaken)).startsWith('web-'), 'node 1 serves it now');
   } finally {
-    squatter.close();
+    for (const sq of squatters) sq.close();
     await client.delete('services', 'clash', 'default').catch(() => {});
   }
 });

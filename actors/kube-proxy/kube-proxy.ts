@@ -58,7 +58,8 @@ export class KubeProxy {
   private scheduled = false;
   /** A sync when a port that could not be listened on is due to be tried again. */
   private retry?: NodeJS.Timeout;
-  private readonly conflicts = new Map<string, string>();
+  /** Ports that could not be listened on (`address:port`): their service (`namespace/name`) and what was told. */
+  private readonly conflicts = new Map<string, { service: string; message: string }>();
   private readonly connections: Counter<'service'>;
   private readonly refusals: Counter<'service'>;
   private readonly deadSkips: Counter;
@@ -132,6 +133,7 @@ export class KubeProxy {
       }
     }
     this.proxy.closeExcept(keep);
+    for (const key of this.conflicts.keys()) if (!keep.has(key)) this.conflicts.delete(key);
     clearTimeout(this.retry);
     const retryAt = this.proxy.nextRetry();
     if (retryAt !== undefined) this.retry = setTimeout(() => this.scheduleSync(), Math.max(0, retryAt - Date.now())).unref();
@@ -143,10 +145,11 @@ export class KubeProxy {
   private listenFailed(t: Target, address: string, port: number, err: NodeJS.ErrnoException): void {
     const message = `port ${port} is not available on node ${this.deps.nodeName} (${address}): ${err.code === 'EADDRINUSE' ? 'another process uses it' : err.code === 'EACCES' ? 'permission denied (ports below 1024 need root)' : err.message}`;
     // The port is tried again every LISTEN_RETRY_MS; the same failure is told once.
-    if (this.conflicts.get(t.id) === message) return;
-    this.conflicts.set(t.id, message);
+    const key = `${address}:${port}`;
+    if (this.conflicts.get(key)?.message === message) return;
+    this.conflicts.set(key, { service: serviceOf(t), message });
     this.deps.log.warn('cannot listen for a service port', { service: t.id, address, port, err: err.code ?? err.message });
-    const svc = this.serviceOf(t);
+    const svc = this.serviceFor(t);
     if (!svc) return;
     this.deps.events.record(svc, 'Warning', 'PortInUse', message);
     this.setPortsCondition(svc, t, { status: 'False', reason: 'PortInUse', message });
@@ -154,18 +157,20 @@ export class KubeProxy {
 
   /** A port that had failed is served now: the condition this node set says so. */
   private listenRecovered(t: Target, address: string, port: number): void {
-    const failure = this.conflicts.get(t.id);
+    const key = `${address}:${port}`;
+    const failure = this.conflicts.get(key);
     if (!failure) return;
-    this.conflicts.delete(t.id);
+    this.conflicts.delete(key);
     this.deps.log.info('listening on a service port that was not available', { service: t.id, address, port });
-    const svc = this.serviceOf(t);
+    // Another of its ports still failing here, or another node's failure told since, stands.
+    if ([...this.conflicts.values()].some((c) => c.service === serviceOf(t))) return;
+    const svc = this.serviceFor(t);
     const current = svc?.status?.conditions?.find((c) => c.type === PORTS_CONDITION);
-    // Another node's failure, told since, is left standing.
-    if (!svc || current?.status !== 'False' || current.message !== failure) return;
+    if (!svc || current?.status !== 'False' || current.message !== failure.message) return;
     this.setPortsCondition(svc, t, { status: 'True', reason: 'Listening', message: `port ${port} is available again on node ${this.deps.nodeName} (${address})` });
   }
 
-  private serviceOf(t: Target): Service | undefined {
+  private serviceFor(t: Target): Service | undefined {
     const [namespace, rest] = t.id.split('/');
     return this.deps.services.getByName(rest.slice(0, rest.lastIndexOf(':')), namespace);
   }
