@@ -32,8 +32,9 @@ export function helpText(cfg: Config): string {
 
 Runs the processes of a Procfile, each in its own process group, with prefixed output and
 restarts after a crash, and stops them all on SIGINT, SIGTERM or SIGHUP: SIGTERM to each
-process group, then SIGKILL to those still there after the timeout. With NAMEs, runs only those
-Procfile entries (they keep their ports).
+process group, then SIGKILL to those still there after the timeout. If skiff up itself is
+killed, its guardian stops them the same way (.skiff/up/guardian.log). With NAMEs, runs only
+those Procfile entries (they keep their ports).
 
 Options:
   -f, --procfile FILE        the Procfile (default ./Procfile); processes run in its directory
