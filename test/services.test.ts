@@ -159,6 +159,9 @@ s('sessionAffinity ClientIP keeps a client on one pod; NodePort serves on every 
   const nodePort = svc.spec.ports[0].nodePort!;
   assert.ok(nodePort >= 30000 && nodePort <= 32767, `node port ${nodePort} in range`);
   await waitFor('endpoints for sticky', async () => readyAddresses(await endpoints(client, 'sticky')).length >= 3, 10_000);
+  // Each node's kube-proxy learns the Endpoints from its own watch, a moment after the apiserver has them.
+  const serves = (host: string, port: number) => get(host, port).then((t) => t.startsWith('web-'), () => false);
+  await waitFor('every node to serve both ports', async () => (await Promise.all(ADDRESSES.flatMap((h) => [serves(h, svc.spec.ports[0].port), serves(h, nodePort)]))).every(Boolean), 10_000);
   const counts = await spread(ADDRESSES[0], svc.spec.ports[0].port, 20);
   assert.is(counts.size, 1, `one pod for one client: ${[...counts.keys()]}`);
   for (const host of ADDRESSES) assert.ok((await get(host, nodePort)).startsWith('web-'), `node port on ${host}`);
@@ -178,7 +181,7 @@ s('a service port taken on a node: an Event and a condition; the other nodes sti
     const ev = await waitFor('a PortInUse event', async () => (await client.list<Event>('events', { fieldSelector: 'involvedObject.name=clash' })).items.find((e) => e.reason === 'PortInUse'));
     assert.is(ev.type, 'Warning');
     await waitFor('endpoints for clash', async () => readyAddresses(await endpoints(client, 'clash')).length >= 3, 10_000);
-    assert.ok((await get(ADDRESSES[1], taken)).startsWith('web-'), 'node 2 serves it');
+    await waitFor('node 2 to serve it', async () => (await get(ADDRESSES[1], taken).catch(() => '')).startsWith('web-'), 10_000);
     // One port freed: served within the retry period, but the other still fails, so no True.
     await new Promise<void>((r) => squatters[0].close(() => r()));
     await waitFor('node 1 serves the freed port', async () => (await get(ADDRESSES[0], taken).catch(() => '')).startsWith('web-'), 10_000);
