@@ -5,9 +5,9 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { isRunning, signalGroup } from '../../actors/lib/procfs.ts';
+import { signalGroup } from '../../actors/lib/procfs.ts';
 import { startDeadMansSwitch, typescriptCommand, type DeadMansSwitch } from '../../actors/lib/dead-mans-switch.ts';
-import { readStateFile, waitForGroups, type Group } from './runner.ts';
+import { leftRunning, waitForGroups, type Group } from './runner.ts';
 
 const GUARDIAN_MAIN = fileURLToPath(new URL('./guardian-main.ts', import.meta.url));
 const POLL_MS = 100;
@@ -22,22 +22,21 @@ export function startGuardian(stateFile: string, stopTimeoutMs: number): DeadMan
 }
 
 /**
- * Stops what a runner that is gone left running: SIGTERM to its live groups (a group whose leader's
- * pid now names another process is not its), SIGKILL to those left after `stopTimeoutMs`; then
- * removes the state file. Nothing if the runner still runs. Returns the groups it signalled.
+ * Stops what a runner that is gone left running: SIGTERM to its groups, SIGKILL to those left
+ * after `stopTimeoutMs`; then removes the state file. Nothing if the runner still runs. Returns
+ * the groups it signalled.
  */
 export async function stopAbandoned(stateFile: string, stopTimeoutMs: number, say: (line: string) => void): Promise<Group[]> {
-  const state = readStateFile(stateFile);
-  if (isRunning(state.runner.pid, state.runner.startTime)) return [];
-  const live = state.groups.filter((g) => isRunning(g.pgid, g.startTime, g.pgid));
-  for (const g of live) {
+  const left = leftRunning(stateFile);
+  if (!left) return [];
+  for (const g of left.groups) {
     signalGroup(g.pgid, 'SIGTERM');
-    say(`skiff up ${state.runner.pid} is gone: stopping ${g.name} (process group ${g.pgid})`);
+    say(`skiff up ${left.runner} is gone: stopping ${g.name} (process group ${g.pgid})`);
   }
-  for (const g of await waitForGroups(live, stopTimeoutMs, POLL_MS)) {
+  for (const g of await waitForGroups(left.groups, stopTimeoutMs, POLL_MS)) {
     signalGroup(g.pgid, 'SIGKILL');
     say(`sent SIGKILL to ${g.name} after ${stopTimeoutMs / 1000}s`);
   }
   rmSync(stateFile, { force: true });
-  return live;
+  return left.groups;
 }

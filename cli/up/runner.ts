@@ -35,13 +35,18 @@ export interface RunnerOptions {
 
 /** A process group this runner started; the leader's start time tells a reused pid apart. */
 export interface Group { name: string; pgid: number; startTime: string }
-export interface StateFile { runner: { pid: number; startTime: string }; groups: Group[] }
+interface StateFile { runner: { pid: number; startTime: string }; groups: Group[] }
 
-/** A runner's state file, or why it is not one. */
-export function readStateFile(path: string): StateFile {
+/**
+ * The groups a runner that is gone left running, by its state file (a group whose leader's pid
+ * now names another process is not its); undefined while the runner still runs. Throws on a file
+ * that is not a state file.
+ */
+export function leftRunning(path: string): { runner: number; groups: Group[] } | undefined {
   const state = JSON.parse(readFileSync(path, 'utf8')) as StateFile;
   if (typeof state.runner?.pid !== 'number' || !Array.isArray(state.groups)) throw new Error('not a skiff up state file');
-  return state;
+  if (isRunning(state.runner.pid, state.runner.startTime)) return undefined;
+  return { runner: state.runner.pid, groups: state.groups.filter((g) => isRunning(g.pgid, g.startTime, g.pgid)) };
 }
 
 interface Slot {
@@ -149,20 +154,18 @@ class Supervisor {
     const reclaimed: Group[] = [];
     for (const file of listDir(this.stateDir).filter((f) => /^\d+\.json$/.test(f))) {
       const path = join(this.stateDir, file);
-      let state: StateFile;
+      let left;
       try {
-        state = readStateFile(path);
+        left = leftRunning(path);
       } catch (err) {
         this.say(`ignoring ${path}: ${(err as Error).message}`);
         continue;
       }
-      if (isRunning(state.runner.pid, state.runner.startTime)) continue;
-      for (const group of state.groups) {
-        // The same pid with another start time is a reused pid: not ours to kill.
-        if (!isRunning(group.pgid, group.startTime, group.pgid)) continue;
+      if (!left) continue;
+      for (const group of left.groups) {
         signalGroup(group.pgid, 'SIGKILL');
         reclaimed.push(group);
-        this.say(`killed ${group.name} (process group ${group.pgid}), left running by skiff up ${state.runner.pid}`);
+        this.say(`killed ${group.name} (process group ${group.pgid}), left running by skiff up ${left.runner}`);
       }
       rmSync(path, { force: true });
     }
