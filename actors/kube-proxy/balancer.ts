@@ -49,7 +49,6 @@ export class Balancer {
     return this.backends.length;
   }
 
-
   /** A backend for a connection from `clientIp`, skipping those that just refused it. */
   pick(clientIp: string, now: number, exclude: Set<string> = new Set()): Backend | undefined {
     const candidates = this.backends.filter((b) => !exclude.has(b.key));

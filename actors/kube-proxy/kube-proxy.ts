@@ -149,7 +149,7 @@ export class KubeProxy {
     if (this.conflicts.get(key)?.message === message) return;
     this.conflicts.set(key, { service: serviceOf(t), message });
     this.deps.log.warn('cannot listen for a service port', { service: t.id, address, port, err: err.code ?? err.message });
-    const svc = this.serviceFor(t);
+    const svc = this.deps.services.get(serviceOf(t));
     if (!svc) return;
     this.deps.events.record(svc, 'Warning', 'PortInUse', message);
     this.setPortsCondition(svc, t, { status: 'False', reason: 'PortInUse', message });
@@ -164,16 +164,12 @@ export class KubeProxy {
     this.deps.log.info('listening on a service port that was not available', { service: t.id, address, port });
     // Another of its ports still failing here, or another node's failure told since, stands.
     if ([...this.conflicts.values()].some((c) => c.service === serviceOf(t))) return;
-    const svc = this.serviceFor(t);
+    const svc = this.deps.services.get(serviceOf(t));
     const current = svc?.status?.conditions?.find((c) => c.type === PORTS_CONDITION);
     if (!svc || current?.status !== 'False' || current.message !== failure.message) return;
     this.setPortsCondition(svc, t, { status: 'True', reason: 'Listening', message: `port ${port} is available again on node ${this.deps.nodeName} (${address})` });
   }
 
-  private serviceFor(t: Target): Service | undefined {
-    const [namespace, rest] = t.id.split('/');
-    return this.deps.services.getByName(rest.slice(0, rest.lastIndexOf(':')), namespace);
-  }
 
   private setPortsCondition(svc: Service, t: Target, c: Pick<Condition, 'status' | 'reason' | 'message'>): void {
     const conditions: Condition[] = [
@@ -185,6 +181,7 @@ export class KubeProxy {
   }
 }
 
+/** A target's service, as its informer key (`namespace/name`). */
 function serviceOf(t: Target): string {
   return t.id.slice(0, t.id.lastIndexOf(':'));
 }
