@@ -38,14 +38,7 @@ process.on('exit', () => {
 });
 
 export async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolvePort(port));
-    });
-  });
+  return (await freePorts(1))[0];
 }
 
 export function findNatsServer(): string {
