@@ -4,7 +4,7 @@
 // put a member last in one round and first in the next or the other way round, so the gap between
 // two probes of it varies up to twice the round; without one, each member probes each other
 // exactly once a round, and the first probe of a member that just died comes sooner in the worst
-// case (benchmarked in bench/gossip.ts). Pure, given the random source.
+// case. Pure, given the random source.
 
 export type Random = () => number;
 
