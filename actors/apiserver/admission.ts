@@ -24,6 +24,8 @@ export interface AdmissionContext {
 export interface AdmissionPlugin {
   name: string;
   admit(req: AdmissionRequest, ctx: AdmissionContext): void | Promise<void>;
+  /** The object is gone from the store: release what admission reserved for it. */
+  deleted?(info: KindInfo, object: KubeObject): Promise<void>;
 }
 
 export const PROTECTED_NAMESPACES = [DEFAULT_NAMESPACE, SYSTEM_NAMESPACE, NODE_LEASE_NAMESPACE];
@@ -59,5 +61,10 @@ export class AdmissionChain {
 
   async admit(req: AdmissionRequest): Promise<void> {
     for (const p of this.plugins) await p.admit(req, this.ctx);
+  }
+
+  /** After a delete has been written: never fails it, as it has happened. */
+  async deleted(info: KindInfo, object: KubeObject): Promise<void> {
+    for (const p of this.plugins) await p.deleted?.(info, object).catch(() => {});
   }
 }

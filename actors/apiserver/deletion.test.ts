@@ -38,7 +38,7 @@ function racingStore(races: number) {
       pod = undefined;
     },
   };
-  const ctx = { store, caches: new Map(), admission: { admit: async () => {} }, cfg: loadConfig({}), now: () => new Date() } as unknown as ApiContext;
+  const ctx = { store, caches: new Map(), admission: { admit: async () => {}, deleted: async () => {} }, cfg: loadConfig({}), now: () => new Date() } as unknown as ApiContext;
   return { ctx, exists: () => pod !== undefined };
 }
 

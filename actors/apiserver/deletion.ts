@@ -71,6 +71,7 @@ async function deleteOnce(
     return { ...plan.object, metadata: { ...plan.object.metadata, resourceVersion: String(rev) } };
   }
   await casWrite(() => ctx.store.delete(info, name, namespace, stored.revision));
+  await ctx.admission.deleted(info, obj);
   if (opts.propagationPolicy === 'Orphan') await orphanDependents(ctx, obj);
   else if (!LEAF_KINDS.has(info.kind)) await deleteDependents(ctx, obj, opts);
   return obj;

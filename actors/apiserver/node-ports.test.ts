@@ -116,7 +116,7 @@ test('two apiservers, neither seeing the other\'s service yet: one node port goe
   });
 });
 
-test('a dry run claims nothing; a deleted service releases its claims', async () => {
+test('a dry run claims nothing; a deleted service releases its claims once the delete is written', async () => {
   const store = new MemoryClaims();
   const plugin = nodePortAllocator(RANGE, () => [], store);
   const ctx = { getNamespace: async () => undefined };
@@ -125,7 +125,10 @@ test('a dry run claims nothing; a deleted service releases its claims', async ()
   const s = svc('real', [30007]);
   await plugin.admit(create(s), ctx);
   assert.is(store.holder(30007), 'default/real');
+  // Admitting a delete is not the delete: it may still be refused (a stale fence) or lose its race.
   await plugin.admit({ operation: 'DELETE', info: kindInfo('Service')!, object: s, dryRun: false }, ctx);
+  assert.is(store.holder(30007), 'default/real');
+  await plugin.deleted!(kindInfo('Service')!, s);
   assert.is(store.holder(30007), undefined);
 });
 

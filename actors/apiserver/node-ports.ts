@@ -1,7 +1,7 @@
 // NodePort allocation, as Kubernetes' apiserver does it: a NodePort service's ports get a port
 // from the range (30000-32767 by default) unless they name one, and no two services share one.
 import { Conflict, Invalid, type FieldError } from '../../protocol/errors.ts';
-import type { Service } from '../../protocol/types.ts';
+import type { KubeObject, Service } from '../../protocol/types.ts';
 import type { AdmissionPlugin } from './admission.ts';
 
 export interface PortRange {
@@ -104,6 +104,8 @@ export async function releaseNodePort(store: ClaimStore, port: number, holder: s
   if (current?.value && readClaim(current.value).holder === holder) await store.dropClaim(claimKey(port), current.revision);
 }
 
+const holderOf = (obj: KubeObject) => `${obj.metadata.namespace}/${obj.metadata.name}`;
+
 function nodePortsOf(svc: Service | undefined): number[] {
   if (svc?.spec.type !== 'NodePort') return [];
   return svc.spec.ports.flatMap((p) => (p.nodePort ? [p.nodePort] : []));
@@ -113,19 +115,21 @@ function nodePortsOf(svc: Service | undefined): number[] {
  * The ServiceNodePorts admission plugin. Ports are chosen against this apiserver's cache of
  * services, then claimed in the store (without `claims`, as in unit tests, the cache alone
  * decides); a port another apiserver has just given away counts as taken, and the choice is made
- * again. A deleted service releases its claims.
+ * again. A deleted service releases its claims once the delete is written (`deleted`); claims won
+ * by a write that then fails (a conflict, a stale fence) stay until CLAIM_GRACE_MS lets another
+ * service take them over.
  */
 export function nodePortAllocator(range: PortRange, services: () => Service[], claims?: ClaimStore): AdmissionPlugin {
   return {
     name: 'ServiceNodePorts',
+    async deleted(info, object) {
+      if (info.kind !== 'Service' || !claims) return;
+      for (const p of nodePortsOf(object as Service)) await releaseNodePort(claims, p, holderOf(object));
+    },
     async admit(req) {
-      if (req.info.kind !== 'Service') return;
+      if (req.info.kind !== 'Service' || req.operation === 'DELETE') return;
       const svc = req.object as Service;
-      const holder = `${svc.metadata.namespace}/${svc.metadata.name}`;
-      if (req.operation === 'DELETE') {
-        if (claims && !req.dryRun) for (const p of nodePortsOf(svc)) await releaseNodePort(claims, p, holder).catch(() => {});
-        return;
-      }
+      const holder = holderOf(svc);
       const taken = new Map<number, string>();
       for (const other of services()) {
         if (other.metadata.uid === svc.metadata.uid || (other.metadata.namespace === svc.metadata.namespace && other.metadata.name === svc.metadata.name)) continue;
