@@ -6,6 +6,7 @@ import { StorageType, type KV, type NatsConnection } from 'nats';
 import { connectNats } from '../lib/nats.ts';
 import { setup, startNats, waitFor, type Nats } from '../../test/harness.ts';
 import { KvFeed, parseAckSubject, type FeedEntry } from './kv-feed.ts';
+import { KvRequests } from './kv-requests.ts';
 
 test('ack subjects - v1 and v2 forms', () => {
   assert.equal(parseAckSubject('$JS.ACK.KV_pods.abc.1.42.7.1700000000.3'), { streamSeq: 42, consumerSeq: 7, pending: 3 });
@@ -41,7 +42,9 @@ s.after(async (ctx) => {
   await ctx.nats?.stop();
 });
 
-function follow(ctx: Ctx, fromRevision = 0, heartbeatMs = 5000, caughtUpAt?: number): { got: FeedEntry[]; caughtUp: () => boolean; feed: KvFeed } {
+/** A feed of the test's bucket, caught up at the bucket's last revision now unless told another. */
+async function follow(ctx: Ctx, fromRevision = 0, heartbeatMs = 5000, caughtUpAt?: number): Promise<{ got: FeedEntry[]; caughtUp: () => boolean; feed: KvFeed }> {
+  caughtUpAt ??= await new KvRequests(ctx.nc, 5000).lastSequence(`feed${bucketNo}`);
   const got: FeedEntry[] = [];
   let up = false;
   const feed = new KvFeed(ctx.nc, `feed${bucketNo}`, { fromRevision, heartbeatMs, caughtUpAt, onEntry: (e) => got.push(e), onCaughtUp: () => { up = true; } });
@@ -55,7 +58,7 @@ s('what the bucket holds, then what comes, in order; deletes as DEL', async (ctx
   await ctx.kv.put('default.a', new TextEncoder().encode('1'));
   await ctx.kv.put('default.b', new TextEncoder().encode('2'));
   await ctx.kv.delete('default.a');
-  const { got, caughtUp, feed } = follow(ctx);
+  const { got, caughtUp, feed } = await follow(ctx);
   await feed.start();
   await waitFor('caught up', caughtUp);
   assert.equal(summary(got), ['2 PUT default.b=2', '3 DEL default.a']);
@@ -66,7 +69,7 @@ s('what the bucket holds, then what comes, in order; deletes as DEL', async (ctx
 });
 
 s('an empty bucket is caught up at once', async (ctx) => {
-  const { caughtUp, feed } = follow(ctx);
+  const { caughtUp, feed } = await follow(ctx);
   await feed.start();
   await waitFor('caught up', caughtUp, 2000);
 });
@@ -86,7 +89,7 @@ s('caught up under a steady stream of overwrites, without waiting for an idle he
     for (let round = 0; round < 40; round++) {
       const jsm = await ctx.nc.jetstreamManager();
       const last = (await jsm.streams.info(`KV_feed${bucketNo}`)).state.last_seq;
-      const { got, caughtUp, feed } = follow(ctx, 0, 60_000, last);
+      const { got, caughtUp, feed } = await follow(ctx, 0, 60_000, last);
       await feed.start();
       await waitFor(`caught up (round ${round})`, caughtUp, 3000);
       assert.ok(got.some((e) => e.revision >= last), 'it has seen the last revision there was when it started');
@@ -100,14 +103,14 @@ s('caught up under a steady stream of overwrites, without waiting for an idle he
 
 s('resumes at a revision', async (ctx) => {
   for (let i = 1; i <= 5; i++) await ctx.kv.put(`default.k${i}`, new TextEncoder().encode(String(i)));
-  const { got, feed } = follow(ctx, 4);
+  const { got, feed } = await follow(ctx, 4);
   await feed.start();
   await waitFor('two entries', () => got.length === 2);
   assert.equal(got.map((e) => e.revision), [4, 5]);
 });
 
 s('a consumer deleted under it is replaced from the next revision: no gap, no repeat', async (ctx) => {
-  const { got, feed } = follow(ctx, 0, 200);
+  const { got, feed } = await follow(ctx, 0, 200);
   await feed.start();
   for (let i = 1; i <= 20; i++) await ctx.kv.put(`default.k${i}`, new TextEncoder().encode(String(i)));
   await waitFor('first twenty', () => got.length === 20);
@@ -121,7 +124,7 @@ s('a consumer deleted under it is replaced from the next revision: no gap, no re
 });
 
 s('a feed whose own process stalled keeps its consumer: the server was not silent, we were', async (ctx) => {
-  const { got, feed } = follow(ctx, 0, 200);
+  const { got, feed } = await follow(ctx, 0, 200);
   await feed.start();
   await ctx.kv.put('default.a', new TextEncoder().encode('1'));
   await waitFor('the first entry', () => got.length === 1);
@@ -138,7 +141,7 @@ s('a feed whose own process stalled keeps its consumer: the server was not silen
 });
 
 s('a server restart loses nothing', async (ctx) => {
-  const { got, feed } = follow(ctx, 0, 200);
+  const { got, feed } = await follow(ctx, 0, 200);
   await feed.start();
   for (let i = 1; i <= 10; i++) await ctx.kv.put(`default.k${i}`, new TextEncoder().encode(String(i)));
   await waitFor('first ten', () => got.length === 10);

@@ -29,8 +29,8 @@ export interface KvFeedOptions {
   onEntry(e: FeedEntry): void;
   /** Once, when the entries that were in the bucket when the feed started have all come. */
   onCaughtUp?(): void;
-  /** The bucket's last revision (stream sequence) when the feed starts; asked of the server if not given. */
-  caughtUpAt?: number;
+  /** The bucket's last revision (stream sequence) when the feed starts (KvRequests.lastSequence). */
+  caughtUpAt: number;
   /** A consumer could not be made (the bucket is gone, say; the feed keeps retrying), or onEntry threw. */
   onError?(err: Error): void;
   heartbeatMs?: number;
@@ -64,7 +64,6 @@ export class KvFeed {
   private lastActivity = Date.now();
   private lastCheck = Date.now();
   private caughtUp = false;
-  private caughtUpAt = 0;
   private stopped = false;
   private generation = 0;
   private monitor?: NodeJS.Timeout;
@@ -79,7 +78,6 @@ export class KvFeed {
 
   /** Resolves once the first consumer exists; rejects if it cannot be made. */
   async start(): Promise<void> {
-    this.caughtUpAt = this.opts.caughtUpAt ?? (await this.lastSequence());
     await this.subscribe();
     this.monitor = setInterval(() => this.checkHeartbeats(), this.heartbeatMs);
   }
@@ -116,16 +114,10 @@ export class KvFeed {
     });
     const info = JSON.parse(new TextDecoder().decode(reply.data)) as { name?: string; num_pending?: number; error?: { description: string } };
     if (info.error || !info.name) throw new Error(`cannot follow ${this.stream}: ${info.error?.description ?? 'no consumer made'}`);
-    if (generation !== this.generation) return;
+    // Replaced (or stopped) while it was being made: not wanted any more.
+    if (generation !== this.generation) return this.deleteConsumer(info.name);
     this.consumer = info.name;
     if (info.num_pending === 0) this.markCaughtUp();
-  }
-
-  private async lastSequence(): Promise<number> {
-    const reply = await this.nc.request(`$JS.API.STREAM.INFO.${this.stream}`, new Uint8Array(), { timeout: this.opts.requestTimeoutMs ?? 5000 });
-    const info = JSON.parse(new TextDecoder().decode(reply.data)) as { state?: { last_seq: number }; error?: { description: string } };
-    if (info.error || !info.state) throw new Error(`cannot follow ${this.stream}: ${info.error?.description ?? 'no stream info'}`);
-    return info.state.last_seq;
   }
 
   private receive(msg: Msg): void {
@@ -144,7 +136,7 @@ export class KvFeed {
       // Thrown into nats.js's parser it would break the connection; the entry is reported instead.
       this.opts.onError?.(err as Error);
     }
-    if (ack.streamSeq >= this.caughtUpAt) this.markCaughtUp();
+    if (ack.streamSeq >= this.opts.caughtUpAt) this.markCaughtUp();
   }
 
   /** Heartbeats and flow control; any other status message means the consumer is gone. */
@@ -191,9 +183,12 @@ export class KvFeed {
   private drop(): void {
     this.sub?.unsubscribe();
     this.sub = undefined;
-    if (this.consumer && !this.nc.isClosed()) {
-      this.nc.request(`$JS.API.CONSUMER.DELETE.${this.stream}.${this.consumer}`, new Uint8Array(), { timeout: 5000 }).catch(() => {});
-    }
+    if (this.consumer) this.deleteConsumer(this.consumer);
     this.consumer = undefined;
+  }
+
+  private deleteConsumer(name: string): void {
+    if (this.nc.isClosed()) return;
+    this.nc.request(`$JS.API.CONSUMER.DELETE.${this.stream}.${name}`, new Uint8Array(), { timeout: this.opts.requestTimeoutMs ?? 5000 }).catch(() => {});
   }
 }

@@ -50,6 +50,14 @@ export class KvRequests {
     return ack.seq!;
   }
 
+  /** The bucket's last revision (its stream's last sequence): a read at or after it sees every write acknowledged so far. */
+  async lastSequence(bucket: string): Promise<number> {
+    const msg = await this.request(`$JS.API.STREAM.INFO.KV_${bucket}`, new Uint8Array());
+    const info = JSON.parse(new TextDecoder().decode(msg.data)) as { state?: { last_seq: number }; error?: { err_code: number; description: string } };
+    if (info.error || !info.state) throw new JetStreamError(info.error?.err_code ?? 0, info.error?.description ?? `no state for stream KV_${bucket}`);
+    return info.state.last_seq;
+  }
+
   /** The latest entry of a key, deletes included; null if it never existed or was purged. */
   async get(bucket: string, key: string): Promise<RawEntry | null> {
     const msg = await this.request(`$JS.API.DIRECT.GET.KV_${bucket}`, new TextEncoder().encode(JSON.stringify({ last_by_subj: `$KV.${bucket}.${key}` })));

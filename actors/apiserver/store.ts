@@ -1,6 +1,7 @@
 // The object store: one JetStream KV bucket per kind, key `<namespace>.<name>` (`_.<name>` for
-// cluster-scoped kinds), resourceVersion = KV revision, every write a compare-and-swap.
-import { StorageType, type JetStreamManager, type NatsConnection } from 'nats';
+// cluster-scoped kinds), resourceVersion = KV revision, every write a compare-and-swap; and a
+// `skiff-claims` bucket for what no two objects may share (node ports, node-ports.ts).
+import { StorageType, type NatsConnection } from 'nats';
 import { decodeObject, encodeObject } from '../../protocol/codec.ts';
 import { AlreadyExists, Conflict } from '../../protocol/errors.ts';
 import { KINDS, type KindInfo } from '../../protocol/kinds.ts';
@@ -56,10 +57,7 @@ export function forStorage(obj: KubeObject): Uint8Array {
 }
 
 export class Store {
-  private constructor(
-    private readonly jsm: JetStreamManager,
-    private readonly kv: KvRequests,
-  ) {}
+  private constructor(private readonly kv: KvRequests) {}
 
   static async open(nc: NatsConnection, cfg: Config): Promise<Store> {
     const js = nc.jetstream();
@@ -71,7 +69,7 @@ export class Store {
       }),
       js.views.kv(CLAIMS_BUCKET, { history: 1, storage, allow_direct: true }),
     ]);
-    return new Store(await nc.jetstreamManager(), new KvRequests(nc, cfg.requestTimeoutMs));
+    return new Store(new KvRequests(nc, cfg.requestTimeoutMs));
   }
 
   async get<T extends KubeObject>(info: KindInfo, name: string, namespace?: string): Promise<Stored<T> | null> {
@@ -127,7 +125,7 @@ export class Store {
     }
   }
 
-  /** A claim (claims.ts): its value and revision; a released one has no value, a never-made one is null. */
+  /** A claim (node-ports.ts): its value and revision; a released one has no value, a never-made one is null. */
   async getClaim(key: string): Promise<{ value?: Uint8Array; revision: number } | null> {
     const entry = await this.kv.get(CLAIMS_BUCKET, key);
     if (!entry) return null;
@@ -155,9 +153,8 @@ export class Store {
   }
 
   /** The bucket's last revision: a read at or after it sees every write acknowledged so far. */
-  async lastRevision(info: KindInfo): Promise<number> {
-    const si = await this.jsm.streams.info(`KV_${kvBucket(info.resource)}`);
-    return si.state.last_seq;
+  lastRevision(info: KindInfo): Promise<number> {
+    return this.kv.lastSequence(kvBucket(info.resource));
   }
 }
 
