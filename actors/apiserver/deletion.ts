@@ -91,17 +91,13 @@ function dependentsOf(ctx: ApiContext, owner: KubeObject): KubeObject[] {
 async function deleteDependents(ctx: ApiContext, owner: KubeObject, opts: RequestOptions): Promise<void> {
   await syncedCaches(ctx);
   const childOpts: RequestOptions = { ...opts, preconditions: undefined, fence: undefined, propagationPolicy: 'Background', gracePeriodSeconds: undefined };
-  // The owner is gone already: a dependent that cannot be deleted now (a controller wrote it at the
-  // same moment) is retried, and left to its controller or the garbage collector after that.
+  // The owner is gone already: a dependent that a controller writes at the same moment is retried
+  // by deleteByName, and left to its controller or the garbage collector after that.
   await Promise.all(dependentsOf(ctx, owner).map(async (dep) => {
-    for (let attempt = 0; attempt < 3; attempt++) {
-      try {
-        await deleteByName(ctx, kindInfo(dep.kind)!, dep.metadata.name!, dep.metadata.namespace, childOpts);
-        return;
-      } catch (err) {
-        if (err instanceof NotFound) return;
-        if (!(err instanceof Conflict)) throw err;
-      }
+    try {
+      await deleteByName(ctx, kindInfo(dep.kind)!, dep.metadata.name!, dep.metadata.namespace, childOpts);
+    } catch (err) {
+      if (!(err instanceof NotFound) && !(err instanceof Conflict)) throw err;
     }
   }));
 }
