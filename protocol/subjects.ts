@@ -17,12 +17,13 @@ export const APISERVER_QUEUE = 'apiserver';
 const APISERVER = 'skiff.apiserver';
 
 /**
- * Each apiserver also answers on a subject of its own, and says every half second that it is
+ * Each apiserver also answers on a subject of its own, and says every APISERVER_BEAT_MS that it is
  * there: clients send to apiservers they have heard from lately, so that one that has stopped
  * answering (paused, hung) stops getting requests. The queue group alone cannot do this: NATS
  * keeps a stopped process in it for as long as it has data to send it.
  */
 export const APISERVER_BEAT = `${APISERVER}._beat`;
+export const APISERVER_BEAT_MS = 500;
 
 /** A request to apiserver `instance` alone: `skiff.apiserver.<instance>.<resource>.<verb>[.<origin>]`. */
 export function apiInstanceSubject(instance: string, resource: string, verb: string, origin?: string): string {
@@ -36,7 +37,7 @@ export function apiInstanceWildcard(instance: string): string {
 /** Either form of an apiserver request subject. */
 export function parseApiSubject(subject: string): { resource: string; verb: string; origin?: string } | null {
   const t = subject.split('.');
-  const at = t[0] === 'skiff' && t[1] === 'api' ? 2 : t[0] === 'skiff' && t[1] === 'apiserver' && t[2] !== '_beat' ? 3 : -1;
+  const at = t[0] === 'skiff' && t[1] === 'api' ? 2 : t[0] === 'skiff' && t[1] === 'apiserver' ? 3 : -1;
   if (at < 0 || t.length < at + 2 || t.length > at + 3) return null;
   return { resource: t[at], verb: t[at + 1], ...(t[at + 2] ? { origin: t[at + 2] } : {}) };
 }

@@ -37,7 +37,6 @@ export const apiserverMachine = setup({
     countFailure: assign({ failures: ({ context }) => context.failures + 1 }),
     logServing: ({ context }) => context.log.info('serving'),
     stopWatches: ({ context }) => context.server.stopWatches(),
-    closeServer: ({ context }) => context.server.close(),
   },
   delays: {
     retry: ({ context }) => Math.min(context.retryMs * 2 ** Math.min(context.failures, 5), 10_000),
@@ -84,6 +83,6 @@ export const apiserverMachine = setup({
         },
       },
     },
-    stopped: { type: 'final', entry: 'closeServer' },
+    stopped: { type: 'final', entry: 'stopWatches' },
   },
 });

@@ -33,6 +33,10 @@ export interface KvFeedOptions {
   caughtUpAt: number;
   /** A consumer could not be made (the bucket is gone, say; the feed keeps retrying), or onEntry threw. */
   onError?(err: Error): void;
+  /**
+   * Idle heartbeats; two missed and the feed makes a new consumer. Default 5 s, as nats.js's: a
+   * shorter one replaced consumers needlessly when a loaded machine delayed a heartbeat.
+   */
   heartbeatMs?: number;
   requestTimeoutMs?: number;
 }

@@ -1,6 +1,7 @@
-// The apiserver's moving parts: watch caches fed from the KV buckets, the request subscription
-// (one queue group, so any number of apiservers serve at once), and the watch streams with their
-// heartbeats. The machine in apiserver.machine.ts decides when each runs.
+// The apiserver's moving parts: watch caches fed from the KV buckets, the request subscriptions
+// (one queue group, so any number of apiservers serve at once, and a subject of its own, with a
+// beat that tells clients it answers), and the watch streams with their heartbeats. The machine
+// in apiserver.machine.ts decides when each runs.
 import { ErrorCode, nuid, type Msg, type NatsConnection, type NatsError } from 'nats';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { decode, encode, encodeWithRaw, encodeWithStoredObject } from '../../protocol/codec.ts';
@@ -8,8 +9,7 @@ import type { Config } from '../../protocol/config.ts';
 import { DEFAULT_NAMESPACE, NODE_LEASE_NAMESPACE, SYSTEM_NAMESPACE } from '../../protocol/defaults.ts';
 import { AlreadyExists, BadRequest, Invalid, Timeout, toWire } from '../../protocol/errors.ts';
 import { KINDS, kindByResource, kindInfo, type KindInfo } from '../../protocol/kinds.ts';
-import { API_WILDCARD, APISERVER_BEAT, APISERVER_QUEUE, apiInstanceWildcard, kvBucket, parseApiSubject } from '../../protocol/subjects.ts';
-import { APISERVER_BEAT_MS } from '../lib/apiservers.ts';
+import { API_WILDCARD, APISERVER_BEAT, APISERVER_BEAT_MS, APISERVER_QUEUE, apiInstanceWildcard, kvBucket, parseApiSubject } from '../../protocol/subjects.ts';
 import type { Logger } from '../lib/log.ts';
 import { AdmissionChain, namespaceLifecycle, type AdmissionPlugin } from './admission.ts';
 import { nodePortAllocator, parsePortRange } from './node-ports.ts';
@@ -32,12 +32,6 @@ interface ActiveWatch {
   misses: number;
   heartbeatInFlight: boolean;
 }
-
-/**
- * Idle heartbeats of the store feeds; two missed and a feed makes a new consumer. nats.js's 5 s:
- * a shorter one replaced consumers needlessly when a loaded machine delayed a heartbeat.
- */
-const FEED_HEARTBEAT_MS = 5000;
 
 type Verb = (ctx: ApiContext, info: KindInfo, req: ApiRequest) => Promise<ObjectResult | Record<string, unknown>>;
 
@@ -142,7 +136,6 @@ export class ApiServer {
       const feed = new KvFeed(this.opts.nc, kvBucket(info.resource), {
         fromRevision: resume ? cache.rv + 1 : 0,
         caughtUpAt: before,
-        heartbeatMs: FEED_HEARTBEAT_MS,
         requestTimeoutMs: this.opts.cfg.requestTimeoutMs,
         onEntry: (e) => cache.apply(e),
         onCaughtUp: () => {
@@ -216,11 +209,6 @@ export class ApiServer {
       sweepTerminatingNamespaces(this.ctx!).catch((err) => this.opts.log.warn('namespace sweep failed', { err }));
     }, periodMs);
     return () => clearInterval(t);
-  }
-
-  /** Releases the store's connection resources; the actor calls it when it stops. */
-  close(): void {
-    this.stopWatches();
   }
 
   stopWatches(): void {

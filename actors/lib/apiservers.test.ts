@@ -1,7 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { NatsConnection } from 'nats';
-import { ApiServers, APISERVER_BEAT_MS } from './apiservers.ts';
+import { APISERVER_BEAT_MS } from '../../protocol/subjects.ts';
+import { ApiServers } from './apiservers.ts';
 
 const fakeNc = { subscribe: () => ({ unsubscribe() {} }) } as unknown as NatsConnection;
 

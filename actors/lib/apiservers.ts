@@ -6,10 +6,9 @@
 // group alone it would keep getting its share for as long as NATS has data to send it, since NATS
 // does not ping a connection it is busy writing to. One per connection.
 import type { NatsConnection } from 'nats';
-import { APISERVER_BEAT } from '../../protocol/subjects.ts';
+import { APISERVER_BEAT, APISERVER_BEAT_MS } from '../../protocol/subjects.ts';
 import { onePerConnection } from './nats.ts';
 
-export const APISERVER_BEAT_MS = 500;
 /** Three beats missed and an apiserver is passed over. */
 const HEALTHY_MS = 3 * APISERVER_BEAT_MS;
 
