@@ -2,8 +2,6 @@
 // requests in flight, and the same operations straight on a JetStream KV bucket in the same run.
 // The ratio of the two is what the apiserver costs. Writes bench/results/apiserver.json.
 // Usage: tsx bench/apiserver.ts [--ops N]
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { StorageType } from 'nats';
@@ -11,9 +9,9 @@ import { ApiClient } from '../actors/lib/client.ts';
 import { connectNats } from '../actors/lib/nats.ts';
 import { encodeObject } from '../protocol/codec.ts';
 import type { Pod } from '../protocol/types.ts';
-import { ROOT, startMaster, startNats } from '../test/harness.ts';
+import { startMaster, startNats } from '../test/harness.ts';
 import { processUsage } from '../actors/lib/procfs.ts';
-import { progress, quantile } from './stats.ts';
+import { progress, quantile, writeResult } from './stats.ts';
 
 const { values } = parseArgs({ options: { ops: { type: 'string', default: '3000' }, help: { type: 'boolean', short: 'h' } } });
 if (values.help) {
@@ -137,10 +135,5 @@ const targets = {
 console.log(`\ntarget: apiserver >= 50% of raw KV at 64 in flight: worst ${(worstRatio64 * 100).toFixed(0)}% ${targets.throughputRatioAt64.pass ? 'PASS' : 'FAIL'}`);
 console.log(`target: mutating p99 <= 20 ms at 64 in flight: worst ${worstMutatingP99.toFixed(2)} ms ${targets.mutatingP99At64Ms.pass ? 'PASS' : 'FAIL'}`);
 
-const out = join(ROOT, 'bench/results');
-mkdirSync(out, { recursive: true });
-writeFileSync(join(out, 'apiserver.json'), `${JSON.stringify({
-  benchmark: 'apiserver', date: new Date().toISOString(), machine: { cpus: cpus().length, node: process.version },
-  opsPerMeasurement: OPS, samples, ratios, targets,
-}, null, 2)}\n`);
-console.log(`\nwrote ${join('bench/results', 'apiserver.json')}`);
+console.log();
+writeResult('apiserver', { opsPerMeasurement: OPS, samples, ratios, targets });

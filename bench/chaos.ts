@@ -4,7 +4,7 @@
 // two minutes. Writes bench/results/chaos.json.
 // Usage: tsx bench/chaos.ts [--kills 12] [--stops 5] [--load-seconds 120]
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -14,7 +14,7 @@ import { decode } from '../protocol/codec.ts';
 import { gossipChangesSubject } from '../protocol/subjects.ts';
 import type { Deployment, Event, Node, Pod, Service } from '../protocol/types.ts';
 import { freePort, ROOT, spawnProc, waitFor, type Proc } from '../test/harness.ts';
-import { progress, quantile } from './stats.ts';
+import { progress, quantile, writeResult } from './stats.ts';
 
 const { values } = parseArgs({
   options: {
@@ -222,8 +222,6 @@ try {
   progress(`load: ${load.suspicions} suspicions, ${load.declaredDead} dead declarations, ${load.evictions} evictions, ${load.podsChanged} pods changed`);
 
   const result = {
-    bench: 'chaos',
-    date: new Date().toISOString(),
     cluster: { masters: 2, nodes: NODES, replicas: REPLICAS },
     kill: {
       kills: KILLS,
@@ -238,9 +236,8 @@ try {
     cpuLoad: load,
     targets: { everyMemberDeclaresDeadP50Ms: 1500, replacementRunningP99Ms: 3000 },
   };
-  mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
-  writeFileSync(join(ROOT, 'bench/results/chaos.json'), `${JSON.stringify(result, null, 2)}\n`);
   console.log(JSON.stringify(result, null, 2));
+  writeResult('chaos', result);
 } finally {
   finished = true;
   await nc.close().catch(() => {});

@@ -3,7 +3,6 @@
 // latency given; the real part runs 50 members over a real nats-server, each on its own
 // connection. Writes bench/results/gossip.json.
 // Usage: tsx bench/gossip.ts [--n 1000] [--loss 0] [--latency 0.5,2] [--kills 20] [--real 50] [--slow-ms 300] [--quick]
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { NatsConnection } from 'nats';
@@ -14,8 +13,8 @@ import { Membership } from '../actors/membership/membership.ts';
 import type { Member } from '../actors/membership/state.ts';
 import { swimConfig, type SwimConfig } from '../actors/membership/timing.ts';
 import { loadConfig } from '../protocol/config.ts';
-import { ROOT, startNats, testConfig, waitFor } from '../test/harness.ts';
-import { progress, quantile } from './stats.ts';
+import { startNats, testConfig, waitFor } from '../test/harness.ts';
+import { progress, quantile, writeResult } from './stats.ts';
 
 const HELP = `Usage: tsx bench/gossip.ts [options]
 
@@ -209,8 +208,6 @@ if (REAL > 0) {
 }
 
 const result = {
-  bench: 'gossip',
-  date: new Date().toISOString(),
   config: { periodMs: PERIOD, probeTimeoutMs: cfg.probeTimeoutMs, indirectChecks: cfg.indirectChecks, gossipIntervalMs: cfg.gossipIntervalMs, fanout: cfg.gossipFanout, retransmitMult: cfg.retransmitMult, suspicionMult: cfg.suspicionMult, suspicionMaxMult: cfg.suspicionMaxMult, unreachableConfirmMs: cfg.unreachableConfirmMs },
   inMemory: { n: N, loss: LOSS, latencyMs: LATENCY, crash, silent, messageLoad: load, falsePositives: fp },
   realNats: real,
@@ -221,6 +218,5 @@ const result = {
   },
   wallSeconds: round((Date.now() - started) / 1000, 1),
 };
-mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
-writeFileSync(join(ROOT, 'bench/results/gossip.json'), `${JSON.stringify(result, null, 2)}\n`);
 console.log(JSON.stringify(result, null, 2));
+writeResult('gossip', result);

@@ -3,16 +3,13 @@
 // process. A watch sees each pod reach Running. Reports p50/p99 of create → Running and each
 // kubelet's CPU and RSS at 100 pods. Writes bench/results/pod-startup.json.
 // Usage: tsx bench/pod-startup.ts [--pods 300] [--rate 100]   (rate: pods created per second)
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ApiClient } from '../actors/lib/client.ts';
 import { connectNats } from '../actors/lib/nats.ts';
 import { processUsage } from '../actors/lib/procfs.ts';
-import { progress, quantile } from './stats.ts';
+import { progress, quantile, writeResult } from './stats.ts';
 import type { Pod } from '../protocol/types.ts';
-import { ROOT, startMaster, startNats, startNode, waitFor, type NodeProc } from '../test/harness.ts';
+import { startMaster, startNats, startNode, waitFor, type NodeProc } from '../test/harness.ts';
 
 const { values } = parseArgs({ options: { pods: { type: 'string', default: '300' }, rate: { type: 'string', default: '100' }, help: { type: 'boolean', short: 'h' } } });
 if (values.help) {
@@ -70,7 +67,6 @@ try {
     rssMB: Number((after[i].rssBytes / 2 ** 20).toFixed(1)),
   }));
   result = {
-    benchmark: 'pod-startup', date: new Date().toISOString(), machine: { cpus: cpus().length, node: process.version },
     pods: PODS, nodes: NODES, createRatePerSecond: RATE, rampSeconds: Number(rampSeconds.toFixed(2)),
     createToRunningMs: { p50: Number(quantile(latencies, 0.5).toFixed(1)), p99: Number(quantile(latencies, 0.99).toFixed(1)), max: Number(latencies[latencies.length - 1].toFixed(1)) },
     kubelets: perNode,
@@ -95,8 +91,5 @@ console.log(`create → Running: p50 ${result.createToRunningMs.p50} ms, p99 ${r
 for (const k of result.kubelets) console.log(`  ${k.node}: ${k.pods} pods, RSS ${k.rssMB} MB, CPU ${k.cpuSecondsDuringRamp} s during the ramp`);
 console.log(`target: p99 create → Running <= 1 s: ${result.targets.p99CreateToRunningMs.pass ? 'PASS' : 'FAIL'}`);
 console.log(`target: kubelet RSS <= 120 MB at 100 pods: worst ${result.targets.kubeletRssMBAt100Pods.worst} MB ${result.targets.kubeletRssMBAt100Pods.pass ? 'PASS' : 'FAIL'}`);
-const out = join(ROOT, 'bench/results');
-mkdirSync(out, { recursive: true });
-writeFileSync(join(out, 'pod-startup.json'), `${JSON.stringify(result, null, 2)}\n`);
-console.log('wrote bench/results/pod-startup.json');
+writeResult('pod-startup', result);
 process.exit(0);

@@ -4,8 +4,6 @@
 // Writes bench/results/proxy.json.
 // Usage: tsx bench/proxy.ts [--seconds 5] [--connections 50]
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Registry } from 'prom-client';
@@ -15,7 +13,7 @@ import { EventRecorder } from '../actors/lib/events.ts';
 import { KubeProxy } from '../actors/kube-proxy/index.ts';
 import type { Endpoints, Service } from '../protocol/types.ts';
 import { freePort, ROOT, spawnProc, startInProcessApiserver, startNats, waitFor } from '../test/harness.ts';
-import { progress, quantile } from './stats.ts';
+import { progress, quantile, writeResult } from './stats.ts';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '5' }, connections: { type: 'string', default: '50' }, help: { type: 'boolean', short: 'h' } } });
 if (values.help) {
@@ -121,7 +119,6 @@ const ratio = runs['keepAlive.proxied'].requestsPerSecond / runs['keepAlive.dire
 const addedP99 = runs['keepAlive.proxied'].p99Ms - runs['keepAlive.direct'].p99Ms;
 const reactionMax = Math.max(...reactions);
 const result = {
-  benchmark: 'proxy', date: new Date().toISOString(), machine: { cpus: cpus().length, node: process.version },
   seconds: SECONDS, connections: CONNECTIONS, runs,
   keepAliveThroughputRatio: Number(ratio.toFixed(3)),
   newConnectionThroughputRatio: Number((runs['newConnections.proxied'].requestsPerSecond / runs['newConnections.direct'].requestsPerSecond).toFixed(3)),
@@ -145,8 +142,5 @@ console.log(`an Endpoints write reaches the proxy in p50 ${result.endpointsReact
 console.log(`target: >= 80% of direct throughput with keep-alive: ${result.targets.keepAliveThroughputRatio.pass ? 'PASS' : 'FAIL'}`);
 console.log(`target: <= 1 ms added p99 at ${CONNECTIONS} connections: ${result.targets.addedP99Ms.pass ? 'PASS' : 'FAIL'}`);
 console.log(`target: reacts within 100 ms of an Endpoints write: ${result.targets.endpointsReactionMs.pass ? 'PASS' : 'FAIL'}`);
-const out = join(ROOT, 'bench/results');
-mkdirSync(out, { recursive: true });
-writeFileSync(join(out, 'proxy.json'), `${JSON.stringify(result, null, 2)}\n`);
-console.log('wrote bench/results/proxy.json');
+writeResult('proxy', result);
 process.exit(0);

@@ -5,16 +5,14 @@
 // a watch in this process, which does nothing else, sees each one bound and Running. Writes
 // bench/results/scheduler.json.
 // Usage: tsx bench/scheduler.ts [--nodes 1000] [--pods 10000] [--deployments 100] [--hollow-processes 1]
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ApiClient } from '../actors/lib/client.ts';
 import { connectNats } from '../actors/lib/nats.ts';
 import { processUsage } from '../actors/lib/procfs.ts';
-import { progress, quantile } from './stats.ts';
+import { progress, quantile, writeResult } from './stats.ts';
 import type { Deployment, Node, Pod } from '../protocol/types.ts';
-import { NODE_FLAGS, ROOT, spawnProc, startMaster, startNats, waitFor } from '../test/harness.ts';
+import { NODE_FLAGS, spawnProc, startMaster, startNats, waitFor } from '../test/harness.ts';
 
 const { values } = parseArgs({ options: {
   nodes: { type: 'string', default: '1000' }, pods: { type: 'string', default: '10000' }, deployments: { type: 'string', default: '100' },
@@ -115,7 +113,6 @@ const seconds = (t1 - t0) / 1000;
 const podsPerSecond = PODS / seconds;
 const proc = (k: keyof typeof before) => ({ cpuSeconds: Number((after[k].cpuSeconds - before[k].cpuSeconds).toFixed(1)), rssMB: Number(after[k].rssMB.toFixed(0)) });
 const result = {
-  benchmark: 'scheduler', date: new Date().toISOString(), machine: { cpus: cpus().length, node: process.version },
   nodes: NODES, pods: PODS, deployments: DEPLOYMENTS, hollowProcesses: HOLLOW_PROCESSES,
   seconds: Number(seconds.toFixed(2)), podsPerSecond: Number(podsPerSecond.toFixed(0)),
   createToBoundMs: { p50: quantile(toBound, 0.5), p99: quantile(toBound, 0.99) },
@@ -142,8 +139,5 @@ console.log(`apiserver requests per pod: ${Object.entries(result.requestsPerPod)
 for (const [k, v] of Object.entries(result.processes)) console.log(`  ${k.padEnd(18)} CPU ${String(v.cpuSeconds).padStart(6)} s   RSS ${String(v.rssMB).padStart(5)} MB`);
 console.log(`target: >= 1000 pods/s: ${result.targets.podsPerSecond.pass ? 'PASS' : 'FAIL'}`);
 console.log(`target: p99 create → bound <= 1 s: ${result.targets.p99CreateToBoundMs.pass ? 'PASS' : 'FAIL'}`);
-const out = join(ROOT, 'bench/results');
-mkdirSync(out, { recursive: true });
-writeFileSync(join(out, 'scheduler.json'), `${JSON.stringify(result, null, 2)}\n`);
-console.log('wrote bench/results/scheduler.json');
+writeResult('scheduler', result);
 process.exit(0);

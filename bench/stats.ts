@@ -1,4 +1,10 @@
-// What every benchmark shares: a progress line on stderr and nearest-rank quantiles.
+// What every benchmark shares: a progress line on stderr, nearest-rank quantiles, and the result
+// file, stamped alike.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { fileURLToPath } from 'node:url';
+
+const RESULTS = fileURLToPath(new URL('./results/', import.meta.url));
 export const progress = (text: string): void => {
   process.stderr.write(`bench: ${text}\n`);
 };
@@ -8,4 +14,12 @@ export function quantile(xs: readonly number[], q: number): number {
   if (xs.length === 0) return NaN;
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))];
+}
+
+/** Writes bench/results/NAME.json: the body, after which benchmark, when, and on what machine. */
+export function writeResult(name: string, body: Record<string, unknown>): void {
+  mkdirSync(RESULTS, { recursive: true });
+  const result = { benchmark: name, date: new Date().toISOString(), machine: { cpus: cpus().length, node: process.version }, ...body };
+  writeFileSync(`${RESULTS}${name}.json`, `${JSON.stringify(result, null, 2)}\n`);
+  console.log(`wrote bench/results/${name}.json`);
 }
