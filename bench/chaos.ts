@@ -13,6 +13,7 @@ import { connectNats } from '../actors/lib/nats.ts';
 import { decode } from '../protocol/codec.ts';
 import { gossipChangesSubject } from '../protocol/subjects.ts';
 import type { Deployment, Event, Node, Pod, Service } from '../protocol/types.ts';
+import { groupsStillAlive, readStateFile } from '../cli/up/runner.ts';
 import { freePort, ROOT, spawnProc, waitFor, type Proc } from '../test/harness.ts';
 import { progress, quantile, writeResult } from './stats.ts';
 
@@ -74,16 +75,9 @@ nc.subscribe(gossipChangesSubject('*'), {
 function groupOf(instance: string): number {
   const stateDir = join(dir, '.skiff', 'up');
   for (const f of readdirSync(stateDir).filter((x) => x.endsWith('.json'))) {
-    const groups = (JSON.parse(readFileSync(join(stateDir, f), 'utf8')).groups as { name: string; pgid: number }[]).filter((x) => x.name === instance);
     // A restarted instance has a new group; the file may still list the old one.
-    for (const g of groups.reverse()) {
-      try {
-        process.kill(-g.pgid, 0);
-        return g.pgid;
-      } catch {
-        // gone
-      }
-    }
+    const live = groupsStillAlive(readStateFile(join(stateDir, f)).groups.filter((g) => g.name === instance));
+    if (live.length) return live[live.length - 1].pgid;
   }
   throw new Error(`no live process group for ${instance}`);
 }
@@ -92,18 +86,18 @@ const pods = async () => (await client.list<Pod>('pods', { labelSelector: 'app=c
 const live = (ps: Pod[]) => ps.filter((p) => !p.metadata.deletionTimestamp);
 const runningPods = (ps: Pod[]) => live(ps).filter((p) => p.status?.phase === 'Running');
 const readyNodes = async () => (await client.list<Node>('nodes')).items.filter((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') && !(n.spec?.taints ?? []).length).length;
-const allAlive = () => {
+/** Each observer's latest word on each member (`observer/member`), of the changes that pass `keep`. */
+const latestWords = (keep: (c: Change) => boolean = () => true) => {
   const latest = new Map<string, string>();
-  for (const c of changes) latest.set(`${c.observer}/${c.member}`, c.state);
-  return [...latest.values()].every((s) => s === 'alive');
+  for (const c of changes) if (keep(c)) latest.set(`${c.observer}/${c.member}`, c.state);
+  return latest;
 };
+const allAlive = () => [...latestWords().values()].every((s) => s === 'alive');
 
 async function steady(what: string): Promise<void> {
   await waitFor(`${what}: ${NODES} Ready nodes, ${REPLICAS} Running, every member alive`, async () =>
     (await readyNodes()) === NODES && runningPods(await pods()).length === REPLICAS && allAlive(), 60_000, 200).catch(async (err) => {
-    const latest = new Map<string, string>();
-    for (const c of changes) latest.set(`${c.observer}/${c.member}`, c.state);
-    const notAlive = [...latest].filter(([, st]) => st !== 'alive').map(([k, st]) => `${k}=${st}`);
+    const notAlive = [...latestWords()].filter(([, st]) => st !== 'alive').map(([k, st]) => `${k}=${st}`);
     throw new Error(`${(err as Error).message}: ${await readyNodes()} Ready, ${runningPods(await pods()).length} Running, not alive: ${notAlive.join(' ') || 'none'}`);
   });
 }
@@ -131,18 +125,24 @@ try {
   const replaced: number[] = [];
   const allReplaced: number[] = [];
   let restartedFirst = 0;
-  /** Every other member's latest word on `node` since `since` is alive (or it said nothing). */
-  const everyoneSeesAlive = (node: string, since: number) => {
-    const latest = new Map<string, string>();
-    for (const c of changes) if (c.member === node && c.at >= since) latest.set(c.observer, c.state);
-    return [...latest.values()].every((state) => state === 'alive');
+  /** skiff up has started the instance again: it has a live group other than the one killed. */
+  const restarted = (instance: string, killed: number) => {
+    try {
+      return groupOf(instance) !== killed;
+    } catch {
+      return false;
+    }
   };
+  /** Every other member's latest word on `node` since `since` is alive (or it said nothing). */
+  const everyoneSeesAlive = (node: string, since: number) => [...latestWords((c) => c.member === node && c.at >= since).values()].every((state) => state === 'alive');
   for (let k = 0; k < KILLS; k++) {
     const node = `node-${(k % NODES) + 1}`;
-    const existing = new Set((await pods()).map((p) => p.metadata.uid!));
-    const victimPods = live(await pods()).filter((p) => p.spec.nodeName === node).map((p) => p.metadata.uid!);
+    const before = await pods();
+    const existing = new Set(before.map((p) => p.metadata.uid!));
+    const victimPods = live(before).filter((p) => p.spec.nodeName === node).map((p) => p.metadata.uid!);
     const at = Date.now();
-    const group = groupOf(`node.${(k % NODES) + 1}`);
+    const instance = `node.${(k % NODES) + 1}`;
+    const group = groupOf(instance);
     const members = execFileSync('ps', ['-o', 'pid=,args=', '-g', String(group)], { encoding: 'utf8' }).trim();
     process.kill(-group, 'SIGKILL');
     const seenAt = new Map<string, number>();
@@ -155,7 +155,7 @@ try {
           podRunningAt.set(p.metadata.uid!, now);
         }
       }
-      if (seenAt.size === 0 && now - at > RESTARTED_FIRST_MS && everyoneSeesAlive(node, at)) return 'restarted first';
+      if (seenAt.size === 0 && now - at > RESTARTED_FIRST_MS && everyoneSeesAlive(node, at) && restarted(instance, group)) return 'restarted first';
       return seenAt.size >= MEMBERS - 1 && podRunningAt.size >= victimPods.length;
     }, 30_000, 20).catch((err) => {
       throw new Error(`${(err as Error).message} (process group ${group}): ${seenAt.size} of ${MEMBERS - 1} members declared it dead (${[...seenAt.keys()].join(', ')}); ${podRunningAt.size} of ${victimPods.length} replacements Running\ngroup was:\n${members}\n${up.output().split('\n').filter((l) => /node\.|up  /.test(l)).slice(-40).join('\n')}`);

@@ -37,14 +37,19 @@ export interface RunnerOptions {
 export interface Group { name: string; pgid: number; startTime: string }
 interface StateFile { runner: { pid: number; startTime: string }; groups: Group[] }
 
-/**
- * The groups a runner that is gone left running, by its state file (a group whose leader's pid
- * now names another process is not its); undefined while the runner still runs. Throws on a file
- * that is not a state file.
- */
-export function leftRunning(path: string): { runner: number; groups: Group[] } | undefined {
+/** A runner's state file (.skiff/up/<pid>.json), or why it is not one. */
+export function readStateFile(path: string): StateFile {
   const state = JSON.parse(readFileSync(path, 'utf8')) as StateFile;
   if (typeof state.runner?.pid !== 'number' || !Array.isArray(state.groups)) throw new Error('not a skiff up state file');
+  return state;
+}
+
+/**
+ * The groups a runner that is gone left running, by its state file (a group whose leader's pid
+ * now names another process is not its); undefined while the runner still runs.
+ */
+export function leftRunning(path: string): { runner: number; groups: Group[] } | undefined {
+  const state = readStateFile(path);
   if (isRunning(state.runner.pid, state.runner.startTime)) return undefined;
   return { runner: state.runner.pid, groups: state.groups.filter((g) => isRunning(g.pgid, g.startTime, g.pgid)) };
 }
