@@ -10,11 +10,9 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ApiClient } from '../actors/lib/client.ts';
 import { connectNats } from '../actors/lib/nats.ts';
-import { decode } from '../protocol/codec.ts';
-import { gossipChangesSubject } from '../protocol/subjects.ts';
 import type { Deployment, Event, Node, Pod, Service } from '../protocol/types.ts';
 import { groupsStillAlive, readStateFile } from '../cli/up/runner.ts';
-import { freePort, ROOT, spawnProc, waitFor, type Proc } from '../test/harness.ts';
+import { freePort, recordGossipChanges, ROOT, spawnProc, waitFor, type Proc, type SeenChange } from '../test/harness.ts';
 import { progress, quantile, writeResult } from './stats.ts';
 
 const { values } = parseArgs({
@@ -59,17 +57,9 @@ void up.exited.then((code) => {
   process.exit(1);
 });
 
-interface Change { observer: string; member: string; state: string; at: number }
-const changes: Change[] = [];
 const nc = await connectNats({ url: `nats://127.0.0.1:${natsPort}`, name: 'chaos-bench', persistent: true });
 const client = new ApiClient(nc, { timeoutMs: 5000, waitForApiserver: true });
-nc.subscribe(gossipChangesSubject('*'), {
-  callback: (err, m) => {
-    if (err) return;
-    const c = decode(m.data) as unknown as { observer: string; member: { name: string; state: string } };
-    changes.push({ observer: c.observer, member: c.member.name, state: c.member.state, at: Date.now() });
-  },
-});
+const { changes } = recordGossipChanges(nc);
 
 /** The live process group `skiff up` started for an instance (node.3), from its state file. */
 function groupOf(instance: string): number {
@@ -87,7 +77,7 @@ const live = (ps: Pod[]) => ps.filter((p) => !p.metadata.deletionTimestamp);
 const runningPods = (ps: Pod[]) => live(ps).filter((p) => p.status?.phase === 'Running');
 const readyNodes = async () => (await client.list<Node>('nodes')).items.filter((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') && !(n.spec?.taints ?? []).length).length;
 /** Each observer's latest word on each member (`observer/member`), of the changes that pass `keep`. */
-const latestWords = (keep: (c: Change) => boolean = () => true) => {
+const latestWords = (keep: (c: SeenChange) => boolean = () => true) => {
   const latest = new Map<string, string>();
   for (const c of changes) if (keep(c)) latest.set(`${c.observer}/${c.member}`, c.state);
   return latest;

@@ -4,32 +4,23 @@
 // many kills, and the two-minute load, are bench/chaos.ts's; this pins the behaviour.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { Subscription } from 'nats';
 import { ApiClient } from '../actors/lib/client.ts';
 import { connectNats } from '../actors/lib/nats.ts';
-import { decode } from '../protocol/codec.ts';
-import { gossipChangesSubject } from '../protocol/subjects.ts';
 import type { Deployment, Event, Node, Pod, Service } from '../protocol/types.ts';
-import { freePort, metricSum, setup, spawnProc, startMaster, startNats, startNode, waitFor, type Master, type Nats, type NodeProc, type Proc } from './harness.ts';
+import { freePort, metricSum, recordGossipChanges, setup, spawnProc, startMaster, startNats, startNode, waitFor, type Master, type Nats, type NodeProc, type Proc, type SeenChange } from './harness.ts';
 
 const NODES = 5;
 const REPLICAS = 20;
 const SERVER = `require('http').createServer((q, s) => s.end(process.env.HOSTNAME)).listen(process.env.PORT)`;
 
-interface Change {
-  observer: string;
-  member: string;
-  state: string;
-  at: number;
-}
 
 interface Ctx {
   nats: Nats;
   masters: Master[];
   nodes: NodeProc[];
   client: ApiClient;
-  changes: Change[];
-  sub: Subscription;
+  changes: SeenChange[];
+  stopRecording: () => void;
 }
 
 const s = suite<Ctx>('chaos');
@@ -46,14 +37,7 @@ s.before(setup(async (ctx) => {
   for (let i = 1; i <= NODES; i++) ctx.nodes.push(await startNode(ctx.nats.url, `chaos-node-${i}`, { env: { SKIFF_NODE_ADDRESS: `127.0.1.${30 + i}` } }));
   const nc = await connectNats({ url: ctx.nats.url, name: 'chaos-test', persistent: true });
   ctx.client = new ApiClient(nc, { timeoutMs: 5000 });
-  ctx.changes = [];
-  ctx.sub = nc.subscribe(gossipChangesSubject('*'), {
-    callback: (err, m) => {
-      if (err) return;
-      const c = decode(m.data) as unknown as { observer: string; member: { name: string; state: string } };
-      ctx.changes.push({ observer: c.observer, member: c.member.name, state: c.member.state, at: Date.now() });
-    },
-  });
+  ({ changes: ctx.changes, stop: ctx.stopRecording } = recordGossipChanges(nc));
   await waitFor(`${NODES} Ready nodes`, async () => (await ctx.client.list<Node>('nodes')).items.filter((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')).length === NODES, 20_000);
   const port = await freePort();
   await ctx.client.create<Service>({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'chaos' }, spec: { selector: { app: 'chaos' }, ports: [{ port, targetPort: 'http' }] } });
@@ -69,7 +53,7 @@ s.before(setup(async (ctx) => {
 
 // Whatever `before` got to, so that a failure there is reported rather than this hook's.
 s.after(async (ctx) => {
-  ctx.sub?.unsubscribe();
+  ctx.stopRecording?.();
   if (ctx.client) {
     await ctx.client.delete('deployments', 'chaos', 'default').catch(() => {});
     await waitFor('pods gone', async () => (await pods(ctx.client)).length === 0, 20_000).catch(() => {});

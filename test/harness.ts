@@ -15,6 +15,8 @@ import { silentLogger } from '../actors/lib/log.ts';
 import { connectNats } from '../actors/lib/nats.ts';
 import { loadConfig, type Config } from '../protocol/config.ts';
 import { processStat } from '../actors/lib/procfs.ts';
+import { decodeMemberChange } from '../actors/membership/messages.ts';
+import { gossipChangesSubject } from '../protocol/subjects.ts';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -128,6 +130,31 @@ export function spawnProc(cmd: string, args: string[], opts: { env?: NodeJS.Proc
       clearTimeout(t);
     },
   };
+}
+
+/** A gossip change as a test or benchmark sees it: who said what of whom, and when it arrived. */
+export interface SeenChange {
+  observer: string;
+  member: string;
+  state: string;
+  at: number;
+}
+
+/** Records every member's view changes as they arrive, until `stop()`. */
+export function recordGossipChanges(nc: NatsConnection): { changes: SeenChange[]; stop(): void } {
+  const changes: SeenChange[] = [];
+  const sub = nc.subscribe(gossipChangesSubject('*'), {
+    callback: (err, m) => {
+      if (err) return;
+      try {
+        const c = decodeMemberChange(m.data);
+        changes.push({ observer: c.observer, member: c.member.name, state: c.member.state, at: Date.now() });
+      } catch {
+        // Not a change message: skip it.
+      }
+    },
+  });
+  return { changes, stop: () => sub.unsubscribe() };
 }
 
 export interface Nats {

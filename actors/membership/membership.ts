@@ -6,6 +6,7 @@ import { encode } from '../../protocol/codec.ts';
 import type { Config } from '../../protocol/config.ts';
 import { GOSSIP_MEMBERS_QUEUE, gossipChangesSubject, gossipMembersSubject } from '../../protocol/subjects.ts';
 import type { Logger } from '../lib/log.ts';
+import { encodeMemberChange } from './messages.ts';
 import { NatsTransport, transportMetrics } from './nats-transport.ts';
 import type { Member, MemberRole, MemberState } from './state.ts';
 import { Swim, type Clock } from './swim.ts';
@@ -124,7 +125,7 @@ export class Membership {
     const level = member.state === 'dead' ? 'warn' : previous ? 'info' : 'debug';
     this.opts.log[level](`member is ${member.state}`, { member: member.name, incarnation: member.incarnation, was: previous?.state });
     try {
-      this.opts.nc.publish(gossipChangesSubject(this.opts.name), encode('member-change', { observer: this.opts.name, member, previous: previous?.state, at: Date.now() }));
+      this.opts.nc.publish(gossipChangesSubject(this.opts.name), encodeMemberChange({ observer: this.opts.name, member, previous: previous?.state, at: Date.now() }));
     } catch {
       // Closed connection: the change is still acted on here.
     }

@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { pack } from 'msgpackr';
 import { BadRequest } from '../../protocol/errors.ts';
-import { decodeMessage, encodeMessage, type Message } from './messages.ts';
+import { decodeMemberChange, decodeMessage, encodeMemberChange, encodeMessage, type Message } from './messages.ts';
 
 test('messages: round trip', () => {
   const msg: Message = { type: 'ping', from: 'a', target: 'b', news: [{ type: 'suspect', name: 'c', incarnation: 2, from: 'a' }] };
@@ -31,5 +31,12 @@ for (const [name, body, re] of bad) {
     }
   });
 }
+
+test('member change - round trip; another message is refused', () => {
+  const change = { observer: 'master-1', member: { name: 'node-2', role: 'node' as const, incarnation: 3, state: 'dead' as const, since: 1699999999000 }, previous: 'suspect' as const, at: 1700000000000 };
+  const back = decodeMemberChange(encodeMemberChange(change));
+  assert.equal({ observer: back.observer, member: back.member, previous: back.previous, at: back.at }, change);
+  assert.throws(() => decodeMemberChange(encodeMessage({ type: 'gossip', from: 'a', news: [] })), (e: Error) => e instanceof BadRequest && /not a member change: gossip/.test(e.message));
+});
 
 test.run();

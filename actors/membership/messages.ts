@@ -1,8 +1,9 @@
 // The SWIM messages on `skiff.gossip.<member>`. Each carries its sender; all but nack and the
-// full-state exchange carry piggybacked news.
+// full-state exchange carry piggybacked news. And the change a member publishes on
+// `skiff.gossip.<member>.changes` when its view of another changes.
 import { BadRequest } from '../../protocol/errors.ts';
 import { decode, encode } from '../../protocol/codec.ts';
-import type { Member, News } from './state.ts';
+import type { Member, MemberState, News } from './state.ts';
 
 export type Message =
   /** Are you there? Answered with an ack to the reply address. */
@@ -54,4 +55,25 @@ export function decodeMessage(data: Uint8Array): Message {
   }
   const { v: _v, ...msg } = env;
   return msg as unknown as Message;
+}
+
+/** What a member publishes on gossipChangesSubject(itself) each time its view of another changes. */
+export interface MemberChange {
+  observer: string;
+  member: Member;
+  previous?: MemberState;
+  at: number;
+}
+
+const MEMBER_CHANGE = 'member-change';
+
+export function encodeMemberChange(change: MemberChange): Uint8Array {
+  return encode(MEMBER_CHANGE, { ...change });
+}
+
+/** A change as published; throws on a message that is not one. */
+export function decodeMemberChange(data: Uint8Array): MemberChange {
+  const msg = decode(data);
+  if (msg.type !== MEMBER_CHANGE) throw new BadRequest(`not a member change: ${msg.type}`);
+  return msg as unknown as MemberChange;
 }

@@ -5,6 +5,7 @@ import { decode } from '../../protocol/codec.ts';
 import { Unavailable } from '../../protocol/errors.ts';
 import { gossipChangesSubject, gossipMembersSubject } from '../../protocol/subjects.ts';
 import type { Member, MembersView } from '../../actors/membership/index.ts';
+import { decodeMemberChange } from '../../actors/membership/messages.ts';
 import { stringOption, UsageError, type CliContext, type Values } from '../command.ts';
 import { humanDuration, renderTable } from '../table.ts';
 
@@ -63,7 +64,7 @@ async function watchMembers(nc: NatsConnection, from: string | undefined, ctx: C
     callback: (err, m) => {
       if (err) return;
       try {
-        const c = decode(m.data) as unknown as { observer: string; member: Member; previous?: string; at: number };
+        const c = decodeMemberChange(m.data);
         const time = new Date(c.at).toISOString().slice(11, 23);
         ctx.out(watchLine([time, c.observer, c.member.name, c.member.state, c.previous ?? '-', String(c.member.incarnation)]));
       } catch {
