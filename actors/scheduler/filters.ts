@@ -8,10 +8,19 @@ export interface PodFacts {
   pod: Pod;
   req: Requests;
   hostPorts: number[];
+  nodeSelector: [string, string][];
+  tolerations: Toleration[];
+  tolerable: boolean;
 }
 
 export function podFacts(pod: Pod): PodFacts {
-  return { pod, req: podRequests(pod), hostPorts: podHostPorts(pod) };
+  const tolerations = pod.spec.tolerations ?? [];
+  return {
+    pod, req: podRequests(pod), hostPorts: podHostPorts(pod),
+    nodeSelector: Object.entries(pod.spec.nodeSelector ?? {}),
+    tolerations,
+    tolerable: tolerations.some((t) => t.key === 'node.kubernetes.io/unschedulable' && (t.operator === 'Exists' || !t.effect)),
+  };
 }
 
 export type Filter = (pod: Pod, node: NodeInfo, req: Requests, facts: PodFacts) => string | undefined;
@@ -22,9 +31,17 @@ export function tolerates(t: Toleration, taint: Taint): boolean {
   return t.key === taint.key && (t.value ?? '') === (taint.value ?? '');
 }
 
+const SCHEDULING_EFFECTS = ['NoSchedule', 'NoExecute'];
+
 /** The first NoSchedule or NoExecute taint no toleration of the pod covers. */
-export function untoleratedTaint(taints: Taint[], tolerations: Toleration[] | undefined, effects = ['NoSchedule', 'NoExecute']): Taint | undefined {
-  return taints.find((taint) => effects.includes(taint.effect) && !(tolerations ?? []).some((t) => tolerates(t, taint)));
+export function untoleratedTaint(taints: Taint[], tolerations: Toleration[] | undefined, effects = SCHEDULING_EFFECTS): Taint | undefined {
+  for (const taint of taints) {
+    if (!effects.includes(taint.effect)) continue;
+    let tolerated = false;
+    for (const t of tolerations ?? []) if ((tolerated = tolerates(t, taint))) break;
+    if (!tolerated) return taint;
+  }
+  return undefined;
 }
 
 export function requirementMatches(r: NodeSelectorRequirement, labels: Record<string, string>): boolean {
@@ -42,9 +59,8 @@ export function requirementMatches(r: NodeSelectorRequirement, labels: Record<st
 
 export const nodeReady: Filter = (_pod, node) => (node.ready ? undefined : 'node(s) were not ready');
 
-export const nodeSchedulable: Filter = (pod, node) =>
-  node.unschedulable && !(pod.spec.tolerations ?? []).some((t) => t.key === 'node.kubernetes.io/unschedulable' && (t.operator === 'Exists' || !t.effect))
-    ? 'node(s) were unschedulable' : undefined;
+export const nodeSchedulable: Filter = (_pod, node, _req, facts) =>
+  node.unschedulable && !facts.tolerable ? 'node(s) were unschedulable' : undefined;
 
 export const fitsResources: Filter = (_pod, node, req) => {
   if (node.requested.pods + 1 > node.allocatable.pods) return 'Too many pods';
@@ -53,8 +69,8 @@ export const fitsResources: Filter = (_pod, node, req) => {
   return undefined;
 };
 
-export const matchesNodeSelector: Filter = (pod, node) => {
-  for (const [k, v] of Object.entries(pod.spec.nodeSelector ?? {})) if (node.labels[k] !== v) return "node(s) didn't match node selector";
+export const matchesNodeSelector: Filter = (pod, node, _req, facts) => {
+  for (const [k, v] of facts.nodeSelector) if (node.labels[k] !== v) return "node(s) didn't match node selector";
   const terms = pod.spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms;
   if (terms && terms.length > 0 && !terms.some((t) => (t.matchExpressions ?? []).every((r) => requirementMatches(r, node.labels)))) {
     return "node(s) didn't match Pod's node affinity/selector";
@@ -62,13 +78,16 @@ export const matchesNodeSelector: Filter = (pod, node) => {
   return undefined;
 };
 
-export const toleratesTaints: Filter = (pod, node) => {
-  const taint = untoleratedTaint(node.taints, pod.spec.tolerations);
+export const toleratesTaints: Filter = (_pod, node, _req, facts) => {
+  if (node.taints.length === 0) return undefined;
+  const taint = untoleratedTaint(node.taints, facts.tolerations);
   return taint ? `node(s) had untolerated taint {${taint.key}: ${taint.value ?? ''}}` : undefined;
 };
 
-export const freeHostPorts: Filter = (_pod, node, _req, facts) =>
-  facts.hostPorts.some((p) => node.hostPorts.has(p)) ? "node(s) didn't have free ports for the requested pod ports" : undefined;
+export const freeHostPorts: Filter = (_pod, node, _req, facts) => {
+  for (const p of facts.hostPorts) if (node.hostPorts.has(p)) return "node(s) didn't have free ports for the requested pod ports";
+  return undefined;
+};
 
 /** In the order Kubernetes runs them: the cheap, decisive ones first. */
 export const FILTERS: Filter[] = [nodeSchedulable, nodeReady, matchesNodeSelector, toleratesTaints, freeHostPorts, fitsResources];

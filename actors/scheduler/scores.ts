@@ -14,8 +14,11 @@ export function leastAllocated(node: NodeInfo, req: Requests): number {
 
 /** Spreading: fewer pods of the same owner on the node scores higher. */
 export function spread(node: NodeInfo, owner: string | undefined, maxOnAnyNode: number): number {
-  if (!owner || maxOnAnyNode === 0) return 100;
-  return ((maxOnAnyNode - (node.owners.get(owner) ?? 0)) / maxOnAnyNode) * 100;
+  return owner ? spreadOf(node.owners.get(owner) ?? 0, maxOnAnyNode) : 100;
+}
+
+function spreadOf(ownPods: number, maxOnAnyNode: number): number {
+  return maxOnAnyNode === 0 ? 100 : ((maxOnAnyNode - ownPods) / maxOnAnyNode) * 100;
 }
 
 export const WEIGHTS = { leastAllocated: 1, spread: 2 };
@@ -23,14 +26,24 @@ export const WEIGHTS = { leastAllocated: 1, spread: 2 };
 /** Picks the best of the feasible nodes; `tieBreak` rotates among equals so that ties spread too. */
 export function pickNode(feasible: NodeInfo[], req: Requests, owner: string | undefined, tieBreak: number): NodeInfo | undefined {
   if (feasible.length === 0) return undefined;
+  // One lookup of the owner's pods per node; the scores once those are known.
+  const scores = new Float64Array(feasible.length);
   let max = 0;
-  if (owner) for (const n of feasible) max = Math.max(max, n.owners.get(owner) ?? 0);
-  let best: NodeInfo[] = [];
-  let bestScore = -Infinity;
-  for (const n of feasible) {
-    const score = WEIGHTS.leastAllocated * leastAllocated(n, req) + WEIGHTS.spread * spread(n, owner, max);
-    if (score > bestScore + 1e-9) [best, bestScore] = [[n], score];
-    else if (Math.abs(score - bestScore) <= 1e-9) best.push(n);
+  if (owner) {
+    for (let i = 0; i < feasible.length; i++) {
+      scores[i] = feasible[i].owners.get(owner) ?? 0;
+      if (scores[i] > max) max = scores[i];
+    }
   }
-  return best[tieBreak % best.length];
+  let bestScore = -Infinity;
+  for (let i = 0; i < feasible.length; i++) {
+    scores[i] = WEIGHTS.leastAllocated * leastAllocated(feasible[i], req) + WEIGHTS.spread * spreadOf(scores[i], max);
+    if (scores[i] > bestScore) bestScore = scores[i];
+  }
+  // The tieBreak-th (modulo their number) of the nodes with the best score.
+  let ties = 0;
+  for (let i = 0; i < scores.length; i++) if (bestScore - scores[i] <= 1e-9) ties++;
+  let nth = tieBreak % ties;
+  for (let i = 0; i < scores.length; i++) if (bestScore - scores[i] <= 1e-9 && nth-- === 0) return feasible[i];
+  return undefined;
 }
