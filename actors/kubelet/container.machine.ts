@@ -1,7 +1,7 @@
 // One container of a pod, for its whole life: start, run (with its probes and memory watchdog),
 // exit, back off and start again as the restart policy says, and stop when the pod goes. The
-// process, the probes, the watchdog and the SIGTERM-then-SIGKILL timer are each an invoked
-// actor, so leaving a state ends them. Every change is reported through `report`.
+// process, its watchers (probes and memory watchdog, for a container that has them) and the
+// SIGTERM-then-SIGKILL timer are each an invoked actor, so leaving a state ends them. Every change is reported through `report`.
 import { assign, fromCallback, fromPromise, setup } from 'xstate';
 import type { Container, ContainerState } from '../../protocol/types.ts';
 import { nextBackoff, shouldRestart, type BackoffPolicy, type RestartPolicy } from './lifecycle.ts';
@@ -89,14 +89,24 @@ function record(ctx: Ctx): ContainerRecord {
   };
 }
 
-interface ProbesInput {
-  spec: Container;
-  prober: Prober;
-  target: ProbeTarget;
+/** Whether a running container has anything watching it: a probe, or a memory limit to enforce. */
+function watched(ctx: Ctx): boolean {
+  const { spec } = ctx;
+  return !!(spec.startupProbe || spec.livenessProbe || spec.readinessProbe) || memoryWatched(ctx);
 }
 
-/** Runs the startup probe until it passes, then liveness and readiness, reporting verdict changes. */
-const probes = fromCallback<Ev, ProbesInput>(({ input, sendBack }) => {
+function memoryWatched(ctx: Ctx): boolean {
+  return !!(ctx.memoryLimitBytes && ctx.watchMemory && ctx.handle);
+}
+
+/**
+ * What watches a running container: its probes (the startup probe until it passes, then liveness
+ * and readiness, reporting verdict changes) and the memory watchdog, which kills the group when its
+ * resident memory passes the limit. Invoked only for a container that has one of them; any other
+ * is started and ready as soon as it runs.
+ */
+const watchers = fromCallback<Ev, { ctx: Ctx }>(({ input: { ctx }, sendBack }) => {
+  const input = { spec: ctx.spec, prober: ctx.prober, target: ctx.probeTarget };
   const timers = new Set<NodeJS.Timeout>();
   let stopped = false;
   const loop = (kind: ProbeKind, onVerdict: (s: ProbeState, prev: ProbeState) => boolean) => {
@@ -139,20 +149,18 @@ const probes = fromCallback<Ev, ProbesInput>(({ input, sendBack }) => {
       return false;
     });
   } else afterStart();
+  const handle = ctx.handle!;
+  const stopWatchdog = memoryWatched(ctx)
+    ? ctx.watchMemory!(handle, ctx.memoryLimitBytes!, () => {
+      ctx.runtime.signal(handle, 'SIGKILL');
+      sendBack({ type: 'OOM' });
+    })
+    : undefined;
   return () => {
     stopped = true;
     for (const t of timers) clearTimeout(t);
+    stopWatchdog?.();
   };
-});
-
-/** Kills the group when its resident memory passes the limit (the node's watchdog measures). */
-const memoryWatchdog = fromCallback<Ev, { ctx: Ctx }>(({ input: { ctx }, sendBack }) => {
-  if (!ctx.memoryLimitBytes || !ctx.watchMemory || !ctx.handle) return () => {};
-  const handle = ctx.handle;
-  return ctx.watchMemory(handle, ctx.memoryLimitBytes, () => {
-    ctx.runtime.signal(handle, 'SIGKILL');
-    sendBack({ type: 'OOM' });
-  });
 });
 
 /** SIGTERM to the group now, SIGKILL once the grace period is over. */
@@ -171,8 +179,7 @@ export const containerMachine = setup({
   actors: {
     start: fromPromise<ProcessHandle, { runtime: Runtime; spec: LaunchSpec }>(({ input }) => input.runtime.start(input.spec)),
     wait: fromPromise<ExitInfo, { runtime: Runtime; handle: ProcessHandle }>(({ input, signal }) => input.runtime.wait(input.handle, signal)),
-    probes,
-    memoryWatchdog,
+    watchers,
     terminator,
   },
   guards: {
@@ -268,10 +275,18 @@ export const containerMachine = setup({
       states: {
         checkStop: { always: [{ guard: 'stopRequested', target: 'stopping' }, { target: 'running' }] },
         running: {
-          invoke: [
-            { src: 'probes', input: ({ context }) => ({ spec: context.spec, prober: context.prober, target: context.probeTarget }) },
-            { src: 'memoryWatchdog', input: ({ context }) => ({ ctx: context }) },
-          ],
+          initial: 'choosing',
+          states: {
+            choosing: {
+              always: [
+                { guard: ({ context }) => watched(context), target: 'watched' },
+                // Nothing to wait for: started and ready now, in the same report as running.
+                { target: 'unwatched', actions: [assign({ started: true, ready: true }), 'report'] },
+              ],
+            },
+            watched: { invoke: { src: 'watchers', input: ({ context }) => ({ ctx: context }) } },
+            unwatched: {},
+          },
           on: {
             LIVENESS_FAILED: { target: 'killing', actions: assign({ killReason: 'liveness' as const, ready: false }) },
             STARTUP_FAILED: { target: 'killing', actions: assign({ killReason: 'startup' as const, ready: false }) },

@@ -20,7 +20,7 @@ interface Rig {
   pgidOf: (cmd: string) => number | undefined;
 }
 
-function rig(spec: Partial<Pod['spec']> & { containers: Container[] }, opts: { prober?: Prober; state?: PodState; runtime?: FakeRuntime; graceSeconds?: number } = {}): Rig {
+function rig(spec: Partial<Pod['spec']> & { containers: Container[] }, opts: { prober?: Prober; state?: PodState; runtime?: FakeRuntime; graceSeconds?: number; watchMemory?: NodeContext['watchMemory'] } = {}): Rig {
   const runtime = opts.runtime ?? new FakeRuntime();
   const statuses: PodStatus[] = [];
   const terminated: boolean[] = [];
@@ -35,6 +35,7 @@ function rig(spec: Partial<Pod['spec']> & { containers: Container[] }, opts: { p
     allocatePorts: async () => [], releasePorts: () => {}, baseEnv: () => ({}), noDisk: true,
     reportStatus: (_p, s) => statuses.push(s),
     onTerminated: (_p, deleted) => terminated.push(deleted),
+    watchMemory: opts.watchMemory,
   };
   const actor = createActor(podWorkerMachine, { input: { pod, node, state: opts.state ?? freshState(pod) } }).start();
   return {
@@ -58,6 +59,34 @@ test('pod worker - Always: a crash is followed by CrashLoopBackOff and a restart
   const second = await waitFor('the restart', () => r.pgidOf('web'));
   assert.is.not(second, first);
   await waitFor('restartCount 1 and running', () => state(r, 'web')?.restartCount === 1 && !!state(r, 'web')?.state.running);
+  r.actor.stop();
+});
+
+test('pod worker - a container with no probe and no memory limit is Running and Ready in one status', async () => {
+  const r = rig({ restartPolicy: 'Always', containers: [c('web')] });
+  await waitFor('Ready', () => state(r, 'web')?.ready);
+  const running = r.statuses.filter((s) => s.containerStatuses![0].state.running);
+  assert.is(running.length, 1, 'no status with the container running but not yet started and ready');
+  assert.is(running[0].containerStatuses![0].started, true);
+  r.actor.stop();
+});
+
+test('pod worker - the memory watchdog kills a container over its limit (OOMKilled) and stops watching when it ends', async () => {
+  const watching = new Map<number, { limit: number; over: () => void }>();
+  const watchMemory: NodeContext['watchMemory'] = (h, limit, over) => {
+    watching.set(h.pgid, { limit, over });
+    return () => watching.delete(h.pgid);
+  };
+  const r = rig({ restartPolicy: 'Never', containers: [c('hog', { resources: { limits: { memory: '64Mi' } } })] }, { watchMemory });
+  const pgid = await waitFor('hog to start', () => r.pgidOf('hog'));
+  await waitFor('the watchdog watching it', () => watching.get(pgid));
+  assert.is(watching.get(pgid)!.limit, 64 * 2 ** 20);
+  assert.ok(state(r, 'hog')?.ready, 'a limit alone does not hold readiness back');
+  watching.get(pgid)!.over();
+  await waitFor('OOMKilled', () => state(r, 'hog')?.state.terminated?.reason === 'OOMKilled');
+  assert.is(state(r, 'hog')!.state.terminated!.exitCode, 137);
+  assert.equal(r.runtime.processes.get(pgid)!.signals, ['SIGKILL']);
+  assert.is(watching.size, 0, 'the watchdog stopped with the container');
   r.actor.stop();
 });
 
