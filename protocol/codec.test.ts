@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { pack } from 'msgpackr';
-import { decode, encode, encodeObject, encodeWithRaw, encodeWithStoredObject, PROTOCOL_VERSION } from './codec.ts';
+import { decode, encode, encodeObject, encodeStoredEvent, encodeWithRaw, encodeWithStoredObject, PROTOCOL_VERSION } from './codec.ts';
 import { BadRequest, Conflict, fromWire, Invalid, NotFound, StaleLeader, toWire } from './errors.ts';
 import { applyMergePatch, applyPatch, deepEqual, sameEntries } from './merge-patch.ts';
 import { dns1123Label, dns1123Subdomain, generatedName, qualifiedName } from './names.ts';
@@ -27,6 +27,15 @@ test('codec - an object sent as stored gets its resourceVersion back on decode',
   for (const rv of ['1', '42', '9007199254740991']) {
     const msg = decode(encodeWithStoredObject(stored, rv));
     assert.equal(msg, { v: PROTOCOL_VERSION, type: 'response', object: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'default', resourceVersion: rv }, spec: { x: [1] } } });
+  }
+});
+
+test('codec - a watch event around a stored object decodes as the event with its resourceVersion, in a fast object', () => {
+  const stored = encodeObject({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'default' }, spec: { x: [1] } });
+  for (const [type, rv, seq] of [['ADDED', '7', 1], ['MODIFIED', '123456789', 70000]] as const) {
+    const msg = decode(encodeWithRaw('watch', { seq }, 'event', encodeStoredEvent(type, stored, rv)));
+    assert.equal(msg, { seq, v: PROTOCOL_VERSION, type: 'watch', event: { type, object: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'default', resourceVersion: rv }, spec: { x: [1] } } } });
+    assert.equal(Object.keys(msg.event as object), ['type', 'object']);
   }
 });
 

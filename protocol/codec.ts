@@ -32,6 +32,8 @@ export function decode(data: Uint8Array): Envelope {
   }
   if (typeof env.type !== 'string') throw new BadRequest('malformed message: field type must be a string');
   if (typeof env.objectResourceVersion === 'string') restoreResourceVersion(env);
+  const event = env.event as Record<string, unknown> | undefined;
+  if (event && typeof event === 'object' && typeof event.objectResourceVersion === 'string') restoreResourceVersion(event);
   return env as Envelope;
 }
 
@@ -41,27 +43,56 @@ export function decode(data: Uint8Array): Envelope {
  * without encoding the object again. `decode` puts the resourceVersion back in place.
  */
 export function encodeWithStoredObject(stored: Uint8Array, resourceVersion: string): Uint8Array {
-  // Written by hand, as this is on every write's path: fixmap(4) { v, type: 'response', objectResourceVersion, object }.
-  const head = STORED_OBJECT_HEAD;
+  return withStoredObject(RESPONSE_HEAD, 2, stored, resourceVersion);
+}
+
+/**
+ * A watch event, `{ type, object }`, whose object is given as the store holds it, the same way:
+ * an event goes to every watcher that sees it, and its object need not be encoded again.
+ */
+export function encodeStoredEvent(type: string, stored: Uint8Array, resourceVersion: string): Uint8Array {
+  let head = EVENT_HEADS.get(type);
+  if (!head) EVENT_HEADS.set(type, (head = Buffer.concat([TYPE_KEY, pack(type)])));
+  return withStoredObject(head, 1, stored, resourceVersion, true);
+}
+
+const EVENT_HEADS = new Map<string, Uint8Array>();
+
+/**
+ * Written by hand, as this is on every write's and watch event's path: a map of the `fields`
+ * key-value pairs already encoded in `head`, then `object: <stored>`, then
+ * `objectResourceVersion` last, so that `decode` deletes the last property it added (which keeps
+ * the decoded map a fast object in V8).
+ */
+function withStoredObject(head: Uint8Array, fields: number, stored: Uint8Array, resourceVersion: string, kept = false): Uint8Array {
   const rvLength = Buffer.byteLength(resourceVersion, 'latin1');
-  if (rvLength > FIXSTR_MAX) throw new Error(`encodeWithStoredObject: resourceVersion ${resourceVersion} is too long`);
-  const out = Buffer.allocUnsafe(1 + head.length + 1 + rvLength + OBJECT_KEY.length + stored.length);
+  if (rvLength > FIXSTR_MAX) throw new Error(`resourceVersion ${resourceVersion} is too long`);
+  // What is kept (a watch cache's events) gets memory of its own: a slice of Node's shared pool
+  // would keep the rest of its 8 KiB alive too.
+  const out = (kept ? Buffer.allocUnsafeSlow : Buffer.allocUnsafe)(1 + head.length + OBJECT_KEY.length + stored.length + RV_KEY.length + 1 + rvLength);
   let at = 0;
-  out[at++] = FIXMAP + 4;
+  out[at++] = FIXMAP + fields + 2;
   out.set(head, at);
   at += head.length;
-  out[at++] = FIXSTR + rvLength;
-  at += out.write(resourceVersion, at, 'latin1');
   out.set(OBJECT_KEY, at);
-  out.set(stored, at + OBJECT_KEY.length);
+  at += OBJECT_KEY.length;
+  out.set(stored, at);
+  at += stored.length;
+  out.set(RV_KEY, at);
+  at += RV_KEY.length;
+  out[at++] = FIXSTR + rvLength;
+  out.write(resourceVersion, at, 'latin1');
   return out;
 }
 
 const FIXSTR = 0xa0;
 const FIXSTR_MAX = 31;
 const OBJECT_KEY = pack('object');
-const STORED_OBJECT_HEAD = Buffer.concat([pack('v'), pack(PROTOCOL_VERSION), pack('type'), pack('response'), pack('objectResourceVersion')]);
+const RV_KEY = pack('objectResourceVersion');
+const TYPE_KEY = pack('type');
+const RESPONSE_HEAD = Buffer.concat([pack('v'), pack(PROTOCOL_VERSION), TYPE_KEY, pack('response')]);
 
+/** Puts back the resourceVersion of a map made by withStoredObject. */
 function restoreResourceVersion(env: Record<string, unknown>): void {
   const obj = env.object as { metadata?: Record<string, unknown> } | undefined;
   if (obj && typeof obj.metadata === 'object' && obj.metadata !== null) obj.metadata.resourceVersion = env.objectResourceVersion;

@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { encodeObject } from '../../protocol/codec.ts';
+import { decode, encodeObject, encodeWithRaw } from '../../protocol/codec.ts';
 import { Gone } from '../../protocol/errors.ts';
 import { kindInfo } from '../../protocol/kinds.ts';
 import { parseFieldSelector, parseSelector } from '../../protocol/selector.ts';
@@ -34,6 +34,20 @@ test('watch cache - initial events then a bookmark', () => {
   cache.watch(filter(), undefined, (e) => got.push(e));
   assert.equal(summary(got), ['ADDED a@1', 'ADDED b@2', 'BOOKMARK @2']);
   assert.ok(got[2].initialEventsEnd);
+});
+
+test('watch cache - what goes on the wire decodes to the event the watcher sees, resourceVersion included', () => {
+  const { cache, put, del } = fresh();
+  const sent: [OutEvent, Uint8Array][] = [];
+  cache.watch(filter('', 'app=web'), undefined, (e, encoded) => sent.push([e, encoded]));
+  put(pod('a', undefined, { app: 'web' }));
+  put(pod('a', 'n1', { app: 'web' }));
+  put(pod('a', 'n1', {}));
+  put(pod('b', undefined, { app: 'web' }));
+  del('b');
+  const wire = sent.map(([, bytes]) => decode(encodeWithRaw('watch', { seq: 1 }, 'event', bytes)).event);
+  assert.equal(summary(wire as OutEvent[]), ['BOOKMARK @0', 'ADDED a@1', 'MODIFIED a@2', 'DELETED a@3', 'ADDED b@4', 'DELETED b@5']);
+  assert.equal(wire, sent.map(([e]) => e));
 });
 
 test('watch cache - resume replays exactly what was missed, deletes included', () => {

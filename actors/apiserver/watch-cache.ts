@@ -7,7 +7,7 @@ import { Gone } from '../../protocol/errors.ts';
 import type { KindInfo } from '../../protocol/kinds.ts';
 import { fieldsMatch, matches, type FieldRequirement, type Requirement } from '../../protocol/selector.ts';
 import type { KubeObject, WatchEventType } from '../../protocol/types.ts';
-import { decodeObject, encodeObject } from '../../protocol/codec.ts';
+import { decodeObject, encodeObject, encodeStoredEvent } from '../../protocol/codec.ts';
 import { parseStoreKey } from './store.ts';
 
 export interface CacheEntry {
@@ -23,6 +23,12 @@ interface CacheEvent {
   prev?: KubeObject;
   /** The event as each kind of watcher sees it, encoded once for all of them. */
   encoded?: Partial<Record<WatchEventType, Uint8Array>>;
+  /**
+   * The object's bytes as stored, while the event is first dispatched: an ADDED or MODIFIED is
+   * encoded around them rather than by encoding the object again. Not kept: they may be a view
+   * of a whole inbound network buffer.
+   */
+  stored?: Uint8Array;
 }
 
 export interface WatchFilter {
@@ -81,7 +87,7 @@ function deliver(w: Watcher, ev: CacheEvent): void {
   const out = eventFor(w.filter, ev);
   if (!out) return;
   const memo = (ev.encoded ??= {});
-  w.send(out, (memo[out.type] ??= encodeObject(out)));
+  w.send(out, (memo[out.type] ??= out.object === ev.object && ev.stored ? encodeStoredEvent(out.type, ev.stored, String(ev.rv)) : encodeObject(out)));
 }
 
 type Index = Map<string, Set<string>>;
@@ -145,9 +151,10 @@ export class WatchCache {
     } else this.objects.delete(key);
     this.rv = entry.revision;
     if (!this.ready || (!prev && !object)) return this.wake();
-    const ev: CacheEvent = { rv: entry.revision, object, prev };
+    const ev: CacheEvent = { rv: entry.revision, object, prev, stored: object ? entry.value : undefined };
     this.record(ev);
     this.dispatch(ev);
+    ev.stored = undefined;
     this.wake();
   }
 
