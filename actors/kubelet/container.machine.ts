@@ -2,7 +2,7 @@
 // exit, back off and start again as the restart policy says, and stop when the pod goes. The
 // process, its watchers (probes and memory watchdog, for a container that has them) and the
 // SIGTERM-then-SIGKILL timer are each an invoked actor, so leaving a state ends them. Every change is reported through `report`.
-import { assign, fromCallback, fromPromise, setup } from 'xstate';
+import { assign, fromCallback, setup } from 'xstate';
 import type { Container, ContainerState } from '../../protocol/types.ts';
 import { nextBackoff, shouldRestart, type BackoffPolicy, type RestartPolicy } from './lifecycle.ts';
 import { initialProbeState, probeTiming, recordProbe, type ProbeKind, type ProbeState } from './probe.ts';
@@ -53,6 +53,10 @@ interface Ctx extends ContainerInput {
 }
 
 type Ev =
+  | { type: 'SPAWNED'; handle: ProcessHandle }
+  | { type: 'START_FAILED'; error: unknown }
+  | { type: 'EXITED'; exit: ExitInfo }
+  | { type: 'LOST' }
   | { type: 'READY'; ready: boolean }
   | { type: 'STARTED' }
   | { type: 'LIVENESS_FAILED' }
@@ -163,6 +167,33 @@ const watchers = fromCallback<Ev, { ctx: Ctx }>(({ input: { ctx }, sendBack }) =
   };
 });
 
+/**
+ * The container's process: starts it (unless there is a `handle` to re-adopt) and says SPAWNED,
+ * then waits for it to end and says EXITED. One actor for both, so that a state left while the
+ * start is under way cannot lose the process: a group that comes up after its actor was stopped
+ * is killed, as nothing else knows of it.
+ */
+const processActor = fromCallback<Ev, { runtime: Runtime; spec?: LaunchSpec; handle?: ProcessHandle }>(({ input, sendBack }) => {
+  const abort = new AbortController();
+  const { runtime } = input;
+  const waitFor = (handle: ProcessHandle) => runtime.wait(handle, abort.signal).then(
+    (exit) => { if (!abort.signal.aborted) sendBack({ type: 'EXITED', exit }); },
+    () => { if (!abort.signal.aborted) sendBack({ type: 'LOST' }); },
+  );
+  if (input.handle) void waitFor(input.handle);
+  else {
+    runtime.start(input.spec!).then(
+      (handle) => {
+        if (abort.signal.aborted) return runtime.signal(handle, 'SIGKILL');
+        sendBack({ type: 'SPAWNED', handle });
+        void waitFor(handle);
+      },
+      (error) => { if (!abort.signal.aborted) sendBack({ type: 'START_FAILED', error }); },
+    );
+  }
+  return () => abort.abort();
+});
+
 /** SIGTERM to the group now, SIGKILL once the grace period is over. */
 const terminator = fromCallback<Ev, { runtime: Runtime; handle: ProcessHandle; graceMs: number }>(({ input }) => {
   if (input.graceMs <= 0) {
@@ -177,8 +208,7 @@ const terminator = fromCallback<Ev, { runtime: Runtime; handle: ProcessHandle; g
 export const containerMachine = setup({
   types: { input: {} as ContainerInput, context: {} as Ctx, events: {} as Ev },
   actors: {
-    start: fromPromise<ProcessHandle, { runtime: Runtime; spec: LaunchSpec }>(({ input }) => input.runtime.start(input.spec)),
-    wait: fromPromise<ExitInfo, { runtime: Runtime; handle: ProcessHandle }>(({ input, signal }) => input.runtime.wait(input.handle, signal)),
+    process: processActor,
     watchers,
     terminator,
   },
@@ -216,7 +246,7 @@ export const containerMachine = setup({
       always: [
         {
           guard: 'adopting',
-          target: 'alive',
+          target: 'live.alive',
           actions: assign({ handle: ({ context }) => context.adopt, state: ({ context }) => ({ running: { startedAt: context.adopt!.startedAt } }) }),
         },
         { guard: ({ context }) => !!context.finished, target: 'terminated', actions: assign({ state: ({ context }) => context.finished! }) },
@@ -228,81 +258,85 @@ export const containerMachine = setup({
       always: [
         { guard: 'stopRequested', target: 'stopped' },
         // No backoff to wait out: start now, not on the next turn of the timers.
-        { guard: ({ context }) => context.delayMs <= 0, target: 'starting' },
+        { guard: ({ context }) => context.delayMs <= 0, target: 'live' },
       ],
-      after: { startDelay: 'starting' },
+      after: { startDelay: 'live' },
     },
-    starting: {
-      always: { guard: 'stopRequested', target: 'stopped' },
+    // The process's whole life, from its start to its exit: one invoked actor for both.
+    live: {
       invoke: {
-        src: 'start',
-        input: ({ context }) => ({ runtime: context.runtime, spec: context.launchSpec(context.restartCount) }),
-        onDone: {
-          target: 'alive',
-          actions: [
-            assign({ handle: ({ event }) => event.output, state: ({ event }) => ({ running: { startedAt: event.output.startedAt } }), killReason: undefined }),
-            ({ context, event }) => context.persistStarted(event.output, context.restartCount),
-          ],
-        },
-        onError: {
+        src: 'process',
+        input: ({ context }) => ({ runtime: context.runtime, handle: context.handle, spec: context.handle ? undefined : context.launchSpec(context.restartCount) }),
+      },
+      on: {
+        START_FAILED: {
           target: 'exited',
           actions: assign({
             state: ({ event }) => ({ terminated: { exitCode: 128, reason: 'StartError', message: String((event.error as Error)?.message ?? event.error), finishedAt: new Date().toISOString() } }),
           }),
         },
-      },
-    },
-    alive: {
-      entry: 'report',
-      invoke: {
-        src: 'wait',
-        input: ({ context }) => ({ runtime: context.runtime, handle: context.handle! }),
-        onDone: {
-          target: 'exited',
-          actions: assign({ state: ({ context, event }) => exitState(event.output, context) }),
-        },
-        onError: {
+        EXITED: { target: 'exited', actions: assign({ state: ({ context, event }) => exitState(event.exit, context) }) },
+        LOST: {
           target: 'exited',
           actions: assign({ state: () => ({ terminated: { exitCode: 137, reason: 'Error', message: 'lost track of the process', finishedAt: new Date().toISOString() } }) }),
         },
       },
-      initial: 'checkStop',
-      on: {
-        READY: { actions: [assign({ ready: ({ event, context }) => event.ready && context.started }), 'report'] },
-        STARTED: { actions: [assign({ started: true }), 'report'] },
-        STOP: { target: '.stopping', actions: assign({ stopRequested: true, graceMs: ({ context, event }) => event.graceMs ?? context.graceMs, ready: false }) },
-      },
+      initial: 'starting',
       states: {
-        checkStop: { always: [{ guard: 'stopRequested', target: 'stopping' }, { target: 'running' }] },
-        running: {
-          initial: 'choosing',
-          states: {
-            choosing: {
-              always: [
-                { guard: ({ context }) => watched(context), target: 'watched' },
-                // Nothing to wait for: started and ready now, in the same report as running.
-                { target: 'unwatched', actions: [assign({ started: true, ready: true }), 'report'] },
+        // A stop asked for meanwhile is seen once the process is up (alive.checkStop): it is then
+        // stopped like any other, never left running unrecorded.
+        starting: {
+          on: {
+            SPAWNED: {
+              target: 'alive',
+              actions: [
+                assign({ handle: ({ event }) => event.handle, state: ({ event }) => ({ running: { startedAt: event.handle.startedAt } }), killReason: undefined }),
+                ({ context, event }) => context.persistStarted(event.handle, context.restartCount),
               ],
             },
-            watched: { invoke: { src: 'watchers', input: ({ context }) => ({ ctx: context }) } },
-            unwatched: {},
           },
+        },
+        alive: {
+          entry: 'report',
+          initial: 'checkStop',
           on: {
-            LIVENESS_FAILED: { target: 'killing', actions: assign({ killReason: 'liveness' as const, ready: false }) },
-            STARTUP_FAILED: { target: 'killing', actions: assign({ killReason: 'startup' as const, ready: false }) },
-            OOM: { target: 'killing', actions: assign({ killReason: 'oom' as const, ready: false }) },
+            READY: { actions: [assign({ ready: ({ event, context }) => event.ready && context.started }), 'report'] },
+            STARTED: { actions: [assign({ started: true }), 'report'] },
+            STOP: { target: '.stopping', actions: assign({ stopRequested: true, graceMs: ({ context, event }) => event.graceMs ?? context.graceMs, ready: false }) },
           },
-        },
-        killing: {
-          entry: 'report',
-          invoke: {
-            src: 'terminator',
-            input: ({ context }) => ({ runtime: context.runtime, handle: context.handle!, graceMs: context.killReason === 'oom' ? 0 : context.graceMs }),
+          states: {
+            checkStop: { always: [{ guard: 'stopRequested', target: 'stopping' }, { target: 'running' }] },
+            running: {
+              initial: 'choosing',
+              states: {
+                choosing: {
+                  always: [
+                    { guard: ({ context }) => watched(context), target: 'watched' },
+                    // Nothing to wait for: started and ready now, in the same report as running.
+                    { target: 'unwatched', actions: [assign({ started: true, ready: true }), 'report'] },
+                  ],
+                },
+                watched: { invoke: { src: 'watchers', input: ({ context }) => ({ ctx: context }) } },
+                unwatched: {},
+              },
+              on: {
+                LIVENESS_FAILED: { target: 'killing', actions: assign({ killReason: 'liveness' as const, ready: false }) },
+                STARTUP_FAILED: { target: 'killing', actions: assign({ killReason: 'startup' as const, ready: false }) },
+                OOM: { target: 'killing', actions: assign({ killReason: 'oom' as const, ready: false }) },
+              },
+            },
+            killing: {
+              entry: 'report',
+              invoke: {
+                src: 'terminator',
+                input: ({ context }) => ({ runtime: context.runtime, handle: context.handle!, graceMs: context.killReason === 'oom' ? 0 : context.graceMs }),
+              },
+            },
+            stopping: {
+              entry: 'report',
+              invoke: { src: 'terminator', input: ({ context }) => ({ runtime: context.runtime, handle: context.handle!, graceMs: context.graceMs }) },
+            },
           },
-        },
-        stopping: {
-          entry: 'report',
-          invoke: { src: 'terminator', input: ({ context }) => ({ runtime: context.runtime, handle: context.handle!, graceMs: context.graceMs }) },
         },
       },
     },

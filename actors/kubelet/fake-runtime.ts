@@ -17,10 +17,13 @@ export class FakeRuntime implements Runtime {
   readonly processes = new Map<number, FakeProcess>();
   /** Whether SIGTERM ends a fake process (SIGKILL always does). */
   honourSigterm = true;
+  /** When set, a start returns only once this resolves (the process exists from the call on, as after a spawn). */
+  startGate?: Promise<void>;
 
   async start(spec: LaunchSpec): Promise<ProcessHandle> {
     const pgid = this.next++;
     this.processes.set(pgid, { spec, waiters: [], signals: [], memoryBytes: 0 });
+    if (this.startGate) await this.startGate;
     return { pgid, startTicks: '0', startedAt: new Date().toISOString(), exitFile: spec.exitFile };
   }
 

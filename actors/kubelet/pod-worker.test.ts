@@ -90,6 +90,25 @@ test('pod worker - the memory watchdog kills a container over its limit (OOMKill
   r.actor.stop();
 });
 
+for (const how of ['deleted', 'its worker stopped'] as const) {
+  test(`pod worker - a container whose pod is ${how} while it starts leaves no process behind`, async () => {
+    const runtime = new FakeRuntime();
+    let open!: () => void;
+    runtime.startGate = new Promise((resolve) => (open = resolve));
+    const r = rig({ restartPolicy: 'Always', containers: [c('web')] }, { runtime });
+    const pgid = await waitFor('web being started', () => r.pgidOf('web'));
+    if (how === 'deleted') r.actor.send({ type: 'TERMINATE', deleted: true });
+    else r.actor.stop();
+    open();
+    await waitFor('the process ended', () => runtime.processes.get(pgid)!.exit);
+    if (how === 'deleted') {
+      await waitFor('the pod worker done', () => r.terminated.length === 1);
+      assert.equal(runtime.processes.get(pgid)!.signals, ['SIGTERM'], 'stopped as any running container is');
+    } else assert.equal(runtime.processes.get(pgid)!.signals, ['SIGKILL'], 'killed: nothing else knows of it');
+    r.actor.stop();
+  });
+}
+
 test('pod worker - Never: a clean exit is Succeeded, and nothing restarts', async () => {
   const r = rig({ restartPolicy: 'Never', containers: [c('job')] });
   r.runtime.exit(await waitFor('job to start', () => r.pgidOf('job')), 0);
