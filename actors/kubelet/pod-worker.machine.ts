@@ -174,16 +174,34 @@ function containerInput(ctx: Ctx, c: Container, init: boolean, self: { send(e: E
   };
 }
 
+/** Whether the pod still needs host ports handed out (the one step of preparing that waits). */
+function needsPorts(ctx: Ctx): boolean {
+  if (ctx.state.ports.length > 0) return false;
+  for (const c of ctx.pod.spec.initContainers ?? []) if (c.ports?.length) return true;
+  for (const c of ctx.pod.spec.containers) if (c.ports?.length) return true;
+  return false;
+}
+
+/** The pod's directories and its record on disk. */
+function prepareSync(ctx: Ctx): PodState {
+  if (!ctx.node.noDisk) {
+    preparePodDirs(ctx.pod, ctx.paths);
+    savePodState(ctx.paths, ctx.state);
+  }
+  return ctx.state;
+}
+
+function prepareFailure(err: unknown): Ctx['failure'] {
+  return { reason: 'PrepareFailed', message: String((err as Error)?.message ?? err) };
+}
+
 export const podWorkerMachine = setup({
   types: { input: {} as PodWorkerInput, context: {} as Ctx, events: {} as Ev },
   actors: {
     container: containerMachine,
     prepare: fromPromise<PodState, { ctx: Ctx }>(async ({ input: { ctx } }) => {
-      const state = ctx.state;
-      if (!ctx.node.noDisk) preparePodDirs(ctx.pod, ctx.paths);
-      if (state.ports.length === 0) state.ports = await ctx.node.allocatePorts(ctx.pod);
-      if (!ctx.node.noDisk) savePodState(ctx.paths, state);
-      return state;
+      ctx.state.ports = await ctx.node.allocatePorts(ctx.pod);
+      return prepareSync(ctx);
     }),
   },
   guards: {
@@ -220,14 +238,30 @@ export const podWorkerMachine = setup({
   states: {
     preparing: {
       entry: 'publish',
+      always: [
+        { guard: ({ context }) => needsPorts(context), target: 'allocating' },
+        // Nothing to wait for: prepared now, without an actor for it.
+        {
+          target: 'prepared',
+          actions: assign(({ context }) => {
+            try {
+              return { state: prepareSync(context) };
+            } catch (err) {
+              return { failure: prepareFailure(err) };
+            }
+          }),
+        },
+      ],
+    },
+    prepared: {
+      always: [{ guard: ({ context }) => !!context.failure, target: 'failed' }, { target: 'initializing' }],
+    },
+    allocating: {
       invoke: {
         src: 'prepare',
         input: ({ context }) => ({ ctx: context }),
         onDone: { target: 'initializing', actions: assign({ state: ({ event }) => event.output }) },
-        onError: {
-          target: 'failed',
-          actions: assign({ failure: ({ event }) => ({ reason: 'PrepareFailed', message: String((event.error as Error)?.message ?? event.error) }) }),
-        },
+        onError: { target: 'failed', actions: assign({ failure: ({ event }) => prepareFailure(event.error) }) },
       },
     },
     initializing: {

@@ -1,5 +1,8 @@
 // The pod worker and its container actors on the fake runtime: every transition, without
 // processes or timing luck. Each case drives the fake processes and checks the pod status.
+import { rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createActor } from 'xstate';
@@ -20,7 +23,7 @@ interface Rig {
   pgidOf: (cmd: string) => number | undefined;
 }
 
-function rig(spec: Partial<Pod['spec']> & { containers: Container[] }, opts: { prober?: Prober; state?: PodState; runtime?: FakeRuntime; graceSeconds?: number; watchMemory?: NodeContext['watchMemory'] } = {}): Rig {
+function rig(spec: Partial<Pod['spec']> & { containers: Container[] }, opts: { prober?: Prober; state?: PodState; runtime?: FakeRuntime; graceSeconds?: number; watchMemory?: NodeContext['watchMemory']; node?: Partial<NodeContext> } = {}): Rig {
   const runtime = opts.runtime ?? new FakeRuntime();
   const statuses: PodStatus[] = [];
   const terminated: boolean[] = [];
@@ -36,6 +39,7 @@ function rig(spec: Partial<Pod['spec']> & { containers: Container[] }, opts: { p
     reportStatus: (_p, s) => statuses.push(s),
     onTerminated: (_p, deleted) => terminated.push(deleted),
     watchMemory: opts.watchMemory,
+    ...opts.node,
   };
   const actor = createActor(podWorkerMachine, { input: { pod, node, state: opts.state ?? freshState(pod) } }).start();
   return {
@@ -89,6 +93,38 @@ test('pod worker - the memory watchdog kills a container over its limit (OOMKill
   assert.is(watching.size, 0, 'the watchdog stopped with the container');
   r.actor.stop();
 });
+
+test('pod worker - host ports are handed out before the containers start, and a pod without ports needs none', async () => {
+  const asked: string[] = [];
+  const node: Partial<NodeContext> = { allocatePorts: async (p) => { asked.push(p.metadata.name!); return [{ container: 'web', name: 'http', containerPort: 80, hostPort: 31080 }]; } };
+  const r = rig({ containers: [c('web', { ports: [{ name: 'http', containerPort: 80 }] })] }, { node });
+  const pgid = await waitFor('web to start', () => r.pgidOf('web'));
+  assert.equal(asked, ['p']);
+  assert.is(r.runtime.processes.get(pgid)!.spec.env.PORT, '31080');
+  r.actor.stop();
+  const plain = rig({ containers: [c('worker')] }, { node });
+  await waitFor('worker to start', () => plain.pgidOf('worker'));
+  assert.equal(asked, ['p'], 'no allocation asked for a pod without ports');
+  plain.actor.stop();
+});
+
+// A data directory under a plain file: no directory can be made there.
+const notADirectory = join(tmpdir(), `skiff-pod-worker-test-${process.pid}`);
+writeFileSync(notADirectory, '');
+test.after(() => rmSync(notADirectory, { force: true }));
+
+for (const [what, node] of [
+  ['ports cannot be had', { allocatePorts: async () => { throw new Error('no free port found'); } }],
+  ['its directories cannot be made', { noDisk: false, dataDir: join(notADirectory, 'data') }],
+] as [string, Partial<NodeContext>][]) {
+  test(`pod worker - a pod whose ${what} fails with PrepareFailed, and starts nothing`, async () => {
+    const r = rig({ containers: [c('web', what.startsWith('ports') ? { ports: [{ containerPort: 80 }] } : {})] }, { node });
+    await waitFor('Failed', () => r.last()?.phase === 'Failed');
+    assert.is(r.last().reason, 'PrepareFailed');
+    assert.is(r.runtime.processes.size, 0);
+    r.actor.stop();
+  });
+}
 
 for (const how of ['deleted', 'its worker stopped'] as const) {
   test(`pod worker - a container whose pod is ${how} while it starts leaves no process behind`, async () => {
