@@ -83,6 +83,19 @@ export async function waitFor<T>(what: string, check: () => T | Promise<T>, time
   }
 }
 
+/**
+ * A process's /metrics. Tried twice: fetch reuses kept-alive connections, and on a loaded machine
+ * one may be reused just as the server closes it for idleness ("fetch failed: other side closed").
+ */
+async function fetchMetrics(port: number): Promise<string> {
+  const url = `http://127.0.0.1:${port}/metrics`;
+  try {
+    return await (await fetch(url)).text();
+  } catch {
+    return (await fetch(url)).text();
+  }
+}
+
 async function healthy(port: number): Promise<boolean> {
   try {
     const res = await fetch(`http://127.0.0.1:${port}/healthz`);
@@ -270,7 +283,7 @@ export async function startMaster(url: string, env: NodeJS.ProcessEnv = {}): Pro
   });
   return {
     proc, port, name: env.SKIFF_NODE_NAME ?? `master-${port}`,
-    metrics: async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).text(),
+    metrics: () => fetchMetrics(port),
     stop: () => proc.stop(),
   };
 }
@@ -321,6 +334,27 @@ export function isAlive(pid: number): boolean {
   return s !== undefined && s.state !== 'Z' && s.state !== 'X';
 }
 
+/**
+ * A test body that, when it fails, first prints the last lines each node wrote and whether it is
+ * still running: a kubelet that stops acting shows nothing else in the log.
+ */
+export function withNodeLogs<C>(nodes: (ctx: C) => (NodeProc | undefined)[], body: (ctx: C) => Promise<void>): (ctx: C) => Promise<void> {
+  return async (ctx) => {
+    try {
+      await body(ctx);
+    } catch (err) {
+      for (const n of nodes(ctx)) {
+        if (!n) continue;
+        const { exitCode, signalCode } = n.proc.child;
+        const answers = await fetch(`http://127.0.0.1:${n.port}/healthz`, { signal: AbortSignal.timeout(2000) }).then((r) => `/healthz ${r.status}`, (e) => `/healthz: ${(e as Error).name}`);
+        const state = exitCode === null && signalCode === null ? `running, ${answers}` : `exited (${exitCode ?? signalCode})`;
+        console.error(`\n  ${n.name} (${state}), its last lines:\n${n.proc.output().trimEnd().split('\n').slice(-15).map((l) => `    ${l.slice(0, 300)}`).join('\n')}`);
+      }
+      throw err;
+    }
+  };
+}
+
 export interface NodeProc {
   name: string;
   port: number;
@@ -343,7 +377,7 @@ export async function startNode(url: string, name: string, opts: { dataDir?: str
   });
   return {
     name, port, dataDir, proc,
-    metrics: async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).text(),
+    metrics: () => fetchMetrics(port),
     stop: () => proc.stop(8000),
   };
 }

@@ -7,7 +7,7 @@ import type { ApiClient } from '../actors/lib/client.ts';
 import { liveGroups } from '../actors/lib/procfs.ts';
 import { NotFound } from '../protocol/errors.ts';
 import type { Container, Pod } from '../protocol/types.ts';
-import { isAlive, setup, skiff, spawnProc, startInProcessApiserver, startNats, startNode, tempDir, waitFor, type InProcessApiserver, type Nats, type NodeProc } from './harness.ts';
+import { isAlive, setup, withNodeLogs, skiff, spawnProc, startInProcessApiserver, startNats, startNode, tempDir, waitFor, type InProcessApiserver, type Nats, type NodeProc } from './harness.ts';
 
 interface Ctx {
   nats: Nats;
@@ -18,6 +18,7 @@ interface Ctx {
 }
 
 const k = suite<Ctx>('kubelet');
+const test = (name: string, body: (ctx: Ctx) => Promise<void>) => k(name, withNodeLogs((ctx) => [ctx.node, ctx.other], body));
 
 k.before(setup(async (ctx) => {
   ctx.nats = await startNats();
@@ -58,7 +59,7 @@ async function gone(client: ApiClient, p: Pod): Promise<boolean> {
   }
 }
 
-k('a pod runs with PORT, SKIFF_PORT_<NAME>, HOSTNAME and fieldRef env, and its status is right', async ({ client, node, nats }) => {
+test('a pod runs with PORT, SKIFF_PORT_<NAME>, HOSTNAME and fieldRef env, and its status is right', async ({ client, node, nats }) => {
   const p = await client.create(pod('node-a', [{
     name: 'web', command: ['sh', '-c', 'env > env.txt; exec sleep 1000'], ports: [{ name: 'http', containerPort: 8080 }],
     env: [{ name: 'MY_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }, { name: 'MY_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } }, { name: 'GREETING', value: 'hi $(MY_NAME)' }],
@@ -79,7 +80,7 @@ k('a pod runs with PORT, SKIFF_PORT_<NAME>, HOSTNAME and fieldRef env, and its s
   await client.delete('pods', p.metadata.name!, 'default');
 });
 
-k('a crashing container reaches CrashLoopBackOff, with growing delays', async ({ client, node }) => {
+test('a crashing container reaches CrashLoopBackOff, with growing delays', async ({ client, node }) => {
   const p = await client.create(pod('node-a', [sh('crash', 'date +%s%3N >> starts; exit 1')], {}, { annotations: { 'skiff.io/backoff-initial': '200ms', 'skiff.io/backoff-max': '5s' } }));
   const seen = await waitFor('CrashLoopBackOff with 4 restarts', async () => {
     const x = await current(client, p);
@@ -94,7 +95,7 @@ k('a crashing container reaches CrashLoopBackOff, with growing delays', async ({
   await client.delete('pods', p.metadata.name!, 'default');
 });
 
-k('a failing liveness probe restarts the container', async ({ client, node }) => {
+test('a failing liveness probe restarts the container', async ({ client, node }) => {
   const liveness = { exec: { command: ['sh', '-c', 'if [ -f sick ]; then rm sick; exit 1; fi'] }, periodSeconds: 1, failureThreshold: 1 };
   const p = await client.create(pod('node-a', [sh('app', 'exec sleep 1000', { livenessProbe: liveness })]));
   const x = await waitFor('running', async () => { const y = await current(client, p); return y.status?.phase === 'Running' ? y : undefined; });
@@ -104,7 +105,7 @@ k('a failing liveness probe restarts the container', async ({ client, node }) =>
   await client.delete('pods', p.metadata.name!, 'default');
 });
 
-k('readiness toggles Ready', async ({ client, node }) => {
+test('readiness toggles Ready', async ({ client, node }) => {
   const readiness = { exec: { command: ['test', '-f', 'ready'] }, periodSeconds: 1, failureThreshold: 1 };
   const p = await client.create(pod('node-a', [sh('app', 'exec sleep 1000', { readinessProbe: readiness })]));
   const x = await waitFor('running', async () => { const y = await current(client, p); return y.status?.phase === 'Running' ? y : undefined; });
@@ -116,7 +117,7 @@ k('readiness toggles Ready', async ({ client, node }) => {
   await client.delete('pods', p.metadata.name!, 'default');
 });
 
-k('init containers run in order; an emptyDir is shared between two containers', async ({ client, node }) => {
+test('init containers run in order; an emptyDir is shared between two containers', async ({ client, node }) => {
   const p = await client.create(pod('node-a', [
     // Each file appears whole (written aside, then renamed), so a reader never sees it half-written.
     sh('writer', 'cat order > out/copy.tmp && mv out/copy.tmp out/copy; exec sleep 1000', { volumeMounts: [{ name: 'shared', mountPath: '/out' }] }),
@@ -133,7 +134,7 @@ k('init containers run in order; an emptyDir is shared between two containers', 
   await client.delete('pods', p.metadata.name!, 'default');
 });
 
-k('a memory limit kills with OOMKilled', async ({ client }) => {
+test('a memory limit kills with OOMKilled', async ({ client }) => {
   const hog = "const a=[]; setInterval(()=>a.push(Buffer.alloc(8*1024*1024, 1)), 20)";
   const p = await client.create(pod('node-a', [{ name: 'hog', command: ['node', '-e', hog], resources: { limits: { memory: '96Mi' } } }], { restartPolicy: 'Never' }));
   const x = await waitFor('OOMKilled', async () => { const y = await current(client, p); return cs(y)?.state.terminated ? y : undefined; }, 20_000);
@@ -143,7 +144,7 @@ k('a memory limit kills with OOMKilled', async ({ client }) => {
   await client.delete('pods', p.metadata.name!, 'default');
 });
 
-k('a graceful stop: SIGTERM first, SIGKILL after the grace period', async ({ client }) => {
+test('a graceful stop: SIGTERM first, SIGKILL after the grace period', async ({ client }) => {
   const host = tempDir();
   const polite = await client.create(pod('node-a', [sh('polite', 'trap "echo TERM > host/polite; exit 0" TERM; while true; do sleep 0.1; done', { volumeMounts: [{ name: 'host', mountPath: '/host' }] })],
     { volumes: [{ name: 'host', hostPath: { path: host } }] }));
@@ -165,7 +166,7 @@ k('a graceful stop: SIGTERM first, SIGKILL after the grace period', async ({ cli
   assert.not.ok(isAlive(pid), 'its process is gone');
 });
 
-k('skiff logs -f and skiff exec', async ({ client, nats }) => {
+test('skiff logs -f and skiff exec', async ({ client, nats }) => {
   const p = await client.create(pod('node-a', [sh('talker', 'i=0; while true; do i=$((i+1)); echo line $i; sleep 0.2; done')]));
   await waitFor('running', async () => (await current(client, p)).status?.phase === 'Running');
   const url = nats.url;
@@ -184,7 +185,7 @@ k('skiff logs -f and skiff exec', async ({ client, nats }) => {
   await client.delete('pods', p.metadata.name!, 'default');
 });
 
-k('per-node delivery: a node sees no other node\'s pod events', async ({ client, node, other }) => {
+test('per-node delivery: a node sees no other node\'s pod events', async ({ client, node, other }) => {
   const count = async (n: NodeProc) => [...(await n.metrics()).matchAll(/skiff_kubelet_pod_events_total\{type="[a-z]+"[^}]*\} (\d+)/g)].reduce((s, m) => s + Number(m[1]), 0);
   // node-a first settles: its own pods from earlier tests are gone and their events delivered.
   await waitFor('node-a to run no pods', async () => (await client.list('pods', { fieldSelector: 'spec.nodeName=node-a' })).items.length === 0, 15_000);
