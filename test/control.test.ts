@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert';
 import { ApiClient } from '../actors/lib/client.ts';
 import { connectNats } from '../actors/lib/nats.ts';
 import type { Deployment, Event, Lease, Node, Pod } from '../protocol/types.ts';
-import { metricSum, setup, skiff, startMaster, startNats, startNode, waitFor, type Master, type Nats, type NodeProc } from './harness.ts';
+import { metricSum, setup, withLogsOnFailure, skiff, startMaster, startNats, startNode, waitFor, type Master, type Nats, type NodeProc } from './harness.ts';
 
 interface Ctx {
   nats: Nats;
@@ -67,10 +67,11 @@ async function rolledOut(client: ApiClient, name: string, replicas: number): Pro
 }
 
 const c = suite<Ctx>('control loop');
+const test = (name: string, body: (ctx: Ctx) => Promise<void>) => c(name, withLogsOnFailure((ctx) => [...ctx.masters, ...ctx.nodes], body));
 c.before(setup(cluster));
 c.after(teardown);
 
-c('6 replicas spread 2/2/2 over 3 nodes', async ({ client }) => {
+test('6 replicas spread 2/2/2 over 3 nodes', async ({ client }) => {
   await client.create(deployment('spread', 6));
   await waitFor('6 ready', async () => (await readyPods(client, 'spread')).length === 6, 20_000);
   const perNode = new Map<string, number>();
@@ -82,7 +83,7 @@ c('6 replicas spread 2/2/2 over 3 nodes', async ({ client }) => {
   await client.delete('deployments', 'spread', 'default');
 });
 
-c('a rolling update never drops below replicas - maxUnavailable ready; rollout undo returns to the previous template', async ({ client, nats }) => {
+test('a rolling update never drops below replicas - maxUnavailable ready; rollout undo returns to the previous template', async ({ client, nats }) => {
   const strategy = { type: 'RollingUpdate' as const, rollingUpdate: { maxSurge: 1, maxUnavailable: 1 } };
   await client.create(deployment('roll', 4, { strategy }, { VERSION: 'one' }));
   await waitFor('rolled out', () => rolledOut(client, 'roll', 4), 20_000);
@@ -124,7 +125,7 @@ c('a rolling update never drops below replicas - maxUnavailable ready; rollout u
   await client.delete('deployments', 'roll', 'default');
 });
 
-c('an unschedulable pod says why, with an Event, and is scheduled once room appears', async ({ client, nats }) => {
+test('an unschedulable pod says why, with an Event, and is scheduled once room appears', async ({ client, nats }) => {
   const pod: Pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'picky' }, spec: { nodeSelector: { disk: 'ssd' }, containers: [{ name: 'c', command: ['sleep', '1000'] }] } };
   await client.create(pod);
   const pending = await waitFor('PodScheduled=False', async () => {
@@ -151,7 +152,7 @@ c('an unschedulable pod says why, with an Event, and is scheduled once room appe
   await client.delete('pods', 'picky2', 'default', { gracePeriodSeconds: 0 });
 });
 
-c('scale and drain go through the controllers', async ({ client, nats }) => {
+test('scale and drain go through the controllers', async ({ client, nats }) => {
   await client.create(deployment('web', 3));
   await waitFor('3 ready', async () => (await readyPods(client, 'web')).length === 3, 20_000);
   const scaled = await skiff(['scale', 'deployment/web', '--replicas', '5'], { url: nats.url });
@@ -169,7 +170,7 @@ c('scale and drain go through the controllers', async ({ client, nats }) => {
   await client.delete('deployments', 'web', 'default');
 });
 
-c('kill -9 a node: its pods run elsewhere', async (ctx) => {
+test('kill -9 a node: its pods run elsewhere', async (ctx) => {
   const { client } = ctx;
   await client.create(deployment('survivor', 3));
   await waitFor('3 ready', async () => (await readyPods(client, 'survivor')).length === 3, 20_000);

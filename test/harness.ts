@@ -335,15 +335,16 @@ export function isAlive(pid: number): boolean {
 }
 
 /**
- * A test body that, when it fails, first prints the last lines each node wrote and whether it is
- * still running: a kubelet that stops acting shows nothing else in the log.
+ * A test body that, when it fails, first prints the last lines each of the processes wrote and
+ * whether it still runs and answers: a kubelet or a scheduler that stops acting shows nothing else
+ * in the log.
  */
-export function withNodeLogs<C>(nodes: (ctx: C) => (NodeProc | undefined)[], body: (ctx: C) => Promise<void>): (ctx: C) => Promise<void> {
+export function withLogsOnFailure<C>(procs: (ctx: C) => ({ name: string; port: number; proc: Proc } | undefined)[], body: (ctx: C) => Promise<void>): (ctx: C) => Promise<void> {
   return async (ctx) => {
     try {
       await body(ctx);
     } catch (err) {
-      for (const n of nodes(ctx)) {
+      for (const n of procs(ctx)) {
         if (!n) continue;
         const { exitCode, signalCode } = n.proc.child;
         const answers = await fetch(`http://127.0.0.1:${n.port}/healthz`, { signal: AbortSignal.timeout(2000) }).then((r) => `/healthz ${r.status}`, (e) => `/healthz: ${(e as Error).name}`);

@@ -7,7 +7,7 @@ import type { ApiClient } from '../actors/lib/client.ts';
 import { liveGroups } from '../actors/lib/procfs.ts';
 import { NotFound } from '../protocol/errors.ts';
 import type { Container, Pod } from '../protocol/types.ts';
-import { isAlive, setup, withNodeLogs, skiff, spawnProc, startInProcessApiserver, startNats, startNode, tempDir, waitFor, type InProcessApiserver, type Nats, type NodeProc } from './harness.ts';
+import { isAlive, setup, withLogsOnFailure, skiff, spawnProc, startInProcessApiserver, startNats, startNode, tempDir, waitFor, type InProcessApiserver, type Nats, type NodeProc } from './harness.ts';
 
 interface Ctx {
   nats: Nats;
@@ -18,7 +18,7 @@ interface Ctx {
 }
 
 const k = suite<Ctx>('kubelet');
-const test = (name: string, body: (ctx: Ctx) => Promise<void>) => k(name, withNodeLogs((ctx) => [ctx.node, ctx.other], body));
+const test = (name: string, body: (ctx: Ctx) => Promise<void>) => k(name, withLogsOnFailure((ctx) => [ctx.node, ctx.other], body));
 
 k.before(setup(async (ctx) => {
   ctx.nats = await startNats();
