@@ -220,7 +220,8 @@ export class Kubelet {
       const killed = killOrphanGroups(recordedGroups(s));
       this.deps.log.info('reaped a pod this node no longer runs', { pod: `${s.namespace}/${s.name}`, uid: s.uid, killedGroups: killed.length });
       this.ports.release(s.ports);
-      removePodDirs(podPaths(this.cfg.dataDir, s.uid));
+      const paths = podPaths(this.cfg.dataDir, s.uid);
+      void removePodDirs(paths).then((err) => { if (err) this.deps.log.warn('could not remove the pod directory', { pod: s.name, dir: paths.dir, err }); });
     }
     this.unclaimed.clear();
   }
@@ -258,7 +259,8 @@ export class Kubelet {
       }
       if (w && !this.cfg.noDisk) {
         if (this.deps.cgroups) for (const c of Object.keys(w.state.containers)) removeCgroup(`${this.deps.cgroups.root}/${uid}-${c}`);
-        removePodDirs(w.paths);
+        const err = await removePodDirs(w.paths);
+        if (err) this.deps.log.warn('could not remove the pod directory', { pod: pod.metadata.name, dir: w.paths.dir, err });
       }
       w?.actor.stop();
     })();

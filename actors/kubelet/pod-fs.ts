@@ -3,6 +3,7 @@
 // relative to `root`, as processes have no mount namespace of their own). Logs and the kubelet's
 // record of the pod's process groups live beside them.
 import { lstatSync, mkdirSync, readlinkSync, rmSync, symlinkSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { dirname, isAbsolute, join, normalize } from 'node:path';
 import type { Container, Pod } from '../../protocol/types.ts';
 
@@ -69,6 +70,17 @@ export function preparePodDirs(pod: Pod, paths: PodPaths): void {
   }
 }
 
-export function removePodDirs(paths: PodPaths): void {
-  rmSync(paths.dir, { recursive: true, force: true });
+/**
+ * Removes a pod's directories. Retried a few times, without blocking: a process of the pod that
+ * has not quite ended (a container's shim writing its exit file) can add an entry while the tree
+ * is walked, and the removal then fails with ENOTEMPTY. Resolves to the error that remains, if any;
+ * never rejects, as a directory left behind is no reason to stop a node.
+ */
+export async function removePodDirs(paths: PodPaths): Promise<Error | undefined> {
+  try {
+    await rm(paths.dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+    return undefined;
+  } catch (err) {
+    return err as Error;
+  }
 }

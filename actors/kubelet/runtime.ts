@@ -85,6 +85,9 @@ export class ProcessRuntime implements Runtime {
       child.once('error', reject);
     });
     const pgid = child.pid!;
+    // An exit recorded under this number was an earlier process's, which nobody waited for (its
+    // wait aborted): the kernel hands numbers out again.
+    this.exits.delete(pgid);
     this.children.set(pgid, child);
     child.once('exit', (code, signal) => {
       this.exits.set(pgid, { exitCode: code ?? KILLED_EXIT, ...(signal ? { signal } : {}) });
@@ -97,8 +100,9 @@ export class ProcessRuntime implements Runtime {
   async wait(h: ProcessHandle, signal: AbortSignal): Promise<ExitInfo> {
     const child = this.children.get(h.pgid);
     if (child) {
+      // Our child until its exit event, which takes it out of `children`: while it is in there,
+      // any exit recorded under its number belongs to an earlier process with the same number.
       await new Promise<void>((resolve) => {
-        if (this.exits.has(h.pgid)) return resolve();
         child.once('exit', () => resolve());
         signal.addEventListener('abort', () => resolve(), { once: true });
       });
