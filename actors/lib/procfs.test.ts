@@ -1,7 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
-import { groupRssBytes, isRunning, liveGroups, parseProcStat, processStat, signalGroup } from './procfs.ts';
+import { groupRssBytes, isRunning, liveGroups, membersByGroup, parseProcStat, processStat, signalGroup } from './procfs.ts';
+import { waitFor } from '../../test/harness.ts';
 
 // Fields 4 to 21, then the start time, vsize and rss, from a real line.
 const tail = '1 4240 4240 0 -1 4194304 104 0 0 0 7 3 0 0 20 0 1 0 987654 3133440 384';
@@ -24,6 +25,9 @@ test('proc stat - rejects a short line', () => {
 test('procfs - a group is alive while a member runs, and its memory is counted', async () => {
   const child = spawn('sh', ['-c', 'sleep 30 & sleep 30; wait'], { detached: true, stdio: 'ignore' });
   const pgid = child.pid!;
+  // Until the shell has run and forked, the group is a process between fork and exec, which a
+  // CI run once caught: wait for both sleeps.
+  await waitFor('the group to have its three members', () => membersByGroup().get(pgid)?.length === 3 && groupRssBytes(pgid) > 0, 5000, 10);
   const start = processStat(pgid)!.startTime;
   assert.ok(isRunning(pgid, start, pgid));
   assert.not.ok(isRunning(pgid, String(Number(start) + 1)), 'another start time is another process');
