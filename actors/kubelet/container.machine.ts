@@ -1,7 +1,8 @@
 // One container of a pod, for its whole life: start, run (with its probes and memory watchdog),
 // exit, back off and start again as the restart policy says, and stop when the pod goes. The
 // process, its watchers (probes and memory watchdog, for a container that has them) and the
-// SIGTERM-then-SIGKILL timer are each an invoked actor, so leaving a state ends them. Every change is reported through `report`.
+// SIGTERM-then-SIGKILL timer are each an invoked actor, so leaving a state ends them. Every change
+// is reported through `report`.
 import { assign, fromCallback, setup } from 'xstate';
 import type { Container, ContainerState } from '../../protocol/types.ts';
 import { nextBackoff, shouldRestart, type BackoffPolicy, type RestartPolicy } from './lifecycle.ts';
