@@ -216,8 +216,8 @@ test('up - runs each instance on its foreman PORT, the ready-first one first, an
   assert.equal(s.stateFiles().filter((f) => f.endsWith('.json')), []);
 });
 
-test('up - restarts a crashed process with backoff, but not a finished or missing one', async () => {
-  const s = new Scenario(`crash: ${SERVE} --crash-after 300\nonce: echo finished\ntypo: no-such-command-for-skiff-up\n`);
+test('up - restarts a crashed process with backoff, but not a finished or missing one; what it left in its group goes first', async () => {
+  const s = new Scenario(`crash: ${SERVE} --crash-after 300 --with-child\nonce: echo finished\ntypo: no-such-command-for-skiff-up\n`);
   const base = await freeBasePort([0, 100, 200]);
   const runner = s.start(['-p', String(base)], { SKIFF_RESTART_BACKOFF_INITIAL_MS: '100', SKIFF_RESTART_BACKOFF_MAX_MS: '200' });
   await s.waitFor('crash.1 to run three times', () => new Set(s.leaders('crash.1').map((r) => r.pid)).size >= 3);
@@ -230,6 +230,13 @@ test('up - restarts a crashed process with backoff, but not a finished or missin
   assert.is(count(out, 'once.1 started'), 1, out);
   assert.is(count(out, 'typo.1 started'), 1, out);
   assert.is(count(out, 'typo.1 exited with code 127: command not found; check the Procfile line 3'), 1, out);
+  // Each run's child outlived its crash; each was stopped before the next run started.
+  const runs = s.records().filter((r) => r.ps === 'crash.1').sort((a, b) => a.startedAt - b.startedAt);
+  const leaders = runs.filter((r) => r.role === 'leader');
+  for (const child of runs.filter((r) => r.role === 'child' && r.startedAt < leaders[leaders.length - 1].startedAt)) {
+    assert.ok(isDead(child.pid), `the child ${child.pid} of an earlier crash.1 run is still running:\n${out}`);
+  }
+  assert.ok(out.includes('up      | crash.1 left processes running in its group'), out);
 
   runner.child.kill('SIGTERM');
   assert.is(await s.exitCode(runner), 0, runner.output());

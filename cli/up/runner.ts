@@ -217,6 +217,8 @@ class Supervisor {
       (notFound ? `: command not found; check the Procfile line ${inst.line}` : '');
     const crashed = code !== 0;
     const unready = this.phase === 'starting' && !slot.ready;
+    // What it started in its group and left behind goes too (stopAll sees to it when stopping).
+    const leftovers = this.stopping || child.pid === undefined ? Promise.resolve() : this.stopLeftovers(inst.name, child.pid);
     if (this.stopping || unready || !crashed || notFound || !this.opts.restart) {
       slot.state = 'done';
       slot.failed = crashed;
@@ -230,8 +232,26 @@ class Supervisor {
     this.say(`${inst.name} ${slot.lastExit}; restarting in ${(delay / 1000).toFixed(1)}s`);
     slot.timer = setTimeout(() => {
       slot.timer = undefined;
-      if (!this.stopping) this.start(slot);
+      // Not beside what the last run left: a second skiff node on the same data directory is refused.
+      void leftovers.then(() => { if (!this.stopping) this.start(slot); });
     }, delay);
+  }
+
+  /**
+   * A process that ended (its group's leader) may have left others of its group running, as a
+   * Procfile line run by sh leaves the command it started when sh alone is killed: SIGTERM to the
+   * group, SIGKILL after the stop timeout.
+   */
+  private async stopLeftovers(name: string, pgid: number): Promise<void> {
+    const group = this.groups.get(pgid);
+    const left = group ? groupsStillAlive([group]) : [];
+    if (left.length === 0) return;
+    this.say(`${name} left processes running in its group ${pgid}; stopping them`);
+    signalGroup(pgid, 'SIGTERM');
+    for (const g of await this.waitForGroups(left, this.opts.stopTimeoutMs)) {
+      signalGroup(g.pgid, 'SIGKILL');
+      this.say(`sent SIGKILL to what ${name} left in its group after ${seconds(this.opts.stopTimeoutMs)}`);
+    }
   }
 
   private checkAllExited(): void {
