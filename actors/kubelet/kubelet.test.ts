@@ -49,4 +49,26 @@ test('pods start only once the services have been listed, so their environment n
   }
 });
 
+test('a pod already being deleted when the kubelet sees it starts nothing, and its delete is confirmed', async () => {
+  const { client } = api;
+  await client.create<Pod>({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'leaving' }, spec: { nodeName: 'k-node-2', containers: [{ name: 'c', command: ['sleep', '1000'] }] } });
+  await client.delete('pods', 'leaving', 'default'); // graceful: bound to a node, it waits for the kubelet
+  assert.ok((await client.get<Pod>('pods', 'leaving', 'default')).metadata.deletionTimestamp);
+  const cfg = loadConfig({}, { natsUrl: nats.url });
+  const kcfg = { ...kubeletConfig('k-node-2', cfg, WATCHDOG_MODES, { SKIFF_NODE_ADDRESS: '127.0.1.9' }), noDisk: true, dataDir: '/nonexistent' };
+  const services = new Informer<Service>(client, 'services', { deadlineMs: 5000 });
+  const runtime = new FakeRuntime();
+  const kubelet = new Kubelet(kcfg, { client, services, runtime, prober: passingProber, log: silentLogger, registry: new Registry() });
+  services.start();
+  const sync = kubelet.startPodSync();
+  try {
+    await waitFor('the delete confirmed', async () => !(await client.list<Pod>('pods')).items.some((p) => p.metadata.name === 'leaving'));
+    assert.is(runtime.processes.size, 0, 'no container started for it');
+  } finally {
+    sync.stop();
+    services.stop();
+    await kubelet.drain(false, 2000);
+  }
+});
+
 test.run();

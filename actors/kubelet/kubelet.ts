@@ -200,6 +200,13 @@ export class Kubelet {
       return;
     }
     const adopted = this.unclaimed.get(uid);
+    // A pod already being deleted, of which nothing runs here, is not started: its delete is only
+    // confirmed. That is also what the echo of a finished worker's last status write looks like
+    // (its worker is gone by then); starting a worker for it would run its containers again.
+    if (pod.metadata.deletionTimestamp && !adopted) {
+      void this.confirmDeleted(pod);
+      return;
+    }
     this.unclaimed.delete(uid);
     const state = adopted ?? freshState(pod);
     if (adopted) this.deps.log.info('re-adopting pod', { pod: `${pod.metadata.namespace}/${pod.metadata.name}` });
@@ -208,6 +215,15 @@ export class Kubelet {
     this.workers.set(uid, worker);
     actor.start();
     if (pod.metadata.deletionTimestamp) actor.send({ type: 'UPDATE', pod });
+  }
+
+  /** The pod's processes are gone from this node: the delete completes (grace 0, this very pod). */
+  private async confirmDeleted(pod: Pod): Promise<void> {
+    try {
+      await this.deps.client.delete('pods', pod.metadata.name!, pod.metadata.namespace, { gracePeriodSeconds: 0, preconditions: { uid: pod.metadata.uid! } });
+    } catch (err) {
+      if (!(err instanceof NotFound)) this.deps.log.warn('final pod delete failed', { pod: pod.metadata.name, err });
+    }
   }
 
   private onPodGone(pod: Pod): void {
@@ -252,11 +268,7 @@ export class Kubelet {
     void (async () => {
       await this.statuses.settled(2000);
       this.statuses.forget(uid);
-      try {
-        await this.deps.client.delete('pods', pod.metadata.name!, pod.metadata.namespace, { gracePeriodSeconds: 0, preconditions: { uid } });
-      } catch (err) {
-        if (!(err instanceof NotFound)) this.deps.log.warn('final pod delete failed', { pod: pod.metadata.name, err });
-      }
+      await this.confirmDeleted(pod);
       if (w && !this.cfg.noDisk) {
         if (this.deps.cgroups) for (const c of Object.keys(w.state.containers)) removeCgroup(`${this.deps.cgroups.root}/${uid}-${c}`);
         const err = await removePodDirs(w.paths);
