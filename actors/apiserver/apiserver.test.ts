@@ -140,6 +140,22 @@ api('status - has its own write path; generation follows spec only', async ({ cl
   assert.is(same.metadata.resourceVersion, p.metadata.resourceVersion, 'a no-op update writes nothing');
 });
 
+api('status - a write with only name, uid and status lands; one for an object since made again under its name is a Conflict', async ({ client }) => {
+  const first = await client.create<Pod>(pod('again'));
+  const lean = await client.updateStatus({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'again', namespace: 'default', uid: first.metadata.uid }, status: { phase: 'Running' } } as Pod);
+  assert.is(lean.status?.phase, 'Running');
+  assert.equal(lean.spec, first.spec, 'the spec is kept as stored');
+  await client.delete('pods', 'again', 'default', { gracePeriodSeconds: 0 });
+  const second = await client.create<Pod>(pod('again'));
+  try {
+    await client.updateStatus({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'again', namespace: 'default', uid: first.metadata.uid }, status: { phase: 'Failed' } } as Pod);
+    assert.unreachable('a status for the old pod was written to the new one');
+  } catch (err) {
+    assert.instance(err, Conflict);
+  }
+  assert.is((await client.get<Pod>('pods', 'again', 'default')).status?.phase, second.status?.phase);
+});
+
 api('namespaces - must exist; deleting one deletes what is in it', async ({ client }) => {
   try {
     await client.create({ ...pod('x'), metadata: { name: 'x', namespace: 'nowhere' } });

@@ -292,8 +292,12 @@ export async function updateStatus(ctx: ApiContext, info: KindInfo, req: ApiRequ
   if (input.status !== undefined && !isPlainObject(input.status)) throw new Invalid(info.kind, [{ path: 'status', message: 'must be a map' }]);
   const namespace = info.namespaced ? (typeof meta.namespace === 'string' ? meta.namespace : 'default') : undefined;
   const pinned = typeof meta.resourceVersion === 'string' && meta.resourceVersion !== '' ? meta.resourceVersion : undefined;
-  return guaranteedUpdate(ctx, info, meta.name, namespace, opts, req.origin,
-    (current) => prepareStatusUpdate(current, input as KubeObject), pinned);
+  const uid = typeof meta.uid === 'string' && meta.uid !== '' ? meta.uid : undefined;
+  return guaranteedUpdate(ctx, info, meta.name, namespace, opts, req.origin, (current) => {
+    // The status of an object that was deleted and made again under its name is not this one's.
+    if (uid && uid !== current.metadata.uid) throw new Conflict(`${info.resource} ${JSON.stringify(meta.name)} was deleted and recreated (uid changed); this status is for the old one`);
+    return prepareStatusUpdate(current, input as KubeObject);
+  }, pinned);
 }
 
 export async function patchObject(ctx: ApiContext, info: KindInfo, req: ApiRequest) {

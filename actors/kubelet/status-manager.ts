@@ -1,7 +1,7 @@
 // Pod status writes, coalesced: the latest status of each pod is kept, at most one write per pod
 // is in flight, and whatever changed meanwhile goes out as one write after it. A status equal to
 // the last one written is not written again, so probe ticks cost nothing.
-import { NotFound } from '../../protocol/errors.ts';
+import { Conflict, NotFound } from '../../protocol/errors.ts';
 import { deepEqual } from '../../protocol/merge-patch.ts';
 import type { Pod, PodStatus } from '../../protocol/types.ts';
 import type { ApiClient } from '../lib/client.ts';
@@ -20,8 +20,17 @@ export interface StatusWriter {
   write(pod: Pod, status: PodStatus): Promise<void>;
 }
 
+/**
+ * Writes through the status subresource, which reads only the name, the uid (a pod deleted and
+ * made again under its name is not written to) and the status: the spec is not sent.
+ */
 export function apiStatusWriter(client: ApiClient): StatusWriter {
-  return { write: async (pod, status) => { await client.updateStatus({ ...pod, metadata: { ...pod.metadata, resourceVersion: undefined }, status }); } };
+  return {
+    write: async (pod, status) => {
+      const { name, namespace, uid } = pod.metadata;
+      await client.updateStatus({ apiVersion: pod.apiVersion, kind: pod.kind, metadata: { name, namespace, uid }, status } as Pod);
+    },
+  };
 }
 
 export class StatusManager {
@@ -71,8 +80,9 @@ export class StatusManager {
     this.writer.write(e.pod, status).then(
       () => { e.written = status; },
       (err) => {
-        // A pod deleted meanwhile needs no status; anything else is retried shortly.
-        if (err instanceof NotFound) this.entries.delete(uid);
+        // A pod deleted meanwhile (or replaced by another of its name) needs no status; anything
+        // else is retried shortly.
+        if (err instanceof NotFound || err instanceof Conflict) this.entries.delete(uid);
         else {
           this.onError(e.pod, err);
           retryMs = RETRY_MS;
