@@ -144,6 +144,17 @@ test('a memory limit kills with OOMKilled', async ({ client }) => {
   await client.delete('pods', p.metadata.name!, 'default');
 });
 
+test('a deleted pod\'s container ran once: the pod is not started again while its delete completes', async ({ client }) => {
+  const starts = join(tempDir(), 'starts');
+  const p = await client.create(pod('node-a', [sh('app', `echo started >> ${starts}; exec sleep 1000`)], { terminationGracePeriodSeconds: 1 }));
+  await waitFor('running', async () => (await current(client, p)).status?.phase === 'Running');
+  await client.delete('pods', p.metadata.name!, 'default');
+  await waitFor('gone', () => gone(client, p));
+  // Time for any start that should not happen (a second worker made for the pod's last status echo).
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.is(readFileSync(starts, 'utf8'), 'started\n');
+});
+
 test('a graceful stop: SIGTERM first, SIGKILL after the grace period', async ({ client }) => {
   const host = tempDir();
   const polite = await client.create(pod('node-a', [sh('polite', 'trap "echo TERM > host/polite; exit 0" TERM; while true; do sleep 0.1; done', { volumeMounts: [{ name: 'host', mountPath: '/host' }] })],
