@@ -77,6 +77,8 @@ export class Kubelet {
   private nodeObject?: Node;
   private readonly startLatency: Histogram;
   private readonly started = new Set<string>();
+  /** Pods whose worker has finished a delete and whose last status, delete and directory are being seen to. */
+  private readonly finishing = new Set<string>();
   private readonly restartsSeen = new Map<string, number>();
   private readonly restarts: Counter;
   private readonly podEvents: Counter<'type'>;
@@ -199,10 +201,11 @@ export class Kubelet {
       if (relevant) w.actor.send({ type: 'UPDATE', pod });
       return;
     }
+    // The echo of a finished worker's last status write: onTerminated completes the delete.
+    if (this.finishing.has(uid)) return;
     const adopted = this.unclaimed.get(uid);
     // A pod already being deleted, of which nothing runs here, is not started: its delete is only
-    // confirmed. That is also what the echo of a finished worker's last status write looks like
-    // (its worker is gone by then); starting a worker for it would run its containers again.
+    // confirmed.
     if (pod.metadata.deletionTimestamp && !adopted) {
       void this.confirmDeleted(pod);
       return;
@@ -215,6 +218,11 @@ export class Kubelet {
     this.workers.set(uid, worker);
     actor.start();
     if (pod.metadata.deletionTimestamp) actor.send({ type: 'UPDATE', pod });
+  }
+
+  private async removeDirs(pod: string, paths: PodPaths): Promise<void> {
+    const err = await removePodDirs(paths);
+    if (err) this.deps.log.warn('could not remove the pod directory', { pod, dir: paths.dir, err });
   }
 
   /** The pod's processes are gone from this node: the delete completes (grace 0, this very pod). */
@@ -236,8 +244,7 @@ export class Kubelet {
       const killed = killOrphanGroups(recordedGroups(s));
       this.deps.log.info('reaped a pod this node no longer runs', { pod: `${s.namespace}/${s.name}`, uid: s.uid, killedGroups: killed.length });
       this.ports.release(s.ports);
-      const paths = podPaths(this.cfg.dataDir, s.uid);
-      void removePodDirs(paths).then((err) => { if (err) this.deps.log.warn('could not remove the pod directory', { pod: s.name, dir: paths.dir, err }); });
+      void this.removeDirs(s.name, podPaths(this.cfg.dataDir, s.uid));
     }
     this.unclaimed.clear();
   }
@@ -265,16 +272,17 @@ export class Kubelet {
     this.workers.delete(uid);
     this.started.delete(uid);
     this.restartsSeen.delete(uid);
+    this.finishing.add(uid);
     void (async () => {
       await this.statuses.settled(2000);
       this.statuses.forget(uid);
       await this.confirmDeleted(pod);
       if (w && !this.cfg.noDisk) {
         if (this.deps.cgroups) for (const c of Object.keys(w.state.containers)) removeCgroup(`${this.deps.cgroups.root}/${uid}-${c}`);
-        const err = await removePodDirs(w.paths);
-        if (err) this.deps.log.warn('could not remove the pod directory', { pod: pod.metadata.name, dir: w.paths.dir, err });
+        await this.removeDirs(pod.metadata.name!, w.paths);
       }
       w?.actor.stop();
+      this.finishing.delete(uid);
     })();
   }
 
