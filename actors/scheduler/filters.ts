@@ -23,7 +23,7 @@ export function podFacts(pod: Pod): PodFacts {
   };
 }
 
-export type Filter = (pod: Pod, node: NodeInfo, req: Requests, facts: PodFacts) => string | undefined;
+export type Filter = (node: NodeInfo, facts: PodFacts) => string | undefined;
 
 export function tolerates(t: Toleration, taint: Taint): boolean {
   if (t.effect && t.effect !== taint.effect) return false;
@@ -57,34 +57,34 @@ export function requirementMatches(r: NodeSelectorRequirement, labels: Record<st
   }
 }
 
-export const nodeReady: Filter = (_pod, node) => (node.ready ? undefined : 'node(s) were not ready');
+export const nodeReady: Filter = (node) => (node.ready ? undefined : 'node(s) were not ready');
 
-export const nodeSchedulable: Filter = (_pod, node, _req, facts) =>
+export const nodeSchedulable: Filter = (node, facts) =>
   node.unschedulable && !facts.tolerable ? 'node(s) were unschedulable' : undefined;
 
-export const fitsResources: Filter = (_pod, node, req) => {
+export const fitsResources: Filter = (node, { req }) => {
   if (node.requested.pods + 1 > node.allocatable.pods) return 'Too many pods';
   if (req.cpu > 0 && node.requested.cpu + req.cpu > node.allocatable.cpu) return 'Insufficient cpu';
   if (req.memory > 0 && node.requested.memory + req.memory > node.allocatable.memory) return 'Insufficient memory';
   return undefined;
 };
 
-export const matchesNodeSelector: Filter = (pod, node, _req, facts) => {
+export const matchesNodeSelector: Filter = (node, facts) => {
   for (const [k, v] of facts.nodeSelector) if (node.labels[k] !== v) return "node(s) didn't match node selector";
-  const terms = pod.spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms;
+  const terms = facts.pod.spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms;
   if (terms && terms.length > 0 && !terms.some((t) => (t.matchExpressions ?? []).every((r) => requirementMatches(r, node.labels)))) {
     return "node(s) didn't match Pod's node affinity/selector";
   }
   return undefined;
 };
 
-export const toleratesTaints: Filter = (_pod, node, _req, facts) => {
+export const toleratesTaints: Filter = (node, facts) => {
   if (node.taints.length === 0) return undefined;
   const taint = untoleratedTaint(node.taints, facts.tolerations);
   return taint ? `node(s) had untolerated taint {${taint.key}: ${taint.value ?? ''}}` : undefined;
 };
 
-export const freeHostPorts: Filter = (_pod, node, _req, facts) => {
+export const freeHostPorts: Filter = (node, facts) => {
   for (const p of facts.hostPorts) if (node.hostPorts.has(p)) return "node(s) didn't have free ports for the requested pod ports";
   return undefined;
 };
@@ -94,7 +94,7 @@ export const FILTERS: Filter[] = [nodeSchedulable, nodeReady, matchesNodeSelecto
 
 export function firstFailure(pod: Pod, node: NodeInfo, facts: PodFacts = podFacts(pod)): string | undefined {
   for (const f of FILTERS) {
-    const why = f(pod, node, facts.req, facts);
+    const why = f(node, facts);
     if (why) return why;
   }
   return undefined;
