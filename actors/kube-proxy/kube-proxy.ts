@@ -57,7 +57,6 @@ export class KubeProxy {
   readonly proxy: Proxy;
   private scheduled = false;
   /** A sync when a port that could not be listened on is due to be tried again. */
-  private retry?: NodeJS.Timeout;
   /** Ports that could not be listened on (`address:port`): their service (`namespace/name`) and what was told. */
   private readonly conflicts = new Map<string, { service: string; message: string }>();
   private readonly connections: Counter<'service'>;
@@ -92,7 +91,6 @@ export class KubeProxy {
   }
 
   stop(): void {
-    clearTimeout(this.retry);
     this.proxy.close();
   }
 
@@ -134,9 +132,6 @@ export class KubeProxy {
     }
     this.proxy.closeExcept(keep);
     for (const key of this.conflicts.keys()) if (!keep.has(key)) this.conflicts.delete(key);
-    clearTimeout(this.retry);
-    const retryAt = this.proxy.nextRetry();
-    if (retryAt !== undefined) this.retry = setTimeout(() => this.scheduleSync(), Math.max(0, retryAt - Date.now())).unref();
     // Counted once, when a node's endpoints first drop out, not again on every later sync.
     for (const [node, n] of skipped) if (!this.deadNodes.has(node)) this.deadSkips.inc(n);
     this.deadNodes = new Set(skipped.keys());

@@ -37,10 +37,18 @@ export const LISTEN_RETRY_MS = 2000;
 /** How much of what a client sends before the first answer is kept for replay to another backend. */
 const REPLAY_LIMIT_BYTES = 64 * 1024;
 
+/** A port that could not be listened on: who it is for, and when it is tried again. */
+interface Failure {
+  target: Target;
+  retryAt: number;
+  /** Set for a port that is retried on its own; an optional one waits for the next sync after retryAt. */
+  timer?: NodeJS.Timeout;
+}
+
 export class Proxy {
   private readonly listeners = new Map<string, Listener>();
-  /** Ports that could not be listened on (`address:port`), and when to try again. */
-  private readonly failed = new Map<string, number>();
+  /** Ports that could not be listened on, by `address:port`. */
+  private readonly failed = new Map<string, Failure>();
   readonly targets = new Map<string, Target>();
 
   constructor(private readonly events: ProxyEvents) {}
@@ -53,42 +61,58 @@ export class Proxy {
   }
 
   /**
-   * Listens on `address:port` for `target`. `optional` listeners (127.0.0.1 on a host where other
-   * nodes may already hold it) fail quietly.
+   * Listens on `address:port` for `target`. A port that cannot be had is tried again every
+   * LISTEN_RETRY_MS on a timer of its own (not at every sync) until it is served or no longer
+   * wanted. `optional` listeners (127.0.0.1 on a host where other nodes may already hold it) fail
+   * quietly and are tried again only by a sync after LISTEN_RETRY_MS.
    */
-  listen(target: Target, address: string, port: number, optional: boolean, now = Date.now()): void {
+  listen(target: Target, address: string, port: number, optional: boolean): void {
     const key = `${address}:${port}`;
     const existing = this.listeners.get(key);
     if (existing) {
       existing.target = target;
       return;
     }
-    const retryAt = this.failed.get(key);
-    if (retryAt !== undefined && retryAt > now) return;
+    const failure = this.failed.get(key);
+    if (failure) {
+      failure.target = target;
+      if (failure.timer || failure.retryAt > Date.now()) return;
+      this.failed.delete(key);
+    }
+    this.open(target, address, port, optional, failure !== undefined);
+  }
+
+  private open(target: Target, address: string, port: number, optional: boolean, retried: boolean): void {
+    const key = `${address}:${port}`;
     const listener: Listener = { server: createServer({ allowHalfOpen: true, pauseOnConnect: true }), target, port, address };
     listener.server.on('connection', (socket) => this.forward(listener.target, socket));
     listener.server.on('error', (err: NodeJS.ErrnoException) => {
       if (this.listeners.get(key) === listener) this.listeners.delete(key);
-      this.failed.set(key, Date.now() + LISTEN_RETRY_MS);
+      const failure: Failure = { target: listener.target, retryAt: Date.now() + LISTEN_RETRY_MS };
+      if (!optional) {
+        failure.timer = setTimeout(() => {
+          if (this.failed.get(key) !== failure) return;
+          this.failed.delete(key);
+          this.open(failure.target, address, port, optional, true);
+        }, LISTEN_RETRY_MS).unref();
+      }
+      this.failed.set(key, failure);
       if (!optional) this.events.listenFailed(listener.target, address, port, err);
     });
     listener.server.once('listening', () => {
-      if (this.failed.delete(key) && !optional) this.events.listening(listener.target, address, port);
+      if (retried && !optional) this.events.listening(listener.target, address, port);
     });
     listener.server.listen(port, address);
     this.listeners.set(key, listener);
   }
 
-  /** When the earliest port that failed is due to be tried again; undefined if none failed. */
-  nextRetry(): number | undefined {
-    let next: number | undefined;
-    for (const at of this.failed.values()) if (next === undefined || at < next) next = at;
-    return next;
-  }
-
   /** Closes listeners not in `keep` (`address:port`); their open connections carry on. */
   closeExcept(keep: Set<string>): void {
-    for (const key of this.failed.keys()) if (!keep.has(key)) this.failed.delete(key);
+    for (const [key, f] of this.failed) {
+      if (keep.has(key)) continue;
+      clearTimeout(f.timer);
+      this.failed.delete(key);
+    }
     for (const [key, l] of this.listeners) {
       if (keep.has(key)) continue;
       l.server.close();
