@@ -2,7 +2,6 @@
 // requests in flight, and the same operations straight on a JetStream KV bucket in the same run.
 // The ratio of the two is what the apiserver costs. Writes bench/results/apiserver.json.
 // Usage: tsx bench/apiserver.ts [--ops N]
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { StorageType } from 'nats';
 import { ApiClient } from '../actors/lib/client.ts';
@@ -66,7 +65,6 @@ function podManifest(name: string): Pod {
     },
   };
 }
-
 
 const nats = await startNats();
 // The apiserver alone: a scheduler would write to the unbound pods (Unschedulable) under the benchmark's feet.

@@ -3,7 +3,6 @@
 // latency given; the real part runs 50 members over a real nats-server, each on its own
 // connection. Writes bench/results/gossip.json.
 // Usage: tsx bench/gossip.ts [--n 1000] [--loss 0] [--latency 0.5,2] [--kills 20] [--real 50] [--slow-ms 300] [--quick]
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { NatsConnection } from 'nats';
 import { silentLogger } from '../actors/lib/log.ts';

@@ -5,7 +5,6 @@
 // a watch in this process, which does nothing else, sees each one bound and Running. Writes
 // bench/results/scheduler.json.
 // Usage: tsx bench/scheduler.ts [--nodes 1000] [--pods 10000] [--deployments 100] [--hollow-processes 1]
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ApiClient } from '../actors/lib/client.ts';
 import { connectNats } from '../actors/lib/nats.ts';

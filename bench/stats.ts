@@ -16,7 +16,7 @@ export function quantile(xs: readonly number[], q: number): number {
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))];
 }
 
-/** Writes bench/results/NAME.json: the body, after which benchmark, when, and on what machine. */
+/** Writes bench/results/NAME.json: which benchmark, when and on what machine, then the body. */
 export function writeResult(name: string, body: Record<string, unknown>): void {
   mkdirSync(RESULTS, { recursive: true });
   const result = { benchmark: name, date: new Date().toISOString(), machine: { cpus: cpus().length, node: process.version }, ...body };

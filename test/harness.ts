@@ -53,8 +53,9 @@ export function findNatsServer(): string {
 
 /**
  * A suite's `before` hook whose failure is reported. uvu 0.5 loses an error thrown by a before
- * hook (its runner returns from a `finally` block): the tests then fail on a half-made context and
- * the cause is never printed. This prints it first; `after` hooks stop whatever was started.
+ * hook (its runner returns from a `finally` block): no test of the suite runs, the suite reports
+ * 0 of N passed, and the cause is never printed (test/run.ts counts the missing passes as
+ * failures). This prints it first; `after` hooks stop whatever was started.
  */
 export function setup<C>(hook: (ctx: C) => Promise<void>): (ctx: C) => Promise<void> {
   return async (ctx) => {

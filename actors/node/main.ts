@@ -25,8 +25,9 @@ const HELP = `Usage: node --import tsx actors/node/main.ts [--name NAME] [--keep
 A skiff worker node: registers a Node, renews its Lease, runs the pods bound to it, serves
 every service's ports (kube-proxy), and joins the gossip group (SWIM) under its name. On SIGTERM
 it announces that it leaves the group, then stops its pods. If it ends any other way (SIGKILL, a
-crash), a reaper it left behind kills its pods' processes once SKIFF_NODE_ORPHAN_GRACE_MS (10 s)
-has passed without a node started again on the same data directory, which re-adopts them.
+crash), a reaper it left behind kills its pods' processes once SKIFF_NODE_ORPHAN_GRACE_MS (default
+${loadConfig({}).nodeOrphanGraceMs / 1000} s; 0 for no reaper) has passed without a node started again on the same data directory, which
+re-adopts them.
 
 Options:
   --name NAME    node name (default: SKIFF_NODE_NAME, else from PS=node.N as node-N)

@@ -60,7 +60,7 @@ A process that exits non-zero or by a signal is restarted after ${seconds(cfg.re
 time up to ${seconds(cfg.restartBackoffMaxMs)}; the delay resets once it has run ${seconds(cfg.restartBackoffResetMs)}. Exit code 0 means finished
 (no restart). Exit code 127 on a first run means the command was not found (no restart).
 Whatever a process left running in its process group when it ended is stopped (SIGTERM, then
-SIGKILL after the timeout) before it is restarted.
+SIGKILL after the timeout), before any restart.
 
 Exit codes:
   0  stopped by a signal, or every process finished with code 0
