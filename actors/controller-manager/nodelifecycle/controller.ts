@@ -23,8 +23,9 @@ export class NodeLifecycleController implements Controller {
 
   register(): void {
     this.timer = setInterval(() => void this.monitor(), this.ctx.cfg.nodeMonitorMs);
-    // A gossip verdict is acted on now, not at the next monitor tick. Only entering or leaving
-    // dead/left changes what nodeHealth decides; a first sighting or a refuted suspicion does not.
+    // Entering or leaving dead/left is acted on now, not at the next monitor tick. Other changes (a
+    // first sighting, a refuted suspicion) wait for the tick: at most they decide whether a node
+    // whose lease is already late is unreachable or lost.
     const gone = (state: MemberState | undefined) => state === 'dead' || state === 'left';
     this.unsubscribe = this.ctx.gossip?.onChange((m, previous) => {
       if (gone(m.state) !== gone(previous?.state)) void this.monitor();
@@ -97,9 +98,12 @@ export class NodeLifecycleController implements Controller {
     if (change.conditions) {
       result = await writer.patch<Node>('nodes', name, undefined, { status: { conditions: change.conditions } }, { subresource: 'status' });
       const ready = change.conditions.find((c) => c.type === 'Ready')!;
-      this.ctx.log.info(ready.status === 'True' ? 'node is back' : 'node is not ready', { node: name, gossip, reason: ready.message });
+      // Told once per transition, as the Event is; a reason that changes meanwhile is not news.
       const event = readyEvent(node, change);
-      if (event) this.ctx.events.record(node, event === 'NodeReady' ? 'Normal' : 'Warning', event, `Node ${name} status is now: ${event}`);
+      if (event) {
+        this.ctx.log.info(ready.status === 'True' ? 'node is back' : 'node is not ready', { node: name, gossip, reason: ready.message });
+        this.ctx.events.record(node, event === 'NodeReady' ? 'Normal' : 'Warning', event, `Node ${name} status is now: ${event}`);
+      }
     }
     return result;
   }
