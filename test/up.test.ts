@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { listPids, processStat } from '../actors/lib/procfs.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const fixtures = join(root, 'test', 'fixtures', 'up');
@@ -57,9 +58,10 @@ class Scenario {
     return this.records().filter((r) => r.ps === ps && r.role === 'leader');
   }
 
+  /** The runners' state files (the guardian's log lives beside them). */
   stateFiles(): string[] {
     const dir = join(this.dir, '.skiff', 'up');
-    return existsSync(dir) ? readdirSync(dir) : [];
+    return existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.json')) : [];
   }
 
   /** Polls `check` until it returns something truthy; fails with the runners' output otherwise. */
@@ -85,7 +87,7 @@ class Scenario {
     const records = this.records();
     assert.ok(records.length > 0, 'some processes were recorded');
     for (const r of records) assert.ok(isDead(r.pid), `${r.ps} (${r.role}, pid ${r.pid}) is still running`);
-    await this.waitFor('init to reap the orphans', () => records.every((r) => !exists(r.pid)));
+    await this.waitFor('init to reap the orphans', () => records.every((r) => processStat(r.pid) === undefined));
   }
 
   /** Whatever a test leaves behind, by PID and process group: never by name. */
@@ -93,7 +95,7 @@ class Scenario {
     for (const r of this.runners) if (r.child.exitCode === null && r.child.signalCode === null) r.child.kill('SIGKILL');
     for (const { pid } of this.records()) {
       if (isDead(pid)) continue;
-      const pgid = Number(statFields(pid)?.[2]);
+      const pgid = processStat(pid)?.pgrp ?? 0;
       if (pgid > 1 && pgid !== process.pid) ignoreEsrch(() => process.kill(-pgid, 'SIGKILL'));
       ignoreEsrch(() => process.kill(pid, 'SIGKILL'));
     }
@@ -106,28 +108,9 @@ test.after.each(() => {
   scenario = undefined;
 });
 
-function exists(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** /proc/<pid>/stat from field 3 (state) on, or undefined once the process is gone. */
-function statFields(pid: number): string[] | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  } catch {
-    return undefined;
-  }
-}
-
 /** Gone, or a zombie waiting for init to reap it. */
 function isDead(pid: number): boolean {
-  const state = exists(pid) ? statFields(pid)?.[0] : undefined;
+  const state = processStat(pid)?.state;
   return state === undefined || state === 'Z' || state === 'X';
 }
 
@@ -173,9 +156,8 @@ async function freeBasePort(offsets: number[]): Promise<number> {
 
 /** The runner's guardian (cli/up/guardian.ts): its child shell waiting to run guardian-main.ts. */
 function guardianOf(runnerPid: number): number | undefined {
-  for (const entry of readdirSync('/proc')) {
-    const pid = Number(entry);
-    if (!pid || Number(statFields(pid)?.[1]) !== runnerPid) continue;
+  for (const pid of listPids()) {
+    if (processStat(pid)?.ppid !== runnerPid) continue;
     try {
       if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('guardian-main.ts')) return pid;
     } catch {
@@ -213,7 +195,7 @@ test('up - runs each instance on its foreman PORT, the ready-first one first, an
   assert.ok(runner.output().includes('up       | stopping 4 processes…'), runner.output());
   assert.is(s.records().length, 6, 'four leaders and two children');
   await s.assertAllGone();
-  assert.equal(s.stateFiles().filter((f) => f.endsWith('.json')), []);
+  assert.equal(s.stateFiles(), []);
 });
 
 test('up - restarts a crashed process with backoff, but not a finished or missing one; what it left in its group goes first', async () => {
@@ -269,7 +251,7 @@ test('up - a SIGKILLed runner\'s guardian stops every process it started', async
   runner.child.kill('SIGKILL');
   await s.exitCode(runner);
   await s.waitFor('every process stopped', () => started.every((r) => isDead(r.pid)), 15_000);
-  await s.waitFor('the state file removed', () => s.stateFiles().every((f) => !f.endsWith('.json')), 10_000);
+  await s.waitFor('the state file removed', () => s.stateFiles().length === 0, 10_000);
   const log = readFileSync(join(s.dir, '.skiff', 'up', 'guardian.log'), 'utf8');
   assert.match(log, new RegExp(`skiff up ${runner.child.pid} is gone: stopping node\\.1 \\(process group \\d+\\)`));
 });
@@ -286,7 +268,7 @@ test('up - a new runner kills the process groups that a SIGKILLed runner and its
   const orphans = s.records();
   assert.is(orphans.length, 3);
   for (const r of orphans) assert.ok(!isDead(r.pid), `${r.ps} outlived its runner, as after a crash`);
-  assert.equal(s.stateFiles().filter((f) => f.endsWith('.json')), [`${first.child.pid}.json`]);
+  assert.equal(s.stateFiles(), [`${first.child.pid}.json`]);
 
   const second = s.start(['-p', String(base)]);
   const fresh = (ps: string) => s.leaders(ps).find((r) => !orphans.some((o) => o.pid === r.pid));
@@ -295,7 +277,7 @@ test('up - a new runner kills the process groups that a SIGKILLed runner and its
   const out = second.output();
   assert.match(out, /up {5}\| killed nats\.1 \(process group \d+\), left running by skiff up \d+/);
   assert.match(out, /up {5}\| killed node\.1 \(process group \d+\), left running by skiff up \d+/);
-  assert.equal(s.stateFiles().filter((f) => f.endsWith('.json')), [`${second.child.pid}.json`]);
+  assert.equal(s.stateFiles(), [`${second.child.pid}.json`]);
 
   second.child.kill('SIGTERM');
   assert.is(await s.exitCode(second), 0, second.output());
