@@ -5,9 +5,8 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { signalGroup } from '../../actors/lib/procfs.ts';
 import { startDeadMansSwitch, typescriptCommand, type DeadMansSwitch } from '../../actors/lib/dead-mans-switch.ts';
-import { leftRunning, waitForGroups, type Group } from './runner.ts';
+import { leftRunning, terminateGroups } from './groups.ts';
 
 const GUARDIAN_MAIN = fileURLToPath(new URL('./guardian-main.ts', import.meta.url));
 const POLL_MS = 100;
@@ -23,20 +22,12 @@ export function startGuardian(stateFile: string, stopTimeoutMs: number): DeadMan
 
 /**
  * Stops what a runner that is gone left running: SIGTERM to its groups, SIGKILL to those left
- * after `stopTimeoutMs`; then removes the state file. Nothing if the runner still runs. Returns
- * the groups it signalled.
+ * after `stopTimeoutMs`; then removes the state file. Nothing if the runner still runs.
  */
-export async function stopAbandoned(stateFile: string, stopTimeoutMs: number, say: (line: string) => void): Promise<Group[]> {
+export async function stopAbandoned(stateFile: string, stopTimeoutMs: number, say: (line: string) => void): Promise<void> {
   const left = leftRunning(stateFile);
-  if (!left) return [];
-  for (const g of left.groups) {
-    signalGroup(g.pgid, 'SIGTERM');
-    say(`skiff up ${left.runner} is gone: stopping ${g.name} (process group ${g.pgid})`);
-  }
-  for (const g of await waitForGroups(left.groups, stopTimeoutMs, POLL_MS)) {
-    signalGroup(g.pgid, 'SIGKILL');
-    say(`sent SIGKILL to ${g.name} after ${stopTimeoutMs / 1000}s`);
-  }
+  if (!left) return;
+  for (const g of left.groups) say(`skiff up ${left.runner} is gone: stopping ${g.name} (process group ${g.pgid})`);
+  for (const g of await terminateGroups(left.groups, stopTimeoutMs, POLL_MS)) say(`sent SIGKILL to ${g.name} after ${stopTimeoutMs / 1000}s`);
   rmSync(stateFile, { force: true });
-  return left.groups;
 }

@@ -2,11 +2,12 @@
 // .skiff/up/<runner pid>.json, so that stopping (or, if this runner is SIGKILLed, its guardian,
 // and failing that the next runner) reaches every process it started, and nothing else.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { restartDelay, type Backoff, type Instance } from './procfile.ts';
-import { isRunning, liveGroups, processStat, signalGroup } from '../../actors/lib/procfs.ts';
+import { processStat, signalGroup } from '../../actors/lib/procfs.ts';
+import { groupsStillAlive, leftRunning, terminateGroups, waitForGroups, type Group, type StateFile } from './groups.ts';
 import type { DeadMansSwitch } from '../../actors/lib/dead-mans-switch.ts';
 import { startGuardian } from './guardian.ts';
 
@@ -31,27 +32,6 @@ export interface RunnerOptions {
   /** How often readiness and stopping are checked. */
   pollMs: number;
   out?: NodeJS.WritableStream & { isTTY?: boolean };
-}
-
-/** A process group this runner started; the leader's start time tells a reused pid apart. */
-export interface Group { name: string; pgid: number; startTime: string }
-interface StateFile { runner: { pid: number; startTime: string }; groups: Group[] }
-
-/** A runner's state file (.skiff/up/<pid>.json), or why it is not one. */
-export function readStateFile(path: string): StateFile {
-  const state = JSON.parse(readFileSync(path, 'utf8')) as StateFile;
-  if (typeof state.runner?.pid !== 'number' || !Array.isArray(state.groups)) throw new Error('not a skiff up state file');
-  return state;
-}
-
-/**
- * The groups a runner that is gone left running, by its state file (a group whose leader's pid
- * now names another process is not its); undefined while the runner still runs.
- */
-export function leftRunning(path: string): { runner: number; groups: Group[] } | undefined {
-  const state = readStateFile(path);
-  if (isRunning(state.runner.pid, state.runner.startTime)) return undefined;
-  return { runner: state.runner.pid, groups: state.groups.filter((g) => isRunning(g.pgid, g.startTime, g.pgid)) };
 }
 
 interface Slot {
@@ -247,9 +227,7 @@ class Supervisor {
     const left = group ? groupsStillAlive([group]) : [];
     if (left.length === 0) return;
     this.say(`${name} left processes running in its group ${pgid}; stopping them`);
-    signalGroup(pgid, 'SIGTERM');
-    for (const g of await this.waitForGroups(left, this.opts.stopTimeoutMs)) {
-      signalGroup(g.pgid, 'SIGKILL');
+    if ((await terminateGroups(left, this.opts.stopTimeoutMs, this.opts.pollMs)).length > 0) {
       this.say(`sent SIGKILL to what ${name} left in its group after ${seconds(this.opts.stopTimeoutMs)}`);
     }
   }
@@ -294,12 +272,8 @@ class Supervisor {
     }
     const live = groupsStillAlive([...this.groups.values()]);
     if (live.length > 0) this.say(`stopping ${live.length} process${live.length === 1 ? '' : 'es'}…`);
-    for (const g of live) signalGroup(g.pgid, 'SIGTERM');
-    const stubborn = await this.waitForGroups(live, this.opts.stopTimeoutMs);
-    for (const g of stubborn) {
-      signalGroup(g.pgid, 'SIGKILL');
-      this.say(`sent SIGKILL to ${g.name} after ${this.killNow ? 'a second signal' : seconds(this.opts.stopTimeoutMs)}`);
-    }
+    const stubborn = await terminateGroups(live, this.opts.stopTimeoutMs, this.opts.pollMs, () => this.killNow);
+    for (const g of stubborn) this.say(`sent SIGKILL to ${g.name} after ${this.killNow ? 'a second signal' : seconds(this.opts.stopTimeoutMs)}`);
     for (const g of await this.waitForGroups(stubborn, this.opts.stopTimeoutMs)) {
       this.say(`${g.name} (process group ${g.pgid}) is still there after SIGKILL`);
     }
@@ -356,23 +330,6 @@ async function probeHealthz(port: number, deadline: number, stop: AbortSignal): 
     if ((err as Error).name === 'TimeoutError') return NO_ANSWER;
     return (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
   }
-}
-
-/** Waits until the groups are gone (or `urgent()`); returns those still alive at the deadline. */
-export async function waitForGroups(groups: Group[], timeoutMs: number, pollMs: number, urgent = () => false): Promise<Group[]> {
-  const deadline = Date.now() + timeoutMs;
-  let alive = groupsStillAlive(groups);
-  while (alive.length > 0 && Date.now() < deadline && !urgent()) {
-    await sleep(pollMs);
-    alive = groupsStillAlive(alive);
-  }
-  return alive;
-}
-
-/** The groups that still have a live member (not merely zombies awaiting init). */
-export function groupsStillAlive(groups: Group[]): Group[] {
-  const live = liveGroups(groups.map((g) => g.pgid));
-  return groups.filter((g) => live.has(g.pgid));
 }
 
 function listDir(dir: string): string[] {
