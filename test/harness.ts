@@ -15,7 +15,7 @@ import { silentLogger } from '../actors/lib/log.ts';
 import { connectNats } from '../actors/lib/nats.ts';
 import { loadConfig, type Config } from '../protocol/config.ts';
 import { processStat } from '../actors/lib/procfs.ts';
-import { decodeMemberChange } from '../actors/membership/messages.ts';
+import { decodeMemberChange } from '../actors/membership/index.ts';
 import { gossipChangesSubject } from '../protocol/subjects.ts';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');

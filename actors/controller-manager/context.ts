@@ -6,7 +6,7 @@ import type { ApiClient } from '../lib/client.ts';
 import type { EventRecorder } from '../lib/events.ts';
 import type { Informer } from '../lib/informer.ts';
 import type { Logger } from '../lib/log.ts';
-import type { MemberState } from '../membership/state.ts';
+import type { MemberState } from '../membership/index.ts';
 import { WorkQueue } from '../lib/workqueue.ts';
 
 export interface Informers {

@@ -1,6 +1,5 @@
-export { Membership, realClock, type MembershipListener, type MembersView } from './membership.ts';
+export { Membership, type MembersView } from './membership.ts';
 export { decodeMemberChange, type MemberChange } from './messages.ts';
-export { joinGossip, membershipMachine } from './membership.machine.ts';
+export { joinGossip } from './membership.machine.ts';
 export type { Member, MemberRole, MemberState } from './state.ts';
-export { Swim } from './swim.ts';
-export { swimConfig } from './timing.ts';
+export { swimConfig, type SwimConfig } from './timing.ts';

@@ -4,8 +4,7 @@ import { ErrorCode, type NatsConnection, type NatsError } from 'nats';
 import { decode } from '../../protocol/codec.ts';
 import { Unavailable } from '../../protocol/errors.ts';
 import { gossipChangesSubject, gossipMembersSubject } from '../../protocol/subjects.ts';
-import type { Member, MembersView } from '../../actors/membership/index.ts';
-import { decodeMemberChange } from '../../actors/membership/messages.ts';
+import { decodeMemberChange, type Member, type MembersView } from '../../actors/membership/index.ts';
 import { stringOption, UsageError, type CliContext, type Values } from '../command.ts';
 import { humanDuration, renderTable } from '../table.ts';
 
