@@ -38,6 +38,22 @@ test('informer - indexes by namespace, label and node follow every change', () =
   assert.is(inf.size, 1);
 });
 
+test('informer - selector candidates: one label from the index (the preferred one if given), this namespace only', () => {
+  const { client, emit } = fakeClient();
+  const inf = new Informer(client, 'pods', { deadlineMs: 1000 }).start();
+  emit({ type: 'RESYNC' });
+  emit({ type: 'ADDED', object: pod('a', 1, { labels: { app: 'web', hash: 'x' } }) });
+  emit({ type: 'ADDED', object: pod('b', 2, { labels: { app: 'web', hash: 'y' } }) });
+  emit({ type: 'ADDED', object: pod('c', 3, { ns: 'other', labels: { app: 'web', hash: 'x' } }) });
+  emit({ type: 'ADDED', object: pod('d', 4) });
+  emit({ type: 'SYNCED', resourceVersion: '4' });
+  const names = (pods: KubeObject[]) => pods.map((o) => o.metadata.name).sort();
+  assert.equal(names(inf.candidates('default', { app: 'web', hash: 'x' })), ['a', 'b'], 'by the first label');
+  assert.equal(names(inf.candidates('default', { app: 'web', hash: 'x' }, 'hash')), ['a'], 'by the preferred label');
+  assert.equal(names(inf.candidates('other', { app: 'web' })), ['c']);
+  assert.equal(names(inf.candidates('default', {})), ['a', 'b', 'd'], 'no terms: the whole namespace');
+});
+
 test('informer - handlers see add, update and delete; an unchanged version is not an update', () => {
   const { client, emit } = fakeClient();
   const seen: string[] = [];

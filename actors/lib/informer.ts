@@ -124,6 +124,18 @@ export class Informer<T extends KubeObject = KubeObject> {
     return this.fromIndex(this.byLabel.get(`${key}=${value}`));
   }
 
+  /**
+   * The objects of `namespace` that may match the equality terms `labels`: those carrying one of
+   * them, from the label index (`preferred`, if it is one of the terms, else the first), or the
+   * whole namespace when there are no terms. The caller matches the rest of the selector.
+   */
+  candidates(namespace: string, labels: Record<string, string>, preferred?: string): T[] {
+    const terms = Object.entries(labels);
+    const pick = terms.find(([k]) => k === preferred) ?? terms[0];
+    if (!pick) return this.listByNamespace(namespace);
+    return this.listByLabel(pick[0], pick[1]).filter((o) => o.metadata.namespace === namespace);
+  }
+
   listByNode(nodeName: string): T[] {
     return this.fromIndex(this.byNode.get(nodeName));
   }

@@ -45,12 +45,11 @@ export class EndpointsController extends QueueController {
       if (current) await writer.delete('endpoints', current.metadata.name!, current.metadata.namespace).catch((err) => { if (!(err instanceof NotFound)) throw err; });
       return;
     }
-    const terms = Object.entries(svc.spec.selector ?? {});
-    if (terms.length === 0) return; // endpoints managed by hand
-    // The pods carrying the selector's first label, from the informer's label index: a sync costs
-    // what the service selects, not what its namespace holds (desiredEndpoints checks the rest).
-    const [label, value] = terms[0];
-    const want = desiredEndpoints(svc, this.ctx.informers.pods.listByLabel(label, value));
+    const selector = svc.spec.selector ?? {};
+    if (Object.keys(selector).length === 0) return; // endpoints managed by hand
+    // From the informer's label index: a sync costs about what the service selects (desiredEndpoints
+    // checks the rest of the selector).
+    const want = desiredEndpoints(svc, this.ctx.informers.pods.candidates(svc.metadata.namespace!, selector));
     // A conflict (our informer was behind our own last write) fails the sync; the queue retries.
     if (!current) await writer.create(want);
     else if (!sameEndpoints(current, want)) await writer.update({ ...want, metadata: { ...want.metadata, resourceVersion: current.metadata.resourceVersion } });

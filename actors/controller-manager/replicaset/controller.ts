@@ -77,10 +77,7 @@ export class ReplicaSetController extends QueueController {
 
   /** Pods that might match the selector, from the label index rather than the whole namespace. */
   private candidates(rs: ReplicaSet): Pod[] {
-    const labels = Object.entries(rs.spec.selector.matchLabels ?? {});
-    const pick = labels.find(([k]) => k === 'pod-template-hash') ?? labels[0];
-    const pods = pick ? this.ctx.informers.pods.listByLabel(pick[0], pick[1]) : this.ctx.informers.pods.listByNamespace(rs.metadata.namespace!);
-    return pods.filter((p) => p.metadata.namespace === rs.metadata.namespace);
+    return this.ctx.informers.pods.candidates(rs.metadata.namespace!, rs.spec.selector.matchLabels ?? {}, 'pod-template-hash');
   }
 
   private async adopt(writer: ApiClient, rs: ReplicaSet, p: Pod): Promise<void> {
