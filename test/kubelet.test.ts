@@ -7,7 +7,7 @@ import type { ApiClient } from '../actors/lib/client.ts';
 import { liveGroups } from '../actors/lib/procfs.ts';
 import { NotFound } from '../protocol/errors.ts';
 import type { Container, Pod } from '../protocol/types.ts';
-import { isAlive, setup, withLogsOnFailure, skiff, spawnProc, startInProcessApiserver, startNats, startNode, tempDir, waitFor, type InProcessApiserver, type Nats, type NodeProc } from './harness.ts';
+import { freePort, isAlive, setup, withLogsOnFailure, skiff, spawnProc, startInProcessApiserver, startNats, startNode, tempDir, waitFor, type InProcessApiserver, type Nats, type NodeProc } from './harness.ts';
 
 interface Ctx {
   nats: Nats;
@@ -275,6 +275,36 @@ adopt('SIGTERM stops the pods gracefully; with --keep-pods they stay for the nex
   await client.delete('pods', p.metadata.name!, 'default');
   await waitFor('deleted', () => gone(client, p), 10_000);
   assert.not.ok(isAlive(kept));
+});
+
+adopt('a node stopped before it reached NATS: --keep-pods leaves the last run\'s containers, without it they are stopped', async (ctx) => {
+  const { client } = ctx;
+  const p = await client.create(pod('node-r', [sh('c', 'exec sleep 1000')]));
+  const x = await waitFor('running', async () => { const y = await current(client, p); return cs(y)?.state.running ? y : undefined; });
+  const pid = cs(x)!.pid!;
+  const { dataDir } = ctx.node;
+  ctx.node.proc.kill('SIGKILL');
+  await ctx.node.proc.exited;
+  // Nothing listens on this port: the node waits in its connect, its reaper armed with a short grace.
+  const unreachable = `nats://127.0.0.1:${await freePort()}`;
+  const waiting = async (args: string[]) => {
+    const proc = spawnProc(process.execPath, ['--import', 'tsx', 'actors/node/main.ts', '--name', 'node-r', ...args], {
+      env: { SKIFF_NATS_URL: unreachable, PORT: '0', SKIFF_NODE_DATA_DIR: dataDir, SKIFF_NODE_ORPHAN_GRACE_MS: '300' },
+    });
+    await waitFor('the directory claimed', () => readFileSync(join(dataDir, 'kubelet.pid'), 'utf8').includes(`"pid":${proc.pid}`), 20_000);
+    proc.kill('SIGTERM');
+    assert.is(await proc.exited, 0, proc.output());
+    return proc;
+  };
+  await waiting(['--keep-pods']);
+  await new Promise((r) => setTimeout(r, 1500)); // past the grace of its reaper
+  assert.ok(isAlive(pid), '--keep-pods kept it, and the reaper stood down');
+  const stopped = await waiting([]);
+  await waitFor('the container stopped', () => !isAlive(pid), 5000);
+  assert.match(stopped.output(), /stopped before the kubelet ran: killed the containers of the last run/);
+  ctx.node = await startNode(ctx.nats.url, 'node-r', { dataDir });
+  await client.delete('pods', p.metadata.name!, 'default');
+  await waitFor('deleted', () => gone(client, p), 10_000);
 });
 
 adopt('a node killed and never started again has its containers killed after the orphan grace; one started within it keeps them', async (ctx) => {

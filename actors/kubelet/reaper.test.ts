@@ -72,6 +72,19 @@ test('reapAbandoned leaves the containers alone once a new kubelet has claimed t
   assert.ok(isAlive(c.pid!));
 });
 
+test('reapAbandoned leaves the containers alone when a later kubelet claimed the directory and has ended since', async () => {
+  // Killed, started again with --keep-pods and stopped: the first one's reaper must not undo the keep.
+  const d = dir();
+  const c = sleeper();
+  record(d, 'pod', c);
+  const later = sleeper();
+  claimDataDir(d, later.pid);
+  later.kill('SIGKILL');
+  await new Promise((r) => later.once('exit', r));
+  assert.equal(reapAbandoned(d, 999_999), []);
+  assert.ok(isAlive(c.pid!));
+});
+
 test('a reaper told to stand down exits without reaping', async () => {
   const d = dir();
   const c = sleeper();

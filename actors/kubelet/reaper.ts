@@ -53,13 +53,19 @@ export function claimDataDir(dataDir: string, pid = process.pid): void {
 }
 
 /**
- * What the reaper does once the grace has passed: nothing if a live process other than the dead
- * kubelet has claimed the directory since (it re-adopts or reaps for itself), else kills every
- * group the pod records name. Returns the groups killed.
+ * What the reaper does once the grace has passed: nothing if a process other than the dead
+ * kubelet has claimed the directory since, live or not (it re-adopted the containers; its own stop
+ * or its own reaper decides what becomes of them: one stopped with --keep-pods left them on
+ * purpose), else kills every group the pod records name. Returns the groups killed.
  */
 export function reapAbandoned(dataDir: string, deadPid: number): number[] {
-  const now = claimant(dataDir);
+  const now = readClaim(dataDir);
   if (now && now.pid !== deadPid) return [];
+  return killRecordedGroups(dataDir);
+}
+
+/** Kills every live process group the directory's pod records name; returns them. */
+export function killRecordedGroups(dataDir: string): number[] {
   return killOrphanGroups(loadPodStates(dataDir).flatMap(recordedGroups));
 }
 

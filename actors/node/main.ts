@@ -16,7 +16,7 @@ import { connectNats } from '../lib/nats.ts';
 import { instanceName, onShutdown, statusPort } from '../lib/process.ts';
 import { startProfiling } from '../lib/profile.ts';
 import {
-  claimDataDir, DataDirInUse, detectCgroups, Kubelet, kubeletConfig, kubeletMachine, NodeConfigError, ProcessRuntime, realProber, serveNode,
+  claimDataDir, DataDirInUse, detectCgroups, killRecordedGroups, Kubelet, kubeletConfig, kubeletMachine, NodeConfigError, ProcessRuntime, realProber, serveNode,
   startReaper, WATCHDOG_MODES,
 } from '../kubelet/index.ts';
 
@@ -24,7 +24,8 @@ const HELP = `Usage: node --import tsx actors/node/main.ts [--name NAME] [--keep
 
 A skiff worker node: registers a Node, renews its Lease, runs the pods bound to it, serves
 every service's ports (kube-proxy), and joins the gossip group (SWIM) under its name. On SIGTERM
-it announces that it leaves the group, then stops its pods. If it ends any other way (SIGKILL, a
+it announces that it leaves the group, then stops its pods (a previous run's too, if the signal
+comes before it has reached NATS). If it ends any other way (SIGKILL, a
 crash), a reaper it left behind kills its pods' processes once SKIFF_NODE_ORPHAN_GRACE_MS (default
 ${loadConfig({}).nodeOrphanGraceMs / 1000} s; 0 for no reaper) has passed without a node started again on the same data directory, which
 re-adopts them.
@@ -60,6 +61,9 @@ if (!process.env.SKIFF_NODE_ADDRESS && numbered && Number(numbered[1]) >= 1 && N
   process.env.SKIFF_NODE_ADDRESS = `127.0.1.${Number(numbered[1])}`;
 }
 const log = createLogger({ component: 'node', node: name });
+// What a signal does grows with what has started: at first, nothing to stop.
+let stop = async (): Promise<void> => {};
+onShutdown(log, () => stop());
 let cfg;
 let kcfg;
 const cgroups = (() => {
@@ -91,6 +95,18 @@ try {
 }
 // Kills this node's containers if it ends without a clean stop and nothing claims its directory again.
 const reaper = cfg.nodeOrphanGraceMs > 0 ? startReaper(kcfg.dataDir, cfg.nodeOrphanGraceMs) : undefined;
+const keepPods = args.values['keep-pods'] === true;
+// A signal before the kubelet runs (NATS can keep the connect waiting for ever) finds the pods a
+// previous run left, adopted by nobody: --keep-pods leaves them for the next start; otherwise
+// they are stopped now rather than by the reaper after its grace. Either way the reaper stands down.
+const dataDir = kcfg.dataDir;
+stop = async () => {
+  if (!keepPods) {
+    const killed = killRecordedGroups(dataDir);
+    if (killed.length) log.info('stopped before the kubelet ran: killed the containers of the last run', { groups: killed });
+  }
+  reaper?.standDown();
+};
 
 const registry = createRegistry({ component: 'node', node: name });
 const nc = await connectNats({ url: cfg.natsUrl, name, persistent: true });
@@ -118,16 +134,10 @@ const actor = createActor(kubeletMachine, {
   input: { kubelet, log: log.child({ actor: 'kubelet' }), retryMs: 1000, logRotateMs: 10_000, serve: () => serveNode(nc, kubelet, log) },
 }).start();
 
-const http = await startStatusServer({
-  port: statusPort(),
-  registry,
-  health: () => (actor.getSnapshot().matches('active') ? null : `kubelet is ${JSON.stringify(actor.getSnapshot().value)}`),
-});
-
-const keepPods = args.values['keep-pods'] === true;
 const shutdownGraceMs = cfg.nodeShutdownGraceMs;
-const stopProfiling = startProfiling();
-onShutdown(log, async () => {
+let http: Awaited<ReturnType<typeof startStatusServer>> | undefined;
+let stopProfiling: (() => void) | undefined;
+stop = async () => {
   stopProfiling?.();
   await leave();
   kubeProxy.send({ type: 'STOP' });
@@ -137,6 +147,12 @@ onShutdown(log, async () => {
   const stopped = await waitFor(actor, (s) => s.status === 'done', { timeout: shutdownGraceMs + 5000 }).then(() => true, () => false);
   // Stopped, or left running on purpose: the reaper has nothing to do. Otherwise it cleans up after the grace.
   if (stopped) reaper?.standDown();
-  http.close();
+  http?.close();
   await nc.drain().catch(() => {});
+};
+http = await startStatusServer({
+  port: statusPort(),
+  registry,
+  health: () => (actor.getSnapshot().matches('active') ? null : `kubelet is ${JSON.stringify(actor.getSnapshot().value)}`),
 });
+stopProfiling = startProfiling();
