@@ -58,6 +58,15 @@ test('update - the selector of a Deployment is immutable', () => {
   assert.throws(() => prepareUpdate(deployInfo, deploy(2), changed), (e: Error) => e instanceof Invalid && /spec.selector: field is immutable/.test(e.message));
 });
 
+const podGenerationCases: [string, Pod, Pod, number][] = [
+  ['binding bumps a pod\'s generation', pod({}, { generation: 1 }), pod({ nodeName: 'n1' }), 2],
+  ['so does a change of tolerations', pod({ nodeName: 'n1' }, { generation: 2 }), pod({ nodeName: 'n1', tolerations: [{ key: 'k', operator: 'Exists' }] }), 3],
+  ['labels are not spec', pod({ nodeName: 'n1' }, { generation: 2 }), pod({ nodeName: 'n1' }, { labels: { a: 'b' } }), 2],
+];
+for (const [name, old, incoming, want] of podGenerationCases) {
+  test(`update - ${name}`, () => assert.is(prepareUpdate(podInfo, old, incoming).metadata.generation, want));
+}
+
 test('update - a pod can be bound once, and its spec is otherwise fixed', () => {
   assert.is((prepareUpdate(podInfo, pod(), pod({ nodeName: 'n1' })) as Pod).spec.nodeName, 'n1');
   assert.throws(() => prepareUpdate(podInfo, pod({ nodeName: 'n1' }), pod({ nodeName: 'n2' })), /immutable once set/);

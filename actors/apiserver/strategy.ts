@@ -66,10 +66,18 @@ export function prepareUpdate(info: KindInfo, old: KubeObject, incoming: KubeObj
   const out: KubeObject = info.hasStatus ? without(incoming, STATUS) : { ...incoming };
   out.metadata = metadata as ObjectMeta;
   if (info.hasStatus && old.status !== undefined) out.status = old.status;
-  if (info.specFields.length && !deepEqual(specOf(info, old), specOf(info, incoming))) {
-    metadata.generation = (old.metadata.generation ?? 0) + 1;
-  }
+  if (specChanged(info, old, incoming)) metadata.generation = (old.metadata.generation ?? 0) + 1;
   return out;
+}
+
+/** Whether an update changes the spec; for a pod, immutableChanges has found the rest of it equal. */
+function specChanged(info: KindInfo, old: KubeObject, incoming: KubeObject): boolean {
+  if (info.kind === 'Pod') {
+    const o = (old as Pod).spec;
+    const n = (incoming as Pod).spec;
+    return o.nodeName !== n.nodeName || !deepEqual(o.tolerations, n.tolerations);
+  }
+  return info.specFields.length > 0 && !deepEqual(specOf(info, old), specOf(info, incoming));
 }
 
 /** A status write: everything but status comes from the stored object. */

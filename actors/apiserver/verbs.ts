@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { AlreadyExists, BadRequest, Conflict, Invalid, NotFound, StaleLeader } from '../../protocol/errors.ts';
 import type { KindInfo } from '../../protocol/kinds.ts';
-import { applyMergePatch, sameEntries } from '../../protocol/merge-patch.ts';
+import { applyMergePatch, deepEqual, sameEntries } from '../../protocol/merge-patch.ts';
 import { generatedName } from '../../protocol/names.ts';
 import { isPlainObject } from '../../protocol/schema.ts';
 import { parseFieldSelector, parseSelector, SelectorError } from '../../protocol/selector.ts';
@@ -167,7 +167,7 @@ function inputObject(info: KindInfo, req: ApiRequest): Record<string, unknown> {
   };
 }
 
-const METADATA = new Set(['metadata']);
+const METADATA_STATUS = new Set(['metadata', 'status']);
 const RESOURCE_VERSION = new Set(['resourceVersion']);
 
 /** The bytes `obj` is stored as; the watch cache is told, so that it need not decode their entry. */
@@ -177,10 +177,14 @@ function expectWrite(ctx: ApiContext, info: KindInfo, obj: KubeObject): Uint8Arr
   return bytes;
 }
 
-/** Equal but for resourceVersion. */
+/**
+ * Equal but for resourceVersion. Metadata and status first: a write nearly always changes one of
+ * them (a spec change bumps generation), so the spec is walked only for a write that changed nothing.
+ */
 function sameContent(a: KubeObject, b: KubeObject): boolean {
-  return sameEntries(a as unknown as Record<string, unknown>, b as unknown as Record<string, unknown>, METADATA)
-    && sameEntries(a.metadata as Record<string, unknown>, b.metadata as Record<string, unknown>, RESOURCE_VERSION);
+  return sameEntries(a.metadata as Record<string, unknown>, b.metadata as Record<string, unknown>, RESOURCE_VERSION)
+    && deepEqual(a.status, b.status)
+    && sameEntries(a as unknown as Record<string, unknown>, b as unknown as Record<string, unknown>, METADATA_STATUS);
 }
 
 /**
