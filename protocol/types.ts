@@ -376,6 +376,18 @@ export interface Namespace extends KubeObject {
   status?: { phase?: 'Active' | 'Terminating' };
 }
 
+/**
+ * A request to put a pod on a node: the pods' `bind` verb, Kubernetes' pods/binding subresource.
+ * Not stored. `metadata.uid`, when given, must be the pod's (a pod deleted and made again under its
+ * name is not the one that was scheduled).
+ */
+export interface Binding {
+  apiVersion?: 'v1';
+  kind?: 'Binding';
+  metadata: { name: string; namespace?: string; uid?: string };
+  target: { kind?: 'Node'; name: string };
+}
+
 export interface Lease extends KubeObject {
   spec: {
     holderIdentity?: string;

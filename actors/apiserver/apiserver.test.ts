@@ -221,6 +221,52 @@ api('delete - a pod bound to a node is deleted gracefully', async ({ client }) =
   }
 });
 
+api('bind - a pod gets its node once, with PodScheduled=True; bound again, deleting, made again or no such pod are refused', async ({ client }) => {
+  const p = await client.create<Pod>(pod('bindme'));
+  const bound = await client.bind('default', 'bindme', 'node-1', { uid: p.metadata.uid });
+  assert.is(bound.spec.nodeName, 'node-1');
+  assert.equal(bound.spec.containers, p.spec.containers, 'the rest of the spec is as stored');
+  assert.is(bound.metadata.generation, 2);
+  assert.is(bound.status?.conditions?.find((c) => c.type === 'PodScheduled')?.status, 'True');
+  assert.is((await client.get<Pod>('pods', 'bindme', 'default')).spec.nodeName, 'node-1');
+  const refused = async (why: RegExp, bind: () => Promise<unknown>, type: new (...a: never[]) => Error = Conflict) => {
+    try {
+      await bind();
+      assert.unreachable(`bound: ${why}`);
+    } catch (err) {
+      assert.instance(err, type);
+      assert.match((err as Error).message, why);
+    }
+  };
+  await refused(/already assigned to node "node-1"/, () => client.bind('default', 'bindme', 'node-2'));
+  const old = await client.create<Pod>(pod('again-bind'));
+  await client.delete('pods', 'again-bind', 'default', { gracePeriodSeconds: 0 });
+  await client.create<Pod>(pod('again-bind'));
+  await refused(/uid changed/, () => client.bind('default', 'again-bind', 'node-1', { uid: old.metadata.uid }));
+  await refused(/not found/, () => client.bind('default', 'nobody', 'node-1'), NotFound);
+  await refused(/target.name: .*lower case alphanumeric/, () => client.bind('default', 'again-bind', 'Node_1'), Invalid);
+  const other = decode((await client.nc.request(apiSubject('services', 'bind'), encode('request', { object: {} }), { timeout: 2000 })).data);
+  assert.equal([other.type, (other.error as { message?: string })?.message], ['error', 'only pods can be bound, not services']);
+  await client.delete('pods', 'bindme', 'default', { gracePeriodSeconds: 0 });
+  await client.delete('pods', 'again-bind', 'default', { gracePeriodSeconds: 0 });
+});
+
+api('bind - fenced: a stale leader\'s binding is refused with StaleLeader and lands nothing', async ({ client }) => {
+  const now = new Date().toISOString();
+  await client.create<Lease>({ apiVersion: 'v1', kind: 'Lease', metadata: { name: 'sched-bind', namespace: 'kube-system' }, spec: { holderIdentity: 'master-2', leaseDurationSeconds: 30, renewTime: now, leaseTransitions: 2 } });
+  await client.create<Pod>(pod('fenced-bind'));
+  try {
+    await client.fenced({ lease: 'kube-system/sched-bind', holder: 'master-1', term: 2 }).bind('default', 'fenced-bind', 'node-1');
+    assert.unreachable();
+  } catch (err) {
+    assert.instance(err, StaleLeader);
+  }
+  assert.is((await client.get<Pod>('pods', 'fenced-bind', 'default')).spec.nodeName, undefined);
+  const bound = await client.fenced({ lease: 'kube-system/sched-bind', holder: 'master-2', term: 2 }).bind('default', 'fenced-bind', 'node-1');
+  assert.is(bound.spec.nodeName, 'node-1');
+  await client.delete('pods', 'fenced-bind', 'default', { gracePeriodSeconds: 0 });
+});
+
 api('fence - a write under a lease that moved on is refused with StaleLeader', async ({ client }) => {
   const now = new Date().toISOString();
   await client.create<Lease>({ apiVersion: 'v1', kind: 'Lease', metadata: { name: 'ctrl', namespace: 'kube-system' }, spec: { holderIdentity: 'master-2', leaseDurationSeconds: 30, renewTime: now, leaseTransitions: 4 } });
@@ -280,7 +326,7 @@ api('watch - a gap in the event numbers makes the client resume, and nothing is 
 
 api('garbage - every api subject answers malformed input with a typed error and keeps serving', async ({ client }) => {
   const nc = client.nc;
-  const verbs = ['create', 'get', 'list', 'update', 'status', 'patch', 'delete', 'watch'];
+  const verbs = ['create', 'get', 'list', 'update', 'status', 'bind', 'patch', 'delete', 'watch'];
   const payloads = [randomBytes(64), new Uint8Array(), pack('just a string'), pack({ v: 1, type: 'request', object: 5, name: 7, patch: 'x', options: 'y', deliver: 3 })];
   for (const k of KINDS) {
     for (const verb of verbs) {

@@ -20,7 +20,7 @@ import { Store } from './store.ts';
 import { outboundFor, type Outbound } from '../lib/outbound.ts';
 import {
   cacheOf, createObject, getNamespaceForAdmission, getObject, listObjects, optionalString, parseFilter, patchObject,
-  requiredString, updateObject, updateStatus, type ApiContext, type ApiRequest, type ObjectResult,
+  bindPod, requiredString, updateObject, updateStatus, type ApiContext, type ApiRequest, type ObjectResult,
 } from './verbs.ts';
 import { WatchCache, type OutEvent, type Watcher } from './watch-cache.ts';
 
@@ -48,6 +48,7 @@ const VERBS: Record<string, Verb> = {
   list: listObjects,
   update: updateObject,
   status: updateStatus,
+  bind: bindPod,
   patch: patchObject,
   delete: deleteObject,
 };

@@ -1,9 +1,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Invalid } from '../../protocol/errors.ts';
+import { Conflict, Invalid } from '../../protocol/errors.ts';
 import { kindInfo } from '../../protocol/kinds.ts';
 import type { Deployment, KubeObject, Pod } from '../../protocol/types.ts';
-import { planDeletion, prepareCreate, prepareStatusUpdate, prepareUpdate } from './strategy.ts';
+import { planDeletion, prepareBinding, prepareCreate, prepareStatusUpdate, prepareUpdate } from './strategy.ts';
 
 const now = new Date('2026-01-02T03:04:05.000Z');
 const podInfo = kindInfo('Pod')!;
@@ -66,6 +66,19 @@ const podGenerationCases: [string, Pod, Pod, number][] = [
 for (const [name, old, incoming, want] of podGenerationCases) {
   test(`update - ${name}`, () => assert.is(prepareUpdate(podInfo, old, incoming).metadata.generation, want));
 }
+
+test('binding - the node, once, PodScheduled=True in place of an Unschedulable verdict, generation bumped', () => {
+  const unschedulable = pod({}, { generation: 1 }, { phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: '0/1 nodes are available' }] });
+  const out = prepareBinding(unschedulable, 'n1', now);
+  assert.is(out.spec.nodeName, 'n1');
+  assert.equal(out.spec.containers, unschedulable.spec.containers);
+  assert.is(out.metadata.generation, 2);
+  assert.equal(out.status, { phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'True', lastTransitionTime: now.toISOString() }] });
+  assert.is(unschedulable.spec.nodeName, undefined, 'the stored object is not changed');
+  assert.throws(() => prepareBinding(out, 'n2', now), (e: Error) => e instanceof Conflict && /pod default\/p is already assigned to node "n1"/.test(e.message));
+  const deleting = pod({}, { deletionTimestamp: now.toISOString() });
+  assert.throws(() => prepareBinding(deleting, 'n1', now), (e: Error) => e instanceof Conflict && /is being deleted, cannot be assigned to a node/.test(e.message));
+});
 
 test('update - a pod can be bound once, and its spec is otherwise fixed', () => {
   assert.is((prepareUpdate(podInfo, pod(), pod({ nodeName: 'n1' })) as Pod).spec.nodeName, 'n1');

@@ -1,7 +1,7 @@
 // What the apiserver does to an object on create, update, status update and delete, as pure
 // functions in the manner of Kubernetes' registry strategies.
 import type { FieldError } from '../../protocol/errors.ts';
-import { Invalid } from '../../protocol/errors.ts';
+import { Conflict, Invalid } from '../../protocol/errors.ts';
 import type { KindInfo } from '../../protocol/kinds.ts';
 import { deepEqual, sameEntries } from '../../protocol/merge-patch.ts';
 import type { KubeObject, ObjectMeta, Pod } from '../../protocol/types.ts';
@@ -78,6 +78,25 @@ function specChanged(info: KindInfo, old: KubeObject, incoming: KubeObject): boo
     return o.nodeName !== n.nodeName || !deepEqual(o.tolerations, n.tolerations);
   }
   return info.specFields.length > 0 && !deepEqual(specOf(info, old), specOf(info, incoming));
+}
+
+/**
+ * A binding (Kubernetes' assignPod): the pod gets its node, once, and PodScheduled=True; the rest
+ * is the stored pod's. A pod already bound, or being deleted, is a Conflict.
+ */
+export function prepareBinding(old: Pod, nodeName: string, now: Date): Pod {
+  const { name, namespace, deletionTimestamp } = old.metadata;
+  const pod = `pod ${namespace}/${name}`;
+  if (old.spec.nodeName) throw new Conflict(`${pod} is already assigned to node ${JSON.stringify(old.spec.nodeName)}`);
+  if (deletionTimestamp) throw new Conflict(`${pod} is being deleted, cannot be assigned to a node`);
+  const conditions = (old.status?.conditions ?? []).filter((c) => c.type !== 'PodScheduled');
+  conditions.push({ type: 'PodScheduled', status: 'True', lastTransitionTime: now.toISOString() });
+  return {
+    ...old,
+    metadata: { ...old.metadata, generation: (old.metadata.generation ?? 0) + 1 },
+    spec: { ...old.spec, nodeName },
+    status: { ...old.status, conditions },
+  };
 }
 
 /** A status write: everything but status comes from the stored object. */

@@ -1,18 +1,18 @@
 // The verbs: create, get, list, update, status, patch. Each takes the decoded request and returns
 // the response body; deletion lives in deletion.ts and watch in server.ts.
 import { randomUUID } from 'node:crypto';
-import { AlreadyExists, BadRequest, Conflict, Invalid, NotFound, StaleLeader } from '../../protocol/errors.ts';
+import { AlreadyExists, BadRequest, Conflict, Invalid, NotFound, StaleLeader, type FieldError } from '../../protocol/errors.ts';
 import type { KindInfo } from '../../protocol/kinds.ts';
 import { applyMergePatch, deepEqual, sameEntries } from '../../protocol/merge-patch.ts';
-import { generatedName } from '../../protocol/names.ts';
+import { dns1123Subdomain, generatedName } from '../../protocol/names.ts';
 import { isPlainObject } from '../../protocol/schema.ts';
 import { parseFieldSelector, parseSelector, SelectorError } from '../../protocol/selector.ts';
 import { validateObject } from '../../protocol/validate.ts';
 import type { Config } from '../../protocol/config.ts';
-import type { KubeObject, Lease, Namespace, ObjectList } from '../../protocol/types.ts';
+import type { KubeObject, Lease, Namespace, ObjectList, Pod } from '../../protocol/types.ts';
 import type { Fence } from '../lib/client.ts';
 import type { AdmissionChain } from './admission.ts';
-import { prepareCreate, prepareStatusUpdate, prepareUpdate } from './strategy.ts';
+import { prepareBinding, prepareCreate, prepareStatusUpdate, prepareUpdate } from './strategy.ts';
 import { forStorage, storeKey, type Store, type Stored, type StoredBytes } from './store.ts';
 import type { WatchCache, WatchFilter } from './watch-cache.ts';
 
@@ -285,6 +285,32 @@ export async function updateObject(ctx: ApiContext, info: KindInfo, req: ApiRequ
     if (uid && uid !== current.metadata.uid) throw new Conflict(`${info.resource} ${JSON.stringify(name)} was deleted and recreated (uid changed); read it again and retry`);
     return prepareUpdate(info, current, object);
   }, resourceVersion);
+}
+
+/** pods' `bind`: the scheduler's write, a Binding naming the pod and its node, as Kubernetes' pods/binding. */
+export async function bindPod(ctx: ApiContext, info: KindInfo, req: ApiRequest): Promise<ObjectResult> {
+  if (info.kind !== 'Pod') throw new BadRequest(`only pods can be bound, not ${info.resource}`);
+  const opts = parseOptions(req);
+  const binding = req.object;
+  if (!isPlainObject(binding)) throw new BadRequest('field object: required, a Binding ({ metadata: { name, uid? }, target: { name } })');
+  const meta = isPlainObject(binding.metadata) ? binding.metadata : {};
+  const target = isPlainObject(binding.target) ? binding.target : {};
+  const errs: FieldError[] = [];
+  if (binding.kind !== undefined && binding.kind !== 'Binding') errs.push({ path: 'kind', message: `must be Binding, not ${JSON.stringify(binding.kind)}` });
+  if (typeof meta.name !== 'string' || !meta.name) errs.push({ path: 'metadata.name', message: 'required (the pod to bind)' });
+  if (meta.uid !== undefined && typeof meta.uid !== 'string') errs.push({ path: 'metadata.uid', message: 'must be a string' });
+  if (target.kind !== undefined && target.kind !== 'Node') errs.push({ path: 'target.kind', message: `must be Node, not ${JSON.stringify(target.kind)}` });
+  if (typeof target.name !== 'string' || !target.name) errs.push({ path: 'target.name', message: 'required (the node to bind to)' });
+  else for (const message of dns1123Subdomain(target.name)) errs.push({ path: 'target.name', message });
+  if (errs.length) throw new Invalid('Binding', errs);
+  const name = meta.name as string;
+  const uid = meta.uid as string | undefined;
+  const namespace = typeof meta.namespace === 'string' && meta.namespace ? meta.namespace : namespaceOf(info, req) ?? 'default';
+  const now = ctx.now();
+  return guaranteedUpdate(ctx, info, name, namespace, opts, req.origin, (current) => {
+    if (uid && uid !== current.metadata.uid) throw new Conflict(`pod ${namespace}/${name} was deleted and made again (uid changed); this binding was for the old one`);
+    return prepareBinding(current as Pod, target.name as string, now);
+  }, undefined);
 }
 
 export async function updateStatus(ctx: ApiContext, info: KindInfo, req: ApiRequest) {

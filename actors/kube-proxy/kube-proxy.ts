@@ -56,7 +56,6 @@ export function backendsFor(ep: Endpoints | undefined, portName: string | undefi
 export class KubeProxy {
   readonly proxy: Proxy;
   private scheduled = false;
-  /** A sync when a port that could not be listened on is due to be tried again. */
   /** Ports that could not be listened on (`address:port`): their service (`namespace/name`) and what was told. */
   private readonly conflicts = new Map<string, { service: string; message: string }>();
   private readonly connections: Counter<'service'>;

@@ -7,7 +7,7 @@ import { fromWire, Timeout, Unavailable, type WireError } from '../../protocol/e
 import { kindInfo } from '../../protocol/kinds.ts';
 import { apiInstanceSubject, apiSubject } from '../../protocol/subjects.ts';
 import { apiServers } from './apiservers.ts';
-import type { KubeObject, ObjectList } from '../../protocol/types.ts';
+import type { Binding, KubeObject, ObjectList, Pod } from '../../protocol/types.ts';
 import { startWatch, type WatchHandle, type WatchOptions, type WatchUpdate } from './watch.ts';
 
 /** Names the leader lease a write is made under; the apiserver refuses it if the lease moved on. */
@@ -59,7 +59,7 @@ const ATTEMPTS = 3;
 const MIN_ATTEMPT_MS = 1000;
 const RETRY_PAUSE_MS = 100;
 
-const WRITES = new Set(['create', 'update', 'status', 'patch', 'delete']);
+const WRITES = new Set(['create', 'update', 'status', 'bind', 'patch', 'delete']);
 
 function resourceOf(obj: KubeObject): string {
   const info = kindInfo(obj?.kind);
@@ -147,6 +147,16 @@ export class ApiClient {
   /** Writes only `status`; spec and metadata.generation are left alone. */
   async updateStatus<T extends KubeObject>(obj: T, opts: WriteOptions = {}): Promise<T> {
     return (await this.call(resourceOf(obj), 'status', { object: obj, options: opts })).object as T;
+  }
+
+  /**
+   * Puts a pod on a node (Kubernetes' pods/binding): a Conflict if it is bound already, being
+   * deleted, or (given `uid`) not the pod of that uid any more. Returns the pod as bound.
+   */
+  async bind(namespace: string, name: string, nodeName: string, opts: WriteOptions & { uid?: string } = {}): Promise<Pod> {
+    const { uid, ...options } = opts;
+    const binding: Binding = { apiVersion: 'v1', kind: 'Binding', metadata: { name, namespace, ...(uid ? { uid } : {}) }, target: { kind: 'Node', name: nodeName } };
+    return (await this.call('pods', 'bind', { object: binding, namespace, options })).object as Pod;
   }
 
   /** A JSON merge patch, retried on conflict by the apiserver. */
