@@ -58,6 +58,8 @@ export class KubeProxy {
   private scheduled = false;
   /** Ports that could not be listened on (`address:port`): their service (`namespace/name`) and what was told. */
   private readonly conflicts = new Map<string, { service: string; message: string }>();
+  /** The message of the PortsAvailable=False this node last wrote, by service: what is this node's to change. */
+  private readonly told = new Map<string, string>();
   private readonly connections: Counter<'service'>;
   private readonly refusals: Counter<'service'>;
   private readonly deadSkips: Counter;
@@ -131,6 +133,7 @@ export class KubeProxy {
     }
     this.proxy.closeExcept(keep);
     for (const key of this.conflicts.keys()) if (!keep.has(key)) this.conflicts.delete(key);
+    for (const service of this.told.keys()) if (!services.get(service)) this.told.delete(service);
     // Counted once, when a node's endpoints first drop out, not again on every later sync.
     for (const [node, n] of skipped) if (!this.deadNodes.has(node)) this.deadSkips.inc(n);
     this.deadNodes = new Set(skipped.keys());
@@ -149,23 +152,30 @@ export class KubeProxy {
     this.setPortsCondition(svc, t, { status: 'False', reason: 'PortInUse', message });
   }
 
-  /** A port that had failed is served now: the condition this node set says so. */
+  /**
+   * A port that had failed is served now. If the condition holds what this node told (not another
+   * node's failure, told since), it now names this node's next failing port of the service, or
+   * turns True when there is none.
+   */
   private listenRecovered(t: Target, address: string, port: number): void {
     const key = `${address}:${port}`;
-    const failure = this.conflicts.get(key);
-    if (!failure) return;
-    this.conflicts.delete(key);
+    if (!this.conflicts.delete(key)) return;
     this.deps.log.info('listening on a service port that was not available', { service: t.id, address, port });
-    // Another of its ports still failing here, or another node's failure told since, stands.
-    if ([...this.conflicts.values()].some((c) => c.service === serviceOf(t))) return;
-    const svc = this.deps.services.get(serviceOf(t));
+    const service = serviceOf(t);
+    const svc = this.deps.services.get(service);
     const current = svc?.status?.conditions?.find((c) => c.type === PORTS_CONDITION);
-    if (!svc || current?.status !== 'False' || current.message !== failure.message) return;
+    if (!svc || current?.status !== 'False' || current.message !== this.told.get(service)) return;
+    const still = [...this.conflicts.values()].find((c) => c.service === service);
+    if (still) {
+      this.setPortsCondition(svc, t, { status: 'False', reason: 'PortInUse', message: still.message });
+      return;
+    }
+    this.told.delete(service);
     this.setPortsCondition(svc, t, { status: 'True', reason: 'Listening', message: `port ${port} is available again on node ${this.deps.nodeName} (${address})` });
   }
 
-
   private setPortsCondition(svc: Service, t: Target, c: Pick<Condition, 'status' | 'reason' | 'message'>): void {
+    if (c.status === 'False') this.told.set(serviceOf(t), c.message!);
     const conditions: Condition[] = [
       ...(svc.status?.conditions ?? []).filter((x) => x.type !== PORTS_CONDITION),
       { type: PORTS_CONDITION, ...c, lastTransitionTime: new Date().toISOString() },
