@@ -51,6 +51,7 @@ const hollows = Array.from({ length: HOLLOW_PROCESSES }, (_, i) => spawnProc(pro
   env: {
     ...HOLLOW, SKIFF_NATS_URL: nats.url, SKIFF_NODE_LEASE_RENEW_MS: '20000', SKIFF_NODE_STATUS_MS: '60000',
     ...(process.env.PROFILE_HOLLOW ? { SKIFF_CPU_PROFILE: `${process.env.PROFILE_HOLLOW}.${i}` } : {}),
+    ...(process.env.HEAP_PROFILE_HOLLOW ? { SKIFF_HEAP_PROFILE: `${process.env.HEAP_PROFILE_HOLLOW}.${i}` } : {}),
   },
 }));
 await waitFor('hollow nodes started', () => hollows.every((h) => {
