@@ -10,7 +10,7 @@ import { connectNats } from '../lib/nats.ts';
 import { silentLogger } from '../lib/log.ts';
 import { gossipSubject } from '../../protocol/subjects.ts';
 import { metricSum, setup, skiff, startNats, testConfig, waitFor, type Nats } from '../../test/harness.ts';
-import { Membership } from './membership.ts';
+import { Membership, realClock } from './membership.ts';
 import { membershipMachine } from './membership.machine.ts';
 
 interface Ctx {
@@ -102,3 +102,29 @@ s('a malformed message is counted and dropped; the member carries on', async (ct
 });
 
 s.run();
+
+const clock = suite('realClock');
+
+clock('a timer never fires before now() says it is due', async () => {
+  const early: string[] = [];
+  await Promise.all(Array.from({ length: 200 }, (_, i) => new Promise<void>((resolve) => {
+    const ms = 1 + (i % 15);
+    const start = realClock.now();
+    realClock.after(ms, () => {
+      const waited = realClock.now() - start;
+      if (waited < ms) early.push(`${ms} ms timer after ${waited} ms`);
+      resolve();
+    });
+  })));
+  assert.equal(early, []);
+});
+
+clock('a cancelled timer does not fire', async () => {
+  let fired = 0;
+  const t = realClock.after(5, () => fired++);
+  t.cancel();
+  await new Promise((r) => setTimeout(r, 30));
+  assert.is(fired, 0);
+});
+
+clock.run();

@@ -22,10 +22,21 @@ export interface MembersView {
   members: Member[];
 }
 
+/**
+ * Wall time, and timers that never fire before `now()` says they are due: setTimeout counts from
+ * the event loop's cached time, which can be a millisecond behind, so a timer that wakes early
+ * waits out the rest (a suspicion or unreachable deadline must not be judged before it passes).
+ */
 export const realClock: Clock = {
   now: () => Date.now(),
   after: (ms, fn) => {
-    const t = setTimeout(fn, ms);
+    const due = Date.now() + ms;
+    const fire = () => {
+      const left = due - Date.now();
+      if (left > 0) t = setTimeout(fire, left);
+      else fn();
+    };
+    let t = setTimeout(fire, ms);
     return { cancel: () => clearTimeout(t) };
   },
 };
