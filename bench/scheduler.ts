@@ -107,8 +107,8 @@ for (const line of (await api.metrics()).split('\n')) {
 }
 const after = usages();
 
-const toBound = [...bound].map(([n, t]) => t - created.get(n)!).sort((a, b) => a - b);
-const toRunning = [...running].map(([n, t]) => t - created.get(n)!).sort((a, b) => a - b);
+const toBound = [...bound].map(([n, t]) => t - created.get(n)!);
+const toRunning = [...running].map(([n, t]) => t - created.get(n)!);
 const seconds = (t1 - t0) / 1000;
 const podsPerSecond = PODS / seconds;
 const proc = (k: keyof typeof before) => ({ cpuSeconds: Number((after[k].cpuSeconds - before[k].cpuSeconds).toFixed(1)), rssMB: Number(after[k].rssMB.toFixed(0)) });
