@@ -4,21 +4,16 @@
 // many kills, and the two-minute load, are bench/chaos.ts's; this pins the behaviour.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ApiClient } from '../actors/lib/client.ts';
-import { connectNats } from '../actors/lib/nats.ts';
+import type { ApiClient } from '../actors/lib/client.ts';
 import type { Deployment, Event, Node, Pod, Service } from '../protocol/types.ts';
-import { freePort, metricSum, recordGossipChanges, setup, spawnProc, startMaster, startNats, startNode, waitFor, type Master, type Nats, type NodeProc, type Proc, type SeenChange } from './harness.ts';
+import { freePort, metricSum, recordGossipChanges, setup, spawnProc, startCluster, startNode, stopCluster, waitFor, type Cluster, type Proc, type SeenChange } from './harness.ts';
 
 const NODES = 5;
 const REPLICAS = 20;
 const SERVER = `require('http').createServer((q, s) => s.end(process.env.HOSTNAME)).listen(process.env.PORT)`;
 
 
-interface Ctx {
-  nats: Nats;
-  masters: Master[];
-  nodes: NodeProc[];
-  client: ApiClient;
+interface Ctx extends Cluster {
   changes: SeenChange[];
   stopRecording: () => void;
 }
@@ -30,15 +25,11 @@ const pods = async (c: ApiClient) => (await c.list<Pod>('pods', { labelSelector:
 const deathsOf = (ctx: Ctx, name: string, since: number) => ctx.changes.filter((c) => c.member === name && c.state === 'dead' && c.at >= since);
 
 s.before(setup(async (ctx) => {
-  ctx.nats = await startNats();
-  ctx.masters = [];
-  ctx.nodes = [];
-  for (const m of ['chaos-master-1', 'chaos-master-2']) ctx.masters.push(await startMaster(ctx.nats.url, { SKIFF_NODE_NAME: m }));
-  for (let i = 1; i <= NODES; i++) ctx.nodes.push(await startNode(ctx.nats.url, `chaos-node-${i}`, { env: { SKIFF_NODE_ADDRESS: `127.0.1.${30 + i}` } }));
-  const nc = await connectNats({ url: ctx.nats.url, name: 'chaos-test', persistent: true });
-  ctx.client = new ApiClient(nc, { timeoutMs: 5000 });
-  ({ changes: ctx.changes, stop: ctx.stopRecording } = recordGossipChanges(nc));
-  await waitFor(`${NODES} Ready nodes`, async () => (await ctx.client.list<Node>('nodes')).items.filter((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')).length === NODES, 20_000);
+  await startCluster(ctx, {
+    masters: ['chaos-master-1', 'chaos-master-2'],
+    nodes: Array.from({ length: NODES }, (_, i) => ({ name: `chaos-node-${i + 1}`, env: { SKIFF_NODE_ADDRESS: `127.0.1.${31 + i}` } })),
+  });
+  ({ changes: ctx.changes, stop: ctx.stopRecording } = recordGossipChanges(ctx.client.nc));
   const port = await freePort();
   await ctx.client.create<Service>({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'chaos' }, spec: { selector: { app: 'chaos' }, ports: [{ port, targetPort: 'http' }] } });
   await ctx.client.create<Deployment>({
@@ -57,11 +48,8 @@ s.after(async (ctx) => {
   if (ctx.client) {
     await ctx.client.delete('deployments', 'chaos', 'default').catch(() => {});
     await waitFor('pods gone', async () => (await pods(ctx.client)).length === 0, 20_000).catch(() => {});
-    await ctx.client.nc.close();
   }
-  for (const n of ctx.nodes ?? []) await n.stop();
-  for (const m of ctx.masters ?? []) await m.stop();
-  await ctx.nats?.stop();
+  await stopCluster(ctx);
 });
 
 s('SIGKILL a node: every member declares it dead, its pods run elsewhere, kube-proxy skips it first', async (ctx) => {

@@ -5,34 +5,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ApiClient } from '../actors/lib/client.ts';
-import { connectNats } from '../actors/lib/nats.ts';
+import type { ApiClient } from '../actors/lib/client.ts';
 import type { Deployment, Event, Lease, Node, Pod } from '../protocol/types.ts';
-import { metricSum, setup, withLogsOnFailure, skiff, startMaster, startNats, startNode, waitFor, type Master, type Nats, type NodeProc } from './harness.ts';
+import { metricSum, setup, withLogsOnFailure, skiff, startCluster, startNode, stopCluster, waitFor, type Cluster, type Master } from './harness.ts';
 
-interface Ctx {
-  nats: Nats;
-  masters: Master[];
-  nodes: NodeProc[];
-  client: ApiClient;
-}
+type Ctx = Cluster;
 
-async function cluster(ctx: Ctx): Promise<void> {
-  ctx.nats = await startNats();
-  ctx.masters = [];
-  ctx.nodes = [];
-  for (const m of ['master-a', 'master-b']) ctx.masters.push(await startMaster(ctx.nats.url, { SKIFF_NODE_NAME: m }));
-  for (const n of ['node-1', 'node-2', 'node-3']) ctx.nodes.push(await startNode(ctx.nats.url, n));
-  ctx.client = new ApiClient(await connectNats({ url: ctx.nats.url, name: 'test', persistent: true }), { timeoutMs: 5000 });
-  await waitFor('three Ready nodes', async () => (await ctx.client.list<Node>('nodes')).items.filter((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')).length === 3, 15_000);
-}
-
-async function teardown(ctx: Ctx): Promise<void> {
-  await ctx.client?.nc.close();
-  for (const n of ctx.nodes ?? []) await n.stop();
-  for (const m of ctx.masters ?? []) await m.stop();
-  await ctx.nats?.stop();
-}
+const cluster = (ctx: Ctx) => startCluster(ctx, { masters: ['master-a', 'master-b'], nodes: ['node-1', 'node-2', 'node-3'].map((name) => ({ name })) });
 
 function deployment(name: string, replicas: number, extra: Partial<Deployment['spec']> = {}, env: Record<string, string> = {}): Deployment {
   return {
@@ -69,7 +48,7 @@ async function rolledOut(client: ApiClient, name: string, replicas: number): Pro
 const c = suite<Ctx>('control loop');
 const test = (name: string, body: (ctx: Ctx) => Promise<void>) => c(name, withLogsOnFailure((ctx) => [...ctx.masters, ...ctx.nodes], body));
 c.before(setup(cluster));
-c.after(teardown);
+c.after(stopCluster);
 
 test('6 replicas spread 2/2/2 over 3 nodes', async ({ client }) => {
   await client.create(deployment('spread', 6));
@@ -200,7 +179,7 @@ c.run();
 
 const leaders = suite<Ctx>('leader election');
 leaders.before(setup(cluster));
-leaders.after(teardown);
+leaders.after(stopCluster);
 
 async function holder(client: ApiClient, lease: string): Promise<Lease> {
   return client.get<Lease>('leases', lease, 'kube-system');

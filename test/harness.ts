@@ -17,6 +17,7 @@ import { loadConfig, type Config } from '../protocol/config.ts';
 import { processStat } from '../actors/lib/procfs.ts';
 import { decodeMemberChange } from '../actors/membership/index.ts';
 import { gossipChangesSubject } from '../protocol/subjects.ts';
+import type { Node } from '../protocol/types.ts';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -287,6 +288,39 @@ export async function startMaster(url: string, env: NodeJS.ProcessEnv = {}): Pro
     metrics: () => fetchMetrics(port),
     stop: () => proc.stop(),
   };
+}
+
+/** A real cluster: nats-server, master processes, node processes, and a client of it. */
+export interface Cluster {
+  nats: Nats;
+  masters: Master[];
+  nodes: NodeProc[];
+  client: ApiClient;
+}
+
+/**
+ * Starts nats-server, the masters (by name) and the nodes (name, and environment such as
+ * SKIFF_NODE_ADDRESS), then waits for every node to be Ready. Each part goes into `into` as it
+ * starts, so that stopCluster after a failure part-way stops what did start.
+ */
+export async function startCluster(into: Partial<Cluster>, opts: { masters: string[]; nodes: { name: string; env?: NodeJS.ProcessEnv }[]; readyMs?: number }): Promise<void> {
+  into.nats = await startNats();
+  into.masters = [];
+  into.nodes = [];
+  for (const name of opts.masters) into.masters.push(await startMaster(into.nats.url, { SKIFF_NODE_NAME: name }));
+  for (const n of opts.nodes) into.nodes.push(await startNode(into.nats.url, n.name, { env: n.env }));
+  const client = (into.client = new ApiClient(await connectNats({ url: into.nats.url, name: 'test', persistent: true }), { timeoutMs: 5000 }));
+  const ready = (n: Node) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+  const want = opts.nodes.length;
+  await waitFor(`${want} Ready nodes`, async () => (await client.list<Node>('nodes')).items.filter(ready).length === want, opts.readyMs ?? 20_000);
+}
+
+/** Stops whatever startCluster got to: the client, the nodes, the masters, then nats-server. */
+export async function stopCluster(c: Partial<Cluster>): Promise<void> {
+  await c.client?.nc.close();
+  for (const n of c.nodes ?? []) await n.stop();
+  for (const m of c.masters ?? []) await m.stop();
+  await c.nats?.stop();
 }
 
 /** The sum of a metric's samples whose labels include all of `labels`. */

@@ -5,10 +5,9 @@ import * as assert from 'uvu/assert';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { join } from 'node:path';
-import { ApiClient } from '../actors/lib/client.ts';
-import { connectNats } from '../actors/lib/nats.ts';
-import type { Deployment, Endpoints, Event, Node, Pod, Service } from '../protocol/types.ts';
-import { freePort, freePorts, setup, startMaster, startNats, startNode, waitFor, type Master, type Nats, type NodeProc } from './harness.ts';
+import type { ApiClient } from '../actors/lib/client.ts';
+import type { Deployment, Endpoints, Event, Pod, Service } from '../protocol/types.ts';
+import { freePort, freePorts, setup, startCluster, stopCluster, waitFor, type Cluster } from './harness.ts';
 
 const ADDRESSES = ['127.0.1.11', '127.0.1.12', '127.0.1.13'];
 // Answers with its pod name; /ready fails while a file named `unready` exists in its directory.
@@ -17,23 +16,14 @@ const SERVER = `require('http').createServer((q, s) => {
   s.setHeader('connection', 'close'); s.end(process.env.HOSTNAME);
 }).listen(process.env.PORT); require('fs').writeFileSync('env.txt', Object.entries(process.env).map(([k, v]) => k + '=' + v).join('\\n'));`;
 
-interface Ctx {
-  nats: Nats;
-  master: Master;
-  nodes: NodeProc[];
-  client: ApiClient;
+interface Ctx extends Cluster {
   port: number;
 }
 
 const s = suite<Ctx>('services');
 
 s.before(setup(async (ctx) => {
-  ctx.nats = await startNats();
-  ctx.master = await startMaster(ctx.nats.url);
-  ctx.nodes = [];
-  for (const [i, address] of ADDRESSES.entries()) ctx.nodes.push(await startNode(ctx.nats.url, `svc-node-${i + 1}`, { env: { SKIFF_NODE_ADDRESS: address } }));
-  ctx.client = new ApiClient(await connectNats({ url: ctx.nats.url, name: 'test', persistent: true }), { timeoutMs: 5000 });
-  await waitFor('three Ready nodes', async () => (await ctx.client.list<Node>('nodes')).items.filter((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')).length === 3, 15_000);
+  await startCluster(ctx, { masters: ['svc-master'], nodes: ADDRESSES.map((address, i) => ({ name: `svc-node-${i + 1}`, env: { SKIFF_NODE_ADDRESS: address } })) });
   ctx.port = await freePort();
   await ctx.client.create<Service>({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'web' }, spec: { selector: { app: 'web' }, ports: [{ name: 'http', port: ctx.port, targetPort: 'http' }] } });
   await ctx.client.create<Deployment>({
@@ -49,12 +39,7 @@ s.before(setup(async (ctx) => {
   await waitFor('3 endpoints', async () => readyAddresses(await endpoints(ctx.client)).length === 3, 30_000);
 }));
 
-s.after(async (ctx) => {
-  await ctx.client?.nc.close();
-  for (const n of ctx.nodes ?? []) await n.stop();
-  await ctx.master?.stop();
-  await ctx.nats?.stop();
-});
+s.after(stopCluster);
 
 async function endpoints(client: ApiClient, name = 'web'): Promise<Endpoints | undefined> {
   try {
