@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { pack } from 'msgpackr';
-import { decode, encode, encodeObject, encodeStoredEvent, encodeWithRaw, encodeWithStoredObject, PROTOCOL_VERSION } from './codec.ts';
+import { decode, encode, encodeObject, encodeStoredEvent, encodeWatchEvents, encodeWithRaw, encodeWithStoredObject, MAX_WATCH_BATCH, PROTOCOL_VERSION } from './codec.ts';
 import { BadRequest, Conflict, fromWire, Invalid, NotFound, StaleLeader, toWire } from './errors.ts';
 import { applyMergePatch, applyPatch, deepEqual, sameEntries } from './merge-patch.ts';
 import { dns1123Label, dns1123Subdomain, generatedName, qualifiedName } from './names.ts';
@@ -37,6 +37,25 @@ test('codec - a watch event around a stored object decodes as the event with its
     assert.equal(msg, { seq, v: PROTOCOL_VERSION, type: 'watch', event: { type, object: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'default', resourceVersion: rv }, spec: { x: [1] } } } });
     assert.equal(Object.keys(msg.event as object), ['type', 'object']);
   }
+});
+
+test('codec - watch events in one message, numbered from seq, each with its resourceVersion back', () => {
+  const stored = (i: number) => encodeObject({ apiVersion: 'v1', kind: 'Pod', metadata: { name: `p${i}`, namespace: 'default' } });
+  // Both msgpack array forms: fixarray (up to 15 elements) and array16.
+  for (const n of [2, 15, 16, 300]) {
+    const events = Array.from({ length: n }, (_, i) => encodeStoredEvent(i % 2 ? 'MODIFIED' : 'ADDED', stored(i), String(100 + i)));
+    const msg = decode(encodeWatchEvents(41, events));
+    assert.is(msg.seq, 41);
+    assert.is(msg.type, 'watch');
+    const got = msg.events as { type: string; object: { metadata: { name: string; resourceVersion: string } } }[];
+    assert.is(got.length, n);
+    got.forEach((e, i) => {
+      assert.equal([e.type, e.object.metadata.name, e.object.metadata.resourceVersion], [i % 2 ? 'MODIFIED' : 'ADDED', `p${i}`, String(100 + i)]);
+      assert.equal(Object.keys(e), ['type', 'object']);
+    });
+  }
+  assert.throws(() => encodeWatchEvents(1, []), /0 events/);
+  assert.throws(() => encodeWatchEvents(1, new Array(MAX_WATCH_BATCH + 1).fill(new Uint8Array([0xc0]))), /65536 events/);
 });
 
 const malformed: [string, Uint8Array, RegExp][] = [

@@ -34,8 +34,44 @@ export function decode(data: Uint8Array): Envelope {
   if (typeof env.objectResourceVersion === 'string') restoreResourceVersion(env);
   const event = env.event as Record<string, unknown> | undefined;
   if (event && typeof event === 'object' && typeof event.objectResourceVersion === 'string') restoreResourceVersion(event);
+  if (Array.isArray(env.events)) {
+    for (const e of env.events as Record<string, unknown>[]) if (e && typeof e === 'object' && typeof e.objectResourceVersion === 'string') restoreResourceVersion(e);
+  }
   return env as Envelope;
 }
+
+/** The most events one watch message carries (a msgpack array16's count). */
+export const MAX_WATCH_BATCH = 0xffff;
+
+/**
+ * Watch events numbered from `seq`, in one message: `{ v, type: 'watch', seq, events: [...] }`,
+ * each event already encoded (encodeStoredEvent). A msgpack array is its count followed by the
+ * elements, so the encoded events are simply laid end to end.
+ */
+export function encodeWatchEvents(seq: number, events: readonly Uint8Array[]): Uint8Array {
+  const n = events.length;
+  if (n === 0 || n > MAX_WATCH_BATCH) throw new Error(`encodeWatchEvents: ${n} events (1 to ${MAX_WATCH_BATCH})`);
+  const header = n <= FIXARRAY_MAX ? 1 : 3;
+  let bytes = header;
+  for (const e of events) bytes += e.length;
+  const raw = Buffer.allocUnsafe(bytes);
+  if (header === 1) raw[0] = FIXARRAY + n;
+  else {
+    raw[0] = ARRAY16;
+    raw[1] = n >> 8;
+    raw[2] = n & 0xff;
+  }
+  let at = header;
+  for (const e of events) {
+    raw.set(e, at);
+    at += e.length;
+  }
+  return encodeWithRaw('watch', { seq }, 'events', raw);
+}
+
+const FIXARRAY = 0x90;
+const FIXARRAY_MAX = 15;
+const ARRAY16 = 0xdc;
 
 /**
  * A response carrying an object exactly as the store holds it (its msgpack without

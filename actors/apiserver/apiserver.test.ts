@@ -300,6 +300,41 @@ api('watch - per-node delivery: a node sees only pods bound to it', async ({ cli
   assert.equal(seen.n2, ['ADDED pn-b', 'ADDED pn-c']);
 });
 
+api('watch - the events of one moment arrive together, numbered without a gap, and the client sees each in order', async ({ client }) => {
+  const names = Array.from({ length: 40 }, (_, i) => `burst-${i}`);
+  await Promise.all(names.slice(0, 20).map((n) => client.create(pod(n, { burst: 'yes' }))));
+  // The raw stream: what the apiserver sends to a watcher's subject.
+  const deliver = `_INBOX.burst.${Date.now()}`;
+  const messages: { seq: number; count: number }[] = [];
+  const sub = client.nc.subscribe(deliver, { callback: (_e, m) => {
+    const env = decode(m.data);
+    const events = env.events as unknown[] | undefined;
+    if (env.event || events) messages.push({ seq: env.seq as number, count: events ? events.length : 1 });
+  } });
+  await client.call('pods', 'watch', { labelSelector: 'burst=yes', sendInitialEvents: true, deliver });
+  // And a client's watch of the same, after the listing.
+  const seen: string[] = [];
+  const h = client.watch('pods', { labelSelector: 'burst=yes', deadlineMs: 5000 }, (u) => { if (u.type === 'ADDED') seen.push(u.object.metadata.name!); });
+  await waitFor('the listing', () => seen.length === 20);
+  await Promise.all(names.slice(20).map((n) => client.create(pod(n, { burst: 'yes' }))));
+  // 20 listed, 20 created, one bookmark ending the listing.
+  await waitFor('every event on the raw stream', () => messages.reduce((n, m) => n + m.count, 0) === 41);
+  await waitFor('every pod in the client watch', () => seen.length === 40);
+  sub.unsubscribe();
+  h.stop();
+  let next = 1;
+  for (const m of messages) {
+    assert.is(m.seq, next, 'numbered without a gap');
+    next += m.count;
+  }
+  assert.ok(messages.length < 41, `${messages.length} messages for 41 events: the listing at least goes out together`);
+  assert.equal(new Set(seen).size, 40);
+  const rv = async (n: string) => Number((await client.get<Pod>('pods', n, 'default')).metadata.resourceVersion);
+  const revisions = await Promise.all(seen.slice(20).map(rv));
+  assert.equal(revisions, [...revisions].sort((a, b) => a - b), 'in the order they were written');
+  for (const n of names) await client.delete('pods', n, 'default', { gracePeriodSeconds: 0 });
+});
+
 api('watch - a gap in the event numbers makes the client resume, and nothing is missed', async ({ client, nats }) => {
   const inboxes: string[] = [];
   const state = new Map<string, string>();

@@ -4,7 +4,7 @@
 // in apiserver.machine.ts decides when each runs.
 import { ErrorCode, nuid, type Msg, type NatsConnection, type NatsError } from 'nats';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import { decode, encode, encodeWithRaw, encodeWithStoredObject } from '../../protocol/codec.ts';
+import { decode, encode, encodeWatchEvents, encodeWithRaw, encodeWithStoredObject, MAX_WATCH_BATCH } from '../../protocol/codec.ts';
 import type { Config } from '../../protocol/config.ts';
 import { DEFAULT_NAMESPACE, NODE_LEASE_NAMESPACE, SYSTEM_NAMESPACE } from '../../protocol/defaults.ts';
 import { AlreadyExists, BadRequest, Invalid, Timeout, toWire } from '../../protocol/errors.ts';
@@ -28,12 +28,24 @@ interface ActiveWatch {
   cache: WatchCache;
   watcher?: Watcher;
   deliver: string;
+  /** The number of the last event (or heartbeat) given to this watch. */
   seq: number;
+  /** Events not yet sent, numbered from pendingSeq: they go out together at the end of the turn. */
+  pending: Uint8Array[];
+  pendingBytes: number;
+  pendingSeq: number;
   misses: number;
   heartbeatInFlight: boolean;
 }
 
 type Verb = (ctx: ApiContext, info: KindInfo, req: ApiRequest) => Promise<ObjectResult | Record<string, unknown>>;
+
+/**
+ * A watch's events of one turn of the event loop go out as one message, up to this size: under
+ * load a watcher of every pod gets several events per turn, and each NATS message costs the
+ * server and the client more than the bytes in it.
+ */
+const WATCH_BATCH_BYTES = 256 * 1024;
 
 /** A verb's answer; an object as stored goes out in its stored bytes. */
 function responseOf(result: ObjectResult | Record<string, unknown>): Uint8Array {
@@ -74,6 +86,8 @@ export class ApiServer {
   private readonly expired: Counter;
   private readonly out: Outbound;
   private readonly perRequest = new Map<string, { count: { inc(): void }; latency: { observe(v: number): void } }>();
+  /** Watches with events waiting for the end of the turn. */
+  private readonly batching = new Set<ActiveWatch>();
 
   constructor(private readonly opts: ApiServerOptions) {
     this.out = outboundFor(opts.nc);
@@ -215,6 +229,7 @@ export class ApiServer {
   stopWatches(): void {
     for (const w of this.watches) w.watcher && w.cache.unwatch(w.watcher);
     this.watches.clear();
+    this.batching.clear();
   }
 
   get watchCount(): number {
@@ -284,11 +299,16 @@ export class ApiServer {
     if (fromRv !== undefined && !Number.isInteger(fromRv)) throw new BadRequest(`resourceVersion ${JSON.stringify(rvText)}: must be an integer`);
     const cache = cacheOf(this.ctx!, info);
     const begin = () => {
-      const aw: ActiveWatch = { cache, deliver, seq: 0, misses: 0, heartbeatInFlight: false };
+      const aw: ActiveWatch = { cache, deliver, seq: 0, pending: [], pendingBytes: 0, pendingSeq: 0, misses: 0, heartbeatInFlight: false };
       const send = (_e: OutEvent, encoded: Uint8Array) => {
-        aw.seq++;
         this.eventsSent.inc({ resource: info.resource });
-        this.out.publish(deliver, encodeWithRaw('watch', { seq: aw.seq }, 'event', encoded));
+        if (aw.pending.length === MAX_WATCH_BATCH || (aw.pending.length > 0 && aw.pendingBytes + encoded.length > WATCH_BATCH_BYTES)) this.sendPending(aw);
+        aw.seq++;
+        if (aw.pending.length === 0) aw.pendingSeq = aw.seq;
+        aw.pending.push(encoded);
+        aw.pendingBytes += encoded.length;
+        if (this.batching.size === 0) setImmediate(() => this.flushWatches());
+        this.batching.add(aw);
       };
       // Reply first: everything after it on this connection reaches the watcher in order.
       this.respond(msg, encode('response', { resourceVersion: String(cache.rv) }));
@@ -305,10 +325,26 @@ export class ApiServer {
     begin();
   }
 
+  /** A watch's waiting events, as one message (or the one event as before). */
+  private sendPending(aw: ActiveWatch): void {
+    const n = aw.pending.length;
+    if (n === 0) return;
+    this.out.publish(aw.deliver, n === 1 ? encodeWithRaw('watch', { seq: aw.pendingSeq }, 'event', aw.pending[0]) : encodeWatchEvents(aw.pendingSeq, aw.pending));
+    aw.pending = [];
+    aw.pendingBytes = 0;
+  }
+
+  /** Sends every watch's waiting events, then everything else waiting to go out, in order. */
+  private flushWatches(): void {
+    for (const aw of this.batching) this.sendPending(aw);
+    this.batching.clear();
+    this.out.flush();
+  }
+
   /** Each watcher gets a numbered heartbeat as a request; one nobody answers is dropped. */
   private heartbeat(): void {
-    // Events still waiting in the batch go first: a heartbeat carries the next sequence number.
-    this.out.flush();
+    // Events still waiting go first: a heartbeat carries the next sequence number.
+    this.flushWatches();
     for (const aw of this.watches) {
       if (aw.heartbeatInFlight) continue;
       aw.heartbeatInFlight = true;
@@ -326,5 +362,7 @@ export class ApiServer {
   private drop(aw: ActiveWatch): void {
     if (aw.watcher) aw.cache.unwatch(aw.watcher);
     this.watches.delete(aw);
+    this.batching.delete(aw);
+    aw.pending = [];
   }
 }

@@ -34,9 +34,17 @@ export interface WatchHandle {
   resourceVersion(): string | undefined;
 }
 
+interface StreamEvent {
+  type: WatchEventType;
+  object: KubeObject;
+  initialEventsEnd?: boolean;
+}
+
+/** One event, several (numbered from seq: a turn's worth from the apiserver), or a heartbeat. */
 interface StreamMessage {
   seq: number;
-  event?: { type: WatchEventType; object: KubeObject; initialEventsEnd?: boolean };
+  event?: StreamEvent;
+  events?: StreamEvent[];
   resourceVersion?: string;
 }
 
@@ -72,22 +80,22 @@ export function startWatch(client: ApiClient, resource: string, opts: WatchOptio
       return restart('undecodable watch message');
     }
     if (m.seq !== expectSeq) return restart(`gap: expected event ${expectSeq}, got ${m.seq}`);
-    expectSeq++;
+    const events = Array.isArray(m.events) ? m.events : m.event ? [m.event] : [];
+    expectSeq += Math.max(1, events.length);
     lastHeard = Date.now();
     attempt = 0;
     if (msg.reply) msg.respond(encode('heartbeat-ack'));
-    const ev = m.event;
-    if (!ev) {
+    if (events.length === 0) {
       if (m.resourceVersion) lastRv = m.resourceVersion;
       return;
     }
-    if (ev.type === 'BOOKMARK') {
+    for (const ev of events) {
+      // A handler may have stopped the watch, or a restart begun, part-way through a batch.
+      if (gen !== generation || stopped) return;
       lastRv = ev.object.metadata.resourceVersion ?? lastRv;
-      if (ev.initialEventsEnd) emit({ type: 'SYNCED', resourceVersion: lastRv ?? '0' });
-      return;
+      if (ev.type !== 'BOOKMARK') emit({ type: ev.type, object: ev.object });
+      else if (ev.initialEventsEnd) emit({ type: 'SYNCED', resourceVersion: lastRv ?? '0' });
     }
-    lastRv = ev.object.metadata.resourceVersion ?? lastRv;
-    emit({ type: ev.type, object: ev.object });
   };
 
   const begin = async () => {
