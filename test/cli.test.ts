@@ -159,7 +159,7 @@ e2e('delete by manifest and by selector; the deleted are gone', async ({ url, di
   assert.is((await skiff(['get', 'deploy', 'web'], { url })).code, 1);
   await skiff(['create', 'namespace', 'scratch'], { url });
   for (const n of ['a', 'b']) {
-    await skiff(['apply', '-n', 'scratch', '-f', '-'], { url, input: `apiVersion: v1\nkind: Service\nmetadata: { name: ${n}, labels: { tier: x } }\nspec: { ports: [{ port: 80 }] }\n` });
+    await skiff(['apply', '-n', 'scratch', '-f', '-'], { url, input: `apiVersion: v1\nkind: Service\nmetadata: { name: ${n}, labels: { tier: x } }\nspec: { ports: [{ port: ${n === 'a' ? 80 : 81} }] }\n` });
   }
   r = await skiff(['delete', 'svc', '-n', 'scratch', '-l', 'tier=x'], { url });
   assert.equal(r.stdout.trim().split('\n').sort(), ['service "a" deleted', 'service "b" deleted']);

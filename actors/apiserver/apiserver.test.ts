@@ -267,6 +267,21 @@ api('bind - fenced: a stale leader\'s binding is refused with StaleLeader and la
   await client.delete('pods', 'fenced-bind', 'default', { gracePeriodSeconds: 0 });
 });
 
+api('services - a service port is a port on every node: a second service on it is refused until the first is gone', async ({ client }) => {
+  const service = (name: string, port: number): Service => ({ apiVersion: 'v1', kind: 'Service', metadata: { name }, spec: { selector: { app: name }, ports: [{ port }] } });
+  await client.create(service('first-on-7070', 7070));
+  try {
+    await client.create(service('second-on-7070', 7070));
+    assert.unreachable('two services on one port');
+  } catch (err) {
+    assert.instance(err, Invalid);
+    assert.match((err as Error).message, /spec.ports\[0\].port: 7070 is already allocated to service default\/first-on-7070/);
+  }
+  await client.delete('services', 'first-on-7070', 'default');
+  await waitFor('the port free again', () => client.create(service('second-on-7070', 7070)).then(() => true, () => false));
+  await client.delete('services', 'second-on-7070', 'default');
+});
+
 api('fence - a write under a lease that moved on is refused with StaleLeader', async ({ client }) => {
   const now = new Date().toISOString();
   await client.create<Lease>({ apiVersion: 'v1', kind: 'Lease', metadata: { name: 'ctrl', namespace: 'kube-system' }, spec: { holderIdentity: 'master-2', leaseDurationSeconds: 30, renewTime: now, leaseTransitions: 4 } });
@@ -436,9 +451,11 @@ multi('both serve, and compare-and-swap holds across them', async ({ a, b }) => 
 });
 
 multi('node ports: services created at once through both apiservers never share one', async ({ a, b }) => {
+  // Each its own service port: a service port is a port on every node too.
+  let port = 20_000;
   const nodePortSvc = (name: string, nodePort?: number): Service => ({
     apiVersion: 'v1', kind: 'Service', metadata: { name },
-    spec: { type: 'NodePort', selector: { app: name }, ports: [{ port: 80, ...(nodePort ? { nodePort } : {}) }] },
+    spec: { type: 'NodePort', selector: { app: name }, ports: [{ port: port++, ...(nodePort ? { nodePort } : {}) }] },
   });
   const asked = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => (i % 2 ? a : b).client.create(nodePortSvc(`same-${i}`, 30555))));
   const refused = asked.filter((r): r is PromiseRejectedResult => r.status === 'rejected');

@@ -1,5 +1,8 @@
-// NodePort allocation, as Kubernetes' apiserver does it: a NodePort service's ports get a port
-// from the range (30000-32767 by default) unless they name one, and no two services share one.
+// The ports a service holds on every node, as Kubernetes' apiserver allocates NodePorts: a
+// NodePort service's ports get a port from the range (30000-32767 by default) unless they name
+// one. In skiff a service's own `port` is also a port on every node (there are no virtual IPs:
+// README, "ClusterIP, the skiff way"), so no two services may share any of these ports: a second
+// service on port 80 would otherwise take the first one's traffic on every node.
 import { Conflict, Invalid, type FieldError } from '../../protocol/errors.ts';
 import type { KubeObject, Service } from '../../protocol/types.ts';
 import type { AdmissionPlugin } from './admission.ts';
@@ -19,21 +22,29 @@ export function parsePortRange(text: string): PortRange {
 }
 
 /**
- * The service with its node ports filled in. `taken` maps every port other services hold to the
- * one holding it; `previous` is the stored service on an update, whose ports are kept.
+ * The service with its node ports filled in, once its ports are checked. `taken` maps every port
+ * other services hold on the nodes (their ports and node ports) to the one holding it;
+ * `previous` is the stored service on an update, whose node ports are kept.
  */
-export function allocateNodePorts(svc: Service, taken: Map<number, string>, range: PortRange, previous?: Service, random = Math.random): Service {
-  if (svc.spec.type !== 'NodePort') return svc;
+export function allocateServicePorts(svc: Service, taken: Map<number, string>, range: PortRange, previous?: Service, random = Math.random): Service {
   const errors: FieldError[] = [];
   const mine = new Set<number>();
+  const check = (port: number, path: string) => {
+    if (taken.has(port)) errors.push({ path, message: `${port} is already allocated to service ${taken.get(port)} (a service's ports are ports on every node; choose another)` });
+    else if (mine.has(port)) errors.push({ path, message: `${port} is given twice` });
+    mine.add(port);
+  };
+  svc.spec.ports.forEach((p, i) => check(p.port, `spec.ports[${i}].port`));
+  if (svc.spec.type !== 'NodePort') {
+    if (errors.length) throw new Invalid(`Service ${JSON.stringify(svc.metadata.name)}`, errors);
+    return svc;
+  }
   const ports = svc.spec.ports.map((p, i) => {
     const kept = p.nodePort || previous?.spec.ports.find((q) => q.name === p.name && q.port === p.port)?.nodePort;
     if (kept) {
       const path = `spec.ports[${i}].nodePort`;
       if (kept < range.min || kept > range.max) errors.push({ path, message: `${kept} is outside the node port range ${range.min}-${range.max}` });
-      else if (taken.has(kept)) errors.push({ path, message: `${kept} is already allocated to service ${taken.get(kept)}` });
-      else if (mine.has(kept)) errors.push({ path, message: `${kept} is given twice` });
-      mine.add(kept);
+      else check(kept, path);
       return { ...p, nodePort: kept };
     }
     return { ...p };
@@ -74,6 +85,7 @@ interface Claim {
   at: number;
 }
 
+// `nodeport.` for every port a service holds on the nodes (the key predates service ports' claims).
 const claimKey = (port: number) => `nodeport.${port}`;
 const readClaim = (value: Uint8Array) => JSON.parse(new TextDecoder().decode(value)) as Claim;
 
@@ -84,7 +96,7 @@ const readClaim = (value: Uint8Array) => JSON.parse(new TextDecoder().decode(val
  * no longer has the port (`holds`, from this apiserver's cache) and the grace has passed: claims
  * of services deleted without their release, or whose ports changed.
  */
-export async function claimNodePort(store: ClaimStore, port: number, holder: string, holds: (holder: string) => boolean, now = Date.now()): Promise<string | undefined> {
+export async function claimPort(store: ClaimStore, port: number, holder: string, holds: (holder: string) => boolean, now = Date.now()): Promise<string | undefined> {
   const mine = new TextEncoder().encode(JSON.stringify({ holder, at: now } satisfies Claim));
   for (let attempt = 0; attempt < ALLOCATION_ATTEMPTS; attempt++) {
     const current = await store.getClaim(claimKey(port));
@@ -99,32 +111,37 @@ export async function claimNodePort(store: ClaimStore, port: number, holder: str
 }
 
 /** Drops `holder`'s claim on `port`, if it is still its. */
-export async function releaseNodePort(store: ClaimStore, port: number, holder: string): Promise<void> {
+export async function releasePort(store: ClaimStore, port: number, holder: string): Promise<void> {
   const current = await store.getClaim(claimKey(port));
   if (current?.value && readClaim(current.value).holder === holder) await store.dropClaim(claimKey(port), current.revision);
 }
 
 const holderOf = (obj: KubeObject) => `${obj.metadata.namespace}/${obj.metadata.name}`;
 
-function nodePortsOf(svc: Service | undefined): number[] {
-  if (svc?.spec.type !== 'NodePort') return [];
-  return svc.spec.ports.flatMap((p) => (p.nodePort ? [p.nodePort] : []));
+/** Every port `svc` holds on the nodes: its ports, and its node ports. */
+function portsOf(svc: Service | undefined): number[] {
+  const out: number[] = [];
+  for (const p of svc?.spec.ports ?? []) {
+    out.push(p.port);
+    if (svc!.spec.type === 'NodePort' && p.nodePort) out.push(p.nodePort);
+  }
+  return out;
 }
 
 /**
- * The ServiceNodePorts admission plugin. Ports are chosen against this apiserver's cache of
- * services, then claimed in the store (without `claims`, as in unit tests, the cache alone
- * decides); a port another apiserver has just given away counts as taken, and the choice is made
- * again. A deleted service releases its claims once the delete is written (`deleted`); claims won
- * by a write that then fails (a conflict, a stale fence) stay until CLAIM_GRACE_MS lets another
- * service take them over.
+ * The ServicePorts admission plugin. A service's ports are checked, and its node ports chosen,
+ * against this apiserver's cache of services, then claimed in the store (without `claims`, as in
+ * unit tests, the cache alone decides); a port another apiserver has just given away counts as
+ * taken, and the choice is made again. A deleted service releases its claims once the delete is
+ * written (`deleted`); claims won by a write that then fails (a conflict, a stale fence) stay
+ * until CLAIM_GRACE_MS lets another service take them over.
  */
-export function nodePortAllocator(range: PortRange, services: () => Service[], claims?: ClaimStore): AdmissionPlugin {
+export function servicePortAllocator(range: PortRange, services: () => Service[], claims?: ClaimStore): AdmissionPlugin {
   return {
-    name: 'ServiceNodePorts',
+    name: 'ServicePorts',
     async deleted(info, object) {
       if (info.kind !== 'Service' || !claims) return;
-      for (const p of nodePortsOf(object as Service)) await releaseNodePort(claims, p, holderOf(object));
+      for (const p of portsOf(object as Service)) await releasePort(claims, p, holderOf(object));
     },
     async admit(req) {
       if (req.info.kind !== 'Service' || req.operation === 'DELETE') return;
@@ -133,21 +150,21 @@ export function nodePortAllocator(range: PortRange, services: () => Service[], c
       const taken = new Map<number, string>();
       for (const other of services()) {
         if (other.metadata.uid === svc.metadata.uid || (other.metadata.namespace === svc.metadata.namespace && other.metadata.name === svc.metadata.name)) continue;
-        for (const p of other.spec.ports ?? []) if (p.nodePort) taken.set(p.nodePort, `${other.metadata.namespace}/${other.metadata.name}`);
+        for (const p of portsOf(other)) taken.set(p, holderOf(other));
       }
       const old = req.oldObject as Service | undefined;
-      const held = new Set(nodePortsOf(old));
+      const held = new Set(portsOf(old));
       for (let attempt = 1; ; attempt++) {
-        const next = allocateNodePorts(svc, taken, range, old);
+        const next = allocateServicePorts(svc, taken, range, old);
         if (!claims || req.dryRun) {
           svc.spec = next.spec;
           return;
         }
         const won: number[] = [];
         let lost = false;
-        for (const port of nodePortsOf(next)) {
+        for (const port of portsOf(next)) {
           if (held.has(port)) continue;
-          const other = await claimNodePort(claims, port, holder, (h) => taken.get(port) === h);
+          const other = await claimPort(claims, port, holder, (h) => taken.get(port) === h);
           if (other === undefined) won.push(port);
           else {
             taken.set(port, other);
@@ -158,8 +175,8 @@ export function nodePortAllocator(range: PortRange, services: () => Service[], c
           svc.spec = next.spec;
           return;
         }
-        for (const port of won) await releaseNodePort(claims, port, holder).catch(() => {});
-        if (attempt === ALLOCATION_ATTEMPTS) throw new Conflict(`Service ${JSON.stringify(svc.metadata.name)}: its node ports were taken by other services while it was admitted ${ALLOCATION_ATTEMPTS} times; try again`);
+        for (const port of won) await releasePort(claims, port, holder).catch(() => {});
+        if (attempt === ALLOCATION_ATTEMPTS) throw new Conflict(`Service ${JSON.stringify(svc.metadata.name)}: its ports were taken by other services while it was admitted ${ALLOCATION_ATTEMPTS} times; try again`);
       }
     },
   };

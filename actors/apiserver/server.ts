@@ -12,7 +12,7 @@ import { KINDS, kindByResource, kindInfo, type KindInfo } from '../../protocol/k
 import { API_WILDCARD, APISERVER_BEAT, APISERVER_BEAT_MS, APISERVER_QUEUE, apiInstanceWildcard, kvBucket, parseApiSubject } from '../../protocol/subjects.ts';
 import type { Logger } from '../lib/log.ts';
 import { AdmissionChain, namespaceLifecycle, type AdmissionPlugin } from './admission.ts';
-import { nodePortAllocator, parsePortRange } from './node-ports.ts';
+import { parsePortRange, servicePortAllocator } from './node-ports.ts';
 import type { Service } from '../../protocol/types.ts';
 import { deleteObject, sweepTerminatingNamespaces } from './deletion.ts';
 import { KvFeed } from './kv-feed.ts';
@@ -129,7 +129,7 @@ export class ApiServer {
     };
     ctx.admission = new AdmissionChain({ getNamespace: (name) => getNamespaceForAdmission(ctx, name) }, [
       namespaceLifecycle,
-      nodePortAllocator(parsePortRange(cfg.nodePortRange), () => cacheOf(ctx, kindInfo('Service')!).list({ labels: [], fields: [] }) as Service[], store),
+      servicePortAllocator(parsePortRange(cfg.nodePortRange), () => cacheOf(ctx, kindInfo('Service')!).list({ labels: [], fields: [] }) as Service[], store),
       ...(this.opts.plugins ?? []),
     ]);
     this.ctx = ctx;
