@@ -4,7 +4,7 @@ import * as assert from 'uvu/assert';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ApiClient } from '../actors/lib/client.ts';
-import { liveGroups } from '../actors/lib/procfs.ts';
+import { listPids, liveGroups } from '../actors/lib/procfs.ts';
 import { NotFound } from '../protocol/errors.ts';
 import type { Container, Pod } from '../protocol/types.ts';
 import { freePort, isAlive, setup, withLogsOnFailure, skiff, spawnProc, startInProcessApiserver, startNats, startNode, tempDir, waitFor, type InProcessApiserver, type Nats, type NodeProc } from './harness.ts';
@@ -214,6 +214,18 @@ test('per-node delivery: a node sees no other node\'s pod events', async ({ clie
 
 k.run();
 
+/** Live processes whose command line contains every one of `needles`. */
+function processesNaming(...needles: string[]): number[] {
+  return listPids().filter((p) => {
+    try {
+      const cmdline = readFileSync(`/proc/${p}/cmdline`, 'utf8');
+      return needles.every((n) => cmdline.includes(n));
+    } catch {
+      return false;
+    }
+  });
+}
+
 const adopt = suite<Ctx>('kubelet restart');
 
 adopt.before(setup(async (ctx) => {
@@ -277,31 +289,51 @@ adopt('SIGTERM stops the pods gracefully; with --keep-pods they stay for the nex
   assert.not.ok(isAlive(kept));
 });
 
-adopt('a node stopped before it reached NATS: --keep-pods leaves the last run\'s containers, without it they are stopped', async (ctx) => {
+adopt('a node stopped before its kubelet ran: --keep-pods leaves the last run\'s containers, without it they are stopped', async (ctx) => {
   const { client } = ctx;
   const p = await client.create(pod('node-r', [sh('c', 'exec sleep 1000')]));
-  const x = await waitFor('running', async () => { const y = await current(client, p); return cs(y)?.state.running ? y : undefined; });
-  const pid = cs(x)!.pid!;
+  const runningPid = async (other?: number) => cs(await waitFor('running', async () => {
+    const y = await current(client, p);
+    return cs(y)?.state.running && cs(y)!.pid !== other ? y : undefined;
+  }))!.pid!;
+  let pid = await runningPid();
   const { dataDir } = ctx.node;
-  ctx.node.proc.kill('SIGKILL');
-  await ctx.node.proc.exited;
-  // Nothing listens on this port: the node waits in its connect, its reaper armed with a short grace.
-  const unreachable = `nats://127.0.0.1:${await freePort()}`;
-  const waiting = async (args: string[]) => {
+  const killNode = async () => {
+    ctx.node.proc.kill('SIGKILL');
+    await ctx.node.proc.exited;
+  };
+  // A node started on the directory, stopped with SIGTERM once it has claimed it, its reaper armed
+  // with a short grace; returns once the node and its reaper are gone.
+  const stopEarly = async (natsUrl: string, args: string[] = [], started?: RegExp) => {
     const proc = spawnProc(process.execPath, ['--import', 'tsx', 'actors/node/main.ts', '--name', 'node-r', ...args], {
-      env: { SKIFF_NATS_URL: unreachable, PORT: '0', SKIFF_NODE_DATA_DIR: dataDir, SKIFF_NODE_ORPHAN_GRACE_MS: '300' },
+      env: { SKIFF_NATS_URL: natsUrl, PORT: '0', SKIFF_NODE_DATA_DIR: dataDir, SKIFF_NODE_ORPHAN_GRACE_MS: '300' },
     });
     await waitFor('the directory claimed', () => readFileSync(join(dataDir, 'kubelet.pid'), 'utf8').includes(`"pid":${proc.pid}`), 20_000);
+    if (started) await waitFor(`the node to say ${started}`, () => started.test(proc.output()), 20_000);
     proc.kill('SIGTERM');
     assert.is(await proc.exited, 0, proc.output());
+    await waitFor('its reaper gone', () => processesNaming('reaper-main.ts', dataDir, `\0${proc.pid}`).length === 0, 10_000);
     return proc;
   };
-  await waiting(['--keep-pods']);
-  await new Promise((r) => setTimeout(r, 1500)); // past the grace of its reaper
+  // Nothing listens on this port: the node waits in its connect.
+  const unreachable = `nats://127.0.0.1:${await freePort()}`;
+  await killNode();
+  await stopEarly(unreachable, ['--keep-pods']);
   assert.ok(isAlive(pid), '--keep-pods kept it, and the reaper stood down');
-  const stopped = await waiting([]);
-  await waitFor('the container stopped', () => !isAlive(pid), 5000);
-  assert.match(stopped.output(), /stopped before the kubelet ran: killed the containers of the last run/);
+  const early = await stopEarly(unreachable);
+  assert.not.ok(isAlive(pid), 'stopped');
+  assert.match(early.output(), /stopped before the kubelet ran: stopped the containers of the last run/);
+  // Connected, but no apiserver answers: the kubelet runs, and has listed no pod yet.
+  ctx.node = await startNode(ctx.nats.url, 'node-r', { dataDir });
+  pid = await runningPid(pid);
+  await killNode();
+  const bare = await startNats();
+  try {
+    await stopEarly(bare.url, [], /joining the gossip group/);
+  } finally {
+    await bare.stop();
+  }
+  assert.not.ok(isAlive(pid), 'stopped with the node, though no pod listing had claimed it');
   ctx.node = await startNode(ctx.nats.url, 'node-r', { dataDir });
   await client.delete('pods', p.metadata.name!, 'default');
   await waitFor('deleted', () => gone(client, p), 10_000);

@@ -22,7 +22,7 @@ import { containerLogDir, podPaths, removePodDirs, type PodPaths } from './pod-f
 import { freshState, podWorkerMachine, type NodeContext } from './pod-worker.machine.ts';
 import { PortAllocator } from './ports.ts';
 import type { Prober } from './prober.ts';
-import { killOrphanGroups, type LaunchSpec, type Runtime } from './runtime.ts';
+import { killOrphanGroups, stopOrphanGroups, type LaunchSpec, type Runtime } from './runtime.ts';
 import { loadPodStates, recordedGroups, type PodState } from './state.ts';
 import { apiStatusWriter, StatusManager, type StatusWriter } from './status-manager.ts';
 import { MemoryWatchdog } from './watchdog.ts';
@@ -316,6 +316,12 @@ export class Kubelet {
       const podGraceMs = (w.pod.spec.terminationGracePeriodSeconds ?? 30) * 1000;
       w.actor.send({ type: 'TERMINATE', deleted: false, graceMs: Math.min(podGraceMs, graceMs) });
     }));
+    // Containers of the last run that no pod listing has claimed yet (stopped before the first
+    // one came, or before the node registered and the records were even read) are this node's
+    // too: they stop with the rest.
+    const records = this.informer || this.cfg.noDisk ? [...this.unclaimed.values()] : loadPodStates(this.cfg.dataDir);
+    this.unclaimed.clear();
+    done.push(stopOrphanGroups(records.flatMap(recordedGroups), graceMs).then(() => {}));
     await Promise.race([Promise.all(done), new Promise((r) => setTimeout(r, graceMs + 2000))]);
     await this.statuses.settled(2000);
     for (const w of all) w.actor.stop();

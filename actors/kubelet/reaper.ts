@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startDeadMansSwitch, typescriptCommand, type DeadMansSwitch } from '../lib/dead-mans-switch.ts';
 import { isRunning, processStat } from '../lib/procfs.ts';
-import { killOrphanGroups } from './runtime.ts';
+import { killOrphanGroups, stopOrphanGroups } from './runtime.ts';
 import { loadPodStates, recordedGroups } from './state.ts';
 
 const CLAIM_FILE = 'kubelet.pid';
@@ -67,6 +67,11 @@ export function reapAbandoned(dataDir: string, deadPid: number): number[] {
 /** Kills every live process group the directory's pod records name; returns them. */
 export function killRecordedGroups(dataDir: string): number[] {
   return killOrphanGroups(loadPodStates(dataDir).flatMap(recordedGroups));
+}
+
+/** Stops them as a kubelet stops its pods: SIGTERM, SIGKILL after `graceMs`; returns them. */
+export function stopRecordedGroups(dataDir: string, graceMs: number): Promise<number[]> {
+  return stopOrphanGroups(loadPodStates(dataDir).flatMap(recordedGroups), graceMs);
 }
 
 /** Starts the reaper of this kubelet's containers; its output goes to `reaper.log` in the data directory. */

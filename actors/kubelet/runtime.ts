@@ -5,7 +5,7 @@
 // The Runtime interface lets the benchmark's hollow nodes run the same kubelet on a fake.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync, rmSync } from 'node:fs';
-import { groupRssBytes, isRunning, liveGroups, processStat, signalGroup } from '../lib/procfs.ts';
+import { groupRssBytes, isRunning, liveGroups, processStat, signalGroup, terminateGroups } from '../lib/procfs.ts';
 
 export interface LaunchSpec {
   /** command followed by args */
@@ -155,17 +155,33 @@ function signalNumber(sig: NodeJS.Signals): number {
   return n[sig] ?? 9;
 }
 
-/** Kills groups recorded by an earlier kubelet that no pod owns any more; returns those killed. */
-export function killOrphanGroups(groups: { pgid: number; startTicks: string }[]): number[] {
-  const killed: number[] = [];
+/** The live groups among those an earlier kubelet recorded that are still its (pid and start time). */
+function ownLiveGroups(groups: { pgid: number; startTicks: string }[]): number[] {
   const live = liveGroups(groups.map((g) => g.pgid));
+  const ours: number[] = [];
   for (const g of groups) {
     if (!live.has(g.pgid)) continue;
-    // A group whose leader is gone but members live still gets the signal: it is ours.
+    // A group whose leader is gone but members live is still ours; a live leader must be the one recorded.
     const leader = processStat(g.pgid);
     if (leader && leader.startTime !== g.startTicks) continue;
-    signalGroup(g.pgid, 'SIGKILL');
-    killed.push(g.pgid);
+    ours.push(g.pgid);
   }
+  return ours;
+}
+
+/** Kills groups recorded by an earlier kubelet that no pod owns any more; returns those killed. */
+export function killOrphanGroups(groups: { pgid: number; startTicks: string }[]): number[] {
+  const killed = ownLiveGroups(groups);
+  for (const pgid of killed) signalGroup(pgid, 'SIGKILL');
   return killed;
+}
+
+/**
+ * Stops recorded groups as a kubelet stops its pods: SIGTERM, then SIGKILL to those still there
+ * after `graceMs`. Returns the groups it stopped.
+ */
+export async function stopOrphanGroups(groups: { pgid: number; startTicks: string }[], graceMs: number): Promise<number[]> {
+  const ours = ownLiveGroups(groups);
+  await terminateGroups(ours.map((pgid) => ({ pgid })), graceMs, 50);
+  return ours;
 }

@@ -96,3 +96,28 @@ export function liveGroups(pgids: number[]): Set<number> {
 export function groupRssBytes(pgid: number, members = membersByGroup()): number {
   return (members.get(pgid) ?? []).reduce((n, m) => n + m.stat.rssPages * PAGE_SIZE, 0);
 }
+
+/** The groups that still have a live member (not merely zombies awaiting init). */
+export function groupsStillAlive<G extends { pgid: number }>(groups: G[]): G[] {
+  const live = liveGroups(groups.map((g) => g.pgid));
+  return groups.filter((g) => live.has(g.pgid));
+}
+
+/** Waits until the groups are gone (or `urgent()`); returns those still alive at the deadline. */
+export async function waitForGroups<G extends { pgid: number }>(groups: G[], timeoutMs: number, pollMs: number, urgent = () => false): Promise<G[]> {
+  const deadline = Date.now() + timeoutMs;
+  let alive = groupsStillAlive(groups);
+  while (alive.length > 0 && Date.now() < deadline && !urgent()) {
+    await new Promise<void>((r) => setTimeout(r, pollMs));
+    alive = groupsStillAlive(alive);
+  }
+  return alive;
+}
+
+/** SIGTERM to the groups, SIGKILL to those still there after `timeoutMs` (or once `urgent()`); returns those. */
+export async function terminateGroups<G extends { pgid: number }>(groups: G[], timeoutMs: number, pollMs: number, urgent = () => false): Promise<G[]> {
+  for (const g of groups) signalGroup(g.pgid, 'SIGTERM');
+  const stubborn = await waitForGroups(groups, timeoutMs, pollMs, urgent);
+  for (const g of stubborn) signalGroup(g.pgid, 'SIGKILL');
+  return stubborn;
+}

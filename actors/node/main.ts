@@ -16,8 +16,8 @@ import { connectNats } from '../lib/nats.ts';
 import { instanceName, onShutdown, statusPort } from '../lib/process.ts';
 import { startProfiling } from '../lib/profile.ts';
 import {
-  claimDataDir, DataDirInUse, detectCgroups, killRecordedGroups, Kubelet, kubeletConfig, kubeletMachine, NodeConfigError, ProcessRuntime, realProber, serveNode,
-  startReaper, WATCHDOG_MODES,
+  claimDataDir, DataDirInUse, detectCgroups, Kubelet, kubeletConfig, kubeletMachine, NodeConfigError, ProcessRuntime, realProber, serveNode,
+  startReaper, stopRecordedGroups, WATCHDOG_MODES,
 } from '../kubelet/index.ts';
 
 const HELP = `Usage: node --import tsx actors/node/main.ts [--name NAME] [--keep-pods]
@@ -100,10 +100,11 @@ const keepPods = args.values['keep-pods'] === true;
 // previous run left, adopted by nobody: --keep-pods leaves them for the next start; otherwise
 // they are stopped now rather than by the reaper after its grace. Either way the reaper stands down.
 const dataDir = kcfg.dataDir;
+const shutdownGraceMs = cfg.nodeShutdownGraceMs;
 stop = async () => {
   if (!keepPods) {
-    const killed = killRecordedGroups(dataDir);
-    if (killed.length) log.info('stopped before the kubelet ran: killed the containers of the last run', { groups: killed });
+    const stopped = await stopRecordedGroups(dataDir, shutdownGraceMs);
+    if (stopped.length) log.info('stopped before the kubelet ran: stopped the containers of the last run', { groups: stopped });
   }
   reaper?.standDown();
 };
@@ -134,7 +135,6 @@ const actor = createActor(kubeletMachine, {
   input: { kubelet, log: log.child({ actor: 'kubelet' }), retryMs: 1000, logRotateMs: 10_000, serve: () => serveNode(nc, kubelet, log) },
 }).start();
 
-const shutdownGraceMs = cfg.nodeShutdownGraceMs;
 let http: Awaited<ReturnType<typeof startStatusServer>> | undefined;
 let stopProfiling: (() => void) | undefined;
 stop = async () => {
