@@ -320,11 +320,14 @@ api('watch - the events of one moment arrive together, numbered without a gap, a
   await Promise.all(names.slice(0, 20).map((n) => client.create(pod(n, { burst: 'yes' }))));
   // The raw stream: what the apiserver sends to a watcher's subject.
   const deliver = `_INBOX.burst.${Date.now()}`;
-  const messages: { seq: number; count: number }[] = [];
+  // Every message has a number: a heartbeat uses one, an event one, a batch one per event.
+  const messages: { seq: number; count: number; events: number }[] = [];
   const sub = client.nc.subscribe(deliver, { callback: (_e, m) => {
     const env = decode(m.data);
     const events = env.events as unknown[] | undefined;
-    if (env.event || events) messages.push({ seq: env.seq as number, count: events ? events.length : 1 });
+    const n = events ? events.length : env.event ? 1 : 0;
+    messages.push({ seq: env.seq as number, count: Math.max(1, n), events: n });
+    if (m.reply) m.respond(encode('heartbeat-ack'));
   } });
   await client.call('pods', 'watch', { labelSelector: 'burst=yes', sendInitialEvents: true, deliver });
   // And a client's watch of the same, after the listing.
@@ -333,7 +336,7 @@ api('watch - the events of one moment arrive together, numbered without a gap, a
   await waitFor('the listing', () => seen.length === 20);
   await Promise.all(names.slice(20).map((n) => client.create(pod(n, { burst: 'yes' }))));
   // 20 listed, 20 created, one bookmark ending the listing.
-  await waitFor('every event on the raw stream', () => messages.reduce((n, m) => n + m.count, 0) === 41);
+  await waitFor('every event on the raw stream', () => messages.reduce((n, m) => n + m.events, 0) === 41);
   await waitFor('every pod in the client watch', () => seen.length === 40);
   sub.unsubscribe();
   h.stop();
@@ -342,11 +345,33 @@ api('watch - the events of one moment arrive together, numbered without a gap, a
     assert.is(m.seq, next, 'numbered without a gap');
     next += m.count;
   }
-  assert.ok(messages.length < 41, `${messages.length} messages for 41 events: the listing at least goes out together`);
+  const withEvents = messages.filter((m) => m.events > 0).length;
+  assert.ok(withEvents < 41, `${withEvents} messages for 41 events: the listing at least goes out together`);
   assert.equal(new Set(seen).size, 40);
   const rv = async (n: string) => Number((await client.get<Pod>('pods', n, 'default')).metadata.resourceVersion);
   const revisions = await Promise.all(seen.slice(20).map(rv));
   assert.equal(revisions, [...revisions].sort((a, b) => a - b), 'in the order they were written');
+  for (const n of names) await client.delete('pods', n, 'default', { gracePeriodSeconds: 0 });
+});
+
+api('watch - a handler that throws part-way through a batch loses none of the rest: the watch resumes from before it', async ({ client }) => {
+  const seen = new Set<string>();
+  const restarts: string[] = [];
+  let thrown = false;
+  const h = client.watch('pods', { labelSelector: 'throws=yes', deadlineMs: 5000, onRestart: (r) => restarts.push(r) }, (u) => {
+    if (u.type !== 'ADDED') return;
+    if (u.object.metadata.name === 'throws-3' && !thrown) {
+      thrown = true;
+      throw new Error('handler bug');
+    }
+    seen.add(u.object.metadata.name!);
+  });
+  const names = Array.from({ length: 10 }, (_, i) => `throws-${i}`);
+  await Promise.all(names.map((n) => client.create(pod(n, { throws: 'yes' }))));
+  await waitFor('every pod seen', () => seen.size === 10);
+  h.stop();
+  assert.ok(thrown);
+  assert.ok(restarts.some((r) => /a watch handler failed: handler bug/.test(r)), restarts.join('; '));
   for (const n of names) await client.delete('pods', n, 'default', { gracePeriodSeconds: 0 });
 });
 

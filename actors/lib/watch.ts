@@ -90,11 +90,18 @@ export function startWatch(client: ApiClient, resource: string, opts: WatchOptio
       return;
     }
     for (const ev of events) {
-      // A handler may have stopped the watch, or a restart begun, part-way through a batch.
-      if (gen !== generation || stopped) return;
+      // A handler may have stopped the watch part-way through a batch.
+      if (stopped) return;
+      const before = lastRv;
       lastRv = ev.object.metadata.resourceVersion ?? lastRv;
-      if (ev.type !== 'BOOKMARK') emit({ type: ev.type, object: ev.object });
-      else if (ev.initialEventsEnd) emit({ type: 'SYNCED', resourceVersion: lastRv ?? '0' });
+      try {
+        if (ev.type !== 'BOOKMARK') emit({ type: ev.type, object: ev.object });
+        else if (ev.initialEventsEnd) emit({ type: 'SYNCED', resourceVersion: lastRv ?? '0' });
+      } catch (err) {
+        // The rest of the batch is not lost with it: watch again from before this event.
+        lastRv = before;
+        return restart(`a watch handler failed: ${(err as Error).message}`);
+      }
     }
   };
 
