@@ -3,7 +3,11 @@
 import { pack, unpack } from 'msgpackr';
 import { BadRequest } from './errors.ts';
 
-export const PROTOCOL_VERSION = 1;
+/**
+ * 2: watch events in batches (`events`) and the pods' `bind` verb. A process of another version
+ * is refused with a message that names both, rather than half understood.
+ */
+export const PROTOCOL_VERSION = 2;
 
 export interface Envelope {
   v: number;

@@ -4,7 +4,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { randomBytes } from 'node:crypto';
 import { pack } from 'msgpackr';
-import { decode, encode } from '../../protocol/codec.ts';
+import { decode, encode, PROTOCOL_VERSION } from '../../protocol/codec.ts';
 import { AlreadyExists, Conflict, Forbidden, Invalid, NotFound, StaleLeader } from '../../protocol/errors.ts';
 import { KINDS } from '../../protocol/kinds.ts';
 import { API_WILDCARD, APISERVER_QUEUE, apiSubject } from '../../protocol/subjects.ts';
@@ -402,7 +402,7 @@ api('watch - a gap in the event numbers makes the client resume, and nothing is 
 api('garbage - every api subject answers malformed input with a typed error and keeps serving', async ({ client }) => {
   const nc = client.nc;
   const verbs = ['create', 'get', 'list', 'update', 'status', 'bind', 'patch', 'delete', 'watch'];
-  const payloads = [randomBytes(64), new Uint8Array(), pack('just a string'), pack({ v: 1, type: 'request', object: 5, name: 7, patch: 'x', options: 'y', deliver: 3 })];
+  const payloads = [randomBytes(64), new Uint8Array(), pack('just a string'), pack({ v: PROTOCOL_VERSION, type: 'request', object: 5, name: 7, patch: 'x', options: 'y', deliver: 3 })];
   for (const k of KINDS) {
     for (const verb of verbs) {
       for (const p of payloads) {
