@@ -239,6 +239,11 @@ api('bind - a pod gets its node once, with PodScheduled=True; bound again, delet
     }
   };
   await refused(/already assigned to node "node-1"/, () => client.bind('default', 'bindme', 'node-2'));
+  const again = await client.bind('default', 'bindme', 'node-1', { uid: p.metadata.uid });
+  assert.is(again.metadata.resourceVersion, bound.metadata.resourceVersion, 'a retried binding is answered without a write');
+  await refused(/metadata.namespace: "default" does not match the request's namespace "other"/, () => client.call('pods', 'bind', {
+    namespace: 'other', object: { metadata: { name: 'bindme', namespace: 'default' }, target: { name: 'node-1' } },
+  }), Invalid);
   const old = await client.create<Pod>(pod('again-bind'));
   await client.delete('pods', 'again-bind', 'default', { gracePeriodSeconds: 0 });
   await client.create<Pod>(pod('again-bind'));

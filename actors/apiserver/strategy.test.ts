@@ -76,6 +76,7 @@ test('binding - the node, once, PodScheduled=True in place of an Unschedulable v
   assert.equal(out.status, { phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'True', lastTransitionTime: now.toISOString() }] });
   assert.is(unschedulable.spec.nodeName, undefined, 'the stored object is not changed');
   assert.throws(() => prepareBinding(out, 'n2', now), (e: Error) => e instanceof Conflict && /pod default\/p is already assigned to node "n1"/.test(e.message));
+  assert.is(prepareBinding(out, 'n1', now), out, 'bound again to its own node (a retry): unchanged');
   const deleting = pod({}, { deletionTimestamp: now.toISOString() });
   assert.throws(() => prepareBinding(deleting, 'n1', now), (e: Error) => e instanceof Conflict && /is being deleted, cannot be assigned to a node/.test(e.message));
 });

@@ -82,11 +82,14 @@ function specChanged(info: KindInfo, old: KubeObject, incoming: KubeObject): boo
 
 /**
  * A binding (Kubernetes' assignPod): the pod gets its node, once, and PodScheduled=True; the rest
- * is the stored pod's. A pod already bound, or being deleted, is a Conflict.
+ * is the stored pod's. A pod already bound elsewhere, or being deleted, is a Conflict. Unlike
+ * Kubernetes, a binding to the node the pod already has returns the pod unchanged (no write): the
+ * client retries a request whose answer was lost, and that retry must not fail.
  */
 export function prepareBinding(old: Pod, nodeName: string, now: Date): Pod {
   const { name, namespace, deletionTimestamp } = old.metadata;
   const pod = `pod ${namespace}/${name}`;
+  if (old.spec.nodeName === nodeName) return old;
   if (old.spec.nodeName) throw new Conflict(`${pod} is already assigned to node ${JSON.stringify(old.spec.nodeName)}`);
   if (deletionTimestamp) throw new Conflict(`${pod} is being deleted, cannot be assigned to a node`);
   const conditions = (old.status?.conditions ?? []).filter((c) => c.type !== 'PodScheduled');

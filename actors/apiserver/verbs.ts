@@ -1,10 +1,10 @@
-// The verbs: create, get, list, update, status, patch. Each takes the decoded request and returns
+// The verbs: create, get, list, update, status, bind, patch. Each takes the decoded request and returns
 // the response body; deletion lives in deletion.ts and watch in server.ts.
 import { randomUUID } from 'node:crypto';
 import { AlreadyExists, BadRequest, Conflict, Invalid, NotFound, StaleLeader, type FieldError } from '../../protocol/errors.ts';
 import type { KindInfo } from '../../protocol/kinds.ts';
 import { applyMergePatch, deepEqual, sameEntries } from '../../protocol/merge-patch.ts';
-import { dns1123Subdomain, generatedName } from '../../protocol/names.ts';
+import { dns1123Label, generatedName } from '../../protocol/names.ts';
 import { isPlainObject } from '../../protocol/schema.ts';
 import { parseFieldSelector, parseSelector, SelectorError } from '../../protocol/selector.ts';
 import { validateObject } from '../../protocol/validate.ts';
@@ -300,12 +300,17 @@ export async function bindPod(ctx: ApiContext, info: KindInfo, req: ApiRequest):
   if (typeof meta.name !== 'string' || !meta.name) errs.push({ path: 'metadata.name', message: 'required (the pod to bind)' });
   if (meta.uid !== undefined && typeof meta.uid !== 'string') errs.push({ path: 'metadata.uid', message: 'must be a string' });
   if (target.kind !== undefined && target.kind !== 'Node') errs.push({ path: 'target.kind', message: `must be Node, not ${JSON.stringify(target.kind)}` });
+  // A node's name follows the Node kind's rule.
   if (typeof target.name !== 'string' || !target.name) errs.push({ path: 'target.name', message: 'required (the node to bind to)' });
-  else for (const message of dns1123Subdomain(target.name)) errs.push({ path: 'target.name', message });
+  else for (const message of dns1123Label(target.name)) errs.push({ path: 'target.name', message });
+  const asked = optionalString(req, 'namespace');
+  if (typeof meta.namespace === 'string' && meta.namespace && asked && meta.namespace !== asked) {
+    errs.push({ path: 'metadata.namespace', message: `${JSON.stringify(meta.namespace)} does not match the request's namespace ${JSON.stringify(asked)}` });
+  }
   if (errs.length) throw new Invalid('Binding', errs);
   const name = meta.name as string;
   const uid = meta.uid as string | undefined;
-  const namespace = typeof meta.namespace === 'string' && meta.namespace ? meta.namespace : namespaceOf(info, req) ?? 'default';
+  const namespace = typeof meta.namespace === 'string' && meta.namespace ? meta.namespace : asked ?? 'default';
   const now = ctx.now();
   return guaranteedUpdate(ctx, info, name, namespace, opts, req.origin, (current) => {
     if (uid && uid !== current.metadata.uid) throw new Conflict(`pod ${namespace}/${name} was deleted and made again (uid changed); this binding was for the old one`);
