@@ -187,6 +187,32 @@ s('a service port taken on a node: an Event and a condition; the other nodes sti
   }
 });
 
+s('a service made again on a port still taken is told again; a failing port dropped from its spec clears the condition', async ({ client }) => {
+  const [taken, free] = await freePorts(2);
+  const squatter = createServer();
+  await new Promise<void>((r) => squatter.listen(taken, ADDRESSES[0], () => r()));
+  const make = () => client.create<Service>({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'again' }, spec: { selector: { app: 'web' }, ports: [{ name: 'a', port: taken, targetPort: 'http' }] } });
+  const condition = async () => (await client.get<Service>('services', 'again', 'default')).status?.conditions?.find((c) => c.type === 'PortsAvailable');
+  const portInUse = async (uid: string) => (await client.list<Event>('events', { fieldSelector: 'involvedObject.name=again' })).items.find((e) => e.reason === 'PortInUse' && e.involvedObject.uid === uid);
+  try {
+    const first = await make();
+    await waitFor('False for the first', async () => (await condition())?.status === 'False', 10_000);
+    await client.delete('services', 'again', 'default');
+    await waitFor('the first gone', () => client.get('services', 'again', 'default').then(() => false, () => true));
+    const second = await make();
+    assert.is.not(second.metadata.uid, first.metadata.uid);
+    await waitFor('False for the second too', async () => (await condition())?.status === 'False', 10_000);
+    await waitFor('a PortInUse event for the second', () => portInUse(second.metadata.uid!), 10_000);
+    // The failing port is dropped: nothing of the service fails here any more.
+    await client.patch('services', 'again', 'default', { spec: { ports: [{ name: 'b', port: free, targetPort: 'http' }] } });
+    const back = await waitFor('PortsAvailable=True', async () => { const c = await condition(); return c?.status === 'True' ? c : undefined; }, 10_000);
+    assert.match(back.message!, /no port of the service fails on node svc-node-1 any more/);
+  } finally {
+    squatter.close();
+    await client.delete('services', 'again', 'default').catch(() => {});
+  }
+});
+
 s('deleting the service closes its port on every node', async ({ client, port }) => {
   await client.delete('services', 'web', 'default');
   for (const host of ADDRESSES) {

@@ -56,8 +56,8 @@ export function backendsFor(ep: Endpoints | undefined, portName: string | undefi
 export class KubeProxy {
   readonly proxy: Proxy;
   private scheduled = false;
-  /** Ports that could not be listened on (`address:port`): their service (`namespace/name`) and what was told. */
-  private readonly conflicts = new Map<string, { service: string; message: string }>();
+  /** Ports that could not be listened on (`address:port`): their service (`namespace/name`, and which object of that name) and what was told. */
+  private readonly conflicts = new Map<string, { service: string; uid?: string; message: string }>();
   /** The message of the PortsAvailable=False this node last wrote, by service: what is this node's to change. */
   private readonly told = new Map<string, string>();
   private readonly connections: Counter<'service'>;
@@ -132,8 +132,15 @@ export class KubeProxy {
       }
     }
     this.proxy.closeExcept(keep);
-    for (const key of this.conflicts.keys()) if (!keep.has(key)) this.conflicts.delete(key);
+    // A failing port the service no longer asks for fails no more: its condition is settled again.
+    const unasked = new Set<string>();
+    for (const [key, c] of this.conflicts) {
+      if (keep.has(key)) continue;
+      this.conflicts.delete(key);
+      unasked.add(c.service);
+    }
     for (const service of this.told.keys()) if (!services.get(service)) this.told.delete(service);
+    for (const service of unasked) this.settle(service, `no port of the service fails on node ${this.deps.nodeName} any more`);
     // Counted once, when a node's endpoints first drop out, not again on every later sync.
     for (const [node, n] of skipped) if (!this.deadNodes.has(node)) this.deadSkips.inc(n);
     this.deadNodes = new Set(skipped.keys());
@@ -141,47 +148,60 @@ export class KubeProxy {
 
   private listenFailed(t: Target, address: string, port: number, err: NodeJS.ErrnoException): void {
     const message = `port ${port} is not available on node ${this.deps.nodeName} (${address}): ${err.code === 'EADDRINUSE' ? 'another process uses it' : err.code === 'EACCES' ? 'permission denied (ports below 1024 need root)' : err.message}`;
-    // The port is tried again every LISTEN_RETRY_MS; the same failure is told once.
+    // The port is tried again every LISTEN_RETRY_MS; the same failure is told once (to each
+    // object of the service's name: one deleted and made again is told anew).
     const key = `${address}:${port}`;
-    if (this.conflicts.get(key)?.message === message) return;
-    this.conflicts.set(key, { service: serviceOf(t), message });
-    this.deps.log.warn('cannot listen for a service port', { service: t.id, address, port, err: err.code ?? err.message });
     const svc = this.deps.services.get(serviceOf(t));
+    const known = this.conflicts.get(key);
+    if (known?.message === message && known.uid === svc?.metadata.uid) return;
+    this.conflicts.set(key, { service: serviceOf(t), uid: svc?.metadata.uid, message });
+    this.deps.log.warn('cannot listen for a service port', { service: t.id, address, port, err: err.code ?? err.message });
     if (!svc) return;
     this.deps.events.record(svc, 'Warning', 'PortInUse', message);
-    this.setPortsCondition(svc, t, { status: 'False', reason: 'PortInUse', message });
+    this.setPortsCondition(svc, { status: 'False', reason: 'PortInUse', message });
+  }
+
+  /** A port that had failed is served now: the condition is settled again. */
+  private listenRecovered(t: Target, address: string, port: number): void {
+    if (!this.conflicts.delete(`${address}:${port}`)) return;
+    this.deps.log.info('listening on a service port that was not available', { service: t.id, address, port });
+    this.settle(serviceOf(t), `port ${port} is available again on node ${this.deps.nodeName} (${address})`);
   }
 
   /**
-   * A port that had failed is served now. If the condition holds what this node told (not another
-   * node's failure, told since), it now names this node's next failing port of the service, or
-   * turns True when there is none.
+   * If the service's condition holds what this node told (not another node's failure, told since),
+   * it now names this node's next failing port of the service, or turns True, saying `why`, when
+   * there is none.
    */
-  private listenRecovered(t: Target, address: string, port: number): void {
-    const key = `${address}:${port}`;
-    if (!this.conflicts.delete(key)) return;
-    this.deps.log.info('listening on a service port that was not available', { service: t.id, address, port });
-    const service = serviceOf(t);
+  private settle(service: string, why: string): void {
     const svc = this.deps.services.get(service);
     const current = svc?.status?.conditions?.find((c) => c.type === PORTS_CONDITION);
     if (!svc || current?.status !== 'False' || current.message !== this.told.get(service)) return;
     const still = [...this.conflicts.values()].find((c) => c.service === service);
     if (still) {
-      this.setPortsCondition(svc, t, { status: 'False', reason: 'PortInUse', message: still.message });
+      if (still.message !== current.message) this.setPortsCondition(svc, { status: 'False', reason: 'PortInUse', message: still.message });
       return;
     }
-    this.told.delete(service);
-    this.setPortsCondition(svc, t, { status: 'True', reason: 'Listening', message: `port ${port} is available again on node ${this.deps.nodeName} (${address})` });
+    this.setPortsCondition(svc, { status: 'True', reason: 'Listening', message: why });
   }
 
-  private setPortsCondition(svc: Service, t: Target, c: Pick<Condition, 'status' | 'reason' | 'message'>): void {
-    if (c.status === 'False') this.told.set(serviceOf(t), c.message!);
+  /** Writes the condition; what this node has told is what it may change later (settle). */
+  private setPortsCondition(svc: Service, c: Pick<Condition, 'status' | 'reason' | 'message'>): void {
+    const service = objectKey(svc);
+    if (c.status === 'False') this.told.set(service, c.message!);
+    else this.told.delete(service);
+    const prev = svc.status?.conditions?.find((x) => x.type === PORTS_CONDITION);
     const conditions: Condition[] = [
       ...(svc.status?.conditions ?? []).filter((x) => x.type !== PORTS_CONDITION),
-      { type: PORTS_CONDITION, ...c, lastTransitionTime: new Date().toISOString() },
+      // The transition time is when the status last changed, not the message.
+      { type: PORTS_CONDITION, ...c, lastTransitionTime: prev?.status === c.status && prev.lastTransitionTime ? prev.lastTransitionTime : new Date().toISOString() },
     ];
     void this.deps.client.patch('services', svc.metadata.name!, svc.metadata.namespace, { status: { conditions } }, { subresource: 'status' })
-      .catch((e) => { if (!(e instanceof NotFound)) this.deps.log.warn('could not record the ports condition on the service', { service: t.id, err: e }); });
+      .catch((e) => {
+        // Not written: the condition does not hold this, so it is not this node's to change.
+        if (c.status === 'False' && this.told.get(service) === c.message) this.told.delete(service);
+        if (!(e instanceof NotFound)) this.deps.log.warn('could not record the ports condition on the service', { service, err: e });
+      });
   }
 }
 
