@@ -23,17 +23,18 @@ export interface MembersView {
 }
 
 /**
- * Wall time, and timers that never fire before `now()` says they are due: setTimeout counts from
- * the event loop's cached time, which can be a millisecond behind, so a timer that wakes early
- * waits out the rest (a suspicion or unreachable deadline must not be judged before it passes).
+ * Wall time, and timers that never fire before `ms` have passed: setTimeout counts from the event
+ * loop's cached time, which can be a millisecond behind, so a timer that wakes early waits out
+ * the rest (a suspicion or unreachable deadline must not be judged before it passes). Measured on
+ * the monotonic clock: a wall clock stepped back must not hold a timer for the size of the step.
  */
 export const realClock: Clock = {
   now: () => Date.now(),
   after: (ms, fn) => {
-    const due = Date.now() + ms;
+    const due = performance.now() + ms;
     const fire = () => {
-      const left = due - Date.now();
-      if (left > 0) t = setTimeout(fire, left);
+      const left = due - performance.now();
+      if (left > 0) t = setTimeout(fire, Math.ceil(left));
       else fn();
     };
     let t = setTimeout(fire, ms);
