@@ -1,10 +1,10 @@
 // The apiserver's moving parts: watch caches fed from the KV buckets, the request subscriptions
 // (one queue group, so any number of apiservers serve at once, and a subject of its own, with a
-// beat that tells clients it answers), and the watch streams with their heartbeats. The machine
-// in apiserver.machine.ts decides when each runs.
-import { ErrorCode, nuid, type Msg, type NatsConnection, type NatsError } from 'nats';
+// beat that tells clients it answers), and the watch streams (watch-streams.ts). The machine in
+// apiserver.machine.ts decides when each runs.
+import { nuid, type Msg, type NatsConnection } from 'nats';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import { decode, encode, encodeWatchEvents, encodeWithRaw, encodeWithStoredObject, MAX_WATCH_BATCH } from '../../protocol/codec.ts';
+import { decode, encode, encodeWithStoredObject } from '../../protocol/codec.ts';
 import type { Config } from '../../protocol/config.ts';
 import { DEFAULT_NAMESPACE, NODE_LEASE_NAMESPACE, SYSTEM_NAMESPACE } from '../../protocol/defaults.ts';
 import { AlreadyExists, BadRequest, Invalid, Timeout, toWire } from '../../protocol/errors.ts';
@@ -22,30 +22,10 @@ import {
   cacheOf, createObject, getNamespaceForAdmission, getObject, listObjects, optionalString, parseFilter, patchObject,
   bindPod, requiredString, updateObject, updateStatus, type ApiContext, type ApiRequest, type ObjectResult,
 } from './verbs.ts';
-import { WatchCache, type OutEvent, type Watcher } from './watch-cache.ts';
-
-interface ActiveWatch {
-  cache: WatchCache;
-  watcher?: Watcher;
-  deliver: string;
-  /** The number of the last event (or heartbeat) given to this watch. */
-  seq: number;
-  /** Events not yet sent, numbered from pendingSeq: they go out together at the end of the turn. */
-  pending: Uint8Array[];
-  pendingBytes: number;
-  pendingSeq: number;
-  misses: number;
-  heartbeatInFlight: boolean;
-}
+import { WatchCache } from './watch-cache.ts';
+import { WatchStreams } from './watch-streams.ts';
 
 type Verb = (ctx: ApiContext, info: KindInfo, req: ApiRequest) => Promise<ObjectResult | Record<string, unknown>>;
-
-/**
- * A watch's events of one turn of the event loop go out as one message, up to this size: under
- * load a watcher of every pod gets several events per turn, and each NATS message costs the
- * server and the client more than the bytes in it.
- */
-const WATCH_BATCH_BYTES = 256 * 1024;
 
 /** A verb's answer; an object as stored goes out in its stored bytes. */
 function responseOf(result: ObjectResult | Record<string, unknown>): Uint8Array {
@@ -78,7 +58,7 @@ export class ApiServer {
   ctx?: ApiContext;
   /** This apiserver's own subject token (see serveRequests). */
   readonly instance = nuid.next();
-  private readonly watches = new Set<ActiveWatch>();
+  private readonly streams: WatchStreams;
   private readonly requests: Counter<'resource' | 'verb' | 'code'>;
   private readonly latency: Histogram<'resource' | 'verb'>;
   private readonly eventsSent: Counter<'resource'>;
@@ -86,11 +66,10 @@ export class ApiServer {
   private readonly expired: Counter;
   private readonly out: Outbound;
   private readonly perRequest = new Map<string, { count: { inc(): void }; latency: { observe(v: number): void } }>();
-  /** Watches with events waiting for the end of the turn. */
-  private readonly batching = new Set<ActiveWatch>();
 
   constructor(private readonly opts: ApiServerOptions) {
     this.out = outboundFor(opts.nc);
+    this.streams = new WatchStreams(opts.nc, this.out, opts.cfg.watchHeartbeatMs);
     const registers = [opts.registry];
     this.requests = new Counter({
       name: 'skiff_apiserver_requests_total', help: 'Requests served, by resource, verb and result code.',
@@ -215,7 +194,7 @@ export class ApiServer {
   }
 
   runHeartbeats(): () => void {
-    const t = setInterval(() => this.heartbeat(), this.opts.cfg.watchHeartbeatMs);
+    const t = setInterval(() => this.streams.heartbeat(), this.opts.cfg.watchHeartbeatMs);
     return () => clearInterval(t);
   }
 
@@ -227,13 +206,11 @@ export class ApiServer {
   }
 
   stopWatches(): void {
-    for (const w of this.watches) w.watcher && w.cache.unwatch(w.watcher);
-    this.watches.clear();
-    this.batching.clear();
+    this.streams.stopAll();
   }
 
   get watchCount(): number {
-    return this.watches.size;
+    return this.streams.size;
   }
 
   private respond(msg: Msg, body: Uint8Array): void {
@@ -299,21 +276,9 @@ export class ApiServer {
     if (fromRv !== undefined && !Number.isInteger(fromRv)) throw new BadRequest(`resourceVersion ${JSON.stringify(rvText)}: must be an integer`);
     const cache = cacheOf(this.ctx!, info);
     const begin = () => {
-      const aw: ActiveWatch = { cache, deliver, seq: 0, pending: [], pendingBytes: 0, pendingSeq: 0, misses: 0, heartbeatInFlight: false };
-      const send = (_e: OutEvent, encoded: Uint8Array) => {
-        this.eventsSent.inc({ resource: info.resource });
-        if (aw.pending.length === MAX_WATCH_BATCH || (aw.pending.length > 0 && aw.pendingBytes + encoded.length > WATCH_BATCH_BYTES)) this.sendPending(aw);
-        aw.seq++;
-        if (aw.pending.length === 0) aw.pendingSeq = aw.seq;
-        aw.pending.push(encoded);
-        aw.pendingBytes += encoded.length;
-        if (this.batching.size === 0) setImmediate(() => this.flushWatches());
-        this.batching.add(aw);
-      };
       // Reply first: everything after it on this connection reaches the watcher in order.
       this.respond(msg, encode('response', { resourceVersion: String(cache.rv) }));
-      aw.watcher = cache.watch(filter, fromRv, send);
-      this.watches.add(aw);
+      this.streams.open(cache, filter, fromRv, deliver, () => this.eventsSent.inc({ resource: info.resource }));
     };
     if (fromRv !== undefined && fromRv > cache.rv) {
       // Another apiserver served the client a newer revision; wait for ours to catch up.
@@ -323,46 +288,5 @@ export class ApiServer {
       return;
     }
     begin();
-  }
-
-  /** A watch's waiting events, as one message (or the one event as before). */
-  private sendPending(aw: ActiveWatch): void {
-    const n = aw.pending.length;
-    if (n === 0) return;
-    this.out.publish(aw.deliver, n === 1 ? encodeWithRaw('watch', { seq: aw.pendingSeq }, 'event', aw.pending[0]) : encodeWatchEvents(aw.pendingSeq, aw.pending));
-    aw.pending = [];
-    aw.pendingBytes = 0;
-  }
-
-  /** Sends every watch's waiting events, then everything else waiting to go out, in order. */
-  private flushWatches(): void {
-    for (const aw of this.batching) this.sendPending(aw);
-    this.batching.clear();
-    this.out.flush();
-  }
-
-  /** Each watcher gets a numbered heartbeat as a request; one nobody answers is dropped. */
-  private heartbeat(): void {
-    // Events still waiting go first: a heartbeat carries the next sequence number.
-    this.flushWatches();
-    for (const aw of this.watches) {
-      if (aw.heartbeatInFlight) continue;
-      aw.heartbeatInFlight = true;
-      aw.seq++;
-      this.opts.nc
-        .request(aw.deliver, encode('watch', { seq: aw.seq, resourceVersion: String(aw.cache.rv) }), { timeout: this.opts.cfg.watchHeartbeatMs })
-        .then(() => { aw.misses = 0; })
-        .catch((err: NatsError) => {
-          if (err.code === ErrorCode.NoResponders || ++aw.misses >= 3) this.drop(aw);
-        })
-        .finally(() => { aw.heartbeatInFlight = false; });
-    }
-  }
-
-  private drop(aw: ActiveWatch): void {
-    if (aw.watcher) aw.cache.unwatch(aw.watcher);
-    this.watches.delete(aw);
-    this.batching.delete(aw);
-    aw.pending = [];
   }
 }
