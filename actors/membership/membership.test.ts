@@ -8,6 +8,7 @@ import { Registry } from 'prom-client';
 import { createActor, waitFor as waitForActor } from 'xstate';
 import { connectNats } from '../lib/nats.ts';
 import { silentLogger } from '../lib/log.ts';
+import { PROTOCOL_VERSION } from '../../protocol/codec.ts';
 import { gossipSubject } from '../../protocol/subjects.ts';
 import { metricSum, setup, skiff, startNats, testConfig, waitFor, type Nats } from '../../test/harness.ts';
 import { Membership, realClock } from './membership.ts';
@@ -95,7 +96,7 @@ s('a malformed message is counted and dropped; the member carries on', async (ct
   const m = await member(ctx, 'node-e', registry);
   m.start();
   const nc = ctx.conns.at(-1)!;
-  nc.publish(gossipSubject('node-e'), pack({ v: 1, type: 'ping', from: 'x' }));
+  nc.publish(gossipSubject('node-e'), pack({ v: PROTOCOL_VERSION, type: 'ping', from: 'x' }));
   nc.publish(gossipSubject('node-e'), new Uint8Array([0xc1]));
   await waitFor('two malformed counted', async () => metricSum(await registry.metrics(), 'skiff_gossip_malformed_messages_total') === 2, 5000);
   await waitFor('node-e still joins', () => m.state('master-a') === 'alive', 10_000);

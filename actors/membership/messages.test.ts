@@ -1,6 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { pack } from 'msgpackr';
+import { PROTOCOL_VERSION } from '../../protocol/codec.ts';
 import { BadRequest } from '../../protocol/errors.ts';
 import { decodeMemberChange, decodeMessage, encodeMemberChange, encodeMessage, type Message } from './messages.ts';
 
@@ -13,12 +14,12 @@ test('messages: round trip', () => {
 
 const bad: [string, unknown, RegExp][] = [
   ['wrong version', { v: 99, type: 'ping' }, /unsupported protocol version 99/],
-  ['unknown type', { v: 1, type: 'hello', from: 'a' }, /unknown gossip message type "hello"/],
-  ['no sender', { v: 1, type: 'gossip', news: [] }, /field from/],
-  ['no target', { v: 1, type: 'ping', from: 'a', news: [] }, /field target/],
-  ['news not a list', { v: 1, type: 'gossip', from: 'a', news: 3 }, /field news must be a list/],
-  ['bad news item', { v: 1, type: 'gossip', from: 'a', news: [{ type: 'zombie', name: 'b', incarnation: 1 }] }, /news\[0\]/],
-  ['bad member', { v: 1, type: 'state', from: 'a', members: [{ name: 'b' }] }, /members\[0\]/],
+  ['unknown type', { v: PROTOCOL_VERSION, type: 'hello', from: 'a' }, /unknown gossip message type "hello"/],
+  ['no sender', { v: PROTOCOL_VERSION, type: 'gossip', news: [] }, /field from/],
+  ['no target', { v: PROTOCOL_VERSION, type: 'ping', from: 'a', news: [] }, /field target/],
+  ['news not a list', { v: PROTOCOL_VERSION, type: 'gossip', from: 'a', news: 3 }, /field news must be a list/],
+  ['bad news item', { v: PROTOCOL_VERSION, type: 'gossip', from: 'a', news: [{ type: 'zombie', name: 'b', incarnation: 1 }] }, /news\[0\]/],
+  ['bad member', { v: PROTOCOL_VERSION, type: 'state', from: 'a', members: [{ name: 'b' }] }, /members\[0\]/],
 ];
 for (const [name, body, re] of bad) {
   test(`messages: ${name} is a BadRequest naming the field`, () => {
