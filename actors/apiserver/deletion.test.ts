@@ -7,7 +7,7 @@ import { Conflict } from '../../protocol/errors.ts';
 import { kindInfo } from '../../protocol/kinds.ts';
 import type { Pod } from '../../protocol/types.ts';
 import { deleteByName } from './deletion.ts';
-import type { ApiContext } from './verbs.ts';
+import type { ApiContext } from './request.ts';
 
 const PODS = kindInfo('Pod')!;
 

@@ -4,7 +4,7 @@ import { KINDS, kindInfo, type KindInfo } from '../../protocol/kinds.ts';
 import type { KubeObject, Namespace } from '../../protocol/types.ts';
 import {
   cacheOf, checkFence, namespaceOf, notFound, parseOptions, requiredString, type ApiContext, type ApiRequest, type RequestOptions,
-} from './verbs.ts';
+} from './request.ts';
 import { planDeletion } from './strategy.ts';
 
 /** Kinds that never own anything, so deleting one needs no look for dependents. */

@@ -18,10 +18,8 @@ import { deleteObject, sweepTerminatingNamespaces } from './deletion.ts';
 import { KvFeed } from './kv-feed.ts';
 import { Store } from './store.ts';
 import { outboundFor, type Outbound } from '../lib/outbound.ts';
-import {
-  cacheOf, createObject, getNamespaceForAdmission, getObject, listObjects, optionalString, parseFilter, patchObject,
-  bindPod, requiredString, updateObject, updateStatus, type ApiContext, type ApiRequest, type ObjectResult,
-} from './verbs.ts';
+import { cacheOf, getNamespaceForAdmission, optionalString, parseFilter, requiredString, type ApiContext, type ApiRequest } from './request.ts';
+import { bindPod, createObject, getObject, listObjects, patchObject, updateObject, updateStatus, type ObjectResult } from './verbs.ts';
 import { WatchCache } from './watch-cache.ts';
 import { WatchStreams } from './watch-streams.ts';
 
