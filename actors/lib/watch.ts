@@ -8,6 +8,9 @@ import { decode, encode } from '../../protocol/codec.ts';
 import { Gone } from '../../protocol/errors.ts';
 import type { KubeObject, WatchEventType } from '../../protocol/types.ts';
 import type { ApiClient } from './client.ts';
+import { createLogger } from './log.ts';
+
+const log = createLogger({ component: 'watch' });
 
 export type WatchUpdate =
   | { type: Exclude<WatchEventType, 'BOOKMARK'>; object: KubeObject }
@@ -98,7 +101,9 @@ export function startWatch(client: ApiClient, resource: string, opts: WatchOptio
         if (ev.type !== 'BOOKMARK') emit({ type: ev.type, object: ev.object });
         else if (ev.initialEventsEnd) emit({ type: 'SYNCED', resourceVersion: lastRv ?? '0' });
       } catch (err) {
-        // The rest of the batch is not lost with it: watch again from before this event.
+        // A bug in the caller, said as loudly as one; the rest of the batch is not lost with it:
+        // watch again from before this event.
+        log.error('a watch handler failed; watching again from before the event', { resource, event: ev.type, object: ev.object.metadata.name, err });
         lastRv = before;
         return restart(`a watch handler failed: ${(err as Error).message}`);
       }
