@@ -56,6 +56,10 @@ export function backendsFor(ep: Endpoints | undefined, portName: string | undefi
 export class KubeProxy {
   readonly proxy: Proxy;
   private scheduled = false;
+  /** Services (namespace/name) whose Service or Endpoints changed since the last sync. */
+  private readonly dirty = new Set<string>();
+  /** Every service wants looking at again. */
+  private all = false;
   /** Ports that could not be listened on (`address:port`): their service (`namespace/name`, and which object of that name) and what was told. */
   private readonly conflicts = new Map<string, { service: string; uid?: string; message: string }>();
   /** The message of the PortsAvailable=False this node last wrote, by service: what is this node's to change. */
@@ -86,64 +90,110 @@ export class KubeProxy {
   }
 
   start(): void {
-    const later = () => this.scheduleSync();
-    this.deps.services.on({ add: later, update: later, delete: later });
-    this.deps.endpoints.on({ add: later, update: later, delete: later });
+    // A Service and its Endpoints share a key (namespace/name): an event makes that service dirty.
+    const changed = (obj: Service | Endpoints) => this.changed(objectKey(obj));
+    this.deps.services.on({ add: changed, update: (_old, obj) => changed(obj), delete: changed });
+    this.deps.endpoints.on({ add: changed, update: (_old, obj) => changed(obj), delete: changed });
   }
 
   stop(): void {
     this.proxy.close();
   }
 
-  /** Changes that arrive together are applied together, in the same turn of the event loop. */
+  /** Every service is looked at again (gossip's verdict on a node changed). */
   scheduleSync(): void {
+    this.all = true;
+    this.schedule();
+  }
+
+  private changed(service: string): void {
+    this.dirty.add(service);
+    this.schedule();
+  }
+
+  /** Changes that arrive together are applied together, in the same turn of the event loop. */
+  private schedule(): void {
     if (this.scheduled) return;
     this.scheduled = true;
     queueMicrotask(() => {
       this.scheduled = false;
-      this.sync();
+      if (this.all) this.sync();
+      else this.syncServices([...this.dirty]);
+      this.dirty.clear();
     });
   }
 
+  /** Every service, and nothing else: listeners of services that are gone close. */
   sync(): void {
-    const { address, services, endpoints } = this.deps;
-    const keep = new Set<string>();
+    this.all = false;
+    this.dirty.clear();
     const skipped = new Map<string, number>();
+    const keep = new Set<string>();
+    for (const svc of this.deps.services.list()) this.serve(svc, keep, skipped);
+    this.proxy.closeExcept(keep);
+    this.forgetFailures(keep, () => true);
+    // Counted once, when a node's endpoints first drop out, not again on every later sync.
+    for (const [node, n] of skipped) if (!this.deadNodes.has(node)) this.deadSkips.inc(n);
+    this.deadNodes = new Set(skipped.keys());
+  }
+
+  /**
+   * The named services only (namespace/name), as their Service and Endpoints now are: the cost of
+   * an event is its service's, not every service's.
+   */
+  syncServices(names: string[]): void {
+    const skipped = new Map<string, number>();
+    const keep = new Set<string>();
+    const mine = new Set(names);
+    for (const name of names) {
+      const svc = this.deps.services.get(name);
+      if (svc) this.serve(svc, keep, skipped);
+    }
+    const ofThese = (t: Target) => mine.has(serviceOf(t));
+    this.proxy.closeExcept(keep, ofThese);
+    this.forgetFailures(keep, (service) => mine.has(service));
+    for (const [node, n] of skipped) {
+      if (this.deadNodes.has(node)) continue;
+      this.deadSkips.inc(n);
+      this.deadNodes.add(node);
+    }
+  }
+
+  /** Listens on the service's ports and gives each its backends; the listener keys go into `keep`. */
+  private serve(svc: Service, keep: Set<string>, skipped: Map<string, number>): void {
+    const { address } = this.deps;
     const isDead = (node: string) => {
       if (!this.deps.isDead?.(node)) return false;
       skipped.set(node, (skipped.get(node) ?? 0) + 1);
       return true;
     };
-    for (const svc of services.list()) {
-      const key = objectKey(svc);
-      const ep = endpoints.get(key);
-      const opts = balancerOptions(svc);
-      for (const sp of svc.spec.ports ?? []) {
-        const target = this.proxy.target(`${key}:${sp.name ?? sp.port}`, opts);
-        target.balancer.setBackends(backendsFor(ep, sp.name, isDead));
-        for (const port of [sp.port, ...(svc.spec.type === 'NodePort' && sp.nodePort ? [sp.nodePort] : [])]) {
-          this.proxy.listen(target, address, port, false);
-          keep.add(`${address}:${port}`);
-          if (address !== LOOPBACK) {
-            this.proxy.listen(target, LOOPBACK, port, true);
-            keep.add(`${LOOPBACK}:${port}`);
-          }
+    const key = objectKey(svc);
+    const ep = this.deps.endpoints.get(key);
+    const opts = balancerOptions(svc);
+    for (const sp of svc.spec.ports ?? []) {
+      const target = this.proxy.target(`${key}:${sp.name ?? sp.port}`, opts);
+      target.balancer.setBackends(backendsFor(ep, sp.name, isDead));
+      for (const port of [sp.port, ...(svc.spec.type === 'NodePort' && sp.nodePort ? [sp.nodePort] : [])]) {
+        this.proxy.listen(target, address, port, false);
+        keep.add(`${address}:${port}`);
+        if (address !== LOOPBACK) {
+          this.proxy.listen(target, LOOPBACK, port, true);
+          keep.add(`${LOOPBACK}:${port}`);
         }
       }
     }
-    this.proxy.closeExcept(keep);
-    // A failing port the service no longer asks for fails no more: its condition is settled again.
+  }
+
+  /** A failing port no longer asked for (of the services `among` picks) fails no more: its service's condition is settled again. */
+  private forgetFailures(keep: Set<string>, among: (service: string) => boolean): void {
     const unasked = new Set<string>();
     for (const [key, c] of this.conflicts) {
-      if (keep.has(key)) continue;
+      if (keep.has(key) || !among(c.service)) continue;
       this.conflicts.delete(key);
       unasked.add(c.service);
     }
-    for (const service of this.told.keys()) if (!services.get(service)) this.told.delete(service);
+    for (const service of this.told.keys()) if (among(service) && !this.deps.services.get(service)) this.told.delete(service);
     for (const service of unasked) this.settle(service, `no port of the service fails on node ${this.deps.nodeName} any more`);
-    // Counted once, when a node's endpoints first drop out, not again on every later sync.
-    for (const [node, n] of skipped) if (!this.deadNodes.has(node)) this.deadSkips.inc(n);
-    this.deadNodes = new Set(skipped.keys());
   }
 
   private listenFailed(t: Target, address: string, port: number, err: NodeJS.ErrnoException): void {

@@ -106,19 +106,27 @@ export class Proxy {
     this.listeners.set(key, listener);
   }
 
-  /** Closes listeners not in `keep` (`address:port`); their open connections carry on. */
-  closeExcept(keep: Set<string>): void {
+  /**
+   * Closes listeners not in `keep` (`address:port`), of the targets `among` picks (all by
+   * default); their open connections carry on.
+   */
+  closeExcept(keep: Set<string>, among: (t: Target) => boolean = () => true): void {
     for (const [key, f] of this.failed) {
-      if (keep.has(key)) continue;
+      if (keep.has(key) || !among(f.target)) continue;
       clearTimeout(f.timer);
       this.failed.delete(key);
     }
+    const closed = new Set<Target>();
     for (const [key, l] of this.listeners) {
-      if (keep.has(key)) continue;
+      if (keep.has(key) || !among(l.target)) continue;
       l.server.close();
       this.listeners.delete(key);
-      if (![...this.listeners.values()].some((x) => x.target === l.target)) this.targets.delete(l.target.id);
+      closed.add(l.target);
     }
+    if (closed.size === 0) return;
+    const used = new Set<Target>();
+    for (const l of this.listeners.values()) used.add(l.target);
+    for (const t of closed) if (!used.has(t)) this.targets.delete(t.id);
   }
 
   listening(): string[] {

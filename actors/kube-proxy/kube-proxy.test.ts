@@ -1,0 +1,73 @@
+// kube-proxy against a real apiserver (in this process) and real listeners on a loopback
+// address of its own: an event costs its own service's work, not every service's.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { Registry } from 'prom-client';
+import type { Endpoints, Service } from '../../protocol/types.ts';
+import { EventRecorder } from '../lib/events.ts';
+import { Informer } from '../lib/informer.ts';
+import { silentLogger } from '../lib/log.ts';
+import { freePorts, startInProcessApiserver, startNats, waitFor, type InProcessApiserver, type Nats } from '../../test/harness.ts';
+import { KubeProxy } from './kube-proxy.ts';
+
+const ADDRESS = '127.0.1.60';
+let nats: Nats;
+let api: InProcessApiserver;
+
+test.before(async () => {
+  nats = await startNats();
+  api = await startInProcessApiserver(nats.url);
+});
+
+test.after(async () => {
+  await api?.stop();
+  await nats?.stop();
+});
+
+test('a change to one service touches only that service; gossip news looks at them all', async () => {
+  const { client } = api;
+  const services = new Informer<Service>(client, 'services', { deadlineMs: 5000 }).start();
+  const endpoints = new Informer<Endpoints>(client, 'endpoints', { deadlineMs: 5000 }).start();
+  const kp = new KubeProxy({
+    client, nodeName: 'kp-node', address: ADDRESS, services, endpoints, log: silentLogger, registry: new Registry(),
+    events: new EventRecorder(client, { component: 'kube-proxy', host: 'kp-node', ratePerSecond: 5, burst: 20 }),
+  });
+  // Which service ports each sync gave backends to.
+  const touched: string[] = [];
+  const target = kp.proxy.target.bind(kp.proxy);
+  kp.proxy.target = (id, opts) => {
+    touched.push(id);
+    return target(id, opts);
+  };
+  kp.start();
+  try {
+    const ports = await freePorts(10);
+    const name = (i: number) => `kp-${i}`;
+    await Promise.all(ports.map((port, i) => client.create<Service>({ apiVersion: 'v1', kind: 'Service', metadata: { name: name(i) }, spec: { selector: { app: name(i) }, ports: [{ name: 'http', port }] } })));
+    const listening = (port: number) => kp.proxy.listening().includes(`${ADDRESS}:${port}`);
+    await waitFor('every service port listened on', () => ports.every(listening));
+    touched.length = 0;
+    // Endpoints for one service: its balancer gets the backend, and no other service is looked at.
+    await client.create<Endpoints>({
+      apiVersion: 'v1', kind: 'Endpoints', metadata: { name: name(3) },
+      subsets: [{ addresses: [{ ip: '127.0.0.9' }], ports: [{ name: 'http', port: 9999 }] }],
+    });
+    await waitFor('the backend in its balancer', () => kp.proxy.targets.get(`default/${name(3)}:http`)?.balancer.pick('c', Date.now(), new Set())?.key === '127.0.0.9:9999');
+    assert.equal([...new Set(touched)], [`default/${name(3)}:http`]);
+    // A service deleted: its port closes, the others stay, and still no other service is looked at.
+    touched.length = 0;
+    await client.delete('services', name(5), 'default');
+    await waitFor('its port closed', () => !listening(ports[5]));
+    assert.ok(ports.every((p, i) => i === 5 || listening(p)), 'the other ports still listened on');
+    assert.equal(touched, []);
+    // Gossip news (a node's verdict changed) looks at every service again.
+    kp.scheduleSync();
+    await waitFor('a full sync', () => new Set(touched).size === 9);
+  } finally {
+    kp.stop();
+    services.stop();
+    endpoints.stop();
+  }
+});
+
+test.run();
