@@ -9,9 +9,9 @@ import { KvFeed, parseAckSubject, type FeedEntry } from './kv-feed.ts';
 import { KvRequests } from './kv-requests.ts';
 
 test('ack subjects - v1 and v2 forms', () => {
-  assert.equal(parseAckSubject('$JS.ACK.KV_pods.abc.1.42.7.1700000000.3'), { streamSeq: 42, consumerSeq: 7, pending: 3 });
-  assert.equal(parseAckSubject('$JS.ACK.hub.ACCHASH.KV_pods.abc.1.42.7.1700000000.0.tok'), { streamSeq: 42, consumerSeq: 7, pending: 0 });
-  assert.equal(parseAckSubject('$JS.ACK.hub.ACCHASH.KV_pods.abc.1.42.7.1700000000.0'), { streamSeq: 42, consumerSeq: 7, pending: 0 });
+  assert.equal(parseAckSubject('$JS.ACK.KV_pods.abc.1.42.7.1700000000.3'), { streamSeq: 42, consumerSeq: 7 });
+  assert.equal(parseAckSubject('$JS.ACK.hub.ACCHASH.KV_pods.abc.1.42.7.1700000000.0.tok'), { streamSeq: 42, consumerSeq: 7 });
+  assert.equal(parseAckSubject('$JS.ACK.hub.ACCHASH.KV_pods.abc.1.42.7.1700000000.0'), { streamSeq: 42, consumerSeq: 7 });
   assert.is(parseAckSubject('_INBOX.x.y'), undefined);
   assert.is(parseAckSubject('$JS.ACK.too.short'), undefined);
 });

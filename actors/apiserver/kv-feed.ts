@@ -45,15 +45,15 @@ const STATUS_CONTROL = 100;
 const RETRY_MS = 1000;
 const ACK_PREFIX = '$JS.ACK.';
 
-/** The stream and consumer sequences and the pending count from a JetStream ack subject (v1 or v2 form). */
-export function parseAckSubject(reply: string): { streamSeq: number; consumerSeq: number; pending: number } | undefined {
+/** The stream and consumer sequences from a JetStream ack subject (v1 or v2 form). */
+export function parseAckSubject(reply: string): { streamSeq: number; consumerSeq: number } | undefined {
   if (!reply.startsWith(ACK_PREFIX)) return undefined;
   const t = reply.split('.');
   // v1: $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>
   // v2: $JS.ACK.<domain>.<account>.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>[.<token>]
   const base = t.length === 9 ? 2 : t.length >= 11 ? 4 : -1;
   if (base < 0) return undefined;
-  return { streamSeq: Number(t[base + 3]), consumerSeq: Number(t[base + 4]), pending: Number(t[base + 6]) };
+  return { streamSeq: Number(t[base + 3]), consumerSeq: Number(t[base + 4]) };
 }
 
 export class KvFeed {
