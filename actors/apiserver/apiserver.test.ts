@@ -380,6 +380,25 @@ api('watch - a handler that throws part-way through a batch loses none of the re
   for (const n of names) await client.delete('pods', n, 'default', { gracePeriodSeconds: 0 });
 });
 
+api('watch - a handler that throws during the first listing makes the watch list again: every object, then SYNCED', async ({ client }) => {
+  const names = Array.from({ length: 6 }, (_, i) => `listed-${i}`);
+  for (const n of names) await client.create(pod(n, { listed: 'yes' }));
+  // Updated after creation, so that the listing's order is not the order of versions.
+  await client.update({ ...(await client.get<Pod>('pods', 'listed-0', 'default')), metadata: { ...(await client.get<Pod>('pods', 'listed-0', 'default')).metadata, labels: { listed: 'yes', again: '1' } } });
+  const updates: string[] = [];
+  let adds = 0;
+  const h = client.watch('pods', { labelSelector: 'listed=yes', deadlineMs: 5000 }, (u) => {
+    if (u.type === 'ADDED' && ++adds === 3) throw new Error('handler bug');
+    updates.push(u.type === 'ADDED' ? `ADDED ${u.object.metadata.name}` : u.type);
+  });
+  await waitFor('SYNCED after a second listing', () => updates.filter((u) => u === 'RESYNC').length === 2 && updates.includes('SYNCED'));
+  h.stop();
+  const second = updates.slice(updates.lastIndexOf('RESYNC') + 1);
+  assert.equal(second.filter((u) => u.startsWith('ADDED')).sort(), names.map((n) => `ADDED ${n}`).sort(), 'the second listing has every object');
+  assert.is(second.at(-1), 'SYNCED');
+  for (const n of names) await client.delete('pods', n, 'default', { gracePeriodSeconds: 0 });
+});
+
 api('watch - a gap in the event numbers makes the client resume, and nothing is missed', async ({ client, nats }) => {
   const inboxes: string[] = [];
   const state = new Map<string, string>();

@@ -67,6 +67,18 @@ test('informer - handlers see add, update and delete; an unchanged version is no
   assert.equal(seen, ['add a', 'update 1->2', 'delete a']);
 });
 
+test('informer - a handler that throws is logged; the other handlers are still told, and the cache holds the change', () => {
+  const { client, emit } = fakeClient();
+  const seen: string[] = [];
+  const informer = new Informer(client, 'pods', { deadlineMs: 1000 })
+    .on({ add: () => { throw new Error('handler bug'); } })
+    .on({ add: (o) => seen.push(`add ${o.metadata.name}`) })
+    .start();
+  emit({ type: 'ADDED', object: pod('a', 1) });
+  assert.equal(seen, ['add a']);
+  assert.ok(informer.get('default/a'));
+});
+
 test('informer - a relist drops what no longer exists, so no delete is missed', () => {
   const { client, emit } = fakeClient();
   const deleted: string[] = [];

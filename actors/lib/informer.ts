@@ -4,6 +4,9 @@
 import type { KubeObject } from '../../protocol/types.ts';
 import type { ApiClient } from './client.ts';
 import type { WatchHandle, WatchOptions, WatchUpdate } from './watch.ts';
+import { createLogger } from './log.ts';
+
+const log = createLogger({ component: 'informer' });
 
 export interface InformerHandlers<T> {
   add?(obj: T): void;
@@ -173,8 +176,22 @@ export class Informer<T extends KubeObject = KubeObject> {
     if (old && reindex) this.index(key, old, false);
     this.items.set(key, obj);
     if (reindex) this.index(key, obj, true);
-    if (!old) for (const h of this.handlers) h.add?.(obj);
-    else if (old.metadata.resourceVersion !== obj.metadata.resourceVersion) for (const h of this.handlers) h.update?.(old, obj);
+    if (!old) this.tell((h) => h.add?.(obj));
+    else if (old.metadata.resourceVersion !== obj.metadata.resourceVersion) this.tell((h) => h.update?.(old, obj));
+  }
+
+  /**
+   * Tells every handler; one that throws is logged and the others are still told. The cache has
+   * already changed, so a watch replaying the event would tell nobody again: the failure stays here.
+   */
+  private tell(call: (h: InformerHandlers<T>) => void): void {
+    for (const h of this.handlers) {
+      try {
+        call(h);
+      } catch (err) {
+        log.error('an informer handler failed', { resource: this.resource, err });
+      }
+    }
   }
 
   private remove(key: string, last?: T): void {
@@ -182,7 +199,7 @@ export class Informer<T extends KubeObject = KubeObject> {
     if (!old) return;
     this.index(key, old, false);
     this.items.delete(key);
-    for (const h of this.handlers) h.delete?.(last ?? old);
+    this.tell((h) => h.delete?.(last ?? old));
   }
 
   private apply(u: WatchUpdate): void {

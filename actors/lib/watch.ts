@@ -62,10 +62,15 @@ export function startWatch(client: ApiClient, resource: string, opts: WatchOptio
   let attempt = 0;
   let generation = 0;
   let retryTimer: NodeJS.Timeout | undefined;
+  /** The first listing is under way: its objects come in no order of version. */
+  let listing = false;
 
   const restart = (reason: string) => {
     if (stopped) return;
     opts.onRestart?.(reason);
+    // Cut off part-way through a listing, the last version seen says nothing of what came before
+    // it: list again.
+    if (listing) lastRv = undefined;
     sub?.unsubscribe();
     sub = undefined;
     clearTimeout(retryTimer);
@@ -86,9 +91,9 @@ export function startWatch(client: ApiClient, resource: string, opts: WatchOptio
     const events = Array.isArray(m.events) ? m.events : m.event ? [m.event] : [];
     expectSeq += Math.max(1, events.length);
     lastHeard = Date.now();
-    attempt = 0;
     if (msg.reply) msg.respond(encode('heartbeat-ack'));
     if (events.length === 0) {
+      attempt = 0;
       if (m.resourceVersion) lastRv = m.resourceVersion;
       return;
     }
@@ -99,15 +104,20 @@ export function startWatch(client: ApiClient, resource: string, opts: WatchOptio
       lastRv = ev.object.metadata.resourceVersion ?? lastRv;
       try {
         if (ev.type !== 'BOOKMARK') emit({ type: ev.type, object: ev.object });
-        else if (ev.initialEventsEnd) emit({ type: 'SYNCED', resourceVersion: lastRv ?? '0' });
+        else if (ev.initialEventsEnd) {
+          emit({ type: 'SYNCED', resourceVersion: lastRv ?? '0' });
+          listing = false;
+        }
       } catch (err) {
         // A bug in the caller, said as loudly as one; the rest of the batch is not lost with it:
-        // watch again from before this event.
+        // watch again from before this event (or list again, during the listing), after the
+        // usual pause, which grows while it keeps failing.
         log.error('a watch handler failed; watching again from before the event', { resource, event: ev.type, object: ev.object.metadata.name, err });
         lastRv = before;
         return restart(`a watch handler failed: ${(err as Error).message}`);
       }
     }
+    attempt = 0;
   };
 
   const begin = async () => {
@@ -119,6 +129,7 @@ export function startWatch(client: ApiClient, resource: string, opts: WatchOptio
     const deliver = opts.inbox ? opts.inbox() : createInbox();
     sub = client.nc.subscribe(deliver, { callback: (err, msg) => { if (!err) onMessage(gen, msg); } });
     const initial = lastRv === undefined;
+    listing = initial;
     if (initial) emit({ type: 'RESYNC' });
     try {
       await client.call(resource, 'watch', {
