@@ -5,7 +5,7 @@
 // The Runtime interface lets the benchmark's hollow nodes run the same kubelet on a fake.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync, rmSync } from 'node:fs';
-import { groupRssBytes, isRunning, liveGroups, processStat, signalGroup, terminateGroups } from '../lib/procfs.ts';
+import { groupRssBytes, isRunning, liveGroups, processStat, signalGroup, waitForGroups } from '../lib/procfs.ts';
 
 export interface LaunchSpec {
   /** command followed by args */
@@ -182,6 +182,9 @@ export function killOrphanGroups(groups: { pgid: number; startTicks: string }[])
  */
 export async function stopOrphanGroups(groups: { pgid: number; startTicks: string }[], graceMs: number): Promise<number[]> {
   const ours = ownLiveGroups(groups);
-  await terminateGroups(ours.map((pgid) => ({ pgid })), graceMs, 50);
+  for (const pgid of ours) signalGroup(pgid, 'SIGTERM');
+  const stubborn = new Set((await waitForGroups(ours.map((pgid) => ({ pgid })), graceMs, 50)).map((g) => g.pgid));
+  // Checked again before SIGKILL: in the grace a group's number may have gone to another.
+  killOrphanGroups(groups.filter((g) => stubborn.has(g.pgid)));
   return ours;
 }

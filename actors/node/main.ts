@@ -101,7 +101,9 @@ const keepPods = args.values['keep-pods'] === true;
 // they are stopped now rather than by the reaper after its grace. Either way the reaper stands down.
 const dataDir = kcfg.dataDir;
 const shutdownGraceMs = cfg.nodeShutdownGraceMs;
+let stoppingEarly = false;
 stop = async () => {
+  stoppingEarly = true;
   if (!keepPods) {
     const stopped = await stopRecordedGroups(dataDir, shutdownGraceMs);
     if (stopped.length) log.info('stopped before the kubelet ran: stopped the containers of the last run', { groups: stopped });
@@ -111,6 +113,9 @@ stop = async () => {
 
 const registry = createRegistry({ component: 'node', node: name });
 const nc = await connectNats({ url: cfg.natsUrl, name, persistent: true });
+// Stopped while connecting: the early stop is under way and ends the process; the kubelet must
+// not start and adopt the containers it is stopping.
+if (stoppingEarly) await new Promise(() => {});
 const { membership, leave } = joinGossip({ nc, name, role: 'node', cfg, log: log.child({ actor: 'membership' }), registry });
 const client = new ApiClient(nc, { origin: name, timeoutMs: cfg.requestTimeoutMs, waitForApiserver: true });
 const runtime = new ProcessRuntime();
