@@ -26,6 +26,8 @@ export interface AdmissionPlugin {
   admit(req: AdmissionRequest, ctx: AdmissionContext): void | Promise<void>;
   /** The object is gone from the store: release what admission reserved for it. */
   deleted?(info: KindInfo, object: KubeObject): Promise<void>;
+  /** An update was written: release what the old object held and the new one does not. */
+  updated?(info: KindInfo, old: KubeObject, next: KubeObject): Promise<void>;
 }
 
 export const PROTECTED_NAMESPACES = [DEFAULT_NAMESPACE, SYSTEM_NAMESPACE, NODE_LEASE_NAMESPACE];
@@ -66,5 +68,10 @@ export class AdmissionChain {
   /** After a delete has been written: never fails it, as it has happened. */
   async deleted(info: KindInfo, object: KubeObject): Promise<void> {
     for (const p of this.plugins) await p.deleted?.(info, object).catch(() => {});
+  }
+
+  /** After an update has been written: never fails it, as it has happened. */
+  async updated(info: KindInfo, old: KubeObject, next: KubeObject): Promise<void> {
+    for (const p of this.plugins) await p.updated?.(info, old, next).catch(() => {});
   }
 }

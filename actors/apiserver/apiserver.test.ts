@@ -284,7 +284,11 @@ api('services - a service port is a port on every node: a second service on it i
   }
   await client.delete('services', 'first-on-7070', 'default');
   await waitFor('the port free again', () => client.create(service('second-on-7070', 7070)).then(() => true, () => false));
-  await client.delete('services', 'second-on-7070', 'default');
+  // A port given up by an update is free at once too, not only after the claims' grace.
+  const moved = await client.get<Service>('services', 'second-on-7070', 'default');
+  await client.update({ ...moved, spec: { ...moved.spec, ports: [{ port: 7071 }] } });
+  await waitFor('its old port taken by another', () => client.create(service('third-on-7070', 7070)).then(() => true, () => false), 5000);
+  for (const n of ['second-on-7070', 'third-on-7070']) await client.delete('services', n, 'default');
 });
 
 api('fence - a write under a lease that moved on is refused with StaleLeader', async ({ client }) => {

@@ -84,7 +84,11 @@ test('allocateServicePorts: a service port is a port on every node, so no two se
   refuse(twice, /spec.ports\[1\].port: 9000 is given twice/);
   assert.equal(allocateServicePorts(svc('api', [], 'ClusterIP', 9100), taken, RANGE).spec.ports, [], 'no ports: nothing to check');
   const own = svc('api', [undefined], 'NodePort', 30002);
-  assert.equal(ports(allocateServicePorts(own, taken, RANGE, undefined, () => 0)), [30000], 'a node port avoids the service\'s own ports and those taken');
+  assert.equal(ports(allocateServicePorts(own, taken, RANGE, undefined, () => 0.2)), [30003], 'a node port avoids the service\'s own ports (30002 here) and those taken');
+  // A store from before service ports were checked may hold two services on one port: what a
+  // service already holds stays writable.
+  const before = svc('old', [undefined], 'ClusterIP', 8080);
+  assert.equal(allocateServicePorts(before, taken, RANGE, before).spec.ports[0].port, 8080);
   const [clusterIp] = allocateServicePorts({ ...svc('api', [], 'ClusterIP'), spec: { selector: {}, ports: [{ name: 'a', port: 9200 }] } }, taken, RANGE).spec.ports;
   assert.equal(clusterIp, { name: 'a', port: 9200 }, 'a ClusterIP service is stored as it came');
 });
@@ -148,6 +152,22 @@ test('two apiservers, neither seeing the other\'s service yet: one service port 
   const first = svc('seen', [undefined], 'ClusterIP', 9400);
   const c = servicePortAllocator(RANGE, () => [first], new MemoryClaims());
   await Promise.resolve(c.admit(create(svc('late', [undefined], 'ClusterIP', 9400)), ctx)).then(() => assert.unreachable(), (err: Error) => assert.match(err.message, /9400 is already allocated to service default\/seen/));
+});
+
+test('an update releases the claims of the ports the service gave up, once it is written', async () => {
+  const store = new MemoryClaims();
+  const plugin = servicePortAllocator(RANGE, () => [], store);
+  const ctx = { getNamespace: async () => undefined };
+  const before = svc('moving', [undefined], 'ClusterIP', 9500);
+  await plugin.admit(create(before), ctx);
+  assert.is(store.holder(9500), 'default/moving');
+  const after = svc('moving', [undefined], 'ClusterIP', 9600);
+  await plugin.admit({ operation: 'UPDATE', info: kindInfo('Service')!, object: after, oldObject: before, dryRun: false }, ctx);
+  assert.is(store.holder(9600), 'default/moving');
+  assert.is(store.holder(9500), 'default/moving', 'admitting is not writing: the old port is kept until the update lands');
+  await plugin.updated!(kindInfo('Service')!, before, after);
+  assert.is(store.holder(9500), undefined);
+  assert.is(store.holder(9600), 'default/moving');
 });
 
 test('a dry run claims nothing; a deleted service releases its claims once the delete is written', async () => {

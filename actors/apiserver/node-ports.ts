@@ -29,8 +29,11 @@ export function parsePortRange(text: string): PortRange {
 export function allocateServicePorts(svc: Service, taken: Map<number, string>, range: PortRange, previous?: Service, random = Math.random): Service {
   const errors: FieldError[] = [];
   const mine = new Set<number>();
+  // What the stored service holds stays its own (a store from before service ports were checked
+  // may hold two services on one port: each must still be writable).
+  const held = new Set(portsOf(previous));
   const check = (port: number, path: string) => {
-    if (taken.has(port)) errors.push({ path, message: `${port} is already allocated to service ${taken.get(port)} (a service's ports are ports on every node; choose another)` });
+    if (taken.has(port) && !held.has(port)) errors.push({ path, message: `${port} is already allocated to service ${taken.get(port)} (a service's ports are ports on every node; choose another)` });
     else if (mine.has(port)) errors.push({ path, message: `${port} is given twice` });
     mine.add(port);
   };
@@ -133,8 +136,9 @@ function portsOf(svc: Service | undefined): number[] {
  * against this apiserver's cache of services, then claimed in the store (without `claims`, as in
  * unit tests, the cache alone decides); a port another apiserver has just given away counts as
  * taken, and the choice is made again. A deleted service releases its claims once the delete is
- * written (`deleted`); claims won by a write that then fails (a conflict, a stale fence) stay
- * until CLAIM_GRACE_MS lets another service take them over.
+ * written (`deleted`), an updated one those of the ports it gave up (`updated`); claims won by a
+ * write that then fails (a conflict, a stale fence) stay until CLAIM_GRACE_MS lets another
+ * service take them over.
  */
 export function servicePortAllocator(range: PortRange, services: () => Service[], claims?: ClaimStore): AdmissionPlugin {
   return {
@@ -142,6 +146,11 @@ export function servicePortAllocator(range: PortRange, services: () => Service[]
     async deleted(info, object) {
       if (info.kind !== 'Service' || !claims) return;
       for (const p of portsOf(object as Service)) await releasePort(claims, p, holderOf(object));
+    },
+    async updated(info, old, next) {
+      if (info.kind !== 'Service' || !claims) return;
+      const kept = new Set(portsOf(next as Service));
+      for (const p of portsOf(old as Service)) if (!kept.has(p)) await releasePort(claims, p, holderOf(old));
     },
     async admit(req) {
       if (req.info.kind !== 'Service' || req.operation === 'DELETE') return;

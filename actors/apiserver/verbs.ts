@@ -143,7 +143,9 @@ async function guaranteedUpdate(
     await checkFence(ctx, opts.fence);
     if (opts.dryRun) return { object: next };
     try {
-      return { stored: await ctx.store.update(info, next, stored.revision, expectWrite(ctx, info, next)) };
+      const written = await ctx.store.update(info, next, stored.revision, expectWrite(ctx, info, next));
+      await ctx.admission.updated(info, stored.object, next);
+      return { stored: written };
     } catch (err) {
       if (!(err instanceof Conflict)) throw err;
       if (cached && pinnedVersion === undefined) continue; // the cache was behind: read the store
