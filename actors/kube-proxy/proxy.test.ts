@@ -5,7 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { LISTEN_RETRY_MS, Proxy, type ProxyEvents } from './proxy.ts';
+import { LISTEN_RETRY_MS, OPTIONAL_RETRY_MS, Proxy, type ProxyEvents } from './proxy.ts';
 import { waitFor } from '../../test/harness.ts';
 import type { Backend } from './balancer.ts';
 
@@ -159,6 +159,25 @@ test('a port in use is told once, tried again after LISTEN_RETRY_MS on its own (
   await waitFor('the port served', () => told.includes(`listening ${port}`), LISTEN_RETRY_MS + 2000);
   assert.equal(told, [`failed ${port} EADDRINUSE`, `listening ${port}`]);
   assert.equal(proxy.listening(), [`127.0.0.1:${port}`]);
+  proxy.close();
+});
+
+test('an optional port (127.0.0.1, maybe another node\'s) in use fails quietly and is tried again on its own, less often', async () => {
+  const squatter = createServer();
+  await new Promise<void>((resolve) => squatter.listen(0, '127.0.0.1', resolve));
+  const port = (squatter.address() as AddressInfo).port;
+  const told: string[] = [];
+  const proxy = new Proxy({
+    connection() {}, refused() {}, noBackend() {},
+    listenFailed: (_t, _a, p) => told.push(`failed ${p}`),
+    listening: (_t, _a, p) => told.push(`listening ${p}`),
+  });
+  proxy.listen(proxy.target('default/web:80', { policy: 'round-robin' }), '127.0.0.1', port, true);
+  await new Promise<void>((resolve) => setTimeout(resolve, 50));
+  await new Promise<void>((resolve) => squatter.close(() => resolve()));
+  // No sync comes (the service is quiet): the proxy's own retry serves it.
+  await waitFor('the port served', () => proxy.listening().includes(`127.0.0.1:${port}`), OPTIONAL_RETRY_MS + 3000);
+  assert.equal(told, [], 'nothing told, either way');
   proxy.close();
 });
 

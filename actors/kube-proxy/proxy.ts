@@ -34,6 +34,8 @@ interface Listener {
 const CONNECT_TIMEOUT_MS = 2000;
 /** A port that could not be listened on is tried again after this long, not at every sync. */
 export const LISTEN_RETRY_MS = 2000;
+/** An optional one (127.0.0.1, which another node on the host may hold for good) less often. */
+export const OPTIONAL_RETRY_MS = 5 * LISTEN_RETRY_MS;
 /** How much of what a client sends before the first answer is kept for replay to another backend. */
 const REPLAY_LIMIT_BYTES = 64 * 1024;
 
@@ -41,7 +43,7 @@ const REPLAY_LIMIT_BYTES = 64 * 1024;
 interface Failure {
   target: Target;
   retryAt: number;
-  /** Set for a port that is retried on its own; an optional one waits for the next sync after retryAt. */
+  /** The retry, on its own timer. */
   timer?: NodeJS.Timeout;
 }
 
@@ -64,7 +66,8 @@ export class Proxy {
    * Listens on `address:port` for `target`. A port that cannot be had is tried again every
    * LISTEN_RETRY_MS on a timer of its own (not at every sync) until it is served or no longer
    * wanted. `optional` listeners (127.0.0.1 on a host where other nodes may already hold it) fail
-   * quietly and are tried again only by a sync after LISTEN_RETRY_MS.
+   * quietly and are tried again every OPTIONAL_RETRY_MS (a sync touches only the services that
+   * changed, so a quiet service's would otherwise never be tried again).
    */
   listen(target: Target, address: string, port: number, optional: boolean): void {
     const key = `${address}:${port}`;
@@ -88,14 +91,13 @@ export class Proxy {
     listener.server.on('connection', (socket) => this.forward(listener.target, socket));
     listener.server.on('error', (err: NodeJS.ErrnoException) => {
       if (this.listeners.get(key) === listener) this.listeners.delete(key);
-      const failure: Failure = { target: listener.target, retryAt: Date.now() + LISTEN_RETRY_MS };
-      if (!optional) {
-        failure.timer = setTimeout(() => {
-          if (this.failed.get(key) !== failure) return;
-          this.failed.delete(key);
-          this.open(failure.target, address, port, optional, true);
-        }, LISTEN_RETRY_MS).unref();
-      }
+      const retryMs = optional ? OPTIONAL_RETRY_MS : LISTEN_RETRY_MS;
+      const failure: Failure = { target: listener.target, retryAt: Date.now() + retryMs };
+      failure.timer = setTimeout(() => {
+        if (this.failed.get(key) !== failure) return;
+        this.failed.delete(key);
+        this.open(failure.target, address, port, optional, true);
+      }, retryMs).unref();
       this.failed.set(key, failure);
       if (!optional) this.events.listenFailed(listener.target, address, port, err);
     });
