@@ -152,11 +152,8 @@ export class KubeProxy {
     const ofThese = (t: Target) => mine.has(serviceOf(t));
     this.proxy.closeExcept(keep, ofThese);
     this.forgetFailures(keep, (service) => mine.has(service));
-    for (const [node, n] of skipped) {
-      if (this.deadNodes.has(node)) continue;
-      this.deadSkips.inc(n);
-      this.deadNodes.add(node);
-    }
+    // Skipped endpoints are counted by the full sync every change of gossip's verdict brings,
+    // which sees them all; a partial one would count only its own services' and hide the rest.
   }
 
   /** Listens on the service's ports and gives each its backends; the listener keys go into `keep`. */
