@@ -141,7 +141,7 @@ export class KubeProxy {
    * The named services only (namespace/name), as their Service and Endpoints now are: the cost of
    * an event is its service's, not every service's.
    */
-  syncServices(names: string[]): void {
+  private syncServices(names: string[]): void {
     const skipped = new Map<string, number>();
     const keep = new Set<string>();
     const mine = new Set(names);

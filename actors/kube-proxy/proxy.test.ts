@@ -137,16 +137,22 @@ test('with every backend failing before an answer the client is closed, once eac
     assert.equal(refused.sort(), [a.backend.key, b.backend.key].sort());
   }));
 
-test('a port in use is told once, tried again after LISTEN_RETRY_MS on its own (not at every sync), and reported when it is served', async () => {
-  const squatter = createServer();
-  await new Promise<void>((resolve) => squatter.listen(0, '127.0.0.1', resolve));
-  const port = (squatter.address() as AddressInfo).port;
+/** A proxy whose listen failures and recoveries are written down, as `failed PORT CODE` and `listening PORT`. */
+function tellingProxy(): { proxy: Proxy; told: string[] } {
   const told: string[] = [];
   const proxy = new Proxy({
     connection() {}, refused() {}, noBackend() {},
     listenFailed: (_t, _a, p, err) => told.push(`failed ${p} ${err.code}`),
     listening: (_t, _a, p) => told.push(`listening ${p}`),
   });
+  return { proxy, told };
+}
+
+test('a port in use is told once, tried again after LISTEN_RETRY_MS on its own (not at every sync), and reported when it is served', async () => {
+  const squatter = createServer();
+  await new Promise<void>((resolve) => squatter.listen(0, '127.0.0.1', resolve));
+  const port = (squatter.address() as AddressInfo).port;
+  const { proxy, told } = tellingProxy();
   const target = proxy.target('default/web:80', { policy: 'round-robin' });
   proxy.listen(target, '127.0.0.1', port, false);
   await new Promise((r) => setTimeout(r, 50));
@@ -166,12 +172,7 @@ test('an optional port (127.0.0.1, maybe another node\'s) in use fails quietly a
   const squatter = createServer();
   await new Promise<void>((resolve) => squatter.listen(0, '127.0.0.1', resolve));
   const port = (squatter.address() as AddressInfo).port;
-  const told: string[] = [];
-  const proxy = new Proxy({
-    connection() {}, refused() {}, noBackend() {},
-    listenFailed: (_t, _a, p) => told.push(`failed ${p}`),
-    listening: (_t, _a, p) => told.push(`listening ${p}`),
-  });
+  const { proxy, told } = tellingProxy();
   proxy.listen(proxy.target('default/web:80', { policy: 'round-robin' }), '127.0.0.1', port, true);
   await new Promise<void>((resolve) => setTimeout(resolve, 50));
   await new Promise<void>((resolve) => squatter.close(() => resolve()));

@@ -39,12 +39,10 @@ export const OPTIONAL_RETRY_MS = 5 * LISTEN_RETRY_MS;
 /** How much of what a client sends before the first answer is kept for replay to another backend. */
 const REPLAY_LIMIT_BYTES = 64 * 1024;
 
-/** A port that could not be listened on: who it is for, and when it is tried again. */
+/** A port that could not be listened on: who it is for, and the timer that tries it again. */
 interface Failure {
   target: Target;
-  retryAt: number;
-  /** The retry, on its own timer. */
-  timer?: NodeJS.Timeout;
+  timer: NodeJS.Timeout;
 }
 
 export class Proxy {
@@ -78,11 +76,10 @@ export class Proxy {
     }
     const failure = this.failed.get(key);
     if (failure) {
-      failure.target = target;
-      if (failure.timer || failure.retryAt > Date.now()) return;
-      this.failed.delete(key);
+      failure.target = target; // its timer tries it again
+      return;
     }
-    this.open(target, address, port, optional, failure !== undefined);
+    this.open(target, address, port, optional, false);
   }
 
   private open(target: Target, address: string, port: number, optional: boolean, retried: boolean): void {
@@ -91,13 +88,14 @@ export class Proxy {
     listener.server.on('connection', (socket) => this.forward(listener.target, socket));
     listener.server.on('error', (err: NodeJS.ErrnoException) => {
       if (this.listeners.get(key) === listener) this.listeners.delete(key);
-      const retryMs = optional ? OPTIONAL_RETRY_MS : LISTEN_RETRY_MS;
-      const failure: Failure = { target: listener.target, retryAt: Date.now() + retryMs };
-      failure.timer = setTimeout(() => {
-        if (this.failed.get(key) !== failure) return;
-        this.failed.delete(key);
-        this.open(failure.target, address, port, optional, true);
-      }, retryMs).unref();
+      const failure: Failure = {
+        target: listener.target,
+        timer: setTimeout(() => {
+          if (this.failed.get(key) !== failure) return;
+          this.failed.delete(key);
+          this.open(failure.target, address, port, optional, true);
+        }, optional ? OPTIONAL_RETRY_MS : LISTEN_RETRY_MS).unref(),
+      };
       this.failed.set(key, failure);
       if (!optional) this.events.listenFailed(listener.target, address, port, err);
     });
