@@ -11,7 +11,8 @@ import { parseArgs } from 'node:util';
 import { ApiClient } from '../actors/lib/client.ts';
 import { connectNats } from '../actors/lib/nats.ts';
 import type { Deployment, Event, Node, Pod, Service } from '../protocol/types.ts';
-import { groupsStillAlive, readStateFile } from '../cli/up/groups.ts';
+import { groupsStillAlive } from '../actors/lib/procfs.ts';
+import { readStateFile } from '../cli/up/groups.ts';
 import { freePort, recordGossipChanges, ROOT, spawnProc, waitFor, type Proc, type SeenChange } from '../test/harness.ts';
 import { progress, quantile, writeResult } from './stats.ts';
 

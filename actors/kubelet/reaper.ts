@@ -61,18 +61,15 @@ export function claimDataDir(dataDir: string, pid = process.pid): void {
 export function reapAbandoned(dataDir: string, deadPid: number): number[] {
   const now = readClaim(dataDir);
   if (now && now.pid !== deadPid) return [];
-  return killRecordedGroups(dataDir);
+  return killOrphanGroups(groupsRecordedIn(dataDir));
 }
 
-/** Kills every live process group the directory's pod records name; returns them. */
-export function killRecordedGroups(dataDir: string): number[] {
-  return killOrphanGroups(loadPodStates(dataDir).flatMap(recordedGroups));
-}
-
-/** Stops them as a kubelet stops its pods: SIGTERM, SIGKILL after `graceMs`; returns them. */
+/** Stops every group the directory's pod records name as a kubelet stops its pods (SIGTERM, SIGKILL after `graceMs`); returns them. */
 export function stopRecordedGroups(dataDir: string, graceMs: number): Promise<number[]> {
-  return stopOrphanGroups(loadPodStates(dataDir).flatMap(recordedGroups), graceMs);
+  return stopOrphanGroups(groupsRecordedIn(dataDir), graceMs);
 }
+
+const groupsRecordedIn = (dataDir: string) => loadPodStates(dataDir).flatMap(recordedGroups);
 
 /** Starts the reaper of this kubelet's containers; its output goes to `reaper.log` in the data directory. */
 export function startReaper(dataDir: string, graceMs: number): DeadMansSwitch {

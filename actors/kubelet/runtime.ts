@@ -5,7 +5,7 @@
 // The Runtime interface lets the benchmark's hollow nodes run the same kubelet on a fake.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync, rmSync } from 'node:fs';
-import { groupRssBytes, isRunning, liveGroups, processStat, signalGroup, waitForGroups } from '../lib/procfs.ts';
+import { groupRssBytes, isRunning, liveGroups, processStat, signalGroup, terminateGroups } from '../lib/procfs.ts';
 
 export interface LaunchSpec {
   /** command followed by args */
@@ -155,23 +155,23 @@ function signalNumber(sig: NodeJS.Signals): number {
   return n[sig] ?? 9;
 }
 
+type RecordedGroup = { pgid: number; startTicks: string };
+
+/** A group whose leader is gone but members live is still ours; a live leader must be the one recorded. */
+const stillRecorded = (g: RecordedGroup): boolean => {
+  const leader = processStat(g.pgid);
+  return !leader || leader.startTime === g.startTicks;
+};
+
 /** The live groups among those an earlier kubelet recorded that are still its (pid and start time). */
-function ownLiveGroups(groups: { pgid: number; startTicks: string }[]): number[] {
+function ownLiveGroups(groups: RecordedGroup[]): RecordedGroup[] {
   const live = liveGroups(groups.map((g) => g.pgid));
-  const ours: number[] = [];
-  for (const g of groups) {
-    if (!live.has(g.pgid)) continue;
-    // A group whose leader is gone but members live is still ours; a live leader must be the one recorded.
-    const leader = processStat(g.pgid);
-    if (leader && leader.startTime !== g.startTicks) continue;
-    ours.push(g.pgid);
-  }
-  return ours;
+  return groups.filter((g) => live.has(g.pgid) && stillRecorded(g));
 }
 
 /** Kills groups recorded by an earlier kubelet that no pod owns any more; returns those killed. */
-export function killOrphanGroups(groups: { pgid: number; startTicks: string }[]): number[] {
-  const killed = ownLiveGroups(groups);
+export function killOrphanGroups(groups: RecordedGroup[]): number[] {
+  const killed = ownLiveGroups(groups).map((g) => g.pgid);
   for (const pgid of killed) signalGroup(pgid, 'SIGKILL');
   return killed;
 }
@@ -180,11 +180,8 @@ export function killOrphanGroups(groups: { pgid: number; startTicks: string }[])
  * Stops recorded groups as a kubelet stops its pods: SIGTERM, then SIGKILL to those still there
  * after `graceMs`. Returns the groups it stopped.
  */
-export async function stopOrphanGroups(groups: { pgid: number; startTicks: string }[], graceMs: number): Promise<number[]> {
+export async function stopOrphanGroups(groups: RecordedGroup[], graceMs: number): Promise<number[]> {
   const ours = ownLiveGroups(groups);
-  for (const pgid of ours) signalGroup(pgid, 'SIGTERM');
-  const stubborn = new Set((await waitForGroups(ours.map((pgid) => ({ pgid })), graceMs, 50)).map((g) => g.pgid));
-  // Checked again before SIGKILL: in the grace a group's number may have gone to another.
-  killOrphanGroups(groups.filter((g) => stubborn.has(g.pgid)));
-  return ours;
+  await terminateGroups(ours, graceMs, 50, undefined, stillRecorded);
+  return ours.map((g) => g.pgid);
 }

@@ -114,10 +114,16 @@ export async function waitForGroups<G extends { pgid: number }>(groups: G[], tim
   return alive;
 }
 
-/** SIGTERM to the groups, SIGKILL to those still there after `timeoutMs` (or once `urgent()`); returns those. */
-export async function terminateGroups<G extends { pgid: number }>(groups: G[], timeoutMs: number, pollMs: number, urgent = () => false): Promise<G[]> {
+/**
+ * SIGTERM to the groups, SIGKILL to those still there after `timeoutMs` (or once `urgent()`) and
+ * still `ours` (checked again then: within the grace a group's number may have gone to another);
+ * returns those killed.
+ */
+export async function terminateGroups<G extends { pgid: number }>(
+  groups: G[], timeoutMs: number, pollMs: number, urgent = () => false, ours: (g: G) => boolean = () => true,
+): Promise<G[]> {
   for (const g of groups) signalGroup(g.pgid, 'SIGTERM');
-  const stubborn = await waitForGroups(groups, timeoutMs, pollMs, urgent);
+  const stubborn = (await waitForGroups(groups, timeoutMs, pollMs, urgent)).filter(ours);
   for (const g of stubborn) signalGroup(g.pgid, 'SIGKILL');
   return stubborn;
 }

@@ -1,9 +1,8 @@
 // The process groups a `skiff up` runner starts, as its state file (.skiff/up/<pid>.json) records
-// them, and how they are stopped: shared by the runner, its guardian and the chaos benchmark.
+// them: shared by the runner, its guardian and the chaos benchmark (stopping them is
+// terminateGroups in actors/lib/procfs.ts).
 import { readFileSync } from 'node:fs';
-import { groupsStillAlive, isRunning, terminateGroups, waitForGroups } from '../../actors/lib/procfs.ts';
-
-export { groupsStillAlive, terminateGroups, waitForGroups };
+import { isRunning } from '../../actors/lib/procfs.ts';
 
 /** A process group a runner started; the leader's start time tells a reused pid apart. */
 export interface Group { name: string; pgid: number; startTime: string }
@@ -25,4 +24,3 @@ export function leftRunning(path: string): { runner: number; groups: Group[] } |
   if (isRunning(state.runner.pid, state.runner.startTime)) return undefined;
   return { runner: state.runner.pid, groups: state.groups.filter((g) => isRunning(g.pgid, g.startTime, g.pgid)) };
 }
-

@@ -6,7 +6,8 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startDeadMansSwitch, typescriptCommand, type DeadMansSwitch } from '../../actors/lib/dead-mans-switch.ts';
-import { leftRunning, terminateGroups } from './groups.ts';
+import { terminateGroups } from '../../actors/lib/procfs.ts';
+import { leftRunning } from './groups.ts';
 
 const GUARDIAN_MAIN = fileURLToPath(new URL('./guardian-main.ts', import.meta.url));
 const POLL_MS = 100;
