@@ -248,6 +248,23 @@ export interface InProcessApiserver {
   stop(): Promise<void>;
 }
 
+/**
+ * nats-server and an apiserver in this process for the tests of a file (uvu's `test`): started
+ * before them, stopped after. The fields are set once the tests run.
+ */
+export function apiserverForTests(t: { before(hook: () => Promise<void>): void; after(hook: () => Promise<void>): void }): { nats: Nats; api: InProcessApiserver } {
+  const ctx = {} as { nats: Nats; api: InProcessApiserver };
+  t.before(async () => {
+    ctx.nats = await startNats();
+    ctx.api = await startInProcessApiserver(ctx.nats.url);
+  });
+  t.after(async () => {
+    await ctx.api?.stop();
+    await ctx.nats?.stop();
+  });
+  return ctx;
+}
+
 /** An apiserver in this process, on its own connection, plus a client on another. */
 export async function startInProcessApiserver(url: string, overrides: Partial<Config> = {}): Promise<InProcessApiserver> {
   const cfg = testConfig(url, overrides);

@@ -7,25 +7,14 @@ import type { Endpoints, Service } from '../../protocol/types.ts';
 import { EventRecorder } from '../lib/events.ts';
 import { Informer } from '../lib/informer.ts';
 import { silentLogger } from '../lib/log.ts';
-import { freePorts, startInProcessApiserver, startNats, waitFor, type InProcessApiserver, type Nats } from '../../test/harness.ts';
+import { apiserverForTests, freePorts, waitFor } from '../../test/harness.ts';
 import { KubeProxy } from './kube-proxy.ts';
 
 const ADDRESS = '127.0.1.60';
-let nats: Nats;
-let api: InProcessApiserver;
-
-test.before(async () => {
-  nats = await startNats();
-  api = await startInProcessApiserver(nats.url);
-});
-
-test.after(async () => {
-  await api?.stop();
-  await nats?.stop();
-});
+const cluster = apiserverForTests(test);
 
 test('a change to one service touches only that service; gossip news looks at them all', async () => {
-  const { client } = api;
+  const { client } = cluster.api;
   const services = new Informer<Service>(client, 'services', { deadlineMs: 5000 }).start();
   const endpoints = new Informer<Endpoints>(client, 'endpoints', { deadlineMs: 5000 }).start();
   const kp = new KubeProxy({

@@ -2,7 +2,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Registry } from 'prom-client';
-import { startInProcessApiserver, startNats, waitFor, type InProcessApiserver, type Nats } from '../../test/harness.ts';
+import { apiserverForTests, waitFor } from '../../test/harness.ts';
 import { Informer } from '../lib/informer.ts';
 import { silentLogger } from '../lib/log.ts';
 import { loadConfig } from '../../protocol/config.ts';
@@ -10,24 +10,13 @@ import type { Pod, Service } from '../../protocol/types.ts';
 import { FakeRuntime, passingProber } from './fake-runtime.ts';
 import { Kubelet, kubeletConfig, WATCHDOG_MODES } from './index.ts';
 
-let nats: Nats;
-let api: InProcessApiserver;
-
-test.before(async () => {
-  nats = await startNats();
-  api = await startInProcessApiserver(nats.url);
-});
-
-test.after(async () => {
-  await api?.stop();
-  await nats?.stop();
-});
+const cluster = apiserverForTests(test);
 
 test('pods start only once the services have been listed, so their environment names every service', async () => {
-  const { client } = api;
+  const { client } = cluster.api;
   await client.create<Service>({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'db' }, spec: { selector: { app: 'db' }, ports: [{ port: 5432 }] } });
   await client.create<Pod>({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'app' }, spec: { nodeName: 'k-node', containers: [{ name: 'c', command: ['true'] }] } });
-  const cfg = loadConfig({}, { natsUrl: nats.url });
+  const cfg = loadConfig({}, { natsUrl: cluster.nats.url });
   const kcfg = { ...kubeletConfig('k-node', cfg, WATCHDOG_MODES, { SKIFF_NODE_ADDRESS: '127.0.1.9' }), noDisk: true, dataDir: '/nonexistent' };
   const services = new Informer<Service>(client, 'services', { deadlineMs: 5000 });
   const runtime = new FakeRuntime();
@@ -50,11 +39,11 @@ test('pods start only once the services have been listed, so their environment n
 });
 
 test('a pod already being deleted when the kubelet sees it starts nothing, and its delete is confirmed', async () => {
-  const { client } = api;
+  const { client } = cluster.api;
   await client.create<Pod>({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'leaving' }, spec: { nodeName: 'k-node-2', containers: [{ name: 'c', command: ['sleep', '1000'] }] } });
   await client.delete('pods', 'leaving', 'default'); // graceful: bound to a node, it waits for the kubelet
   assert.ok((await client.get<Pod>('pods', 'leaving', 'default')).metadata.deletionTimestamp);
-  const cfg = loadConfig({}, { natsUrl: nats.url });
+  const cfg = loadConfig({}, { natsUrl: cluster.nats.url });
   const kcfg = { ...kubeletConfig('k-node-2', cfg, WATCHDOG_MODES, { SKIFF_NODE_ADDRESS: '127.0.1.9' }), noDisk: true, dataDir: '/nonexistent' };
   const services = new Informer<Service>(client, 'services', { deadlineMs: 5000 });
   const runtime = new FakeRuntime();
