@@ -67,11 +67,11 @@ export class AdmissionChain {
 
   /** After a delete has been written: never fails it, as it has happened. */
   async deleted(info: KindInfo, object: KubeObject): Promise<void> {
-    for (const p of this.plugins) await p.deleted?.(info, object).catch(() => {});
+    for (const p of this.plugins) if (p.deleted) await p.deleted(info, object).catch(() => {});
   }
 
-  /** After an update has been written: never fails it, as it has happened. */
+  /** After an update has been written: never fails it, as it has happened. Every write passes here, so plugins without the hook cost no await. */
   async updated(info: KindInfo, old: KubeObject, next: KubeObject): Promise<void> {
-    for (const p of this.plugins) await p.updated?.(info, old, next).catch(() => {});
+    for (const p of this.plugins) if (p.updated) await p.updated(info, old, next).catch(() => {});
   }
 }

@@ -18,16 +18,13 @@ export function startProfiling(env: NodeJS.ProcessEnv = process.env): (() => voi
       samplingInterval: 32 * 1024, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true,
     } as object));
   }
+  const save = (method: 'Profiler.stop' | 'HeapProfiler.stopSampling', file: string) => {
+    session.post(method, (err: Error | null, res?: { profile: unknown }) => {
+      if (!err && res) writeFileSync(file, JSON.stringify(res.profile));
+    });
+  };
   return () => {
-    if (cpuFile) {
-      session.post('Profiler.stop', (err, res) => {
-        if (!err) writeFileSync(cpuFile, JSON.stringify(res.profile));
-      });
-    }
-    if (heapFile) {
-      session.post('HeapProfiler.stopSampling', (err, res) => {
-        if (!err) writeFileSync(heapFile, JSON.stringify(res.profile));
-      });
-    }
+    if (cpuFile) save('Profiler.stop', cpuFile);
+    if (heapFile) save('HeapProfiler.stopSampling', heapFile);
   };
 }
