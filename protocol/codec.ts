@@ -55,22 +55,8 @@ export const MAX_WATCH_BATCH = 0xffff;
 export function encodeWatchEvents(seq: number, events: readonly Uint8Array[]): Uint8Array {
   const n = events.length;
   if (n === 0 || n > MAX_WATCH_BATCH) throw new Error(`encodeWatchEvents: ${n} events (1 to ${MAX_WATCH_BATCH})`);
-  const header = n <= FIXARRAY_MAX ? 1 : 3;
-  let bytes = header;
-  for (const e of events) bytes += e.length;
-  const raw = Buffer.allocUnsafe(bytes);
-  if (header === 1) raw[0] = FIXARRAY + n;
-  else {
-    raw[0] = ARRAY16;
-    raw[1] = n >> 8;
-    raw[2] = n & 0xff;
-  }
-  let at = header;
-  for (const e of events) {
-    raw.set(e, at);
-    at += e.length;
-  }
-  return encodeWithRaw('watch', { seq }, 'events', raw);
+  const count = n <= FIXARRAY_MAX ? Uint8Array.of(FIXARRAY + n) : Uint8Array.of(ARRAY16, n >> 8, n & 0xff);
+  return encodeWithRaw('watch', { seq }, 'events', [count, ...events]);
 }
 
 const FIXARRAY = 0x90;
@@ -149,11 +135,15 @@ const MAP16 = 0xde;
  * sequence number differs. A msgpack map is its entry count followed by the entries, so the raw
  * bytes can simply be appended.
  */
-export function encodeWithRaw(type: string, body: Record<string, unknown>, field: string, raw: Uint8Array): Uint8Array {
+export function encodeWithRaw(type: string, body: Record<string, unknown>, field: string, raw: Uint8Array | readonly Uint8Array[]): Uint8Array {
   const head = pack({ ...body, v: PROTOCOL_VERSION, type });
   const key = pack(field);
+  // The field's bytes may come in parts (an array's count, then its elements), laid end to end.
+  const parts = raw instanceof Uint8Array ? [raw] : raw;
+  let rawLength = 0;
+  for (const r of parts) rawLength += r.length;
   // allocUnsafe: from Node's pool for small sizes, and every byte is written below.
-  const out = Buffer.allocUnsafe(head.length + key.length + raw.length);
+  const out = Buffer.allocUnsafe(head.length + key.length + rawLength);
   out.set(head, 0);
   // msgpackr writes a map's size as map16 (0xde, two bytes) or, in general, may use a fixmap.
   if (head[0] === MAP16) {
@@ -163,7 +153,11 @@ export function encodeWithRaw(type: string, body: Record<string, unknown>, field
   } else if (head[0] >= FIXMAP && head[0] < FIXMAP + FIXMAP_MAX) out[0] = head[0] + 1;
   else throw new Error('encodeWithRaw: the body must encode as a small map');
   out.set(key, head.length);
-  out.set(raw, head.length + key.length);
+  let at = head.length + key.length;
+  for (const r of parts) {
+    out.set(r, at);
+    at += r.length;
+  }
   return out;
 }
 
