@@ -4,7 +4,7 @@ import * as assert from 'uvu/assert';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ApiClient } from '../actors/lib/client.ts';
-import { listPids, liveGroups } from '../actors/lib/procfs.ts';
+import { listPids, liveGroups, processCommandLine } from '../actors/lib/procfs.ts';
 import { NotFound } from '../protocol/errors.ts';
 import type { Container, Pod } from '../protocol/types.ts';
 import { freePort, isAlive, setup, withLogsOnFailure, skiff, spawnProc, startInProcessApiserver, startNats, startNode, tempDir, waitFor, type InProcessApiserver, type Nats, type NodeProc } from './harness.ts';
@@ -217,12 +217,8 @@ k.run();
 /** Live processes whose command line contains every one of `needles`. */
 function processesNaming(...needles: string[]): number[] {
   return listPids().filter((p) => {
-    try {
-      const cmdline = readFileSync(`/proc/${p}/cmdline`, 'utf8');
-      return needles.every((n) => cmdline.includes(n));
-    } catch {
-      return false;
-    }
+    const cmdline = processCommandLine(p);
+    return cmdline !== undefined && needles.every((n) => cmdline.includes(n));
   });
 }
 

@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { listPids, processStat } from '../actors/lib/procfs.ts';
+import { listPids, processCommandLine, processStat } from '../actors/lib/procfs.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const fixtures = join(root, 'test', 'fixtures', 'up');
@@ -157,12 +157,7 @@ async function freeBasePort(offsets: number[]): Promise<number> {
 /** The runner's guardian (cli/up/guardian.ts): its child shell waiting to run guardian-main.ts. */
 function guardianOf(runnerPid: number): number | undefined {
   for (const pid of listPids()) {
-    if (processStat(pid)?.ppid !== runnerPid) continue;
-    try {
-      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('guardian-main.ts')) return pid;
-    } catch {
-      /* gone */
-    }
+    if (processStat(pid)?.ppid === runnerPid && processCommandLine(pid)?.includes('guardian-main.ts')) return pid;
   }
   return undefined;
 }

@@ -40,6 +40,15 @@ export function processStat(pid: number): ProcStat | undefined {
   }
 }
 
+/** A process's command line, its arguments separated by NULs; undefined if gone. */
+export function processCommandLine(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    return undefined; // gone
+  }
+}
+
 /** CPU seconds (user and system) a process has used so far, and its resident memory; undefined if gone. */
 export function processUsage(pid: number): { cpuSeconds: number; rssBytes: number } | undefined {
   const s = processStat(pid);
