@@ -256,6 +256,35 @@ api('bind - a pod gets its node once, with PodScheduled=True; bound again, delet
   await client.delete('pods', 'again-bind', 'default', { gracePeriodSeconds: 0 });
 });
 
+api('returnObject: false - a write answers with only the version it wrote; a bad value is refused before anything is written', async ({ client }) => {
+  const created = await client.create<Pod>(pod('ack-only'), { returnObject: false });
+  const stored = await client.get<Pod>('pods', 'ack-only', 'default');
+  assert.equal(created, { resourceVersion: stored.metadata.resourceVersion });
+  const bound = await client.bind('default', 'ack-only', 'node-1', { uid: stored.metadata.uid, returnObject: false });
+  const afterBind = await client.get<Pod>('pods', 'ack-only', 'default');
+  assert.is(afterBind.spec.nodeName, 'node-1');
+  assert.equal(bound, { resourceVersion: afterBind.metadata.resourceVersion });
+  const status = { ...afterBind.status, phase: 'Running' as const };
+  const written = await client.updateStatus({ ...afterBind, status }, { returnObject: false });
+  const afterStatus = await client.get<Pod>('pods', 'ack-only', 'default');
+  assert.is(afterStatus.status?.phase, 'Running');
+  assert.equal(written, { resourceVersion: afterStatus.metadata.resourceVersion });
+  // Nothing changed, nothing written: the version the object already has.
+  assert.equal(await client.updateStatus({ ...afterStatus, status }, { returnObject: false }), { resourceVersion: afterStatus.metadata.resourceVersion });
+  // A dry run stores nothing and so has no version to give.
+  assert.equal(await client.create(pod('ack-dry'), { dryRun: true, returnObject: false }), {});
+  // Without the option, the object as before.
+  assert.is((await client.bind('default', 'ack-only', 'node-1', { uid: stored.metadata.uid })).spec.nodeName, 'node-1');
+  try {
+    await client.call('pods', 'create', { object: pod('ack-bad'), options: { returnObject: 'no' } });
+    assert.unreachable('a returnObject that is not a boolean was accepted');
+  } catch (err) {
+    assert.match((err as Error).message, 'options.returnObject: must be true or false');
+  }
+  await client.get('pods', 'ack-bad', 'default').then(() => assert.unreachable('the refused create was written'), (err) => assert.instance(err, NotFound));
+  await client.delete('pods', 'ack-only', 'default', { gracePeriodSeconds: 0 });
+});
+
 api('bind - fenced: a stale leader\'s binding is refused with StaleLeader and lands nothing', async ({ client }) => {
   const now = new Date().toISOString();
   await client.create<Lease>({ apiVersion: 'v1', kind: 'Lease', metadata: { name: 'sched-bind', namespace: 'kube-system' }, spec: { holderIdentity: 'master-2', leaseDurationSeconds: 30, renewTime: now, leaseTransitions: 2 } });

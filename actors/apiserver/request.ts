@@ -59,6 +59,19 @@ export function requiredString(req: ApiRequest, field: keyof ApiRequest, what: s
   return v;
 }
 
+/**
+ * Whether the client wants the object back (the default), or only the version written:
+ * `options.returnObject: false`, as HTTP's `Prefer: return=minimal`, for a writer that has no use
+ * for the answer (the scheduler's binds, the kubelets' status writes, a ReplicaSet's creates). It
+ * saves encoding, sending and decoding the whole object on the busiest writes.
+ */
+export function returnsObject(req: ApiRequest): boolean {
+  const o = req.options;
+  const v = isPlainObject(o) ? o.returnObject : undefined;
+  if (v !== undefined && typeof v !== 'boolean') throw new BadRequest('options.returnObject: must be true or false');
+  return v !== false;
+}
+
 export function parseOptions(req: ApiRequest): RequestOptions {
   const o = req.options ?? {};
   if (!isPlainObject(o)) throw new BadRequest('field options: must be a map');

@@ -18,16 +18,23 @@ import { deleteObject, sweepTerminatingNamespaces } from './deletion.ts';
 import { KvFeed } from './kv-feed.ts';
 import { Store } from './store.ts';
 import { outboundFor, type Outbound } from '../lib/outbound.ts';
-import { cacheOf, getNamespaceForAdmission, optionalString, parseFilter, requiredString, type ApiContext, type ApiRequest } from './request.ts';
+import { cacheOf, getNamespaceForAdmission, optionalString, parseFilter, requiredString, returnsObject, type ApiContext, type ApiRequest } from './request.ts';
 import { bindPod, createObject, getObject, listObjects, patchObject, updateObject, updateStatus, type ObjectResult } from './verbs.ts';
 import { WatchCache } from './watch-cache.ts';
 import { WatchStreams } from './watch-streams.ts';
 
 type Verb = (ctx: ApiContext, info: KindInfo, req: ApiRequest) => Promise<ObjectResult | Record<string, unknown>>;
 
-/** A verb's answer; an object as stored goes out in its stored bytes. */
-function responseOf(result: ObjectResult | Record<string, unknown>): Uint8Array {
+/**
+ * A verb's answer; an object as stored goes out in its stored bytes. Without `object` (the
+ * client's returnObject: false), an answer of one object is only its resource version.
+ */
+function responseOf(result: ObjectResult | Record<string, unknown>, object: boolean): Uint8Array {
   const { stored } = result as ObjectResult;
+  if (!object && (stored || (result as ObjectResult).object)) {
+    const resourceVersion = stored ? String(stored.revision) : (result as ObjectResult).object!.metadata?.resourceVersion;
+    return encode('response', resourceVersion === undefined ? {} : { resourceVersion });
+  }
   if (stored) return encodeWithStoredObject(stored.bytes, String(stored.revision));
   return encode('response', result as Record<string, unknown>);
 }
@@ -242,7 +249,8 @@ export class ApiServer {
       } else {
         const fn = VERBS[parsed.verb];
         if (!fn) throw new BadRequest(`unknown verb ${JSON.stringify(parsed.verb)} (supported: ${[...Object.keys(VERBS), 'watch'].join(', ')})`);
-        this.respond(msg, responseOf(await fn(this.ctx!, info, req)));
+        const object = returnsObject(req);
+        this.respond(msg, responseOf(await fn(this.ctx!, info, req), object));
       }
     } catch (err) {
       const wire = toWire(err);

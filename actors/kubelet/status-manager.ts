@@ -22,13 +22,14 @@ export interface StatusWriter {
 
 /**
  * Writes through the status subresource, which reads only the name, the uid (a pod deleted and
- * made again under its name is not written to) and the status: the spec is not sent.
+ * made again under its name is not written to) and the status: the spec is not sent, and only the
+ * version written comes back.
  */
 export function apiStatusWriter(client: ApiClient): StatusWriter {
   return {
     write: async (pod, status) => {
       const { name, namespace, uid } = pod.metadata;
-      await client.updateStatus({ apiVersion: pod.apiVersion, kind: pod.kind, metadata: { name, namespace, uid }, status } as Pod);
+      await client.updateStatus({ apiVersion: pod.apiVersion, kind: pod.kind, metadata: { name, namespace, uid }, status } as Pod, { returnObject: false });
     },
   };
 }

@@ -26,6 +26,25 @@ export interface WriteOptions {
   fence?: Fence;
 }
 
+/**
+ * Asks a write to answer with only the version it wrote, not the object (which costs encoding,
+ * sending and decoding on every write): for writers that have no use for the answer.
+ */
+export interface AckOnly {
+  returnObject: false;
+}
+
+/** The answer to a write made with `returnObject: false`; no version when nothing was written (a dry run). */
+export interface WriteAck {
+  resourceVersion?: string;
+}
+
+/** The object from a write's answer, or only its version when the write asked for no object. */
+function answer<T>(msg: Record<string, unknown>, opts: Partial<AckOnly>): T | WriteAck {
+  if (opts.returnObject !== false) return msg.object as T;
+  return typeof msg.resourceVersion === 'string' ? { resourceVersion: msg.resourceVersion } : {};
+}
+
 export interface DeleteOptions extends WriteOptions {
   propagationPolicy?: 'Background' | 'Foreground' | 'Orphan';
   gracePeriodSeconds?: number;
@@ -136,8 +155,10 @@ export class ApiClient {
     return (await this.call(resource, 'list', { ...opts })).list as ObjectList<T>;
   }
 
-  async create<T extends KubeObject>(obj: T, opts: WriteOptions = {}): Promise<T> {
-    return (await this.call(resourceOf(obj), 'create', { object: obj, options: opts })).object as T;
+  create<T extends KubeObject>(obj: T, opts: WriteOptions & AckOnly): Promise<WriteAck>;
+  create<T extends KubeObject>(obj: T, opts?: WriteOptions): Promise<T>;
+  async create<T extends KubeObject>(obj: T, opts: WriteOptions & Partial<AckOnly> = {}): Promise<T | WriteAck> {
+    return answer<T>(await this.call(resourceOf(obj), 'create', { object: obj, options: opts }), opts);
   }
 
   async update<T extends KubeObject>(obj: T, opts: WriteOptions = {}): Promise<T> {
@@ -145,18 +166,23 @@ export class ApiClient {
   }
 
   /** Writes only `status`; spec and metadata.generation are left alone. */
-  async updateStatus<T extends KubeObject>(obj: T, opts: WriteOptions = {}): Promise<T> {
-    return (await this.call(resourceOf(obj), 'status', { object: obj, options: opts })).object as T;
+  updateStatus<T extends KubeObject>(obj: T, opts: WriteOptions & AckOnly): Promise<WriteAck>;
+  updateStatus<T extends KubeObject>(obj: T, opts?: WriteOptions): Promise<T>;
+  async updateStatus<T extends KubeObject>(obj: T, opts: WriteOptions & Partial<AckOnly> = {}): Promise<T | WriteAck> {
+    return answer<T>(await this.call(resourceOf(obj), 'status', { object: obj, options: opts }), opts);
   }
 
   /**
    * Puts a pod on a node (Kubernetes' pods/binding): a Conflict if it is bound already, being
-   * deleted, or (given `uid`) not the pod of that uid any more. Returns the pod as bound.
+   * deleted, or (given `uid`) not the pod of that uid any more. Returns the pod as bound (only its version with
+   * returnObject: false).
    */
-  async bind(namespace: string, name: string, nodeName: string, opts: WriteOptions & { uid?: string } = {}): Promise<Pod> {
+  bind(namespace: string, name: string, nodeName: string, opts: WriteOptions & AckOnly & { uid?: string }): Promise<WriteAck>;
+  bind(namespace: string, name: string, nodeName: string, opts?: WriteOptions & { uid?: string }): Promise<Pod>;
+  async bind(namespace: string, name: string, nodeName: string, opts: WriteOptions & Partial<AckOnly> & { uid?: string } = {}): Promise<Pod | WriteAck> {
     const { uid, ...options } = opts;
     const binding: Binding = { apiVersion: 'v1', kind: 'Binding', metadata: { name, namespace, ...(uid ? { uid } : {}) }, target: { kind: 'Node', name: nodeName } };
-    return (await this.call('pods', 'bind', { object: binding, namespace, options })).object as Pod;
+    return answer<Pod>(await this.call('pods', 'bind', { object: binding, namespace, options }), options);
   }
 
   /** A JSON merge patch, retried on conflict by the apiserver. */

@@ -68,6 +68,6 @@ export class EventRecorder {
       source: { component: this.opts.component, ...(this.opts.host ? { host: this.opts.host } : {}) },
       reportingComponent: this.opts.component,
     };
-    void this.client.create(ev).catch(() => this.recent.delete(key));
+    void this.client.create(ev, { returnObject: false }).catch(() => this.recent.delete(key));
   }
 }

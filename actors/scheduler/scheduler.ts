@@ -258,7 +258,7 @@ export class Scheduler {
   private async bind(writer: ApiClient, pod: Pod, key: string, node: string): Promise<void> {
     this.inFlight++;
     try {
-      await writer.bind(pod.metadata.namespace!, pod.metadata.name!, node, { uid: pod.metadata.uid });
+      await writer.bind(pod.metadata.namespace!, pod.metadata.name!, node, { uid: pod.metadata.uid, returnObject: false });
       this.deps.metrics.scheduled.inc();
       const created = Date.parse(pod.metadata.creationTimestamp ?? '');
       if (!Number.isNaN(created)) this.deps.metrics.e2e.observe((Date.now() - created) / 1000);

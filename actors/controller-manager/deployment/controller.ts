@@ -49,7 +49,7 @@ export class DeploymentController extends QueueController {
     const plan = planRollout(d, views, Date.now());
     for (const a of plan.actions) await this.apply(writer, d, a);
     if (!deepEqual(plan.status, d.status)) {
-      await writer.updateStatus({ ...d, metadata: { ...d.metadata, resourceVersion: undefined }, status: plan.status }).catch((err) => {
+      await writer.updateStatus({ ...d, metadata: { ...d.metadata, resourceVersion: undefined }, status: plan.status }, { returnObject: false }).catch((err) => {
         if (!(err instanceof NotFound)) throw err;
       });
     }

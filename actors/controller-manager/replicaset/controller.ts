@@ -69,7 +69,7 @@ export class ReplicaSetController extends QueueController {
       else if (plan.delete.length > 0) await this.deletePods(writer, key, plan.delete);
     }
     if (!deepEqual(plan.status, rs.status)) {
-      await writer.updateStatus({ ...rs, metadata: { ...rs.metadata, resourceVersion: undefined }, status: plan.status }).catch((err) => {
+      await writer.updateStatus({ ...rs, metadata: { ...rs.metadata, resourceVersion: undefined }, status: plan.status }, { returnObject: false }).catch((err) => {
         if (!(err instanceof NotFound)) throw err;
       });
     }
@@ -90,7 +90,7 @@ export class ReplicaSetController extends QueueController {
     let issued = 0;
     try {
       for (const batch of slowStartBatches(count)) {
-        await Promise.all(Array.from({ length: batch }, () => writer.create(podFromTemplate(rs)).catch((err) => {
+        await Promise.all(Array.from({ length: batch }, () => writer.create(podFromTemplate(rs), { returnObject: false }).catch((err) => {
           // Not going to be seen: stop waiting for it.
           this.expectations.creationObserved(key);
           if (!(err instanceof AlreadyExists)) throw err;
