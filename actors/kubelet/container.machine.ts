@@ -224,6 +224,11 @@ export const containerMachine = setup({
   },
   actions: {
     report: ({ context }) => context.report(record(context)),
+    spawned: assign(({ event }) => {
+      const { handle } = event as Extract<Ev, { type: 'SPAWNED' }>;
+      return { handle, state: { running: { startedAt: handle.startedAt } }, killReason: undefined };
+    }),
+    persistStarted: ({ context }) => context.persistStarted(context.handle!, context.restartCount),
   },
   delays: {
     startDelay: ({ context }) => context.delayMs,
@@ -258,9 +263,14 @@ export const containerMachine = setup({
       entry: 'report',
       always: [
         { guard: 'stopRequested', target: 'stopped' },
-        // No backoff to wait out: start now, not on the next turn of the timers.
+        // No backoff to wait out: start now, not on the next turn of the timers (nor with a timer
+        // set and cleared for nothing).
         { guard: ({ context }) => context.delayMs <= 0, target: 'live' },
+        { target: 'backingOff' },
       ],
+    },
+    backingOff: {
+      always: { guard: 'stopRequested', target: 'stopped' },
       after: { startDelay: 'live' },
     },
     // The process's whole life, from its start to its exit: one invoked actor for both.
@@ -284,17 +294,17 @@ export const containerMachine = setup({
       },
       initial: 'starting',
       states: {
-        // A stop asked for meanwhile is seen once the process is up (alive.checkStop): it is then
-        // stopped like any other, never left running unrecorded.
+        // Once the process is up, straight to the state it is to be in, so that a start costs one
+        // transition and one report (running, and for an unwatched container started and ready
+        // too). A stop asked for meanwhile is seen then: the process is stopped like any other,
+        // never left running unrecorded.
         starting: {
           on: {
-            SPAWNED: {
-              target: 'alive',
-              actions: [
-                assign({ handle: ({ event }) => event.handle, state: ({ event }) => ({ running: { startedAt: event.handle.startedAt } }), killReason: undefined }),
-                ({ context, event }) => context.persistStarted(event.handle, context.restartCount),
-              ],
-            },
+            SPAWNED: [
+              { guard: 'stopRequested', target: 'alive.stopping', actions: ['spawned', 'persistStarted'] },
+              { guard: ({ context, event }) => watched({ ...context, handle: event.handle }), target: 'alive.running.watched', actions: ['spawned', 'persistStarted'] },
+              { target: 'alive.running.unwatched', actions: ['spawned', 'persistStarted', assign({ started: true, ready: true })] },
+            ],
           },
         },
         alive: {
@@ -306,6 +316,7 @@ export const containerMachine = setup({
             STOP: { target: '.stopping', actions: assign({ stopRequested: true, graceMs: ({ context, event }) => event.graceMs ?? context.graceMs, ready: false }) },
           },
           states: {
+            // How an adopted process (boot) comes in; a started one goes straight on (starting).
             checkStop: { always: [{ guard: 'stopRequested', target: 'stopping' }, { target: 'running' }] },
             running: {
               initial: 'choosing',
