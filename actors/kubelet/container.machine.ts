@@ -256,7 +256,9 @@ export const containerMachine = setup({
           actions: assign({ handle: ({ context }) => context.adopt, state: ({ context }) => ({ running: { startedAt: context.adopt!.startedAt } }) }),
         },
         { guard: ({ context }) => !!context.finished, target: 'terminated', actions: assign({ state: ({ context }) => context.finished! }) },
-        { target: 'waiting' },
+        // A fresh container has no backoff to wait out: reported waiting (ContainerCreating), as
+        // the waiting state would, and started in the same step.
+        { target: 'live', actions: 'report' },
       ],
     },
     waiting: {
