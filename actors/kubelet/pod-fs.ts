@@ -16,8 +16,9 @@ export interface PodPaths {
 }
 
 export function podPaths(dataDir: string, uid: string): PodPaths {
+  // One join (normalizing the data directory); the rest are plain names under it.
   const dir = join(dataDir, 'pods', uid);
-  return { dir, root: join(dir, 'root'), volumes: join(dir, 'volumes'), logs: join(dir, 'logs'), state: join(dir, 'state.json') };
+  return { dir, root: `${dir}/root`, volumes: `${dir}/volumes`, logs: `${dir}/logs`, state: `${dir}/state.json` };
 }
 
 export function containerLogDir(paths: PodPaths, container: string): string {
