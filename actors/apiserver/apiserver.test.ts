@@ -271,6 +271,10 @@ api('returnObject: false - a write answers with only the version it wrote; a bad
   assert.equal(written, { resourceVersion: afterStatus.metadata.resourceVersion });
   // Nothing changed, nothing written: the version the object already has.
   assert.equal(await client.updateStatus({ ...afterStatus, status }, { returnObject: false }), { resourceVersion: afterStatus.metadata.resourceVersion });
+  const patched = await client.patch('pods', 'ack-only', 'default', { metadata: { labels: { acked: 'yes' } } }, { returnObject: false });
+  const afterPatch = await client.get<Pod>('pods', 'ack-only', 'default');
+  assert.is(afterPatch.metadata.labels?.acked, 'yes');
+  assert.equal(patched, { resourceVersion: afterPatch.metadata.resourceVersion });
   // A dry run stores nothing and so has no version to give.
   assert.equal(await client.create(pod('ack-dry'), { dryRun: true, returnObject: false }), {});
   // Without the option, the object as before.

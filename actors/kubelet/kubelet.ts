@@ -156,7 +156,7 @@ export class Kubelet {
     // Short attempts: a renewal stuck on one hung apiserver must not let the lease lapse.
     const client = this.deps.client.withTimeouts(this.cfg.leaseDurationSeconds * 1000, this.cfg.leaseAttemptMs);
     try {
-      await client.patch('leases', this.name, NODE_LEASE_NAMESPACE, { spec });
+      await client.patch('leases', this.name, NODE_LEASE_NAMESPACE, { spec }, { returnObject: false });
     } catch (err) {
       if (!(err instanceof NotFound)) throw err;
       const lease: Lease = { apiVersion: 'v1', kind: 'Lease', metadata: { name: this.name, namespace: NODE_LEASE_NAMESPACE }, spec };

@@ -186,12 +186,14 @@ export class ApiClient {
   }
 
   /** A JSON merge patch, retried on conflict by the apiserver. */
+  patch(resource: string, name: string, namespace: string | undefined, patch: unknown, opts: WriteOptions & AckOnly & { subresource?: 'status' }): Promise<WriteAck>;
+  patch<T extends KubeObject = KubeObject>(resource: string, name: string, namespace: string | undefined, patch: unknown, opts?: WriteOptions & { subresource?: 'status' }): Promise<T>;
   async patch<T extends KubeObject = KubeObject>(
     resource: string, name: string, namespace: string | undefined, patch: unknown,
-    opts: WriteOptions & { subresource?: 'status' } = {},
-  ): Promise<T> {
+    opts: WriteOptions & Partial<AckOnly> & { subresource?: 'status' } = {},
+  ): Promise<T | WriteAck> {
     const { subresource, ...options } = opts;
-    return (await this.call(resource, 'patch', { name, namespace, patch, subresource, options })).object as T;
+    return answer<T>(await this.call(resource, 'patch', { name, namespace, patch, subresource, options }), options);
   }
 
   /** Returns the object as it was deleted, or as it now is when deletion is graceful. */
