@@ -110,6 +110,12 @@ const after = usages();
 const toBound = [...bound].map(([n, t]) => t - created.get(n)!);
 const toRunning = [...running].map(([n, t]) => t - created.get(n)!);
 const seconds = (t1 - t0) / 1000;
+// How far each stage had got, every half second: where the time goes between create and Running.
+const upTo = (m: Map<string, number>, t: number) => { let n = 0; for (const v of m.values()) if (v - t0 <= t) n++; return n; };
+const timeline = Array.from({ length: Math.ceil((t1 - t0) / 500) }, (_, i) => {
+  const t = (i + 1) * 500;
+  return { ms: t, created: upTo(created, t), bound: upTo(bound, t), running: upTo(running, t) };
+});
 const podsPerSecond = PODS / seconds;
 const proc = (k: keyof typeof before) => ({ cpuSeconds: Number((after[k].cpuSeconds - before[k].cpuSeconds).toFixed(1)), rssMB: Number(after[k].rssMB.toFixed(0)) });
 const result = {
@@ -117,6 +123,7 @@ const result = {
   seconds: Number(seconds.toFixed(2)), podsPerSecond: Number(podsPerSecond.toFixed(0)),
   createToBoundMs: { p50: quantile(toBound, 0.5), p99: quantile(toBound, 0.99) },
   createToRunningMs: { p50: quantile(toRunning, 0.5), p99: quantile(toRunning, 0.99) },
+  timeline,
   requestsPerPod: Object.fromEntries(Object.entries(requests).sort(([, a], [, b]) => b - a).map(([k, v]) => [k, Number((v / PODS).toFixed(2))])),
   processes: { apiserver: proc('api'), scheduler: proc('sched'), controllerManager: proc('cm'), hollowNodes: proc('nodes'), nats: proc('nats'), observer: proc('observer') },
   targets: {
@@ -135,6 +142,7 @@ console.log(`\n${PODS} pods from ${DEPLOYMENTS} Deployments on ${NODES} hollow n
 console.log(`throughput: ${result.podsPerSecond} pods/s create → Running`);
 console.log(`create → bound: p50 ${result.createToBoundMs.p50} ms, p99 ${result.createToBoundMs.p99} ms`);
 console.log(`create → Running: p50 ${result.createToRunningMs.p50} ms, p99 ${result.createToRunningMs.p99} ms`);
+console.log(`by second (created / bound / Running): ${timeline.filter((_, i) => i % 2 === 1 || i === timeline.length - 1).map((p) => `${p.ms / 1000} s ${p.created}/${p.bound}/${p.running}`).join(', ')}`);
 console.log(`apiserver requests per pod: ${Object.entries(result.requestsPerPod).filter(([, v]) => v >= 0.01).map(([k, v]) => `${k} ${v}`).join(', ')}`);
 for (const [k, v] of Object.entries(result.processes)) console.log(`  ${k.padEnd(18)} CPU ${String(v.cpuSeconds).padStart(6)} s   RSS ${String(v.rssMB).padStart(5)} MB`);
 console.log(`target: >= 1000 pods/s: ${result.targets.podsPerSecond.pass ? 'PASS' : 'FAIL'}`);
