@@ -174,8 +174,8 @@ export class ApiClient {
 
   /**
    * Puts a pod on a node (Kubernetes' pods/binding): a Conflict if it is bound already, being
-   * deleted, or (given `uid`) not the pod of that uid any more. Returns the pod as bound (only its version with
-   * returnObject: false).
+   * deleted, or (given `uid`) not the pod of that uid any more. Returns the pod as bound (only its
+   * version with returnObject: false).
    */
   bind(namespace: string, name: string, nodeName: string, opts: WriteOptions & AckOnly & { uid?: string }): Promise<WriteAck>;
   bind(namespace: string, name: string, nodeName: string, opts?: WriteOptions & { uid?: string }): Promise<Pod>;
