@@ -60,4 +60,33 @@ test('a pod already being deleted when the kubelet sees it starts nothing, and i
   }
 });
 
+test('a burst of pods is started a slice at a time, so that timers (lease renewals, status writes) run meanwhile', async () => {
+  const { client } = cluster.api;
+  const N = 300;
+  await Promise.all(Array.from({ length: N }, (_, i) => client.create<Pod>({
+    apiVersion: 'v1', kind: 'Pod', metadata: { name: `burst-${i}` }, spec: { nodeName: 'k-node-3', containers: [{ name: 'c', command: ['sleep', '1000'] }] },
+  }, { returnObject: false })));
+  const cfg = loadConfig({}, { natsUrl: cluster.nats.url });
+  const kcfg = { ...kubeletConfig('k-node-3', cfg, WATCHDOG_MODES, { SKIFF_NODE_ADDRESS: '127.0.1.9' }), noDisk: true, dataDir: '/nonexistent' };
+  const services = new Informer<Service>(client, 'services', { deadlineMs: 5000 });
+  const runtime = new FakeRuntime();
+  const kubelet = new Kubelet(kcfg, { client, services, runtime, prober: passingProber, log: silentLogger, registry: new Registry() });
+  // What a timer saw of the start, each time it ran.
+  const seen: number[] = [];
+  const tick = setInterval(() => seen.push(runtime.processes.size), 1);
+  services.start();
+  const sync = kubelet.startPodSync();
+  try {
+    await waitFor('every pod started', () => runtime.processes.size === N, 20_000);
+    const partial = seen.filter((n) => n > 0 && n < N);
+    assert.ok(partial.length >= 2, `timers ran while the pods were being started (saw ${JSON.stringify([...new Set(seen)])})`);
+  } finally {
+    clearInterval(tick);
+    sync.stop();
+    services.stop();
+    await kubelet.drain(false, 2000);
+    await Promise.all(Array.from({ length: N }, (_, i) => client.delete('pods', `burst-${i}`, 'default', { gracePeriodSeconds: 0 }).catch(() => {})));
+  }
+});
+
 test.run();

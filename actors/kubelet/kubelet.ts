@@ -12,6 +12,7 @@ import type { Container, Lease, Node, Pod, PodStatus, Service } from '../../prot
 import { containerEnv, serviceEnv } from './pod-env.ts';
 import type { ApiClient } from '../lib/client.ts';
 import { Informer } from '../lib/informer.ts';
+import { Pacer } from '../lib/pacer.ts';
 import type { Logger } from '../lib/log.ts';
 import type { CgroupHost } from './limits.ts';
 import { removeCgroup } from './limits.ts';
@@ -64,6 +65,15 @@ export interface KubeletDeps {
   cgroups?: CgroupHost;
   statusWriter?: StatusWriter;
 }
+
+/**
+ * The pod events of every kubelet of the process are acted on in order, at most this long per
+ * turn of the event loop: a burst of pods bound to a node (or to the thousand hollow nodes of a
+ * benchmark process) would otherwise be started in one turn, holding lease renewals and status
+ * writes back for seconds and then sending them all at once.
+ */
+const POD_EVENT_SLICE_MS = 10;
+const podEventPacer = new Pacer(POD_EVENT_SLICE_MS);
 
 export class Kubelet {
   readonly workers = new Map<string, Worker>();
@@ -174,17 +184,28 @@ export class Kubelet {
       inbox: () => nodeWatchInbox(this.name, nuid.next()),
       onRestart: (reason) => this.deps.log.debug('pod watch restarted', { reason }),
     });
+    let stopped = false;
+    // Acted on later (POD_EVENT_SLICE_MS), and not at all once the sync has stopped: a pod started
+    // after that would be left running by a node that is going away.
+    const later = (fn: () => void) => podEventPacer.run(() => {
+      if (stopped) return;
+      try {
+        fn();
+      } catch (err) {
+        this.deps.log.error('pod event handling failed', { err });
+      }
+    });
     informer.on({
-      add: (pod) => { this.podEvents.inc({ type: 'add' }); this.onPod(pod); },
-      update: (_old, pod) => { this.podEvents.inc({ type: 'update' }); this.onPod(pod); },
-      delete: (pod) => { this.podEvents.inc({ type: 'delete' }); this.onPodGone(pod); },
+      add: (pod) => { this.podEvents.inc({ type: 'add' }); later(() => this.onPod(pod)); },
+      update: (_old, pod) => { this.podEvents.inc({ type: 'update' }); later(() => this.onPod(pod)); },
+      delete: (pod) => { this.podEvents.inc({ type: 'delete' }); later(() => this.onPodGone(pod)); },
     });
     this.informer = informer;
     // A container's environment names every service of its namespace (FOO_SERVICE_HOST, ...), so
     // pods start only once the services have been listed, as Kubernetes' kubelet waits for them.
-    let stopped = false;
     void (this.deps.services?.synced() ?? Promise.resolve()).then(() => { if (!stopped) informer.start(); });
-    const synced = informer.synced().then(() => this.reapUnclaimed());
+    // Reaped only once every pod of the listing has been taken up (some re-adopt a record).
+    const synced = informer.synced().then(() => podEventPacer.after()).then(() => this.reapUnclaimed());
     return { stop: () => { stopped = true; informer.stop(); }, synced };
   }
 
