@@ -12,15 +12,33 @@ import { Kubelet, kubeletConfig, WATCHDOG_MODES } from './index.ts';
 
 const cluster = apiserverForTests(test);
 
+/** A kubelet for `node` on the fake runtime (no disk), with a services informer not yet started. */
+function fakeKubelet(node: string): { kubelet: Kubelet; runtime: FakeRuntime; services: Informer<Service> } {
+  const { client } = cluster.api;
+  const cfg = loadConfig({}, { natsUrl: cluster.nats.url });
+  const kcfg = { ...kubeletConfig(node, cfg, WATCHDOG_MODES, { SKIFF_NODE_ADDRESS: '127.0.1.9' }), noDisk: true, dataDir: '/nonexistent' };
+  const services = new Informer<Service>(client, 'services', { deadlineMs: 5000 });
+  const runtime = new FakeRuntime();
+  const kubelet = new Kubelet(kcfg, { client, services, runtime, prober: passingProber, log: silentLogger, registry: new Registry() });
+  return { kubelet, runtime, services };
+}
+
+/** `n` pods bound to `node`, each a container that would run for a while. */
+async function bindPods(node: string, prefix: string, n: number): Promise<void> {
+  await Promise.all(Array.from({ length: n }, (_, i) => cluster.api.client.create<Pod>({
+    apiVersion: 'v1', kind: 'Pod', metadata: { name: `${prefix}-${i}` }, spec: { nodeName: node, containers: [{ name: 'c', command: ['sleep', '1000'] }] },
+  }, { returnObject: false })));
+}
+
+async function deletePods(prefix: string, n: number): Promise<void> {
+  await Promise.all(Array.from({ length: n }, (_, i) => cluster.api.client.delete('pods', `${prefix}-${i}`, 'default', { gracePeriodSeconds: 0 }).catch(() => {})));
+}
+
 test('pods start only once the services have been listed, so their environment names every service', async () => {
   const { client } = cluster.api;
   await client.create<Service>({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'db' }, spec: { selector: { app: 'db' }, ports: [{ port: 5432 }] } });
   await client.create<Pod>({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'app' }, spec: { nodeName: 'k-node', containers: [{ name: 'c', command: ['true'] }] } });
-  const cfg = loadConfig({}, { natsUrl: cluster.nats.url });
-  const kcfg = { ...kubeletConfig('k-node', cfg, WATCHDOG_MODES, { SKIFF_NODE_ADDRESS: '127.0.1.9' }), noDisk: true, dataDir: '/nonexistent' };
-  const services = new Informer<Service>(client, 'services', { deadlineMs: 5000 });
-  const runtime = new FakeRuntime();
-  const kubelet = new Kubelet(kcfg, { client, services, runtime, prober: passingProber, log: silentLogger, registry: new Registry() });
+  const { kubelet, runtime, services } = fakeKubelet('k-node');
   const sync = kubelet.startPodSync();
   try {
     await new Promise((r) => setTimeout(r, 500));
@@ -43,11 +61,7 @@ test('a pod already being deleted when the kubelet sees it starts nothing, and i
   await client.create<Pod>({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'leaving' }, spec: { nodeName: 'k-node-2', containers: [{ name: 'c', command: ['sleep', '1000'] }] } });
   await client.delete('pods', 'leaving', 'default'); // graceful: bound to a node, it waits for the kubelet
   assert.ok((await client.get<Pod>('pods', 'leaving', 'default')).metadata.deletionTimestamp);
-  const cfg = loadConfig({}, { natsUrl: cluster.nats.url });
-  const kcfg = { ...kubeletConfig('k-node-2', cfg, WATCHDOG_MODES, { SKIFF_NODE_ADDRESS: '127.0.1.9' }), noDisk: true, dataDir: '/nonexistent' };
-  const services = new Informer<Service>(client, 'services', { deadlineMs: 5000 });
-  const runtime = new FakeRuntime();
-  const kubelet = new Kubelet(kcfg, { client, services, runtime, prober: passingProber, log: silentLogger, registry: new Registry() });
+  const { kubelet, runtime, services } = fakeKubelet('k-node-2');
   services.start();
   const sync = kubelet.startPodSync();
   try {
@@ -61,16 +75,9 @@ test('a pod already being deleted when the kubelet sees it starts nothing, and i
 });
 
 test('a burst of pods is started a slice at a time, so that timers (lease renewals, status writes) run meanwhile', async () => {
-  const { client } = cluster.api;
   const N = 300;
-  await Promise.all(Array.from({ length: N }, (_, i) => client.create<Pod>({
-    apiVersion: 'v1', kind: 'Pod', metadata: { name: `burst-${i}` }, spec: { nodeName: 'k-node-3', containers: [{ name: 'c', command: ['sleep', '1000'] }] },
-  }, { returnObject: false })));
-  const cfg = loadConfig({}, { natsUrl: cluster.nats.url });
-  const kcfg = { ...kubeletConfig('k-node-3', cfg, WATCHDOG_MODES, { SKIFF_NODE_ADDRESS: '127.0.1.9' }), noDisk: true, dataDir: '/nonexistent' };
-  const services = new Informer<Service>(client, 'services', { deadlineMs: 5000 });
-  const runtime = new FakeRuntime();
-  const kubelet = new Kubelet(kcfg, { client, services, runtime, prober: passingProber, log: silentLogger, registry: new Registry() });
+  await bindPods('k-node-3', 'burst', N);
+  const { kubelet, runtime, services } = fakeKubelet('k-node-3');
   // What a timer saw of the start, each time it ran.
   const seen: number[] = [];
   const tick = setInterval(() => seen.push(runtime.processes.size), 1);
@@ -85,7 +92,28 @@ test('a burst of pods is started a slice at a time, so that timers (lease renewa
     sync.stop();
     services.stop();
     await kubelet.drain(false, 2000);
-    await Promise.all(Array.from({ length: N }, (_, i) => client.delete('pods', `burst-${i}`, 'default', { gracePeriodSeconds: 0 }).catch(() => {})));
+    await deletePods('burst', N);
+  }
+});
+
+test('a node drained part-way through a burst starts none of the pods still queued', async () => {
+  const N = 300;
+  await bindPods('k-node-4', 'drained', N);
+  const { kubelet, runtime, services } = fakeKubelet('k-node-4');
+  services.start();
+  kubelet.startPodSync();
+  try {
+    await waitFor('some pods started', () => runtime.processes.size > 0);
+    assert.ok(runtime.processes.size < N, 'the drain comes before the last pod started');
+    // Drained, as a node's stop does, without stopping the pod sync first.
+    await kubelet.drain(false, 2000);
+    const started = runtime.processes.size;
+    await new Promise((r) => setTimeout(r, 300));
+    assert.is(runtime.processes.size, started, 'nothing started after the drain');
+    assert.equal(runtime.running(), [], 'every started container stopped');
+  } finally {
+    services.stop();
+    await deletePods('drained', N);
   }
 });
 

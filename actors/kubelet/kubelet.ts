@@ -79,6 +79,7 @@ export class Kubelet {
   readonly workers = new Map<string, Worker>();
   readonly statuses: StatusManager;
   private informer?: Informer<Pod>;
+  private podSyncStopped = false;
   private readonly ports: PortAllocator;
   private readonly watchdog: MemoryWatchdog;
   private readonly node: NodeContext;
@@ -184,11 +185,11 @@ export class Kubelet {
       inbox: () => nodeWatchInbox(this.name, nuid.next()),
       onRestart: (reason) => this.deps.log.debug('pod watch restarted', { reason }),
     });
-    let stopped = false;
-    // Acted on later (POD_EVENT_SLICE_MS), and not at all once the sync has stopped: a pod started
-    // after that would be left running by a node that is going away.
+    this.podSyncStopped = false;
+    // Acted on later (POD_EVENT_SLICE_MS), and not at all once the sync has stopped (or the node
+    // drains): a pod started after that would be left running by a node that is going away.
     const later = (fn: () => void) => podEventPacer.run(() => {
-      if (stopped) return;
+      if (this.podSyncStopped) return;
       try {
         fn();
       } catch (err) {
@@ -203,10 +204,16 @@ export class Kubelet {
     this.informer = informer;
     // A container's environment names every service of its namespace (FOO_SERVICE_HOST, ...), so
     // pods start only once the services have been listed, as Kubernetes' kubelet waits for them.
-    void (this.deps.services?.synced() ?? Promise.resolve()).then(() => { if (!stopped) informer.start(); });
+    void (this.deps.services?.synced() ?? Promise.resolve()).then(() => { if (!this.podSyncStopped) informer.start(); });
     // Reaped only once every pod of the listing has been taken up (some re-adopt a record).
     const synced = informer.synced().then(() => podEventPacer.after()).then(() => this.reapUnclaimed());
-    return { stop: () => { stopped = true; informer.stop(); }, synced };
+    return { stop: () => this.stopPodSync(), synced };
+  }
+
+  /** No more pod events: the watch stops, and what is still queued of them is dropped. */
+  private stopPodSync(): void {
+    this.podSyncStopped = true;
+    this.informer?.stop();
   }
 
   private onPod(pod: Pod): void {
@@ -325,7 +332,7 @@ export class Kubelet {
    * whichever is shorter. With keep, leaves their processes running for the next kubelet to re-adopt.
    */
   async drain(keep: boolean, graceMs: number): Promise<void> {
-    this.informer?.stop();
+    this.stopPodSync();
     const all = [...this.workers.values()];
     if (keep) {
       for (const w of all) w.actor.stop();
