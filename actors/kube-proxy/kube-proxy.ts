@@ -127,11 +127,7 @@ export class KubeProxy {
   sync(): void {
     this.all = false;
     this.dirty.clear();
-    const skipped = new Map<string, number>();
-    const keep = new Set<string>();
-    for (const svc of this.deps.services.list()) this.serve(svc, keep, skipped);
-    this.proxy.closeExcept(keep);
-    this.forgetFailures(keep, () => true);
+    const skipped = this.apply(this.deps.services.list(), () => true);
     // Counted once, when a node's endpoints first drop out, not again on every later sync.
     for (const [node, n] of skipped) if (!this.deadNodes.has(node)) this.deadSkips.inc(n);
     this.deadNodes = new Set(skipped.keys());
@@ -139,21 +135,27 @@ export class KubeProxy {
 
   /**
    * The named services only (namespace/name), as their Service and Endpoints now are: the cost of
-   * an event is its service's, not every service's.
+   * an event is its service's, not every service's. Skipped endpoints are counted by the full sync
+   * every change of gossip's verdict brings, which sees them all; a partial one would count only
+   * its own services' and hide the rest.
    */
   private syncServices(names: string[]): void {
+    const mine = new Set(names);
+    const services = names.flatMap((name) => this.deps.services.get(name) ?? []);
+    this.apply(services, (service) => mine.has(service));
+  }
+
+  /**
+   * Serves `services`, and closes what else of the services `among` picks is listened on (one
+   * deleted, a port dropped); returns the endpoints skipped as on dead nodes, by node.
+   */
+  private apply(services: Service[], among: (service: string) => boolean): Map<string, number> {
     const skipped = new Map<string, number>();
     const keep = new Set<string>();
-    const mine = new Set(names);
-    for (const name of names) {
-      const svc = this.deps.services.get(name);
-      if (svc) this.serve(svc, keep, skipped);
-    }
-    const ofThese = (t: Target) => mine.has(serviceOf(t));
-    this.proxy.closeExcept(keep, ofThese);
-    this.forgetFailures(keep, (service) => mine.has(service));
-    // Skipped endpoints are counted by the full sync every change of gossip's verdict brings,
-    // which sees them all; a partial one would count only its own services' and hide the rest.
+    for (const svc of services) this.serve(svc, keep, skipped);
+    this.proxy.closeExcept(keep, (t) => among(serviceOf(t)));
+    this.forgetFailures(keep, among);
+    return skipped;
   }
 
   /** Listens on the service's ports and gives each its backends; the listener keys go into `keep`. */
