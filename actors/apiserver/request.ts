@@ -63,7 +63,7 @@ export function requiredString(req: ApiRequest, field: keyof ApiRequest, what: s
  * Whether the client wants the object back (the default), or only the version written:
  * `options.returnObject: false`, as HTTP's `Prefer: return=minimal`, for a writer that has no use
  * for the answer (the scheduler's binds, the kubelets' status writes, a ReplicaSet's creates). It
- * saves encoding, sending and decoding the whole object on the busiest writes.
+ * saves sending the whole object (its stored bytes) and decoding it on the busiest writes.
  */
 export function returnsObject(req: ApiRequest): boolean {
   const o = req.options;

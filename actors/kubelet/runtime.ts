@@ -5,7 +5,7 @@
 // The Runtime interface lets the benchmark's hollow nodes run the same kubelet on a fake.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync, rmSync } from 'node:fs';
-import { groupRssBytes, isRunning, liveGroups, processStat, signalGroup, terminateGroups } from '../lib/procfs.ts';
+import { groupRssBytes, groupsStillAlive, isRunning, processStat, signalGroup, terminateGroups } from '../lib/procfs.ts';
 
 export interface LaunchSpec {
   /** command followed by args */
@@ -165,8 +165,7 @@ const stillRecorded = (g: RecordedGroup): boolean => {
 
 /** The live groups among those an earlier kubelet recorded that are still its (pid and start time). */
 function ownLiveGroups(groups: RecordedGroup[]): RecordedGroup[] {
-  const live = liveGroups(groups.map((g) => g.pgid));
-  return groups.filter((g) => live.has(g.pgid) && stillRecorded(g));
+  return groupsStillAlive(groups).filter(stillRecorded);
 }
 
 /** Kills groups recorded by an earlier kubelet that no pod owns any more; returns those killed. */

@@ -27,8 +27,8 @@ export interface WriteOptions {
 }
 
 /**
- * Asks a write to answer with only the version it wrote, not the object (which costs encoding,
- * sending and decoding on every write): for writers that have no use for the answer.
+ * Asks a write to answer with only the version it wrote, not the object (which costs sending and
+ * decoding on every write): for writers that have no use for the answer.
  */
 export interface AckOnly {
   returnObject: false;

@@ -6,8 +6,7 @@ import { mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { restartDelay, type Backoff, type Instance } from './procfile.ts';
-import { processStat, signalGroup } from '../../actors/lib/procfs.ts';
-import { groupsStillAlive, terminateGroups, waitForGroups } from '../../actors/lib/procfs.ts';
+import { groupsStillAlive, processStat, signalGroup, terminateGroups, waitForGroups } from '../../actors/lib/procfs.ts';
 import { leftRunning, type Group, type StateFile } from './groups.ts';
 import type { DeadMansSwitch } from '../../actors/lib/dead-mans-switch.ts';
 import { startGuardian } from './guardian.ts';
