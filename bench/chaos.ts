@@ -40,9 +40,7 @@ const stats = (xs: number[]) => ({ samples: xs.length, p50Ms: quantile(xs, 0.5),
 // The repository's Procfile, with absolute paths, in a directory of its own: its own ports, its
 // own .skiff, nothing shared with a cluster the user may be running.
 const dir = mkdtempSync(join(tmpdir(), 'skiff-chaos-'));
-const tsx = import.meta.resolve('tsx');
-const procfile = readFileSync(join(ROOT, 'Procfile'), 'utf8')
-  .replace(/--import tsx (\S+)/g, (_m, file: string) => `--import ${tsx} ${join(ROOT, file)}`);
+const procfile = readFileSync(join(ROOT, 'Procfile'), 'utf8').replace(/ (dist\/\S+)/g, (_m, file: string) => ` ${join(ROOT, file)}`);
 writeFileSync(join(dir, 'Procfile'), procfile);
 const natsPort = await freePort();
 writeFileSync(join(dir, '.env'), [

@@ -22,7 +22,6 @@ export interface CliContext {
 
 export interface Command {
   name: string;
-  summary: string;
   /** The full `--help` text. */
   help: string;
   options: Options;

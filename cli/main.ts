@@ -1,39 +1,20 @@
 // The skiff command: kubectl-style verbs against the cluster over NATS, and `up` to run one.
 import { parseArgs } from 'node:util';
 import type { NatsConnection } from 'nats';
-import { ApiClient } from '../actors/lib/client.ts';
-import { connectNats } from '../actors/lib/nats.ts';
+import type { ApiClient } from '../actors/lib/client.ts';
 import { ConfigError, loadConfig } from '../protocol/config.ts';
-import { formatError, UsageError, type CliContext, type Command } from './command.ts';
-import { apiResourcesCommand } from './commands/api-resources.ts';
-import { applyCommand } from './commands/apply.ts';
-import { cordonCommand } from './commands/cordon.ts';
-import { createCommand } from './commands/create.ts';
-import { deleteCommand } from './commands/delete.ts';
-import { describeCommand } from './commands/describe.ts';
-import { drainCommand } from './commands/drain.ts';
-import { getCommand } from './commands/get.ts';
-import { execCommand } from './commands/exec.ts';
-import { logsCommand } from './commands/logs.ts';
-import { rolloutCommand } from './commands/rollout.ts';
-import { scaleCommand } from './commands/scale.ts';
-import { uncordonCommand } from './commands/uncordon.ts';
-import { runUp } from './up/index.ts';
-
-const COMMANDS: Command[] = [
-  applyCommand, createCommand, getCommand, describeCommand, deleteCommand, logsCommand, execCommand,
-  scaleCommand, rolloutCommand, cordonCommand, uncordonCommand, drainCommand, apiResourcesCommand,
-];
+import { formatError, UsageError, type CliContext } from './command.ts';
+import { findVerb, VERBS } from './commands/index.ts';
 
 function topHelp(): string {
-  const width = Math.max(...COMMANDS.map((c) => c.name.length));
+  const width = Math.max(...VERBS.map((v) => v.name.length));
   return `skiff: a Kubernetes-style orchestrator for processes.
 
 Usage:
   skiff COMMAND [options]
 
 Commands:
-${COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join('\n')}
+${VERBS.map((v) => `  ${v.name.padEnd(width)}  ${v.summary}`).join('\n')}
   ${'up'.padEnd(width)}  Run a local cluster (or any app) from a Procfile
 
 Run "skiff COMMAND --help" for a command's options.
@@ -52,9 +33,10 @@ export async function main(argv: string[]): Promise<number> {
     console.log(topHelp());
     return name ? 0 : 2;
   }
-  if (name === 'up') return runUp(rest);
-  const cmd = COMMANDS.find((c) => c.name === name);
-  if (!cmd) {
+  if (name === 'up') return (await import('./up/index.ts')).runUp(rest);
+  if (name === '__complete') return (await import('./complete.ts')).printCompletions(rest);
+  const verb = findVerb(name);
+  if (!verb) {
     console.error(`error: unknown command ${JSON.stringify(name)}; see: skiff --help`);
     return 2;
   }
@@ -66,20 +48,26 @@ export async function main(argv: string[]): Promise<number> {
     process.once('SIGTERM', resolve);
   });
   try {
+    const cmd = await verb.load();
     const { values, positionals } = parseArgs({ args: rest, options: { ...cmd.options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
     if (values.help) {
       console.log(cmd.help);
       return 0;
     }
     const cfg = loadConfig();
-    const nats = async () => (nc ??= await connectNats({ url: cfg.natsUrl, name: `skiff ${name}`, persistent: false }));
+    // NATS and the API client are loaded on first use: --help and local commands never need them.
+    const nats = async () => (nc ??= await (await import('../actors/lib/nats.ts')).connectNats({ url: cfg.natsUrl, name: `skiff ${name}`, persistent: false }));
     let client: ApiClient | undefined;
     const ctx: CliContext = {
       cfg,
       out: (t) => console.log(t),
       err: (t) => console.error(t),
       nats,
-      client: async () => (client ??= new ApiClient(await nats(), { timeoutMs: cfg.requestTimeoutMs })),
+      client: async () => {
+        if (client) return client;
+        const { ApiClient } = await import('../actors/lib/client.ts');
+        return (client = new ApiClient(await nats(), { timeoutMs: cfg.requestTimeoutMs }));
+      },
       readStdin: async () => {
         const chunks: Buffer[] = [];
         for await (const c of process.stdin) chunks.push(c as Buffer);

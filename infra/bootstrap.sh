@@ -33,3 +33,10 @@ if ! has_nats; then
   fi
   has_nats || { say "nats-server still cannot be found after installing it; check your PATH"; exit 1; }
 fi
+
+# The compiled programs that the skiff command and the Procfile run (infra/build.ts): built when
+# dist/ is missing or older than any source or the installed packages.
+if [ ! -f dist/built ] || [ package-lock.json -nt dist/built ] || [ -n "$(find actors cli protocol infra -name '*.ts' ! -name '*.test.ts' -newer dist/built | head -1)" ]; then
+  say "building dist/ (npm run build)..."
+  node --import tsx infra/build.ts --quiet
+fi

@@ -2,11 +2,11 @@
 // with /healthz and /metrics on PORT like every skiff process. nats-server has no Prometheus
 // endpoint of its own, so /metrics turns its monitoring JSON (/varz, /jsz) into metrics.
 // Ports: clients on SKIFF_NATS_PORT (4222), nats' own monitor on SKIFF_NATS_MONITOR_PORT (8222).
-import { fileURLToPath } from 'node:url';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Counter, Gauge } from 'prom-client';
+import { PROJECT_ROOT } from '../actors/lib/entry.ts';
 import { createLogger } from '../actors/lib/log.ts';
 import { createRegistry, startStatusServer } from '../actors/lib/metrics.ts';
 import { statusPort } from '../actors/lib/process.ts';
@@ -31,8 +31,8 @@ const monitorPort = Number(process.env.SKIFF_NATS_MONITOR_PORT || DEFAULT_NATS_M
 const storeDir = process.env.SKIFF_NATS_STORE || '.skiff/nats';
 mkdirSync(storeDir, { recursive: true });
 
-// The config beside this file, wherever the Procfile runs from.
-const conf = fileURLToPath(new URL('./nats.conf', import.meta.url));
+// The project's config, wherever the Procfile runs from.
+const conf = join(PROJECT_ROOT, 'infra', 'nats.conf');
 const child = spawn(bin, ['-c', conf, '-a', '127.0.0.1', '-p', String(clientPort), '-m', String(monitorPort), '-js', '-sd', storeDir], {
   stdio: 'inherit',
 });

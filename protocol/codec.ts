@@ -2,12 +2,9 @@
 // structures would leave a late-joining process unable to decode.
 import { pack, unpack } from 'msgpackr';
 import { BadRequest } from './errors.ts';
+import { PROTOCOL_VERSION } from './version.ts';
 
-/**
- * 2: watch events in batches (`events`) and the pods' `bind` verb. A process of another version
- * is refused with a message that names both, rather than half understood.
- */
-export const PROTOCOL_VERSION = 2;
+export { PROTOCOL_VERSION };
 
 export interface Envelope {
   v: number;

@@ -10,6 +10,9 @@ export function apiSubject(resource: string, verb: string, origin?: string): str
   return origin ? `${API}.${resource}.${verb}.${origin}` : `${API}.${resource}.${verb}`;
 }
 
+/** `skiff.api.version.get`: the apiserver's build and protocol (not a kind; see protocol/version.ts). */
+export const VERSION_RESOURCE = 'version';
+
 /** What the apiserver queue group subscribes to. */
 export const API_WILDCARD = `${API}.>`;
 export const APISERVER_QUEUE = 'apiserver';

@@ -291,9 +291,9 @@ export interface Master {
   stop(): Promise<void>;
 }
 
-export async function startMaster(url: string, env: NodeJS.ProcessEnv = {}): Promise<Master> {
+export async function startMaster(url: string, env: NodeJS.ProcessEnv = {}, opts: { compiled?: boolean } = {}): Promise<Master> {
   const port = await freePort();
-  const proc = spawnProc(process.execPath, [...NODE_FLAGS, '--import', 'tsx', 'actors/master/main.ts'], {
+  const proc = spawnProc(process.execPath, [...NODE_FLAGS, ...programArgs('actors/master/main', opts.compiled)], {
     env: { SKIFF_NATS_URL: url, PORT: String(port), SKIFF_KV_STORAGE: 'memory', SKIFF_WATCH_HEARTBEAT_MS: '500', ...env },
   });
   await waitFor(`master on port ${port}`, () => healthy(port), 20_000).catch(async (err) => {
@@ -417,11 +417,16 @@ export interface NodeProc {
   stop(): Promise<void>;
 }
 
+/** How a test runs one of skiff's programs: its sources through tsx, or (`compiled`) its build in dist/. */
+export function programArgs(program: string, compiled = false): string[] {
+  return compiled ? [join(ROOT, 'dist', `${program}.js`)] : ['--import', 'tsx', join(ROOT, `${program}.ts`)];
+}
+
 /** A real node process (kubelet), on a data directory of its own unless one is given. */
-export async function startNode(url: string, name: string, opts: { dataDir?: string; args?: string[]; env?: NodeJS.ProcessEnv } = {}): Promise<NodeProc> {
+export async function startNode(url: string, name: string, opts: { dataDir?: string; args?: string[]; env?: NodeJS.ProcessEnv; compiled?: boolean } = {}): Promise<NodeProc> {
   const port = await freePort();
   const dataDir = opts.dataDir ?? tempDir(`skiff-${name}-`);
-  const proc = spawnProc(process.execPath, [...NODE_FLAGS, '--import', 'tsx', 'actors/node/main.ts', '--name', name, ...(opts.args ?? [])], {
+  const proc = spawnProc(process.execPath, [...NODE_FLAGS, ...programArgs('actors/node/main', opts.compiled), '--name', name, ...(opts.args ?? [])], {
     env: { SKIFF_NATS_URL: url, PORT: String(port), SKIFF_NODE_DATA_DIR: dataDir, SKIFF_WATCH_HEARTBEAT_MS: '500', ...opts.env },
   });
   await waitFor(`node ${name} on port ${port}`, () => healthy(port), 20_000).catch(async (err) => {

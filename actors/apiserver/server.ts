@@ -9,7 +9,8 @@ import type { Config } from '../../protocol/config.ts';
 import { DEFAULT_NAMESPACE, NODE_LEASE_NAMESPACE, SYSTEM_NAMESPACE } from '../../protocol/defaults.ts';
 import { AlreadyExists, BadRequest, Invalid, Timeout, toWire } from '../../protocol/errors.ts';
 import { KINDS, kindByResource, kindInfo, type KindInfo } from '../../protocol/kinds.ts';
-import { API_WILDCARD, APISERVER_BEAT, APISERVER_BEAT_MS, APISERVER_QUEUE, apiInstanceWildcard, kvBucket, parseApiSubject } from '../../protocol/subjects.ts';
+import { API_WILDCARD, APISERVER_BEAT, APISERVER_BEAT_MS, APISERVER_QUEUE, apiInstanceWildcard, kvBucket, parseApiSubject, VERSION_RESOURCE } from '../../protocol/subjects.ts';
+import { PROTOCOL_VERSION, SKIFF_VERSION, type ServerVersion } from '../../protocol/version.ts';
 import type { Logger } from '../lib/log.ts';
 import { AdmissionChain, namespaceLifecycle, type AdmissionPlugin } from './admission.ts';
 import { parsePortRange, servicePortAllocator } from './node-ports.ts';
@@ -230,6 +231,11 @@ export class ApiServer {
     let code = 200;
     try {
       if (!parsed) throw new BadRequest(`unknown subject ${JSON.stringify(msg.subject)} (expected skiff.api.<resource>.<verb>)`);
+      if (parsed.resource === VERSION_RESOURCE) {
+        decode(msg.data); // a client of another protocol version is told so
+        this.respond(msg, encode('response', { version: this.version() }));
+        return;
+      }
       const info = kindByResource(parsed.resource);
       if (!info) {
         throw new Invalid('request', [{ path: 'kind', message: `the server does not serve ${JSON.stringify(parsed.resource)} (see: skiff api-resources)` }]);
@@ -260,6 +266,11 @@ export class ApiServer {
     } finally {
       this.served(resource, verb, code, (performance.now() - started) / 1000);
     }
+  }
+
+  /** What `skiff version` shows of the cluster, as Kubernetes' /version. */
+  private version(): ServerVersion {
+    return { version: SKIFF_VERSION, protocol: PROTOCOL_VERSION, instance: this.instance, natsVersion: this.opts.nc.info?.version };
   }
 
   /** Counts a request. The labelled children are kept: prom-client hashes the labels on every call otherwise. */

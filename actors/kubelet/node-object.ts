@@ -3,9 +3,10 @@
 import { hostname } from 'node:os';
 import { formatCpu, formatMemory } from '../../protocol/quantity.ts';
 import type { Condition, Node } from '../../protocol/types.ts';
+import { SKIFF_VERSION } from '../../protocol/version.ts';
 import type { LimitModes } from './limits.ts';
 
-export const KUBELET_VERSION = 'skiff-0.1.0';
+export const KUBELET_VERSION = `skiff-${SKIFF_VERSION}`;
 export { NODE_LEASE_NAMESPACE } from '../../protocol/defaults.ts';
 
 export interface NodeIdentity {

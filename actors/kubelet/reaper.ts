@@ -7,14 +7,13 @@
 // kills every process group the pod records name.
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { startDeadMansSwitch, typescriptCommand, type DeadMansSwitch } from '../lib/dead-mans-switch.ts';
+import { startDeadMansSwitch, type DeadMansSwitch } from '../lib/dead-mans-switch.ts';
+import { programCommand } from '../lib/entry.ts';
 import { isRunning, processStat } from '../lib/procfs.ts';
 import { killOrphanGroups, stopOrphanGroups } from './runtime.ts';
 import { loadPodStates, recordedGroups } from './state.ts';
 
 const CLAIM_FILE = 'kubelet.pid';
-const REAPER_MAIN = fileURLToPath(new URL('./reaper-main.ts', import.meta.url));
 
 export class DataDirInUse extends Error {}
 
@@ -73,5 +72,5 @@ const groupsRecordedIn = (dataDir: string) => loadPodStates(dataDir).flatMap(rec
 
 /** Starts the reaper of this kubelet's containers; its output goes to `reaper.log` in the data directory. */
 export function startReaper(dataDir: string, graceMs: number): DeadMansSwitch {
-  return startDeadMansSwitch({ command: typescriptCommand(REAPER_MAIN, [dataDir, String(process.pid)]), graceMs, logFile: join(dataDir, 'reaper.log') });
+  return startDeadMansSwitch({ command: programCommand('actors/kubelet/reaper-main', [dataDir, String(process.pid)]), graceMs, logFile: join(dataDir, 'reaper.log') });
 }

@@ -5,7 +5,8 @@ import { NoRespondersError, RequestTimeoutError, requestMux } from './requests.t
 import { decode, encode } from '../../protocol/codec.ts';
 import { fromWire, Timeout, Unavailable, type WireError } from '../../protocol/errors.ts';
 import { kindInfo } from '../../protocol/kinds.ts';
-import { apiInstanceSubject, apiSubject } from '../../protocol/subjects.ts';
+import { apiInstanceSubject, apiSubject, VERSION_RESOURCE } from '../../protocol/subjects.ts';
+import type { ServerVersion } from '../../protocol/version.ts';
 import { apiServers } from './apiservers.ts';
 import type { Binding, KubeObject, ObjectList, Pod } from '../../protocol/types.ts';
 import { startWatch, type WatchHandle, type WatchOptions, type WatchUpdate } from './watch.ts';
@@ -145,6 +146,11 @@ export class ApiClient {
       if (msg.type === 'error') throw fromWire(msg.error as WireError);
       return msg;
     }
+  }
+
+  /** The answering apiserver's build and protocol version. */
+  async version(): Promise<ServerVersion> {
+    return (await this.call(VERSION_RESOURCE, 'get', {})).version as ServerVersion;
   }
 
   async get<T extends KubeObject = KubeObject>(resource: string, name: string, namespace?: string): Promise<T> {

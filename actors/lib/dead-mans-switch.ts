@@ -31,7 +31,3 @@ export function startDeadMansSwitch(opts: { command: string[]; graceMs: number; 
   }
 }
 
-/** The command that runs one of this project's TypeScript files, whatever the caller's directory or flags. */
-export function typescriptCommand(file: string, args: string[]): string[] {
-  return [process.execPath, '--import', import.meta.resolve('tsx'), file, ...args];
-}

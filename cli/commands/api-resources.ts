@@ -4,7 +4,6 @@ import { renderTable } from '../table.ts';
 
 export const apiResourcesCommand: Command = {
   name: 'api-resources',
-  summary: 'List the kinds the cluster serves',
   help: `List the kinds of object skiff serves, with their short names.
 
 Usage:

@@ -152,7 +152,6 @@ export async function serverDryRun(
 
 export const applyCommand: Command = {
   name: 'apply',
-  summary: 'Create or update objects from manifests',
   help: `Create or update objects from YAML or JSON manifests.
 
 Usage:

@@ -5,7 +5,6 @@ import { setUnschedulable } from '../schedulable.ts';
 
 export const cordonCommand: Command = {
   name: 'cordon',
-  summary: 'Mark a node unschedulable, so that no new pods are placed on it',
   help: `Mark a node unschedulable: the scheduler places no new pods on it. Pods already running there
 keep running; to move them off, use skiff drain. Undo with skiff uncordon.
 

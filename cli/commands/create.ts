@@ -7,7 +7,6 @@ import { describeDoc, loadAndPrepare, serverDryRun } from './apply.ts';
 
 export const createCommand: Command = {
   name: 'create',
-  summary: 'Create objects from manifests, or a namespace',
   help: `Create objects; unlike apply, an object that already exists is an error.
 
 Usage:

@@ -71,7 +71,6 @@ async function waitGone(client: ApiClient, v: Victim, uid: string | undefined, d
 
 export const deleteCommand: Command = {
   name: 'delete',
-  summary: 'Delete objects by manifest, name or selector',
   help: `Delete objects, and what they own.
 
 Usage:

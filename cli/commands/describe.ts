@@ -60,7 +60,6 @@ export function describeObject(o: KubeObject, info: KindInfo, now: number): stri
 
 export const describeCommand: Command = {
   name: 'describe',
-  summary: 'Show one or many objects in detail, with their events',
   help: `Show details of objects, with the events recorded about them.
 
 Usage:

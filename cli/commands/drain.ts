@@ -66,7 +66,6 @@ async function evictGroup(d: Drain, group: EvictionGroup): Promise<void> {
 
 export const drainCommand: Command = {
   name: 'drain',
-  summary: 'Cordon a node and evict its pods, one replica of each controller at a time',
   help: `Prepare a node for maintenance: cordon it (no new pods land there), then evict its pods, in
 every namespace, and wait until each is gone. The controllers recreate them on other nodes.
 

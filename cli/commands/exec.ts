@@ -6,7 +6,6 @@ import { podAndNode } from './logs.ts';
 
 export const execCommand: Command = {
   name: 'exec',
-  summary: 'Run a command in a container\'s environment',
   help: `Run a command in a container's working directory and environment, on the pod's node, and
 print its output. The exit code is the command's.
 

@@ -7,7 +7,9 @@ import { NAMESPACE_OPTIONS, stringOption, UsageError, type CliContext, type Comm
 import { formatObjects, parseOutput, type OutputFormat } from '../output.ts';
 import { parseTargets, quotedRef } from '../resources.ts';
 import { columnsFor, renderTable, tableRows } from '../table.ts';
-import { getMembers, MEMBER_KINDS } from './members.ts';
+
+/** `skiff get members`: the gossip group, which is no kind of object (members.ts). */
+export const MEMBER_KINDS = new Set(['members', 'member', 'mem']);
 
 export interface Scope {
   namespace?: string;
@@ -80,7 +82,6 @@ async function watchChanges(
 
 export const getCommand: Command = {
   name: 'get',
-  summary: 'List objects in a table, or print them as YAML or JSON',
   help: `Display one or many objects.
 
 Usage:
@@ -122,11 +123,11 @@ Examples:
     from: { type: 'string' },
   },
   async run(values, positionals, ctx) {
-    if (positionals[0] && MEMBER_KINDS.has(positionals[0].toLowerCase())) return getMembers(positionals, values, ctx);
+    if (positionals[0] && MEMBER_KINDS.has(positionals[0].toLowerCase())) return (await import('./members.ts')).getMembers(positionals, values, ctx);
     if (values.from !== undefined) throw new UsageError('--from applies to skiff get members only');
     const targets = parseTargets(positionals);
     const scope = scopeOf(values);
-    const format = parseOutput(stringOption(values, 'output'));
+    const format = await parseOutput(stringOption(values, 'output'));
     const watch = values.watch === true;
     if (watch && targets.length > 1) throw new UsageError('-w watches one kind at a time');
     const client = await ctx.client();

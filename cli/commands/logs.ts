@@ -31,7 +31,6 @@ export async function podAndNode(ctx: CliContext, word: string | undefined, name
 
 export const logsCommand: Command = {
   name: 'logs',
-  summary: 'Print the output of a container in a pod',
   help: `Print a container's output (stdout and stderr), as kept by its node.
 
 Usage:

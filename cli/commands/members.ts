@@ -7,8 +7,7 @@ import { gossipChangesSubject, gossipMembersSubject } from '../../protocol/subje
 import { decodeMemberChange, type Member, type MembersView } from '../../actors/membership/index.ts';
 import { stringOption, UsageError, type CliContext, type Values } from '../command.ts';
 import { humanDuration, renderTable } from '../table.ts';
-
-export const MEMBER_KINDS = new Set(['members', 'member', 'mem']);
+import { loadYaml } from '../yaml.ts';
 
 const HEADERS = ['MEMBER', 'ROLE', 'STATE', 'INCARNATION', 'LAST CHANGE'];
 const ORDER: Record<Member['state'], number> = { dead: 0, suspect: 1, left: 2, alive: 3 };
@@ -44,7 +43,7 @@ export async function getMembers(positionals: string[], values: Values, ctx: Cli
   const view = await fetchView(nc, from, ctx.cfg.requestTimeoutMs);
   const now = Date.now();
   if (output === 'json') ctx.out(JSON.stringify(view, null, 2));
-  else if (output === 'yaml') ctx.out((await import('yaml')).stringify(view).trimEnd());
+  else if (output === 'yaml') ctx.out((await loadYaml()).stringify(view).trimEnd());
   else {
     ctx.err(`As seen by ${view.self}${view.health ? ` (local health score ${view.health}: it is slow itself, and probes less often)` : ''}:`);
     const members = [...view.members].sort((a, b) => ORDER[a.state] - ORDER[b.state] || a.name.localeCompare(b.name));

@@ -169,7 +169,6 @@ const OWN_OPTIONS = ['watch', 'timeout', 'revision', 'to-revision'];
 
 export const rolloutCommand: Command = {
   name: 'rollout',
-  summary: 'Follow, list, undo, restart, pause or resume the rollout of a Deployment',
   help: `Manage the rollout of a Deployment: each change of its pod template makes a new revision (a
 new ReplicaSet), which replaces the old pods step by step.
 

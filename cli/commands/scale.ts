@@ -33,7 +33,6 @@ function controllingDeployment(obj: Scalable): string | undefined {
 
 export const scaleCommand: Command = {
   name: 'scale',
-  summary: 'Set the number of replicas of a Deployment or ReplicaSet',
   help: `Set a new size for a Deployment or ReplicaSet (its spec.replicas).
 
 Usage:

@@ -5,7 +5,6 @@ import { setUnschedulable } from '../schedulable.ts';
 
 export const uncordonCommand: Command = {
   name: 'uncordon',
-  summary: 'Mark a node schedulable again, after cordon or drain',
   help: `Mark a node schedulable again: the scheduler may place new pods on it. Pods that drain moved
 away are not moved back; new pods (a scale-up, a rollout) may land here.
 

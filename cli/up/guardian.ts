@@ -4,18 +4,17 @@
 // as the runner itself would: SIGTERM, then SIGKILL after the stop timeout.
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { startDeadMansSwitch, typescriptCommand, type DeadMansSwitch } from '../../actors/lib/dead-mans-switch.ts';
+import { startDeadMansSwitch, type DeadMansSwitch } from '../../actors/lib/dead-mans-switch.ts';
+import { programCommand } from '../../actors/lib/entry.ts';
 import { terminateGroups } from '../../actors/lib/procfs.ts';
 import { leftRunning } from './groups.ts';
 
-const GUARDIAN_MAIN = fileURLToPath(new URL('./guardian-main.ts', import.meta.url));
 const POLL_MS = 100;
 
 /** Starts the guardian of the runner whose state file this is; its output goes to guardian.log beside it. */
 export function startGuardian(stateFile: string, stopTimeoutMs: number): DeadMansSwitch {
   return startDeadMansSwitch({
-    command: typescriptCommand(GUARDIAN_MAIN, [stateFile, String(stopTimeoutMs)]),
+    command: programCommand('cli/up/guardian-main', [stateFile, String(stopTimeoutMs)]),
     graceMs: 0,
     logFile: join(stateFile, '..', 'guardian.log'),
   });

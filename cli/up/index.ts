@@ -15,7 +15,7 @@ export const EXIT = { ok: 0, startupFailed: 1, usage: 2, killed: 3, failed: 4 } 
 /** How often readiness and stopping are checked: fast enough to feel instant, cheap on a busy box. */
 const POLL_MS = 100;
 
-const options = {
+export const UP_OPTIONS = {
   procfile: { type: 'string', short: 'f' },
   env: { type: 'string', short: 'e' },
   formation: { type: 'string', short: 'm' },
@@ -76,7 +76,7 @@ function seconds(ms: number): string {
   return `${ms / 1000}s`;
 }
 
-const parseCommandLine = (argv: string[]) => parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+const parseCommandLine = (argv: string[]) => parseArgs({ args: argv, options: UP_OPTIONS, allowPositionals: true, strict: true });
 
 /** Runs `skiff up` with `argv` (the words after `up`); resolves to the process exit code. */
 export async function runUp(argv: string[]): Promise<number> {
