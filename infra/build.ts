@@ -48,6 +48,8 @@ export async function buildDist(): Promise<{ files: number; bytes: number; ms: n
       banner: { js: REQUIRE_SHIM },
       sourcemap: 'linked',
       metafile: true,
+      minifyWhitespace: true,
+      minifySyntax: true,
       logLevel: 'warning',
     });
     mkdirSync(next, { recursive: true });
