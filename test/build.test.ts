@@ -95,7 +95,16 @@ same('build - the bin runs dist/ while it is current, and the sources once one i
     const stale = await skiff(['version', '--client']);
     assert.is(stale.code, 0);
     assert.is(stale.stdout, current.stdout);
-    assert.match(stale.stderr, /skiff: \S+ is newer than dist\/; running the sources through tsx \(npm run build/);
+    assert.is(stale.stderr, '', 'nothing said to a pipe');
+    // At a terminal (script(1) makes one), it says which it runs and why.
+    const atTerminal = await new Promise<string>((resolve) => {
+      const child = spawn('script', ['-qc', `${process.execPath} ${join(ROOT, 'cli', 'skiff.js')} version --client`, '/dev/null'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      child.stdout.on('data', (d) => { out += d; });
+      child.once('exit', () => resolve(out));
+    });
+    assert.match(atTerminal, /skiff: \S+ is newer than dist\/; running the sources through tsx \(npm run build/);
+    assert.match(atTerminal, /Client Version: /);
   } finally {
     utimesSync(marker, atime, mtime);
   }
