@@ -68,7 +68,9 @@ type Ev =
   | { type: 'CHILD_STOPPED' };
 
 export function freshState(pod: Pod): PodState {
-  return { uid: pod.metadata.uid!, namespace: pod.metadata.namespace!, name: pod.metadata.name!, ports: [], startTime: new Date().toISOString(), initDone: false, containers: {} };
+  // A pod without init containers is past them from the start, so its first record is final.
+  const initDone = !pod.spec.initContainers?.length;
+  return { uid: pod.metadata.uid!, namespace: pod.metadata.namespace!, name: pod.metadata.name!, ports: [], startTime: new Date().toISOString(), initDone, containers: {} };
 }
 
 function effectiveGraceMs(pod: Pod): number {
@@ -317,7 +319,8 @@ export const podWorkerMachine = setup({
           for (const c of context.pod.spec.containers) children[c.name] = spawn('container', { id: `c-${c.name}`, input: containerInput(context, c, false, self) });
           return { children, live: context.live + context.pod.spec.containers.length };
         }),
-        ({ context }) => { if (!context.node.noDisk) savePodState(context.paths, context.state); },
+        // The record as prepared says all else; after init containers it must say they are done.
+        ({ context }) => { if (!context.node.noDisk && context.pod.spec.initContainers?.length) savePodState(context.paths, context.state); },
       ],
     },
     failed: {
