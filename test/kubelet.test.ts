@@ -181,6 +181,8 @@ test('skiff logs -f and skiff exec', async ({ client, nats }) => {
   const p = await client.create(pod('node-a', [sh('talker', 'i=0; while true; do i=$((i+1)); echo line $i; sleep 0.2; done')]));
   await waitFor('running', async () => (await current(client, p)).status?.phase === 'Running');
   const url = nats.url;
+  // It prints a line every 0.2 s: a compiled skiff can ask before the second.
+  await waitFor('three lines printed', async () => (await skiff(['logs', p.metadata.name!], { url })).stdout.trim().split('\n').length >= 3);
   const logs = await skiff(['logs', p.metadata.name!, '--tail', '2'], { url });
   assert.is(logs.code, 0, logs.stderr);
   assert.is(logs.stdout.trim().split('\n').length, 2);
