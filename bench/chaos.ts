@@ -13,7 +13,7 @@ import { connectNats } from '../actors/lib/nats.ts';
 import type { Deployment, Event, Node, Pod, Service } from '../protocol/types.ts';
 import { groupsStillAlive } from '../actors/lib/procfs.ts';
 import { readStateFile } from '../cli/up/groups.ts';
-import { buildDist } from '../infra/build.ts';
+import { ensureDist } from '../infra/build.ts';
 import { freePort, recordGossipChanges, ROOT, spawnProc, waitFor, type Proc, type SeenChange } from '../test/harness.ts';
 import { progress, quantile, writeResult } from './stats.ts';
 
@@ -40,8 +40,8 @@ const stats = (xs: number[]) => ({ samples: xs.length, p50Ms: quantile(xs, 0.5),
 
 // The repository's Procfile, with absolute paths, in a directory of its own: its own ports, its
 // own .skiff, nothing shared with a cluster the user may be running. Its lines run dist/.
-progress('building dist/');
-await buildDist();
+progress('building dist/ unless it is current');
+await ensureDist();
 const dir = mkdtempSync(join(tmpdir(), 'skiff-chaos-'));
 const procfile = readFileSync(join(ROOT, 'Procfile'), 'utf8').replace(/ (dist\/\S+)/g, (_m, file: string) => ` ${join(ROOT, file)}`);
 writeFileSync(join(dir, 'Procfile'), procfile);

@@ -2,7 +2,7 @@
 // spec.nodeName already set, so the kubelet is measured without the scheduler; each runs a tiny
 // process. A watch sees each pod reach Running. Reports p50/p99 of create → Running and each
 // kubelet's CPU per pod started (user and system time apart) and RSS at 100 pods. The processes
-// are the compiled ones in dist/ (built first), as a cluster runs them; --sources runs them
+// are the compiled ones in dist/ (built first unless current), as a cluster runs them; --sources runs them
 // through tsx. Writes bench/results/pod-startup.json.
 // Usage: tsx bench/pod-startup.ts [--pods 300] [--rate 100] [--sources] [--profile DIR]   (rate: pods created per second)
 import { parseArgs } from 'node:util';
@@ -11,7 +11,7 @@ import { connectNats } from '../actors/lib/nats.ts';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { CLOCK_TICKS_PER_SECOND, processUsage } from '../actors/lib/procfs.ts';
-import { buildDist } from '../infra/build.ts';
+import { ensureDist } from '../infra/build.ts';
 import { progress, quantile, writeResult } from './stats.ts';
 import type { Pod } from '../protocol/types.ts';
 import { startMaster, startNats, startNode, waitFor, type NodeProc } from '../test/harness.ts';
@@ -26,7 +26,7 @@ const RATE = Number(values.rate);
 const NODES = 3;
 
 const compiled = !values.sources;
-if (compiled) await buildDist();
+if (compiled) await ensureDist();
 
 /** User and system CPU seconds a process has used so far. */
 function cpuTimes(pid: number): { user: number; system: number } {

@@ -35,8 +35,8 @@ if ! has_nats; then
 fi
 
 # The compiled programs that the skiff command and the Procfile run (infra/build.ts): built when
-# dist/ is missing or older than any source or the installed packages.
-if [ ! -f dist/built ] || [ package-lock.json -nt dist/built ] || [ -n "$(find actors cli protocol infra -name '*.ts' ! -name '*.test.ts' -newer dist/built | head -1)" ]; then
-  say "building dist/ (npm run build)..."
+# infra/dist-state.js finds dist/ missing or older than its sources or the installed packages.
+if ! stale=$(node infra/dist-state.js); then
+  say "building dist/ (npm run build): $stale"
   node --import tsx infra/build.ts --quiet
 fi

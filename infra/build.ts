@@ -4,11 +4,12 @@
 // module resolutions) and splits what they share into dist/chunks/, so a CLI command's code is read
 // only when that command runs. Why esbuild and not tsc: see the README's benchmark section.
 // Usage: node --import tsx infra/build.ts [--quiet]
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { PROJECT_ROOT } from '../actors/lib/entry.ts';
+import { whyStale } from './dist-state.js';
 
 /** Every program skiff starts, by its path without extension; each becomes dist/<path>.js. */
 export const PROGRAMS = [
@@ -52,8 +53,7 @@ export async function buildDist(): Promise<{ files: number; bytes: number; ms: n
       minifySyntax: true,
       logLevel: 'warning',
     });
-    mkdirSync(next, { recursive: true });
-    // Marks the folder as built whole; the bin compares its time with the sources'.
+    // Marks the folder as built whole; infra/dist-state.js compares its time with the sources'.
     writeFileSync(join(next, 'built'), `${new Date().toISOString()}\n`);
     rmSync(out, { recursive: true, force: true });
     renameSync(next, out);
@@ -62,6 +62,11 @@ export async function buildDist(): Promise<{ files: number; bytes: number; ms: n
   } finally {
     rmSync(next, { recursive: true, force: true });
   }
+}
+
+/** Builds dist/ only if it is not current (a benchmark or test about to run it). */
+export async function ensureDist(): Promise<void> {
+  if (whyStale(PROJECT_ROOT)) await buildDist();
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
