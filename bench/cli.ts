@@ -5,14 +5,13 @@
 // RSS of a master and of a node, both ways, and the compiled node's RSS at 100 pods.
 // Writes bench/results/cli.json.
 // Usage: tsx bench/cli.ts [--runs 20] [--pods 100]
-import { spawn } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { ApiClient } from '../actors/lib/client.ts';
 import { connectNats } from '../actors/lib/nats.ts';
 import { processUsage } from '../actors/lib/procfs.ts';
-import { buildDist } from '../infra/build.ts';
+import { ensureDist } from '../infra/build.ts';
 import type { Pod } from '../protocol/types.ts';
-import { programArgs, ROOT, startMaster, startNats, startNode, waitFor, type Master, type NodeProc } from '../test/harness.ts';
+import { skiff, startMaster, startNats, startNode, waitFor, type Master, type NodeProc } from '../test/harness.ts';
 import { progress, quantile, writeResult } from './stats.ts';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '20' }, pods: { type: 'string', default: '100' }, help: { type: 'boolean', short: 'h' } } });
@@ -29,8 +28,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const mb = (bytes: number) => Number((bytes / 2 ** 20).toFixed(1));
 const rssOf = (pid: number) => mb(processUsage(pid)!.rssBytes);
 
-progress('building dist/');
-await buildDist();
+progress('building dist/ unless it is current');
+await ensureDist();
 const nats = await startNats();
 const running: { stop(): Promise<void> }[] = [];
 let result;
@@ -62,13 +61,12 @@ try {
   await sleep(SETTLE_MS);
   const nodeRssMBAtPods = rssOf(node.proc.pid);
 
-  const time = (compiled: boolean, args: string[]) => new Promise<number>((resolve, reject) => {
+  const time = async (compiled: boolean, args: string[]) => {
     const started = performance.now();
-    const child = spawn(process.execPath, [...programArgs('cli/main', compiled), ...args], { cwd: ROOT, env: { ...process.env, SKIFF_NATS_URL: nats.url }, stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d) => { stderr += d; });
-    child.once('exit', (code) => (code === 0 ? resolve(performance.now() - started) : reject(new Error(`skiff ${args.join(' ')} exited ${code}: ${stderr}`))));
-  });
+    const r = await skiff(args, { url: nats.url, via: compiled ? 'dist' : 'sources' });
+    if (r.code !== 0) throw new Error(`skiff ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
+    return performance.now() - started;
+  };
   const commands = [];
   for (const args of COMMANDS) {
     const line = `skiff ${args.join(' ')}`;

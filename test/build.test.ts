@@ -6,23 +6,22 @@ import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
 import { statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { programArgs } from '../actors/lib/entry.ts';
 import { listPids, processCommandLine, processStat } from '../actors/lib/procfs.ts';
-import { buildDist } from '../infra/build.ts';
-import {
-  apiserverForTests, programArgs, ROOT, skiff, spawnProc, startNode, tempDir, waitFor, type RunResult,
-} from './harness.ts';
+import { ensureDist } from '../infra/build.ts';
+import { apiserverForTests, ROOT, skiff, spawnProc, startNode, tempDir, waitFor } from './harness.ts';
 
-/** Runs the CLI from its sources (tsx) or from dist/, directly, without the bin's choice. */
-function run(compiled: boolean, args: string[], url: string, input = ''): Promise<RunResult> {
-  const child = spawn(process.execPath, [...programArgs('cli/main', compiled), ...args], {
-    cwd: ROOT, env: { ...process.env, SKIFF_NATS_URL: url }, stdio: ['pipe', 'pipe', 'pipe'],
+/** The CLI straight from its sources (tsx) or from dist/, without the bin's choice. */
+const run = (compiled: boolean, args: string[], url: string, input = '') => skiff(args, { url, input, via: compiled ? 'dist' : 'sources' });
+
+/** What a command prints on stdout, once it has exited. */
+function stdoutOf(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<string> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.once('exit', () => resolve(out));
   });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => { stdout += d; });
-  child.stderr.on('data', (d) => { stderr += d; });
-  child.stdin.end(input);
-  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, stdout, stderr })));
 }
 
 const MANIFEST = `apiVersion: apps/v1
@@ -40,7 +39,7 @@ spec:
 const same = suite('build - compiled and sources alike');
 const ctx = apiserverForTests(same);
 same.before(async () => {
-  await buildDist();
+  await ensureDist();
 });
 
 same('build - the same output and exit code for the same commands', async () => {
@@ -71,13 +70,10 @@ same('completion - the bash script completes verbs, kinds and live names through
   const dir = tempDir('skiff-completion-');
   const bin = join(dir, 'skiff');
   writeFileSync(bin, `#!/bin/sh\nexec ${process.execPath} ${join(ROOT, 'cli', 'skiff.js')} "$@"\n`, { mode: 0o755 });
-  const complete = (...words: string[]) => new Promise<string>((resolve) => {
+  const complete = async (...words: string[]) => {
     const script = `source <("$SKIFF" completion bash); COMP_WORDS=("$SKIFF" ${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length}; _skiff; printf '%s\\n' "\${COMPREPLY[@]}"`;
-    const child = spawn('bash', ['-c', script], { env: { ...process.env, SKIFF: bin, SKIFF_NATS_URL: ctx.nats.url }, stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (d) => { out += d; });
-    child.once('exit', () => resolve(out.trim()));
-  });
+    return (await stdoutOf('bash', ['-c', script], { SKIFF: bin, SKIFF_NATS_URL: ctx.nats.url })).trim();
+  };
   assert.is(await complete('rollo'), 'rollout');
   assert.is(await complete('get', 'deploym'), 'deployment\ndeployments');
   assert.is(await complete('get', 'deploy', ''), 'web');
@@ -97,12 +93,7 @@ same('build - the bin runs dist/ while it is current, and the sources once one i
     assert.is(stale.stdout, current.stdout);
     assert.is(stale.stderr, '', 'nothing said to a pipe');
     // At a terminal (script(1) makes one), it says which it runs and why.
-    const atTerminal = await new Promise<string>((resolve) => {
-      const child = spawn('script', ['-qc', `${process.execPath} ${join(ROOT, 'cli', 'skiff.js')} version --client`, '/dev/null'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
-      let out = '';
-      child.stdout.on('data', (d) => { out += d; });
-      child.once('exit', () => resolve(out));
-    });
+    const atTerminal = await stdoutOf('script', ['-qc', `${process.execPath} ${join(ROOT, 'cli', 'skiff.js')} version --client`, '/dev/null']);
     assert.match(atTerminal, /skiff: \S+ is newer than dist\/; running the sources through tsx \(npm run build/);
     assert.match(atTerminal, /Client Version: /);
   } finally {

@@ -11,6 +11,7 @@ import type { NatsConnection } from 'nats';
 import { Registry } from 'prom-client';
 import { startApiserver } from '../actors/apiserver/index.ts';
 import { ApiClient } from '../actors/lib/client.ts';
+import { programArgs } from '../actors/lib/entry.ts';
 import { silentLogger } from '../actors/lib/log.ts';
 import { connectNats } from '../actors/lib/nats.ts';
 import { loadConfig, type Config } from '../protocol/config.ts';
@@ -293,7 +294,7 @@ export interface Master {
 
 export async function startMaster(url: string, env: NodeJS.ProcessEnv = {}, opts: { compiled?: boolean } = {}): Promise<Master> {
   const port = await freePort();
-  const proc = spawnProc(process.execPath, [...NODE_FLAGS, ...programArgs('actors/master/main', opts.compiled)], {
+  const proc = spawnProc(process.execPath, [...NODE_FLAGS, ...programArgs('actors/master/main', opts.compiled ?? false)], {
     env: { SKIFF_NATS_URL: url, PORT: String(port), SKIFF_KV_STORAGE: 'memory', SKIFF_WATCH_HEARTBEAT_MS: '500', ...env },
   });
   await waitFor(`master on port ${port}`, () => healthy(port), 20_000).catch(async (err) => {
@@ -356,9 +357,13 @@ export interface RunResult {
   stderr: string;
 }
 
-/** Runs the real `skiff` command. */
-export async function skiff(args: string[], opts: { url?: string; input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<RunResult> {
-  const child = spawn(process.execPath, [join(ROOT, 'cli/skiff.js'), ...args], {
+/**
+ * Runs the real `skiff` command: through its bin, as a user does (which runs dist/ while it is
+ * current), or (`via`) straight from dist/ or from the sources.
+ */
+export async function skiff(args: string[], opts: { url?: string; input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; via?: 'bin' | 'dist' | 'sources' } = {}): Promise<RunResult> {
+  const program = !opts.via || opts.via === 'bin' ? [join(ROOT, 'cli/skiff.js')] : programArgs('cli/main', opts.via === 'dist');
+  const child = spawn(process.execPath, [...program, ...args], {
     cwd: ROOT,
     env: { ...process.env, ...(opts.url ? { SKIFF_NATS_URL: opts.url } : {}), ...opts.env },
     stdio: ['pipe', 'pipe', 'pipe'],
@@ -417,16 +422,11 @@ export interface NodeProc {
   stop(): Promise<void>;
 }
 
-/** How a test runs one of skiff's programs: its sources through tsx, or (`compiled`) its build in dist/. */
-export function programArgs(program: string, compiled = false): string[] {
-  return compiled ? [join(ROOT, 'dist', `${program}.js`)] : ['--import', 'tsx', join(ROOT, `${program}.ts`)];
-}
-
 /** A real node process (kubelet), on a data directory of its own unless one is given. */
 export async function startNode(url: string, name: string, opts: { dataDir?: string; args?: string[]; env?: NodeJS.ProcessEnv; compiled?: boolean } = {}): Promise<NodeProc> {
   const port = await freePort();
   const dataDir = opts.dataDir ?? tempDir(`skiff-${name}-`);
-  const proc = spawnProc(process.execPath, [...NODE_FLAGS, ...programArgs('actors/node/main', opts.compiled), '--name', name, ...(opts.args ?? [])], {
+  const proc = spawnProc(process.execPath, [...NODE_FLAGS, ...programArgs('actors/node/main', opts.compiled ?? false), '--name', name, ...(opts.args ?? [])], {
     env: { SKIFF_NATS_URL: url, PORT: String(port), SKIFF_NODE_DATA_DIR: dataDir, SKIFF_WATCH_HEARTBEAT_MS: '500', ...opts.env },
   });
   await waitFor(`node ${name} on port ${port}`, () => healthy(port), 20_000).catch(async (err) => {

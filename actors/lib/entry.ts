@@ -19,8 +19,17 @@ export const PROJECT_ROOT = ((): string => {
   return dir;
 })();
 
-/** The command that runs one of skiff's programs (`actors/kubelet/reaper-main`, no extension), whatever the caller's directory. */
+/**
+ * What node needs to run one of skiff's programs (`actors/kubelet/reaper-main`, no extension),
+ * whatever the caller's directory: its build in dist/, or its source through tsx. By default the
+ * way this code itself runs; tests and benchmarks choose.
+ */
+export function programArgs(program: string, fromDist = compiled): string[] {
+  if (fromDist) return [join(PROJECT_ROOT, 'dist', `${program}.js`)];
+  return ['--import', import.meta.resolve('tsx'), join(PROJECT_ROOT, `${program}.ts`)];
+}
+
+/** The command that runs one of skiff's programs the way this code runs. */
 export function programCommand(program: string, args: string[]): string[] {
-  if (compiled) return [process.execPath, join(PROJECT_ROOT, 'dist', `${program}.js`), ...args];
-  return [process.execPath, '--import', import.meta.resolve('tsx'), join(PROJECT_ROOT, `${program}.ts`), ...args];
+  return [process.execPath, ...programArgs(program), ...args];
 }
