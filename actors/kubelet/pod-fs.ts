@@ -56,7 +56,8 @@ function ensureLink(link: string, target: string): void {
 
 /** Creates the pod's directories, volumes and mount links; safe to run again on re-adoption. */
 export function preparePodDirs(pod: Pod, paths: PodPaths): void {
-  for (const d of [paths.root, paths.volumes, paths.logs]) mkdirSync(d, { recursive: true });
+  // `logs` comes with each container's log directory, `volumes` with each emptyDir: fewer calls.
+  mkdirSync(paths.root, { recursive: true });
   for (const v of pod.spec.volumes ?? []) {
     if (v.emptyDir) mkdirSync(join(paths.volumes, v.name), { recursive: true });
     if (v.hostPath && (v.hostPath.type === 'DirectoryOrCreate' || v.hostPath.type === undefined)) mkdirSync(v.hostPath.path, { recursive: true });
