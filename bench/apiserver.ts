@@ -4,12 +4,12 @@
 // Usage: tsx bench/apiserver.ts [--ops N]
 import { parseArgs } from 'node:util';
 import { StorageType } from 'nats';
-import { ApiClient } from '../actors/lib/client.ts';
-import { connectNats } from '../actors/lib/nats.ts';
+import { ApiClient } from '../actors/client/client.ts';
+import { connectNats } from '../actors/platform/nats.ts';
 import { encodeObject } from '../protocol/codec.ts';
 import type { Pod } from '../protocol/types.ts';
 import { startMaster, startNats } from '../test/harness.ts';
-import { processUsage } from '../actors/lib/procfs.ts';
+import { processUsage } from '../actors/platform/procfs.ts';
 import { progress, quantile, writeResult } from './stats.ts';
 
 const { values } = parseArgs({ options: { ops: { type: 'string', default: '3000' }, help: { type: 'boolean', short: 'h' } } });

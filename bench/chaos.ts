@@ -8,10 +8,10 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ApiClient } from '../actors/lib/client.ts';
-import { connectNats } from '../actors/lib/nats.ts';
+import { ApiClient } from '../actors/client/client.ts';
+import { connectNats } from '../actors/platform/nats.ts';
 import type { Deployment, Event, Node, Pod, Service } from '../protocol/types.ts';
-import { groupsStillAlive } from '../actors/lib/procfs.ts';
+import { groupsStillAlive } from '../actors/platform/procfs.ts';
 import { readStateFile } from '../cli/up/groups.ts';
 import { ensureDist } from '../infra/build.ts';
 import { freePort, recordGossipChanges, ROOT, spawnProc, waitFor, type Proc, type SeenChange } from '../test/harness.ts';

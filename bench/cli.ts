@@ -6,9 +6,9 @@
 // Writes bench/results/cli.json.
 // Usage: tsx bench/cli.ts [--runs 20] [--pods 100]
 import { parseArgs } from 'node:util';
-import { ApiClient } from '../actors/lib/client.ts';
-import { connectNats } from '../actors/lib/nats.ts';
-import { processUsage } from '../actors/lib/procfs.ts';
+import { ApiClient } from '../actors/client/client.ts';
+import { connectNats } from '../actors/platform/nats.ts';
+import { processUsage } from '../actors/platform/procfs.ts';
 import { ensureDist } from '../infra/build.ts';
 import type { Pod } from '../protocol/types.ts';
 import { skiff, startMaster, startNats, startNode, waitFor, type Master, type NodeProc } from '../test/harness.ts';

@@ -5,8 +5,8 @@
 // Usage: tsx bench/gossip.ts [--n 1000] [--loss 0] [--latency 0.5,2] [--kills 20] [--real 50] [--slow-ms 300] [--quick]
 import { parseArgs } from 'node:util';
 import type { NatsConnection } from 'nats';
-import { silentLogger } from '../actors/lib/log.ts';
-import { connectNats } from '../actors/lib/nats.ts';
+import { silentLogger } from '../actors/platform/log.ts';
+import { connectNats } from '../actors/platform/nats.ts';
 import { MemoryGroup } from '../actors/membership/memory-group.ts';
 import { Membership, swimConfig, type Member, type SwimConfig } from '../actors/membership/index.ts';
 import { loadConfig } from '../protocol/config.ts';

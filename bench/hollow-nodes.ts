@@ -6,12 +6,12 @@
 import { parseArgs } from 'node:util';
 import { Registry } from 'prom-client';
 import { createActor } from 'xstate';
-import { ApiClient } from '../actors/lib/client.ts';
-import { silentLogger } from '../actors/lib/log.ts';
-import { connectNats } from '../actors/lib/nats.ts';
+import { ApiClient } from '../actors/client/client.ts';
+import { silentLogger } from '../actors/platform/log.ts';
+import { connectNats } from '../actors/platform/nats.ts';
 import { Kubelet, kubeletConfig, kubeletMachine, WATCHDOG_MODES } from '../actors/kubelet/index.ts';
 import { FakeRuntime, passingProber } from '../actors/kubelet/fake-runtime.ts';
-import { startProfiling } from '../actors/lib/profile.ts';
+import { startProfiling } from '../actors/platform/profile.ts';
 import { loadConfig } from '../protocol/config.ts';
 
 const { values } = parseArgs({ options: { nodes: { type: 'string', default: '1000' }, first: { type: 'string', default: '0' }, help: { type: 'boolean', short: 'h' } } });

@@ -6,11 +6,11 @@
 // through tsx. Writes bench/results/pod-startup.json.
 // Usage: tsx bench/pod-startup.ts [--pods 300] [--rate 100] [--sources] [--profile DIR]   (rate: pods created per second)
 import { parseArgs } from 'node:util';
-import { ApiClient } from '../actors/lib/client.ts';
-import { connectNats } from '../actors/lib/nats.ts';
+import { ApiClient } from '../actors/client/client.ts';
+import { connectNats } from '../actors/platform/nats.ts';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { CLOCK_TICKS_PER_SECOND, processUsage } from '../actors/lib/procfs.ts';
+import { CLOCK_TICKS_PER_SECOND, processUsage } from '../actors/platform/procfs.ts';
 import { ensureDist } from '../infra/build.ts';
 import { progress, quantile, writeResult } from './stats.ts';
 import type { Pod } from '../protocol/types.ts';

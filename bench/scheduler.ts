@@ -6,9 +6,9 @@
 // bench/results/scheduler.json.
 // Usage: tsx bench/scheduler.ts [--nodes 1000] [--pods 10000] [--deployments 100] [--hollow-processes 1]
 import { parseArgs } from 'node:util';
-import { ApiClient } from '../actors/lib/client.ts';
-import { connectNats } from '../actors/lib/nats.ts';
-import { processUsage } from '../actors/lib/procfs.ts';
+import { ApiClient } from '../actors/client/client.ts';
+import { connectNats } from '../actors/platform/nats.ts';
+import { processUsage } from '../actors/platform/procfs.ts';
 import { progress, quantile, writeResult } from './stats.ts';
 import type { Deployment, Node, Pod } from '../protocol/types.ts';
 import { NODE_FLAGS, spawnProc, startMaster, startNats, waitFor } from '../test/harness.ts';

@@ -1,7 +1,7 @@
 // What a `skiff` subcommand is, and what it gets to run with.
 import type { ParseArgsConfig } from 'node:util';
 import type { NatsConnection } from 'nats';
-import type { ApiClient } from '../actors/lib/client.ts';
+import type { ApiClient } from '../actors/client/client.ts';
 import type { Config } from '../protocol/config.ts';
 import { Invalid, SkiffError, Unavailable, formatFieldError } from '../protocol/errors.ts';
 

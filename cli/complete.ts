@@ -119,8 +119,8 @@ const NAMES_TIMEOUT_MS = 1000;
 
 async function liveNames(c: Extract<Completion, { type: 'names' }>): Promise<string[]> {
   const { loadConfig } = await import('../protocol/config.ts');
-  const { connectNats } = await import('../actors/lib/nats.ts');
-  const { ApiClient } = await import('../actors/lib/client.ts');
+  const { connectNats } = await import('../actors/platform/nats.ts');
+  const { ApiClient } = await import('../actors/client/client.ts');
   const cfg = loadConfig();
   const nc = await connectNats({ url: cfg.natsUrl, name: 'skiff completion', persistent: false, timeoutMs: NAMES_TIMEOUT_MS });
   try {

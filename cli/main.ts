@@ -1,7 +1,7 @@
 // The skiff command: kubectl-style verbs against the cluster over NATS, and `up` to run one.
 import { parseArgs } from 'node:util';
 import type { NatsConnection } from 'nats';
-import type { ApiClient } from '../actors/lib/client.ts';
+import type { ApiClient } from '../actors/client/client.ts';
 import { ConfigError, loadConfig } from '../protocol/config.ts';
 import { formatError, UsageError, type CliContext } from './command.ts';
 import { findVerb, VERBS } from './commands/index.ts';
@@ -56,7 +56,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     const cfg = loadConfig();
     // NATS and the API client are loaded on first use: --help and local commands never need them.
-    const nats = async () => (nc ??= await (await import('../actors/lib/nats.ts')).connectNats({ url: cfg.natsUrl, name: `skiff ${name}`, persistent: false }));
+    const nats = async () => (nc ??= await (await import('../actors/platform/nats.ts')).connectNats({ url: cfg.natsUrl, name: `skiff ${name}`, persistent: false }));
     let client: ApiClient | undefined;
     const ctx: CliContext = {
       cfg,
@@ -65,7 +65,7 @@ export async function main(argv: string[]): Promise<number> {
       nats,
       client: async () => {
         if (client) return client;
-        const { ApiClient } = await import('../actors/lib/client.ts');
+        const { ApiClient } = await import('../actors/client/client.ts');
         return (client = new ApiClient(await nats(), { timeoutMs: cfg.requestTimeoutMs }));
       },
       readStdin: async () => {

@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { ApiClient } from '../actors/lib/client.ts';
-import type { WatchOptions, WatchUpdate } from '../actors/lib/watch.ts';
+import type { ApiClient } from '../actors/client/client.ts';
+import type { WatchOptions, WatchUpdate } from '../actors/client/watch.ts';
 import { loadConfig } from '../protocol/config.ts';
 import type { Deployment, DeploymentStatus, Pod, ReplicaSet } from '../protocol/types.ts';
 import { parseNodeName, parseObjectName } from './arguments.ts';

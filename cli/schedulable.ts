@@ -1,5 +1,5 @@
 // Cordoning: a Node's spec.unschedulable, which keeps the scheduler from placing new pods on it.
-import type { ApiClient } from '../actors/lib/client.ts';
+import type { ApiClient } from '../actors/client/client.ts';
 import type { Node } from '../protocol/types.ts';
 
 /** Sets spec.unschedulable; false if the node already had that value (nothing is written then). */

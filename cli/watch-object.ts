@@ -1,7 +1,7 @@
 // Waiting on one object by watching it, never by polling: each state it passes through (or its
 // absence, once it is gone) goes to a `settle` function until that returns a verdict.
-import type { ApiClient } from '../actors/lib/client.ts';
-import type { WatchHandle } from '../actors/lib/watch.ts';
+import type { ApiClient } from '../actors/client/client.ts';
+import type { WatchHandle } from '../actors/client/watch.ts';
 import type { Config } from '../protocol/config.ts';
 import type { KubeObject, Pod } from '../protocol/types.ts';
 import type { CliContext } from './command.ts';

@@ -8,7 +8,7 @@ import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import { PROJECT_ROOT } from '../actors/lib/entry.ts';
+import { PROJECT_ROOT } from '../actors/platform/entry.ts';
 import { whyStale } from './dist-state.js';
 
 /** Every program skiff starts, by its path without extension; each becomes dist/<path>.js. */

@@ -6,10 +6,10 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Counter, Gauge } from 'prom-client';
-import { PROJECT_ROOT } from '../actors/lib/entry.ts';
-import { createLogger } from '../actors/lib/log.ts';
-import { createRegistry, startStatusServer } from '../actors/lib/metrics.ts';
-import { statusPort } from '../actors/lib/process.ts';
+import { PROJECT_ROOT } from '../actors/platform/entry.ts';
+import { createLogger } from '../actors/platform/log.ts';
+import { createRegistry, startStatusServer } from '../actors/platform/metrics.ts';
+import { statusPort } from '../actors/platform/process.ts';
 import { DEFAULT_NATS_MONITOR_PORT, DEFAULT_NATS_PORT } from '../protocol/config.ts';
 
 const log = createLogger({ component: 'nats' });

@@ -6,8 +6,8 @@ import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
 import { statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { programArgs } from '../actors/lib/entry.ts';
-import { listPids, processCommandLine, processStat } from '../actors/lib/procfs.ts';
+import { programArgs } from '../actors/platform/entry.ts';
+import { listPids, processCommandLine, processStat } from '../actors/platform/procfs.ts';
 import { ensureDist } from '../infra/build.ts';
 import { apiserverForTests, ROOT, skiff, spawnProc, startNode, tempDir, waitFor } from './harness.ts';
 

@@ -4,7 +4,7 @@
 // many kills, and the two-minute load, are bench/chaos.ts's; this pins the behaviour.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { ApiClient } from '../actors/lib/client.ts';
+import type { ApiClient } from '../actors/client/client.ts';
 import type { Deployment, Event, Node, Pod, Service } from '../protocol/types.ts';
 import { freePort, metricSum, recordGossipChanges, setup, spawnProc, startCluster, startNode, stopCluster, waitFor, type Cluster, type Proc, type SeenChange } from './harness.ts';
 

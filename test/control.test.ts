@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { ApiClient } from '../actors/lib/client.ts';
+import type { ApiClient } from '../actors/client/client.ts';
 import type { Deployment, Event, Lease, Node, Pod } from '../protocol/types.ts';
 import { metricSum, setup, withLogsOnFailure, skiff, startCluster, startNode, stopCluster, waitFor, type Cluster, type Master } from './harness.ts';
 

@@ -5,7 +5,7 @@ import * as assert from 'uvu/assert';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { join } from 'node:path';
-import type { ApiClient } from '../actors/lib/client.ts';
+import type { ApiClient } from '../actors/client/client.ts';
 import type { Deployment, Endpoints, Event, Pod, Service } from '../protocol/types.ts';
 import { freePort, freePorts, setup, startCluster, stopCluster, waitFor, type Cluster } from './harness.ts';
 

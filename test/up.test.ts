@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { listPids, processCommandLine, processStat } from '../actors/lib/procfs.ts';
+import { listPids, processCommandLine, processStat } from '../actors/platform/procfs.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const fixtures = join(root, 'test', 'fixtures', 'up');

@@ -2,7 +2,7 @@
 // then serve. Any failure goes back through a backoff to the start; while serving, the request
 // subscription, the watch heartbeats and the namespace sweep live exactly as long as the state.
 import { assign, fromCallback, fromPromise, setup } from 'xstate';
-import type { Logger } from '../lib/log.ts';
+import type { Logger } from '../platform/log.ts';
 import type { ApiServer } from './server.ts';
 
 export interface ApiserverInput {

@@ -9,10 +9,10 @@ import { AlreadyExists, Conflict, Forbidden, Invalid, NotFound, StaleLeader } fr
 import { KINDS } from '../../protocol/kinds.ts';
 import { API_WILDCARD, APISERVER_QUEUE, apiSubject } from '../../protocol/subjects.ts';
 import type { Deployment, KubeObject, Lease, Pod, ReplicaSet, Service } from '../../protocol/types.ts';
-import { apiServers } from '../lib/apiservers.ts';
-import { ApiClient } from '../lib/client.ts';
-import { connectNats } from '../lib/nats.ts';
-import type { WatchUpdate } from '../lib/watch.ts';
+import { apiServers } from '../client/apiservers.ts';
+import { ApiClient } from '../client/client.ts';
+import { connectNats } from '../platform/nats.ts';
+import type { WatchUpdate } from '../client/watch.ts';
 import { setup, startInProcessApiserver, startNats, waitFor, type InProcessApiserver, type Nats } from '../../test/harness.ts';
 
 const pod = (name: string, labels: Record<string, string> = {}, extra: Partial<Pod['spec']> = {}): Pod => ({

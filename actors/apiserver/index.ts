@@ -2,7 +2,7 @@ import { createActor, waitFor, type Actor } from 'xstate';
 import type { NatsConnection } from 'nats';
 import type { Registry } from 'prom-client';
 import type { Config } from '../../protocol/config.ts';
-import type { Logger } from '../lib/log.ts';
+import type { Logger } from '../platform/log.ts';
 import { apiserverMachine } from './apiserver.machine.ts';
 import { ApiServer } from './server.ts';
 import type { AdmissionPlugin } from './admission.ts';

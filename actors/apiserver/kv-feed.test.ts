@@ -3,7 +3,7 @@
 import { suite, test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { StorageType, type KV, type NatsConnection } from 'nats';
-import { connectNats } from '../lib/nats.ts';
+import { connectNats } from '../platform/nats.ts';
 import { setup, startNats, waitFor, type Nats } from '../../test/harness.ts';
 import { KvFeed, parseAckSubject, type FeedEntry } from './kv-feed.ts';
 import { KvRequests } from './kv-requests.ts';

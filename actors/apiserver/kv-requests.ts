@@ -2,10 +2,10 @@
 // `$KV.<bucket>.<key>` with an expected-last-sequence header, answered by a PubAck; a get is a
 // JetStream direct get. nats.js's KV view does the same through a request object, a timer and a
 // captured Error per call; at thousands of writes a second that was a fifth of the apiserver's
-// CPU. Requests go through the connection's shared mux (actors/lib/requests.ts).
+// CPU. Requests go through the connection's shared mux (actors/client/requests.ts).
 import { headers, type Msg, type NatsConnection } from 'nats';
 import { Timeout, Unavailable } from '../../protocol/errors.ts';
-import { NoRespondersError, RequestTimeoutError, requestMux, type RequestMux } from '../lib/requests.ts';
+import { NoRespondersError, RequestTimeoutError, requestMux, type RequestMux } from '../client/requests.ts';
 
 const NOT_FOUND = 404;
 

@@ -6,7 +6,7 @@ import type { KindInfo } from '../../protocol/kinds.ts';
 import { isPlainObject } from '../../protocol/schema.ts';
 import { parseFieldSelector, parseSelector, SelectorError } from '../../protocol/selector.ts';
 import type { Lease, Namespace } from '../../protocol/types.ts';
-import type { Fence } from '../lib/client.ts';
+import type { Fence } from '../client/client.ts';
 import type { AdmissionChain } from './admission.ts';
 import type { Store } from './store.ts';
 import type { WatchCache, WatchFilter } from './watch-cache.ts';

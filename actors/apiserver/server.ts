@@ -11,14 +11,14 @@ import { AlreadyExists, BadRequest, Invalid, Timeout, toWire } from '../../proto
 import { KINDS, kindByResource, kindInfo, type KindInfo } from '../../protocol/kinds.ts';
 import { API_WILDCARD, APISERVER_BEAT, APISERVER_BEAT_MS, APISERVER_QUEUE, apiInstanceWildcard, kvBucket, parseApiSubject, VERSION_RESOURCE } from '../../protocol/subjects.ts';
 import { PROTOCOL_VERSION, SKIFF_VERSION, type ServerVersion } from '../../protocol/version.ts';
-import type { Logger } from '../lib/log.ts';
+import type { Logger } from '../platform/log.ts';
 import { AdmissionChain, namespaceLifecycle, type AdmissionPlugin } from './admission.ts';
 import { parsePortRange, servicePortAllocator } from './node-ports.ts';
 import type { Service } from '../../protocol/types.ts';
 import { deleteObject, sweepTerminatingNamespaces } from './deletion.ts';
 import { KvFeed } from './kv-feed.ts';
 import { Store } from './store.ts';
-import { outboundFor, type Outbound } from '../lib/outbound.ts';
+import { outboundFor, type Outbound } from '../client/outbound.ts';
 import { cacheOf, getNamespaceForAdmission, optionalString, parseFilter, requiredString, returnsObject, type ApiContext, type ApiRequest } from './request.ts';
 import { bindPod, createObject, getObject, listObjects, patchObject, updateObject, updateStatus, type ObjectResult } from './verbs.ts';
 import { WatchCache } from './watch-cache.ts';

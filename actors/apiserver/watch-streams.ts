@@ -3,7 +3,7 @@
 // request; a watcher that answers no heartbeat three times (or has no subscriber left) is dropped.
 import { ErrorCode, type NatsConnection, type NatsError } from 'nats';
 import { encode, encodeWatchEvents, encodeWithRaw } from '../../protocol/codec.ts';
-import type { Outbound } from '../lib/outbound.ts';
+import type { Outbound } from '../client/outbound.ts';
 import type { WatchCache, WatchFilter, Watcher } from './watch-cache.ts';
 
 /**

@@ -2,12 +2,12 @@
 // not this process leads), the fenced writer while it leads, events and logging.
 import type { Counter, Registry } from 'prom-client';
 import type { Deployment, Endpoints, Lease, Node, Pod, ReplicaSet, Service } from '../../protocol/types.ts';
-import type { ApiClient } from '../lib/client.ts';
-import type { EventRecorder } from '../lib/events.ts';
-import type { Informer } from '../lib/informer.ts';
-import type { Logger } from '../lib/log.ts';
+import type { ApiClient } from '../client/client.ts';
+import type { EventRecorder } from '../runtime/events.ts';
+import type { Informer } from '../client/informer.ts';
+import type { Logger } from '../platform/log.ts';
 import type { MemberState } from '../membership/index.ts';
-import { WorkQueue } from '../lib/workqueue.ts';
+import { WorkQueue } from '../runtime/workqueue.ts';
 
 export interface Informers {
   pods: Informer<Pod>;

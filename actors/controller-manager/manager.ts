@@ -2,10 +2,10 @@
 // that act on them, which run only while this master holds the controller-manager lease.
 import { Counter, type Registry } from 'prom-client';
 import { NODE_LEASE_NAMESPACE } from '../../protocol/defaults.ts';
-import type { ApiClient } from '../lib/client.ts';
-import type { EventRecorder } from '../lib/events.ts';
-import { Informer } from '../lib/informer.ts';
-import type { Logger } from '../lib/log.ts';
+import type { ApiClient } from '../client/client.ts';
+import type { EventRecorder } from '../runtime/events.ts';
+import { Informer } from '../client/informer.ts';
+import type { Logger } from '../platform/log.ts';
 import type { Controller, ControllerConfig, ControllerContext, GossipView } from './context.ts';
 import { DeploymentController } from './deployment/controller.ts';
 import { EndpointsController } from './endpoints/controller.ts';

@@ -4,9 +4,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Registry } from 'prom-client';
 import type { Endpoints, Service } from '../../protocol/types.ts';
-import { EventRecorder } from '../lib/events.ts';
-import { Informer } from '../lib/informer.ts';
-import { silentLogger } from '../lib/log.ts';
+import { EventRecorder } from '../runtime/events.ts';
+import { Informer } from '../client/informer.ts';
+import { silentLogger } from '../platform/log.ts';
 import { apiserverForTests, freePorts, waitFor } from '../../test/harness.ts';
 import { KubeProxy } from './kube-proxy.ts';
 

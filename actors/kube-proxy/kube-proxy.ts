@@ -5,10 +5,10 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { NotFound } from '../../protocol/errors.ts';
 import type { Condition, Endpoints, Service } from '../../protocol/types.ts';
-import type { ApiClient } from '../lib/client.ts';
-import type { EventRecorder } from '../lib/events.ts';
-import { objectKey, type Informer } from '../lib/informer.ts';
-import type { Logger } from '../lib/log.ts';
+import type { ApiClient } from '../client/client.ts';
+import type { EventRecorder } from '../runtime/events.ts';
+import { objectKey, type Informer } from '../client/informer.ts';
+import type { Logger } from '../platform/log.ts';
 import type { Backend, BalancerOptions, Policy } from './balancer.ts';
 import { Proxy, type Target } from './proxy.ts';
 

@@ -2,7 +2,7 @@
 // renew the Lease, report node status, follow this node's pods, rotate logs and serve logs and
 // exec; on STOP, drain the pods (or keep them running) and finish.
 import { assign, fromCallback, fromPromise, setup } from 'xstate';
-import type { Logger } from '../lib/log.ts';
+import type { Logger } from '../platform/log.ts';
 import type { Kubelet } from './kubelet.ts';
 
 export interface KubeletInput {

@@ -1,6 +1,6 @@
 // The reaper's last step (reaper.ts), run by its shell once a kubelet has been gone for the grace.
 // Usage: node --import tsx actors/kubelet/reaper-main.ts DATA_DIR DEAD_KUBELET_PID
-import { createLogger } from '../lib/log.ts';
+import { createLogger } from '../platform/log.ts';
 import { reapAbandoned } from './reaper.ts';
 
 const [dataDir, pid] = process.argv.slice(2);

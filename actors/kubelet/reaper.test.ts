@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { isAlive, waitFor } from '../../test/harness.ts';
-import { processStat } from '../lib/procfs.ts';
+import { processStat } from '../platform/procfs.ts';
 import { podPaths } from './pod-fs.ts';
 import { claimant, claimDataDir, DataDirInUse, reapAbandoned, startReaper } from './reaper.ts';
 import { savePodState } from './state.ts';

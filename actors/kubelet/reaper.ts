@@ -1,4 +1,4 @@
-// A node's dead-man's switch (lib/dead-mans-switch.ts): no container outlives its kubelet for
+// A node's dead-man's switch (platform/dead-mans-switch.ts): no container outlives its kubelet for
 // long. A kubelet killed with SIGKILL (or crashed) and started again re-adopts its containers; one
 // that never comes back would leave them running for ever, beside the replacements the node
 // lifecycle controller has made elsewhere. So at start the kubelet claims its data directory
@@ -7,9 +7,9 @@
 // kills every process group the pod records name.
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startDeadMansSwitch, type DeadMansSwitch } from '../lib/dead-mans-switch.ts';
-import { programCommand } from '../lib/entry.ts';
-import { isRunning, processStat } from '../lib/procfs.ts';
+import { startDeadMansSwitch, type DeadMansSwitch } from '../platform/dead-mans-switch.ts';
+import { programCommand } from '../platform/entry.ts';
+import { isRunning, processStat } from '../platform/procfs.ts';
 import { killOrphanGroups, stopOrphanGroups } from './runtime.ts';
 import { loadPodStates, recordedGroups } from './state.ts';
 

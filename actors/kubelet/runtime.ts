@@ -5,7 +5,7 @@
 // The Runtime interface lets the benchmark's hollow nodes run the same kubelet on a fake.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync, rmSync } from 'node:fs';
-import { groupRssBytes, groupsStillAlive, isRunning, processStat, signalGroup, terminateGroups } from '../lib/procfs.ts';
+import { groupRssBytes, groupsStillAlive, isRunning, processStat, signalGroup, terminateGroups } from '../platform/procfs.ts';
 
 export interface LaunchSpec {
   /** command followed by args */

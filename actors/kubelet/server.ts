@@ -7,7 +7,7 @@ import { decode, encode } from '../../protocol/codec.ts';
 import { BadRequest, NotFound, toWire } from '../../protocol/errors.ts';
 import { nodeSubject } from '../../protocol/subjects.ts';
 import type { Container } from '../../protocol/types.ts';
-import type { Logger } from '../lib/log.ts';
+import type { Logger } from '../platform/log.ts';
 import type { Kubelet, Worker } from './kubelet.ts';
 import { fileSize, instanceLog, readRange, tailLog } from './logs.ts';
 import { containerCwd, containerLogDir } from './pod-fs.ts';

@@ -4,7 +4,7 @@
 import { Conflict, NotFound } from '../../protocol/errors.ts';
 import { deepEqual } from '../../protocol/merge-patch.ts';
 import type { Pod, PodStatus } from '../../protocol/types.ts';
-import type { ApiClient } from '../lib/client.ts';
+import type { ApiClient } from '../client/client.ts';
 
 const RETRY_MS = 500;
 

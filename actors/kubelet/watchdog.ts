@@ -1,6 +1,6 @@
 // The node's memory watchdog, for hosts without a usable cgroup: one scan of /proc per period,
 // summing the RSS of each watched container's process group, and a kill past its limit.
-import { PAGE_SIZE, membersByGroup } from '../lib/procfs.ts';
+import { PAGE_SIZE, membersByGroup } from '../platform/procfs.ts';
 import type { ProcessHandle } from './runtime.ts';
 
 interface Watched {

@@ -5,7 +5,7 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import { encode } from '../../protocol/codec.ts';
 import type { Config } from '../../protocol/config.ts';
 import { GOSSIP_MEMBERS_QUEUE, gossipChangesSubject, gossipMembersSubject } from '../../protocol/subjects.ts';
-import type { Logger } from '../lib/log.ts';
+import type { Logger } from '../platform/log.ts';
 import { encodeMemberChange } from './messages.ts';
 import { NatsTransport, transportMetrics } from './nats-transport.ts';
 import type { Member, MemberRole, MemberState } from './state.ts';

@@ -8,7 +8,7 @@ import { Counter, type Registry } from 'prom-client';
 import {
   GOSSIP_JOIN, GOSSIP_JOIN_QUEUE, gossipReplySubject, gossipReplyWildcard, gossipSubject, parseGossipReplySeq,
 } from '../../protocol/subjects.ts';
-import type { Logger } from '../lib/log.ts';
+import type { Logger } from '../platform/log.ts';
 import { decodeMessage, encodeMessage, type Message } from './messages.ts';
 import type { Swim, Transport } from './swim.ts';
 

@@ -4,17 +4,17 @@
 import { parseArgs } from 'node:util';
 import { createActor, waitFor } from 'xstate';
 import { ConfigError, loadConfig } from '../../protocol/config.ts';
-import { ApiClient } from '../lib/client.ts';
-import { EventRecorder } from '../lib/events.ts';
-import { Informer } from '../lib/informer.ts';
+import { ApiClient } from '../client/client.ts';
+import { EventRecorder } from '../runtime/events.ts';
+import { Informer } from '../client/informer.ts';
 import { KubeProxy, kubeProxyMachine } from '../kube-proxy/index.ts';
 import type { Endpoints, Service } from '../../protocol/types.ts';
-import { createLogger } from '../lib/log.ts';
+import { createLogger } from '../platform/log.ts';
 import { joinGossip } from '../membership/index.ts';
-import { createRegistry, startStatusServer } from '../lib/metrics.ts';
-import { connectNats } from '../lib/nats.ts';
-import { instanceName, onShutdown, statusPort } from '../lib/process.ts';
-import { startProfiling } from '../lib/profile.ts';
+import { createRegistry, startStatusServer } from '../platform/metrics.ts';
+import { connectNats } from '../platform/nats.ts';
+import { instanceName, onShutdown, statusPort } from '../platform/process.ts';
+import { startProfiling } from '../platform/profile.ts';
 import {
   claimDataDir, DataDirInUse, detectCgroups, Kubelet, kubeletConfig, kubeletMachine, NodeConfigError, ProcessRuntime, realProber, serveNode,
   startReaper, stopRecordedGroups, WATCHDOG_MODES,

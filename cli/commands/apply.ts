@@ -5,7 +5,7 @@ import { kindInfo, type KindInfo } from '../../protocol/kinds.ts';
 import { applyPatch, deepEqual } from '../../protocol/merge-patch.ts';
 import { validateObject } from '../../protocol/validate.ts';
 import type { KubeObject } from '../../protocol/types.ts';
-import type { ApiClient } from '../../actors/lib/client.ts';
+import type { ApiClient } from '../../actors/client/client.ts';
 import { listOption, NAMESPACE_OPTIONS, stringOption, UsageError, type CliContext, type Command, type Values } from '../command.ts';
 import { ManifestError, formatProblem, readManifests, type ManifestDoc, type ManifestProblem } from '../manifest.ts';
 import { objectRef } from '../resources.ts';

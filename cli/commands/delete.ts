@@ -2,7 +2,7 @@
 import { NotFound } from '../../protocol/errors.ts';
 import type { KindInfo } from '../../protocol/kinds.ts';
 import type { KubeObject } from '../../protocol/types.ts';
-import type { ApiClient, DeleteOptions } from '../../actors/lib/client.ts';
+import type { ApiClient, DeleteOptions } from '../../actors/client/client.ts';
 import { formatError, listOption, NAMESPACE_OPTIONS, stringOption, UsageError, type CliContext, type Command, type Values } from '../command.ts';
 import { parseTimeout } from '../duration.ts';
 import { parseTargets, quotedRef } from '../resources.ts';

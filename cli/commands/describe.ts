@@ -6,7 +6,7 @@ import { NAMESPACE_OPTIONS, stringOption, type Command } from '../command.ts';
 import { parseTargets } from '../resources.ts';
 import { age, podStatus } from '../table.ts';
 import { fetchObjects, scopeOf } from './get.ts';
-import type { ApiClient } from '../../actors/lib/client.ts';
+import type { ApiClient } from '../../actors/client/client.ts';
 
 function mapText(m: Record<string, string> | undefined): string {
   const entries = Object.entries(m ?? {});

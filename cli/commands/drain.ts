@@ -1,5 +1,5 @@
 // skiff drain: cordon a node, then move its pods away without taking a Deployment down.
-import type { ApiClient } from '../../actors/lib/client.ts';
+import type { ApiClient } from '../../actors/client/client.ts';
 import { Conflict, NotFound } from '../../protocol/errors.ts';
 import type { Pod, ReplicaSet } from '../../protocol/types.ts';
 import { stringOption, type CliContext, type Command } from '../command.ts';

@@ -1,6 +1,6 @@
 // skiff rollout: watch, list, undo, restart, pause and resume a Deployment's rollouts.
 import { stringify } from 'yaml';
-import type { ApiClient } from '../../actors/lib/client.ts';
+import type { ApiClient } from '../../actors/client/client.ts';
 import type { Deployment, ReplicaSet } from '../../protocol/types.ts';
 import { NAMESPACE_OPTIONS, stringOption, UsageError, type CliContext, type Command, type Values } from '../command.ts';
 import { integerOption, namespaceOption, parseObjectName } from '../arguments.ts';

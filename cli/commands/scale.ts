@@ -1,5 +1,5 @@
 // skiff scale: set a Deployment's or ReplicaSet's spec.replicas.
-import type { ApiClient } from '../../actors/lib/client.ts';
+import type { ApiClient } from '../../actors/client/client.ts';
 import type { Deployment, ReplicaSet } from '../../protocol/types.ts';
 import { formatError, NAMESPACE_OPTIONS, UsageError, type Command } from '../command.ts';
 import { integerOption, namespaceOption, parseObjectNames, type ObjectName } from '../arguments.ts';

@@ -1,8 +1,8 @@
 // The process groups a `skiff up` runner starts, as its state file (.skiff/up/<pid>.json) records
 // them: shared by the runner, its guardian and the chaos benchmark (stopping them is
-// terminateGroups in actors/lib/procfs.ts).
+// terminateGroups in actors/platform/procfs.ts).
 import { readFileSync } from 'node:fs';
-import { isRunning } from '../../actors/lib/procfs.ts';
+import { isRunning } from '../../actors/platform/procfs.ts';
 
 /** A process group a runner started; the leader's start time tells a reused pid apart. */
 export interface Group { name: string; pgid: number; startTime: string }

@@ -1,12 +1,12 @@
-// `skiff up`'s dead-man's switch (actors/lib/dead-mans-switch.ts): a runner killed with SIGKILL,
+// `skiff up`'s dead-man's switch (actors/platform/dead-mans-switch.ts): a runner killed with SIGKILL,
 // or crashed, no longer leaves its whole cluster running until the next `skiff up` reclaims it.
 // Its guardian, told nothing by the runner's end, stops the groups the runner's state file names
 // as the runner itself would: SIGTERM, then SIGKILL after the stop timeout.
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { startDeadMansSwitch, type DeadMansSwitch } from '../../actors/lib/dead-mans-switch.ts';
-import { programCommand } from '../../actors/lib/entry.ts';
-import { terminateGroups } from '../../actors/lib/procfs.ts';
+import { startDeadMansSwitch, type DeadMansSwitch } from '../../actors/platform/dead-mans-switch.ts';
+import { programCommand } from '../../actors/platform/entry.ts';
+import { terminateGroups } from '../../actors/platform/procfs.ts';
 import { leftRunning } from './groups.ts';
 
 const POLL_MS = 100;

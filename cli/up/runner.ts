@@ -6,9 +6,9 @@ import { mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { restartDelay, type Backoff, type Instance } from './procfile.ts';
-import { groupsStillAlive, processStat, signalGroup, terminateGroups, waitForGroups } from '../../actors/lib/procfs.ts';
+import { groupsStillAlive, processStat, signalGroup, terminateGroups, waitForGroups } from '../../actors/platform/procfs.ts';
 import { leftRunning, type Group, type StateFile } from './groups.ts';
-import type { DeadMansSwitch } from '../../actors/lib/dead-mans-switch.ts';
+import type { DeadMansSwitch } from '../../actors/platform/dead-mans-switch.ts';
 import { startGuardian } from './guardian.ts';
 
 /** How a run ended; index.ts turns it into the exit code. */

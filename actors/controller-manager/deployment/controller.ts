@@ -4,8 +4,8 @@
 import { AlreadyExists, Conflict, NotFound } from '../../../protocol/errors.ts';
 import { deepEqual } from '../../../protocol/merge-patch.ts';
 import type { Deployment, Pod, ReplicaSet } from '../../../protocol/types.ts';
-import type { ApiClient } from '../../lib/client.ts';
-import { objectKey } from '../../lib/informer.ts';
+import type { ApiClient } from '../../client/client.ts';
+import { objectKey } from '../../client/informer.ts';
 import { QueueController } from '../context.ts';
 import { planRollout, REVISION_ANNOTATION, type RolloutAction } from './rollout.ts';
 

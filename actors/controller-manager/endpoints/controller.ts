@@ -3,8 +3,8 @@
 // to a pod that stopped being ready within one watch delivery.
 import { NotFound } from '../../../protocol/errors.ts';
 import type { Endpoints, Pod, Service } from '../../../protocol/types.ts';
-import type { ApiClient } from '../../lib/client.ts';
-import { Informer, objectKey } from '../../lib/informer.ts';
+import type { ApiClient } from '../../client/client.ts';
+import { Informer, objectKey } from '../../client/informer.ts';
 import { QueueController } from '../context.ts';
 import { desiredEndpoints, sameEndpoints, selects } from './reconcile.ts';
 

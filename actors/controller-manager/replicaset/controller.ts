@@ -4,10 +4,10 @@
 import { AlreadyExists, Conflict, NotFound } from '../../../protocol/errors.ts';
 import { deepEqual } from '../../../protocol/merge-patch.ts';
 import type { Pod, ReplicaSet } from '../../../protocol/types.ts';
-import type { ApiClient } from '../../lib/client.ts';
-import { objectKey } from '../../lib/informer.ts';
+import type { ApiClient } from '../../client/client.ts';
+import { objectKey } from '../../client/informer.ts';
 import { QueueController } from '../context.ts';
-import { Expectations } from '../expectations.ts';
+import { Expectations } from '../../runtime/expectations.ts';
 import { adoptable, planReplicaSet, podFromTemplate, slowStartBatches } from './reconcile.ts';
 
 export class ReplicaSetController extends QueueController {

@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Pod, ReplicaSet } from '../../../protocol/types.ts';
-import { Expectations } from '../expectations.ts';
+import { Expectations } from '../../runtime/expectations.ts';
 import { adoptable, deletionOrder, planReplicaSet, podFromTemplate, slowStartBatches } from './reconcile.ts';
 
 const rs = (replicas: number, extra: Partial<ReplicaSet['spec']> = {}): ReplicaSet => ({

@@ -4,7 +4,7 @@
 import type { KubeObject } from '../../protocol/types.ts';
 import type { ApiClient } from './client.ts';
 import type { WatchHandle, WatchOptions, WatchUpdate } from './watch.ts';
-import { createLogger } from './log.ts';
+import { createLogger } from '../platform/log.ts';
 
 const log = createLogger({ component: 'informer' });
 

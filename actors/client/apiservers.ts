@@ -7,7 +7,7 @@
 // does not ping a connection it is busy writing to. One per connection.
 import type { NatsConnection } from 'nats';
 import { APISERVER_BEAT, APISERVER_BEAT_MS } from '../../protocol/subjects.ts';
-import { onePerConnection } from './nats.ts';
+import { onePerConnection } from '../platform/nats.ts';
 
 /** Three beats missed and an apiserver is passed over. */
 const HEALTHY_MS = 3 * APISERVER_BEAT_MS;

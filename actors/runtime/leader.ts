@@ -6,8 +6,8 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import { assign, fromCallback, setup, type AnyActorLogic } from 'xstate';
 import { AlreadyExists, Conflict, NotFound } from '../../protocol/errors.ts';
 import type { Lease } from '../../protocol/types.ts';
-import type { ApiClient, Fence } from './client.ts';
-import type { Logger } from './log.ts';
+import type { ApiClient, Fence } from '../client/client.ts';
+import type { Logger } from '../platform/log.ts';
 
 export interface LeaderConfig {
   /** `namespace/name` of the Lease. */

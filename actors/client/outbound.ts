@@ -5,7 +5,7 @@
 // sends as one write. Everything that publishes on a connection shares its one Outbound
 // (outboundFor), so that what is published in order goes out in order.
 import type { MsgHdrs, NatsConnection, PublishOptions } from 'nats';
-import { onePerConnection } from './nats.ts';
+import { onePerConnection } from '../platform/nats.ts';
 
 export class Outbound {
   private queue: { subject: string; data: Uint8Array; opts?: PublishOptions; failed?: (err: Error) => void }[] = [];

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { Counter, type Registry } from 'prom-client';
 import type { Event, KubeObject } from '../../protocol/types.ts';
-import type { ApiClient } from './client.ts';
+import type { ApiClient } from '../client/client.ts';
 
 const AGGREGATE_MS = 10 * 60_000;
 

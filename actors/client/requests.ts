@@ -3,7 +3,7 @@
 // fifth of a busy process's CPU. Here replies come back on `<inbox>.<token>` to a single
 // subscription, and timeouts are found by one periodic sweep.
 import { createInbox, type Msg, type MsgHdrs, type NatsConnection } from 'nats';
-import { onePerConnection } from './nats.ts';
+import { onePerConnection } from '../platform/nats.ts';
 import { outboundFor, type Outbound } from './outbound.ts';
 
 const NO_RESPONDERS = 503;

@@ -8,7 +8,7 @@ import { decode, encode } from '../../protocol/codec.ts';
 import { Gone } from '../../protocol/errors.ts';
 import type { KubeObject, WatchEventType } from '../../protocol/types.ts';
 import type { ApiClient } from './client.ts';
-import { createLogger } from './log.ts';
+import { createLogger } from '../platform/log.ts';
 
 const log = createLogger({ component: 'watch' });
 
