@@ -5,7 +5,8 @@
 // is reported through `report`.
 import { assign, fromCallback, setup } from 'xstate';
 import type { Container, ContainerState } from '../../protocol/types.ts';
-import { nextBackoff, shouldRestart, type BackoffPolicy, type RestartPolicy } from './lifecycle.ts';
+import { nextBackoff, type BackoffPolicy } from '../../protocol/backoff.ts';
+import { shouldRestart, type RestartPolicy } from './lifecycle.ts';
 import { initialProbeState, probeTiming, recordProbe, type ProbeKind, type ProbeState } from './probe.ts';
 import type { Prober, ProbeTarget } from './prober.ts';
 import type { ContainerRecord } from './pod-status.ts';

@@ -1,15 +1,13 @@
-// Pure rules of a container's life: whether it restarts after an exit, and after how long.
+// Pure rules of a container's life: whether it restarts after an exit, and the backoff a pod's
+// annotations ask for. The backoff rule itself is protocol/backoff.ts, shared with `skiff up`.
 // Kubernetes waits 10 s doubling to 5 min; skiff processes start in milliseconds, so the default
 // is 1 s doubling to 60 s, reset after 10 minutes of clean running as Kubernetes does.
+import type { BackoffPolicy } from '../../protocol/backoff.ts';
+
+// kubelet.ts takes the type from here.
+export type { BackoffPolicy };
 
 export type RestartPolicy = 'Always' | 'OnFailure' | 'Never';
-
-export interface BackoffPolicy {
-  initialMs: number;
-  maxMs: number;
-  /** A container that ran this long before exiting starts over from initialMs. */
-  resetAfterMs: number;
-}
 
 export const DEFAULT_BACKOFF: BackoffPolicy = { initialMs: 1000, maxMs: 60_000, resetAfterMs: 10 * 60_000 };
 
@@ -18,15 +16,6 @@ export function shouldRestart(policy: RestartPolicy, exitCode: number): boolean 
   if (policy === 'Always') return true;
   if (policy === 'OnFailure') return exitCode !== 0;
   return false;
-}
-
-/**
- * The wait before the next start: none for the first restart of a container that ran long enough,
- * otherwise the previous wait doubled, from initialMs up to maxMs.
- */
-export function nextBackoff(previousMs: number | undefined, ranMs: number, p: BackoffPolicy): number {
-  if (previousMs === undefined || ranMs >= p.resetAfterMs) return p.initialMs;
-  return Math.min(p.maxMs, Math.max(p.initialMs, previousMs * 2));
 }
 
 const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;

@@ -6,7 +6,8 @@ import { assign, enqueueActions, fromPromise, setup, type ActorRefFrom } from 'x
 import type { Container, ContainerState, Pod, PodStatus } from '../../protocol/types.ts';
 import { cpuMillis, memoryBytes } from '../../protocol/quantity.ts';
 import { containerMachine } from './container.machine.ts';
-import { podBackoff, shouldRestart, type BackoffPolicy } from './lifecycle.ts';
+import type { BackoffPolicy } from '../../protocol/backoff.ts';
+import { podBackoff, shouldRestart } from './lifecycle.ts';
 import { instanceLog } from './logs.ts';
 import { containerArgv, containerEnv, type AllocatedPort } from './pod-env.ts';
 import { containerCwd, containerLogDir, podPaths, preparePodDirs, type PodPaths } from './pod-fs.ts';

@@ -123,7 +123,7 @@ export async function runUp(argv: string[]): Promise<number> {
       readyFirst,
       env: { ...process.env, ...dotenv },
       restart: !values['no-restart'],
-      backoff: { initialMs: cfg.restartBackoffInitialMs, maxMs: cfg.restartBackoffMaxMs, resetMs: cfg.restartBackoffResetMs },
+      backoff: { initialMs: cfg.restartBackoffInitialMs, maxMs: cfg.restartBackoffMaxMs, resetAfterMs: cfg.restartBackoffResetMs },
       stopTimeoutMs,
       readyTimeoutMs,
       pollMs: POLL_MS,

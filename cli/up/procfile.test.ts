@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  parseDotenv, parseFormation, parseNameList, parseProcfile, planInstances, portFor, restartDelay,
+  parseDotenv, parseFormation, parseNameList, parseProcfile, planInstances, portFor,
   DotenvError, ProcfileError, UsageError,
 } from './procfile.ts';
 
@@ -128,20 +128,5 @@ test('names - comma lists', () => {
   assert.equal(parseNameList('nats'), ['nats']);
   assert.equal(parseNameList(' nats, master ,'), ['nats', 'master']);
 });
-
-const backoff = { initialMs: 1000, maxMs: 8000, resetMs: 10_000 };
-const delayCases: { previous: number | undefined; ranMs: number; want: number }[] = [
-  { previous: undefined, ranMs: 50, want: 1000 },
-  { previous: 1000, ranMs: 50, want: 2000 },
-  { previous: 4000, ranMs: 9_999, want: 8000 },
-  { previous: 8000, ranMs: 50, want: 8000 },
-  { previous: 8000, ranMs: 10_000, want: 1000 },
-];
-
-for (const c of delayCases) {
-  test(`backoff - after ${c.previous}ms and a run of ${c.ranMs}ms, wait ${c.want}ms`, () => {
-    assert.is(restartDelay(c.previous, c.ranMs, backoff), c.want);
-  });
-}
 
 test.run();

@@ -1,5 +1,5 @@
-// The pure half of `skiff up`: Procfile, .env and formation parsing, the foreman PORT rule, the
-// restart backoff and /proc/<pid>/stat.
+// The pure half of `skiff up`: Procfile, .env and formation parsing and the foreman PORT rule (the
+// restart backoff is protocol/backoff.ts, shared with the kubelet).
 // No I/O here, so every rule is checked table-driven in procfile.test.ts.
 
 /** One `name: command` line. `index` counts processes only (not comments), as foreman does. */
@@ -142,19 +142,6 @@ export function planInstances(entries: ProcfileEntry[], formation: Formation, ba
     }
   }
   return instances;
-}
-
-export interface Backoff {
-  initialMs: number;
-  maxMs: number;
-  /** A run this long resets the delay to initialMs. */
-  resetMs: number;
-}
-
-/** The delay before restarting an instance that crashed after running `ranMs`. */
-export function restartDelay(previousMs: number | undefined, ranMs: number, b: Backoff): number {
-  if (previousMs === undefined || ranMs >= b.resetMs) return b.initialMs;
-  return Math.min(previousMs * 2, b.maxMs);
 }
 
 /** A comma-separated list of names (`--ready nats,master`); empty means none. */

@@ -5,7 +5,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { restartDelay, type Backoff, type Instance } from './procfile.ts';
+import { nextBackoff, type BackoffPolicy } from '../../protocol/backoff.ts';
+import type { Instance } from './procfile.ts';
 import { groupsStillAlive, processStat, signalGroup, terminateGroups, waitForGroups } from '../../actors/platform/procfs.ts';
 import { leftRunning, type Group, type StateFile } from './groups.ts';
 import type { DeadMansSwitch } from '../../actors/platform/dead-mans-switch.ts';
@@ -26,7 +27,7 @@ export interface RunnerOptions {
   /** process.env and .env; PORT and PS are added per instance. */
   env: NodeJS.ProcessEnv;
   restart: boolean;
-  backoff: Backoff;
+  backoff: BackoffPolicy;
   stopTimeoutMs: number;
   readyTimeoutMs: number;
   /** How often readiness and stopping are checked. */
@@ -206,7 +207,7 @@ class Supervisor {
       this.checkAllExited();
       return;
     }
-    const delay = restartDelay(slot.delayMs, Date.now() - slot.startedAt, this.opts.backoff);
+    const delay = nextBackoff(slot.delayMs, Date.now() - slot.startedAt, this.opts.backoff);
     slot.delayMs = delay;
     slot.state = 'backoff';
     this.say(`${inst.name} ${slot.lastExit}; restarting in ${(delay / 1000).toFixed(1)}s`);
