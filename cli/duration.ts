@@ -1,34 +1,30 @@
-// Durations on the command line, as kubectl takes them: `500ms`, `30s`, `2m`, `1h`, `1m30s`; a
-// bare number is seconds.
+// Durations on the command line, as kubectl takes them; the grammar is protocol/duration.ts.
+import { DurationError, parseDuration } from '../protocol/duration.ts';
 import { UsageError } from './command.ts';
-
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-const PART = /(\d+(?:\.\d+)?)(ms|s|m|h)/g;
-const WHOLE = /^(?:\d+(?:\.\d+)?(?:ms|s|m|h))+$/;
 
 /** How long `skiff delete` waits for objects to be gone when no --timeout is given. */
 export const DELETE_WAIT_TIMEOUT_MS = 60_000;
 
-/** The duration in milliseconds; `flag` names the option in the error, e.g. `--timeout`. */
-export function parseDuration(text: string, flag: string): number {
-  const t = text.trim();
-  if (/^\d+$/.test(t)) return Number(t) * 1000;
-  if (!WHOLE.test(t)) throw new UsageError(`${flag}=${text}: use a duration such as 30s, 2m or 1m30s`);
-  let ms = 0;
-  for (const m of t.matchAll(PART)) ms += Number(m[1]) * UNIT_MS[m[2]];
-  return ms;
+/** The flag's duration in milliseconds; `flag` names the option in the error, e.g. `--timeout`. */
+export function flagDuration(text: string, flag: string): number {
+  try {
+    return parseDuration(text, flag);
+  } catch (err) {
+    if (err instanceof DurationError) throw new UsageError(err.message, { cause: err });
+    throw err;
+  }
 }
 
 /** A --timeout where 0 (or none given) means wait for ever, as in kubectl's rollout status and drain. */
 export function optionalTimeout(text: string | undefined, flag = '--timeout'): number | undefined {
   if (text === undefined) return undefined;
-  const ms = parseDuration(text, flag);
+  const ms = flagDuration(text, flag);
   return ms === 0 ? undefined : ms;
 }
 
 /** `skiff delete`'s --timeout: 60s unless given. */
 export function parseTimeout(text: string | undefined): number {
-  return text === undefined ? DELETE_WAIT_TIMEOUT_MS : parseDuration(text, '--timeout');
+  return text === undefined ? DELETE_WAIT_TIMEOUT_MS : flagDuration(text, '--timeout');
 }
 
 /** `90000` → `1m30s`: a duration as the user would have typed it. */

@@ -3,6 +3,7 @@
 // Kubernetes waits 10 s doubling to 5 min; skiff processes start in milliseconds, so the default
 // is 1 s doubling to 60 s, reset after 10 minutes of clean running as Kubernetes does.
 import type { BackoffPolicy } from '../../protocol/backoff.ts';
+import { DurationError, parseDuration } from '../../protocol/duration.ts';
 
 // kubelet.ts takes the type from here.
 export type { BackoffPolicy };
@@ -18,21 +19,24 @@ export function shouldRestart(policy: RestartPolicy, exitCode: number): boolean 
   return false;
 }
 
-const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/** `500ms`, `2s`, `1.5m`: a duration in milliseconds, or undefined if it is not one. */
-export function parseDuration(text: string | undefined): number | undefined {
-  const m = text === undefined ? null : DURATION.exec(text.trim());
-  return m ? Number(m[1]) * UNIT_MS[m[2]] : undefined;
-}
-
 export const BACKOFF_INITIAL_ANNOTATION = 'skiff.io/backoff-initial';
 export const BACKOFF_MAX_ANNOTATION = 'skiff.io/backoff-max';
 
 /** The node's policy, overridden by the pod's annotations where they hold valid durations. */
 export function podBackoff(node: BackoffPolicy, annotations: Record<string, string> | undefined): BackoffPolicy {
-  const initialMs = parseDuration(annotations?.[BACKOFF_INITIAL_ANNOTATION]) ?? node.initialMs;
-  const maxMs = Math.max(initialMs, parseDuration(annotations?.[BACKOFF_MAX_ANNOTATION]) ?? node.maxMs);
+  const initialMs = annotatedMs(annotations, BACKOFF_INITIAL_ANNOTATION) ?? node.initialMs;
+  const maxMs = Math.max(initialMs, annotatedMs(annotations, BACKOFF_MAX_ANNOTATION) ?? node.maxMs);
   return { ...node, initialMs, maxMs };
+}
+
+/** The annotation's duration; undefined when it is absent or not a duration, so the node's policy holds. */
+function annotatedMs(annotations: Record<string, string> | undefined, key: string): number | undefined {
+  const text = annotations?.[key];
+  if (text === undefined) return undefined;
+  try {
+    return parseDuration(text, key);
+  } catch (err) {
+    if (err instanceof DurationError) return undefined;
+    throw err;
+  }
 }
