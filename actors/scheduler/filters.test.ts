@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Node, Pod, Taint } from '../../protocol/types.ts';
-import { firstFailure, requirementMatches, tolerates, unschedulableMessage } from './filters.ts';
+import { firstFailure, requirementMatches, unschedulableMessage } from './filters.ts';
 import { account, nodeInfoFrom, type NodeInfo } from './node-info.ts';
 import { feasibleTarget } from './scheduler.ts';
 import { leastAllocated, pickNode, spread } from './scores.ts';
@@ -30,6 +30,8 @@ const filterCases: [string, Pod, NodeInfo, string | undefined][] = [
   ['not ready', pod(), node('n', { ready: false }), 'node(s) were not ready'],
   ['cordoned', pod(), node('n', { unschedulable: true }), 'node(s) were unschedulable'],
   ['cordoned, but tolerated', pod({ tolerations: [{ key: 'node.kubernetes.io/unschedulable', operator: 'Exists', effect: 'NoSchedule' }] }), node('n', { unschedulable: true }), undefined],
+  ['cordoned, but every taint is tolerated', pod({ tolerations: [{ operator: 'Exists' }] }), node('n', { unschedulable: true }), undefined],
+  ['cordoned, and tolerated only for NoExecute', pod({ tolerations: [{ key: 'node.kubernetes.io/unschedulable', operator: 'Exists', effect: 'NoExecute' }] }), node('n', { unschedulable: true }), 'node(s) were unschedulable'],
   ['too much cpu', pod({ cpu: '3' }), node('n'), 'Insufficient cpu'],
   ['too much memory', pod({ memory: '8Gi' }), node('n'), 'Insufficient memory'],
   ['no room for another pod', pod(), node('n', { pods: '0' }), 'Too many pods'],
@@ -60,9 +62,8 @@ test('filter - requests add up, and an assumed pod counts', () => {
   assert.is(firstFailure(pod({ cpu: '500m' }), n), undefined);
 });
 
-test('tolerations and requirements', () => {
-  assert.ok(tolerates({ operator: 'Exists' }, { key: 'any', effect: 'NoSchedule' }));
-  assert.not.ok(tolerates({ key: 'a', operator: 'Exists', effect: 'NoExecute' }, { key: 'a', effect: 'NoSchedule' }));
+// Toleration matching itself is protocol/tolerations.test.ts's table.
+test('node affinity requirements', () => {
   assert.ok(requirementMatches({ key: 'n', operator: 'Gt', values: ['5'] }, { n: '7' }));
   assert.not.ok(requirementMatches({ key: 'n', operator: 'Lt', values: ['5'] }, { n: '7' }));
   assert.ok(requirementMatches({ key: 'n', operator: 'DoesNotExist' }, {}));

@@ -1,5 +1,6 @@
 // The scheduler's filters: each says why a node cannot take a pod, in Kubernetes' words, or
 // nothing when it can. Pure.
+import { toleratesTaint } from '../../protocol/tolerations.ts';
 import type { NodeSelectorRequirement, Pod, Taint, Toleration } from '../../protocol/types.ts';
 import { podHostPorts, podRequests, type NodeInfo, type Requests } from './node-info.ts';
 
@@ -13,35 +14,26 @@ export interface PodFacts {
   tolerable: boolean;
 }
 
+/** A cordoned node, as Kubernetes' NodeUnschedulable filter sees it: a pod that tolerates this may go there. */
+const UNSCHEDULABLE: Taint = { key: 'node.kubernetes.io/unschedulable', effect: 'NoSchedule' };
+
 export function podFacts(pod: Pod): PodFacts {
   const tolerations = pod.spec.tolerations ?? [];
   return {
     pod, req: podRequests(pod), hostPorts: podHostPorts(pod),
     nodeSelector: Object.entries(pod.spec.nodeSelector ?? {}),
     tolerations,
-    tolerable: tolerations.some((t) => t.key === 'node.kubernetes.io/unschedulable' && (t.operator === 'Exists' || !t.effect)),
+    tolerable: toleratesTaint(tolerations, UNSCHEDULABLE),
   };
 }
 
 export type Filter = (node: NodeInfo, facts: PodFacts) => string | undefined;
 
-export function tolerates(t: Toleration, taint: Taint): boolean {
-  if (t.effect && t.effect !== taint.effect) return false;
-  if ((t.operator ?? 'Equal') === 'Exists') return !t.key || t.key === taint.key;
-  return t.key === taint.key && (t.value ?? '') === (taint.value ?? '');
-}
-
 const SCHEDULING_EFFECTS = ['NoSchedule', 'NoExecute'];
 
 /** The first NoSchedule or NoExecute taint no toleration of the pod covers. */
 export function untoleratedTaint(taints: Taint[], tolerations: Toleration[] | undefined, effects = SCHEDULING_EFFECTS): Taint | undefined {
-  for (const taint of taints) {
-    if (!effects.includes(taint.effect)) continue;
-    let tolerated = false;
-    for (const t of tolerations ?? []) if ((tolerated = tolerates(t, taint))) break;
-    if (!tolerated) return taint;
-  }
-  return undefined;
+  return taints.find((taint) => effects.includes(taint.effect) && !toleratesTaint(tolerations, taint));
 }
 
 export function requirementMatches(r: NodeSelectorRequirement, labels: Record<string, string>): boolean {

@@ -98,6 +98,7 @@ const evictions: [string, Pod, number | 'never'][] = [
   ['tolerates for good', pod([{ key: UNREACHABLE, operator: 'Exists', effect: 'NoExecute' }]), 'never'],
   ['a toleration of every taint', pod([{ operator: 'Exists' }]), 'never'],
   ['another key does not help', pod([{ key: 'x', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 99 }]), Date.parse('2026-01-01T00:00:00Z')],
+  ['a time limit wins over a toleration for good', pod([{ operator: 'Exists' }, { key: UNREACHABLE, operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 30 }]), Date.parse('2026-01-01T00:00:30Z')],
 ];
 for (const [name, p, want] of evictions) test(`eviction - ${name}`, () => assert.is(evictionDueAt(p, taint), want));
 

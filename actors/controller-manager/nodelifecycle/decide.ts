@@ -5,6 +5,7 @@
 // running and only its path to the control plane is slow: the node goes NotReady (no new pods),
 // and its pods stay until the witnesses agree or a longer grace runs out. Pure.
 import type { MemberState } from '../../membership/state.ts';
+import { toleratedForMs } from '../../../protocol/tolerations.ts';
 import type { Condition, Lease, Node, Pod, Taint } from '../../../protocol/types.ts';
 
 export const UNREACHABLE = 'node.kubernetes.io/unreachable';
@@ -89,16 +90,14 @@ export function readyEvent(node: Node, change: NodeChange | undefined): 'NodeRea
 }
 
 /**
- * When a pod on an unreachable node is to be evicted: at once unless it tolerates the taint, after
- * tolerationSeconds if it gives them, never if it tolerates the taint for good.
+ * When a pod on an unreachable node is to be evicted: at once unless it tolerates the NoExecute
+ * taint, after the least tolerationSeconds its matching tolerations give, never if they give none.
  */
 export function evictionDueAt(pod: Pod, taint: Taint, defaultToleranceMs = 0): number | 'never' {
   const added = Date.parse(taint.timeAdded ?? '') || 0;
-  const t = (pod.spec.tolerations ?? []).find((x) =>
-    (!x.effect || x.effect === 'NoExecute') && ((x.operator ?? 'Equal') === 'Exists' ? !x.key || x.key === taint.key : x.key === taint.key && (x.value ?? '') === (taint.value ?? '')));
-  if (!t) return added + defaultToleranceMs;
-  if (t.tolerationSeconds === undefined) return 'never';
-  return added + Math.max(0, t.tolerationSeconds) * 1000;
+  const toleratedMs = toleratedForMs(pod.spec.tolerations, taint);
+  if (toleratedMs === 'forever') return 'never';
+  return added + (toleratedMs ?? defaultToleranceMs);
 }
 
 /** Unhealthy share past which the disruption is taken for a control-plane problem (Kubernetes' unhealthyZoneThreshold). */
