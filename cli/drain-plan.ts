@@ -1,5 +1,6 @@
 // The pure part of `skiff drain`: which of a node's pods may go (kubectl's filters and words), and
 // in what order, so that no ReplicaSet loses more than one ready replica at a time.
+import { podReady } from '../protocol/pods.ts';
 import type { OwnerReference, Pod, ReplicaSet } from '../protocol/types.ts';
 
 export const UNMANAGED_REFUSAL = 'cannot delete Pods that declare no controller (use --force to override)';
@@ -39,10 +40,6 @@ export function podKey(p: Pod): string {
 
 export function controllerOf(p: Pod): OwnerReference | undefined {
   return p.metadata.ownerReferences?.find((r) => r.controller === true);
-}
-
-export function podReady(p: Pod): boolean {
-  return p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
 }
 
 function finished(p: Pod): boolean {

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { ApiClient } from '../actors/client/client.ts';
+import { podReady } from '../protocol/pods.ts';
 import type { Deployment, Event, Lease, Node, Pod } from '../protocol/types.ts';
 import { metricSum, setup, withLogsOnFailure, skiff, startCluster, startNode, stopCluster, waitFor, type Cluster, type Master } from './harness.ts';
 
@@ -35,9 +36,8 @@ function deployment(name: string, replicas: number, extra: Partial<Deployment['s
   };
 }
 
-const isReady = (p: Pod) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
 const podsOf = async (client: ApiClient, app: string) => (await client.list<Pod>('pods', { labelSelector: `app=${app}` })).items;
-const readyPods = async (client: ApiClient, app: string) => (await podsOf(client, app)).filter((p) => isReady(p) && !p.metadata.deletionTimestamp);
+const readyPods = async (client: ApiClient, app: string) => (await podsOf(client, app)).filter((p) => podReady(p) && !p.metadata.deletionTimestamp);
 
 async function rolledOut(client: ApiClient, name: string, replicas: number): Promise<boolean> {
   const d = await client.get<Deployment>('deployments', name, 'default');
@@ -76,7 +76,7 @@ test('a rolling update never drops below replicas - maxUnavailable ready; rollou
       const pods = await podsOf(client, 'roll').catch(() => undefined);
       if (pods) {
         const live = pods.filter((p) => !p.metadata.deletionTimestamp);
-        minReady = Math.min(minReady, live.filter(isReady).length);
+        minReady = Math.min(minReady, live.filter(podReady).length);
         maxTotal = Math.max(maxTotal, live.length);
         samples++;
       }
@@ -212,7 +212,7 @@ leaders('SIGSTOP the leader past its lease: another takes over, and the old one 
       // Seen once in about eleven runs; say what the cluster had got to, for whoever looks next.
       const pods = await podsOf(client, 'while-paused').catch(() => []);
       const rs = await client.list('replicasets').catch(() => ({ items: [] }));
-      const state = pods.map((p) => `${p.metadata.name} node=${p.spec.nodeName ?? '-'} phase=${p.status?.phase ?? '-'} ready=${isReady(p)}`);
+      const state = pods.map((p) => `${p.metadata.name} node=${p.spec.nodeName ?? '-'} phase=${p.status?.phase ?? '-'} ready=${podReady(p)}`);
       throw new Error(`${err.message}\n    pods: ${state.join('; ') || 'none'}\n    replicasets: ${rs.items.map((r) => r.metadata.name).join(', ') || 'none'}\n    old leader ${old.name}, new ${other.name}`);
     });
     old.proc.kill('SIGCONT');

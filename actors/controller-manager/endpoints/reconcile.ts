@@ -4,7 +4,8 @@
 // Pure, and deterministic, so that an unchanged world writes nothing.
 import type { EndpointAddress, EndpointPort, EndpointSubset, Endpoints, Pod, Service } from '../../../protocol/types.ts';
 import { deepEqual } from '../../../protocol/merge-patch.ts';
-import { isActive, isReady } from '../replicaset/reconcile.ts';
+import { podReady } from '../../../protocol/pods.ts';
+import { isActive } from '../replicaset/reconcile.ts';
 
 /** The service's selector picks these labels; a service without a selector picks nothing. */
 export function selects(svc: Service, labels: Record<string, string> | undefined): boolean {
@@ -50,7 +51,7 @@ export function endpointSubsets(svc: Service, pods: Pod[]): EndpointSubset[] {
       ...(pod.spec.nodeName ? { nodeName: pod.spec.nodeName } : {}),
       targetRef: { kind: 'Pod', name: pod.metadata.name!, namespace: pod.metadata.namespace, uid: pod.metadata.uid },
     };
-    (isReady(pod) ? g.ready : g.notReady).push(address);
+    (podReady(pod) ? g.ready : g.notReady).push(address);
   }
   return [...groups.keys()].sort().map((k) => {
     const g = groups.get(k)!;

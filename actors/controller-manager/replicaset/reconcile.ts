@@ -1,5 +1,6 @@
 // The ReplicaSet controller's decisions, as Kubernetes' replica_set.go and replica_set_utils.go
 // make them: how many pods to create or which to delete, in what batches, and the status. Pure.
+import { podAvailable, podReady } from '../../../protocol/pods.ts';
 import type { Pod, ReplicaSet, ReplicaSetStatus } from '../../../protocol/types.ts';
 import { labelSelectorMatches } from '../../../protocol/selector.ts';
 
@@ -8,19 +9,6 @@ export const BURST_REPLICAS = 500;
 
 export function isActive(p: Pod): boolean {
   return p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed' && !p.metadata.deletionTimestamp;
-}
-
-export function isReady(p: Pod): boolean {
-  return p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
-}
-
-/** Ready for at least minReadySeconds. */
-export function isAvailable(p: Pod, minReadySeconds: number, now: number): boolean {
-  const ready = p.status?.conditions?.find((c) => c.type === 'Ready' && c.status === 'True');
-  if (!ready) return false;
-  if (minReadySeconds <= 0) return true;
-  const since = Date.parse(ready.lastTransitionTime ?? '');
-  return !Number.isNaN(since) && now - since >= minReadySeconds * 1000;
 }
 
 /** Slow start: 1, 2, 4, ... so that a failing create costs one request, not hundreds. */
@@ -47,9 +35,9 @@ export function deletionOrder(a: Pod, b: Pod): number {
   const pa = PHASE_RANK[a.status?.phase ?? 'Pending'] ?? 0;
   const pb = PHASE_RANK[b.status?.phase ?? 'Pending'] ?? 0;
   if (pa !== pb) return pa - pb;
-  if (isReady(a) !== isReady(b)) return isReady(a) ? 1 : -1;
+  if (podReady(a) !== podReady(b)) return podReady(a) ? 1 : -1;
   const readySince = (p: Pod) => Date.parse(p.status?.conditions?.find((c) => c.type === 'Ready')?.lastTransitionTime ?? '') || 0;
-  if (isReady(a) && readySince(a) !== readySince(b)) return readySince(b) - readySince(a);
+  if (podReady(a) && readySince(a) !== readySince(b)) return readySince(b) - readySince(a);
   const restarts = (p: Pod) => (p.status?.containerStatuses ?? []).reduce((n, c) => n + c.restartCount, 0);
   if (restarts(a) !== restarts(b)) return restarts(b) - restarts(a);
   return (Date.parse(b.metadata.creationTimestamp ?? '') || 0) - (Date.parse(a.metadata.creationTimestamp ?? '') || 0);
@@ -67,8 +55,8 @@ export function computeStatus(rs: ReplicaSet, active: Pod[], now: number): Repli
   return {
     replicas: active.length,
     fullyLabeledReplicas: active.filter((p) => Object.entries(templateLabels).every(([k, v]) => p.metadata.labels?.[k] === v)).length,
-    readyReplicas: active.filter(isReady).length,
-    availableReplicas: active.filter((p) => isAvailable(p, minReady, now)).length,
+    readyReplicas: active.filter(podReady).length,
+    availableReplicas: active.filter((p) => podAvailable(p, minReady, now)).length,
     observedGeneration: rs.metadata.generation,
   };
 }
