@@ -92,3 +92,56 @@ export function gossipChangesSubject(member: string): string {
 export function kvBucket(resource: string): string {
   return `skiff-${resource}`;
 }
+
+// JetStream's own subjects, as nats-server names them: the apiserver speaks to its KV buckets
+// through these directly rather than through nats.js's KV view (see actors/apiserver/kv-*.ts).
+
+/** The stream that holds KV bucket `bucket`. */
+export function kvStream(bucket: string): string {
+  return `KV_${bucket}`;
+}
+
+/** What the subject of every key of a bucket begins with; the key follows it. */
+export function kvKeyPrefix(bucket: string): string {
+  return `$KV.${bucket}.`;
+}
+
+/** Where a bucket's key is written, and what a direct get asks for: `$KV.<bucket>.<key>`. */
+export function kvKeySubject(bucket: string, key: string): string {
+  return kvKeyPrefix(bucket) + key;
+}
+
+/** Every key of a bucket: a consumer's filter. */
+export function kvKeysWildcard(bucket: string): string {
+  return `${kvKeyPrefix(bucket)}>`;
+}
+
+export function jsStreamInfoSubject(stream: string): string {
+  return `$JS.API.STREAM.INFO.${stream}`;
+}
+
+/** A stream's direct get, answered by any of its replicas. */
+export function jsDirectGetSubject(stream: string): string {
+  return `$JS.API.DIRECT.GET.${stream}`;
+}
+
+export function jsConsumerCreateSubject(stream: string): string {
+  return `$JS.API.CONSUMER.CREATE.${stream}`;
+}
+
+export function jsConsumerDeleteSubject(stream: string, consumer: string): string {
+  return `$JS.API.CONSUMER.DELETE.${stream}.${consumer}`;
+}
+
+const JS_ACK_PREFIX = '$JS.ACK.';
+
+/** The stream and consumer sequences from a JetStream message's ack (reply) subject, v1 or v2 form. */
+export function parseAckSubject(reply: string): { streamSeq: number; consumerSeq: number } | undefined {
+  if (!reply.startsWith(JS_ACK_PREFIX)) return undefined;
+  const t = reply.split('.');
+  // v1: $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>
+  // v2: $JS.ACK.<domain>.<account>.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>[.<token>]
+  const base = t.length === 9 ? 2 : t.length >= 11 ? 4 : -1;
+  if (base < 0) return undefined;
+  return { streamSeq: Number(t[base + 3]), consumerSeq: Number(t[base + 4]) };
+}

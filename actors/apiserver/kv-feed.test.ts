@@ -1,21 +1,12 @@
 // The store feed over a real nats-server: every entry once, in revision order, deletes included;
 // resuming at a revision; and no gap or repeat when its consumer vanishes or the server restarts.
-import { suite, test } from 'uvu';
+import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { StorageType, type KV, type NatsConnection } from 'nats';
 import { connectNats } from '../platform/nats.ts';
 import { setup, startNats, waitFor, type Nats } from '../../test/harness.ts';
-import { KvFeed, parseAckSubject, type FeedEntry } from './kv-feed.ts';
+import { KvFeed, type FeedEntry } from './kv-feed.ts';
 import { KvRequests } from './kv-requests.ts';
-
-test('ack subjects - v1 and v2 forms', () => {
-  assert.equal(parseAckSubject('$JS.ACK.KV_pods.abc.1.42.7.1700000000.3'), { streamSeq: 42, consumerSeq: 7 });
-  assert.equal(parseAckSubject('$JS.ACK.hub.ACCHASH.KV_pods.abc.1.42.7.1700000000.0.tok'), { streamSeq: 42, consumerSeq: 7 });
-  assert.equal(parseAckSubject('$JS.ACK.hub.ACCHASH.KV_pods.abc.1.42.7.1700000000.0'), { streamSeq: 42, consumerSeq: 7 });
-  assert.is(parseAckSubject('_INBOX.x.y'), undefined);
-  assert.is(parseAckSubject('$JS.ACK.too.short'), undefined);
-});
-test.run();
 
 interface Ctx {
   nats: Nats;

@@ -15,6 +15,7 @@
 // before delivering it leaves the count one too high for good (nats-server 2.9; seen as an
 // apiserver that never finished loading its cache while leases were being renewed).
 import { createInbox, type Msg, type NatsConnection, type Subscription } from 'nats';
+import { jsConsumerCreateSubject, jsConsumerDeleteSubject, kvKeyPrefix, kvKeysWildcard, kvStream, parseAckSubject } from '../../protocol/subjects.ts';
 
 export interface FeedEntry {
   key: string;
@@ -43,19 +44,6 @@ export interface KvFeedOptions {
 
 const STATUS_CONTROL = 100;
 const RETRY_MS = 1000;
-const ACK_PREFIX = '$JS.ACK.';
-
-/** The stream and consumer sequences from a JetStream ack subject (v1 or v2 form). */
-export function parseAckSubject(reply: string): { streamSeq: number; consumerSeq: number } | undefined {
-  if (!reply.startsWith(ACK_PREFIX)) return undefined;
-  const t = reply.split('.');
-  // v1: $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>
-  // v2: $JS.ACK.<domain>.<account>.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>[.<token>]
-  const base = t.length === 9 ? 2 : t.length >= 11 ? 4 : -1;
-  if (base < 0) return undefined;
-  return { streamSeq: Number(t[base + 3]), consumerSeq: Number(t[base + 4]) };
-}
-
 export class KvFeed {
   private readonly stream: string;
   private readonly keyPrefix: string;
@@ -73,9 +61,9 @@ export class KvFeed {
   private monitor?: NodeJS.Timeout;
   private retry?: NodeJS.Timeout;
 
-  constructor(private readonly nc: NatsConnection, bucket: string, private readonly opts: KvFeedOptions) {
-    this.stream = `KV_${bucket}`;
-    this.keyPrefix = `$KV.${bucket}.`;
+  constructor(private readonly nc: NatsConnection, private readonly bucket: string, private readonly opts: KvFeedOptions) {
+    this.stream = kvStream(bucket);
+    this.keyPrefix = kvKeyPrefix(bucket);
     this.heartbeatMs = opts.heartbeatMs ?? 5000;
     this.lastRevision = Math.max(0, (opts.fromRevision ?? 0) - 1);
   }
@@ -103,7 +91,7 @@ export class KvFeed {
     const start = this.lastRevision + 1;
     const config = {
       deliver_subject: inbox,
-      filter_subject: `${this.keyPrefix}>`,
+      filter_subject: kvKeysWildcard(this.bucket),
       ack_policy: 'none',
       max_deliver: 1,
       flow_control: true,
@@ -113,7 +101,7 @@ export class KvFeed {
       replay_policy: 'instant',
       ...(start > 1 ? { deliver_policy: 'by_start_sequence', opt_start_seq: start } : { deliver_policy: 'all' }),
     };
-    const reply = await this.nc.request(`$JS.API.CONSUMER.CREATE.${this.stream}`, new TextEncoder().encode(JSON.stringify({ stream_name: this.stream, config })), {
+    const reply = await this.nc.request(jsConsumerCreateSubject(this.stream), new TextEncoder().encode(JSON.stringify({ stream_name: this.stream, config })), {
       timeout: this.opts.requestTimeoutMs ?? 5000,
     });
     const info = JSON.parse(new TextDecoder().decode(reply.data)) as { name?: string; num_pending?: number; error?: { description: string } };
@@ -193,6 +181,6 @@ export class KvFeed {
 
   private deleteConsumer(name: string): void {
     if (this.nc.isClosed()) return;
-    this.nc.request(`$JS.API.CONSUMER.DELETE.${this.stream}.${name}`, new Uint8Array(), { timeout: this.opts.requestTimeoutMs ?? 5000 }).catch(() => {});
+    this.nc.request(jsConsumerDeleteSubject(this.stream, name), new Uint8Array(), { timeout: this.opts.requestTimeoutMs ?? 5000 }).catch(() => {});
   }
 }

@@ -1,10 +1,11 @@
-// The KV operations on the apiserver's hot path, spoken directly: a put is a publish to
-// `$KV.<bucket>.<key>` with an expected-last-sequence header, answered by a PubAck; a get is a
-// JetStream direct get. nats.js's KV view does the same through a request object, a timer and a
-// captured Error per call; at thousands of writes a second that was a fifth of the apiserver's
-// CPU. Requests go through the connection's shared mux (actors/client/requests.ts).
+// The KV operations on the apiserver's hot path, spoken directly: a put is a publish to the key's
+// subject with an expected-last-sequence header, answered by a PubAck; a get is a JetStream direct
+// get (the subjects are protocol/subjects.ts's). nats.js's KV view does the same through a request
+// object, a timer and a captured Error per call; at thousands of writes a second that was a fifth
+// of the apiserver's CPU. Requests go through the connection's shared mux (actors/client/requests.ts).
 import { headers, type Msg, type NatsConnection } from 'nats';
 import { Timeout, Unavailable } from '../../protocol/errors.ts';
+import { jsDirectGetSubject, jsStreamInfoSubject, kvKeySubject, kvStream } from '../../protocol/subjects.ts';
 import { NoRespondersError, RequestTimeoutError, requestMux, type RequestMux } from '../client/requests.ts';
 
 const NOT_FOUND = 404;
@@ -44,7 +45,7 @@ export class KvRequests {
     const h = headers();
     if (expected !== undefined) h.set('Nats-Expected-Last-Subject-Sequence', String(expected));
     if (operation) h.set('KV-Operation', operation);
-    const msg = await this.request(`$KV.${bucket}.${key}`, data, h);
+    const msg = await this.request(kvKeySubject(bucket, key), data, h);
     const ack = JSON.parse(new TextDecoder().decode(msg.data)) as { seq?: number; error?: { err_code: number; description: string } };
     if (ack.error) throw new JetStreamError(ack.error.err_code, ack.error.description);
     return ack.seq!;
@@ -52,15 +53,15 @@ export class KvRequests {
 
   /** The bucket's last revision (its stream's last sequence): a read at or after it sees every write acknowledged so far. */
   async lastSequence(bucket: string): Promise<number> {
-    const msg = await this.request(`$JS.API.STREAM.INFO.KV_${bucket}`, new Uint8Array());
+    const msg = await this.request(jsStreamInfoSubject(kvStream(bucket)), new Uint8Array());
     const info = JSON.parse(new TextDecoder().decode(msg.data)) as { state?: { last_seq: number }; error?: { err_code: number; description: string } };
-    if (info.error || !info.state) throw new JetStreamError(info.error?.err_code ?? 0, info.error?.description ?? `no state for stream KV_${bucket}`);
+    if (info.error || !info.state) throw new JetStreamError(info.error?.err_code ?? 0, info.error?.description ?? `no state for stream ${kvStream(bucket)}`);
     return info.state.last_seq;
   }
 
   /** The latest entry of a key, deletes included; null if it never existed or was purged. */
   async get(bucket: string, key: string): Promise<RawEntry | null> {
-    const msg = await this.request(`$JS.API.DIRECT.GET.KV_${bucket}`, new TextEncoder().encode(JSON.stringify({ last_by_subj: `$KV.${bucket}.${key}` })));
+    const msg = await this.request(jsDirectGetSubject(kvStream(bucket)), new TextEncoder().encode(JSON.stringify({ last_by_subj: kvKeySubject(bucket, key) })));
     const h = msg.headers;
     if (h?.code === NOT_FOUND) return null;
     if (!h || h.hasError) throw new JetStreamError(h?.code ?? 0, h?.description ?? 'direct get failed');
