@@ -65,6 +65,8 @@ export interface Config {
   controllerResyncMs: number;
   gcPeriodMs: number;
   controllerWorkers: number;
+  /** On SIGTERM, how long a gossip member may take to announce that it leaves. */
+  leaveTimeoutMs: number;
   /** Where NodePort services get their node ports, as Kubernetes' --service-node-port-range. */
   nodePortRange: string;
   /** Node lifecycle: a node whose lease is late but which gossip still hears is evicted only after this. */
@@ -134,6 +136,7 @@ const defaults: Config = {
   controllerResyncMs: 30_000,
   gcPeriodMs: 30_000,
   controllerWorkers: 4,
+  leaveTimeoutMs: 2000,
   nodePortRange: '30000-32767',
   nodeEvictionGraceMs: 30_000,
   gossipPeriodMs: 500,
@@ -194,6 +197,7 @@ const envNames: Record<keyof Config, string> = {
   controllerResyncMs: 'SKIFF_CONTROLLER_RESYNC_MS',
   gcPeriodMs: 'SKIFF_GC_PERIOD_MS',
   controllerWorkers: 'SKIFF_CONTROLLER_WORKERS',
+  leaveTimeoutMs: 'SKIFF_LEAVE_TIMEOUT_MS',
   nodePortRange: 'SKIFF_NODE_PORT_RANGE',
   nodeEvictionGraceMs: 'SKIFF_NODE_EVICTION_GRACE_MS',
   gossipPeriodMs: 'SKIFF_GOSSIP_PERIOD_MS',

@@ -3,6 +3,7 @@
 // subscription, the watch heartbeats and the namespace sweep live exactly as long as the state.
 import { assign, fromCallback, fromPromise, setup } from 'xstate';
 import type { Logger } from '../platform/log.ts';
+import { tellParent } from '../runtime/parent.ts';
 import type { ApiServer } from './server.ts';
 
 export interface ApiserverInput {
@@ -25,7 +26,14 @@ export const apiserverMachine = setup({
     bootstrap: fromPromise<void, ApiServer>(({ input }) => input.bootstrap()),
     feedCaches: fromCallback<Events, ApiServer>(({ input, sendBack }) =>
       input.feedCaches(() => sendBack({ type: 'CACHES_READY' }), (error) => sendBack({ type: 'FAILED', error }))),
-    serveRequests: fromCallback<Events, ApiServer>(({ input }) => input.serveRequests()),
+    // A watch is opened by a request, so the watches end with the requests' subscription.
+    serveRequests: fromCallback<Events, ApiServer>(({ input }) => {
+      const stop = input.serveRequests();
+      return () => {
+        stop();
+        input.stopWatches();
+      };
+    }),
     heartbeats: fromCallback<Events, ApiServer>(({ input }) => input.runHeartbeats()),
     namespaceSweep: fromCallback<Events, { server: ApiServer; periodMs: number }>(({ input }) => input.server.runNamespaceSweep(input.periodMs)),
   },
@@ -36,7 +44,7 @@ export const apiserverMachine = setup({
     },
     countFailure: assign({ failures: ({ context }) => context.failures + 1 }),
     logServing: ({ context }) => context.log.info('serving'),
-    stopWatches: ({ context }) => context.server.stopWatches(),
+    reportServing: tellParent({ type: 'APISERVER_SERVING' }),
   },
   delays: {
     retry: ({ context }) => Math.min(context.retryMs * 2 ** Math.min(context.failures, 5), 10_000),
@@ -73,8 +81,7 @@ export const apiserverMachine = setup({
           },
         },
         serving: {
-          entry: ['logServing', assign({ failures: 0 })],
-          exit: 'stopWatches',
+          entry: ['logServing', 'reportServing', assign({ failures: 0 })],
           invoke: [
             { src: 'serveRequests', input: ({ context }) => context.server },
             { src: 'heartbeats', input: ({ context }) => context.server },
@@ -83,6 +90,6 @@ export const apiserverMachine = setup({
         },
       },
     },
-    stopped: { type: 'final', entry: 'stopWatches' },
+    stopped: { type: 'final' },
   },
 });

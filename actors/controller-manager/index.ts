@@ -1,2 +1,2 @@
-export { ControllerManager, type ControllerManagerDeps } from './manager.ts';
+export { ControllerManager, controllerManagerMetrics, type ControllerManagerDeps } from './manager.ts';
 export type { ControllerConfig } from './context.ts';

@@ -5,6 +5,7 @@ import { NODE_LEASE_NAMESPACE } from '../../protocol/defaults.ts';
 import type { ApiClient } from '../client/client.ts';
 import type { EventRecorder } from '../runtime/events.ts';
 import { Informer } from '../client/informer.ts';
+import type { LeaderOnly } from '../runtime/leader.ts';
 import type { Logger } from '../platform/log.ts';
 import type { Controller, ControllerConfig, ControllerContext, GossipView } from './context.ts';
 import { DeploymentController } from './deployment/controller.ts';
@@ -13,17 +14,23 @@ import { GarbageCollector } from './gc/controller.ts';
 import { NodeLifecycleController } from './nodelifecycle/controller.ts';
 import { ReplicaSetController } from './replicaset/controller.ts';
 
+/** Registered once per process: a restarted controller-manager counts on. */
+export function controllerManagerMetrics(registry: Registry): { syncs: ControllerContext['syncs'] } {
+  return { syncs: new Counter({ name: 'skiff_controller_syncs_total', help: 'Controller syncs, by controller and result.', labelNames: ['controller', 'result'], registers: [registry] }) };
+}
+
 export interface ControllerManagerDeps {
   client: ApiClient;
   log: Logger;
   registry: Registry;
+  metrics: ReturnType<typeof controllerManagerMetrics>;
   events: EventRecorder;
   cfg: ControllerConfig;
   watchDeadlineMs: number;
   gossip?: GossipView;
 }
 
-export class ControllerManager {
+export class ControllerManager implements LeaderOnly {
   readonly ctx: ControllerContext;
   private readonly controllers: Controller[];
   private resync?: NodeJS.Timeout;
@@ -47,7 +54,7 @@ export class ControllerManager {
       log: deps.log,
       cfg: deps.cfg,
       registry: deps.registry,
-      syncs: new Counter({ name: 'skiff_controller_syncs_total', help: 'Controller syncs, by controller and result.', labelNames: ['controller', 'result'], registers: [deps.registry] }),
+      syncs: deps.metrics.syncs,
     };
     this.controllers = [
       new ReplicaSetController(this.ctx),

@@ -16,7 +16,7 @@ import { Pacer } from '../platform/pacer.ts';
 import type { Logger } from '../platform/log.ts';
 import type { CgroupHost } from './limits.ts';
 import { removeCgroup } from './limits.ts';
-import type { BackoffPolicy } from './lifecycle.ts';
+import type { BackoffPolicy } from '../../protocol/backoff.ts';
 import { fileSize, instanceLog, pruneLogs, rotateIfLarge } from './logs.ts';
 import { newNode, nodeLabels, nodeStatus, NODE_LEASE_NAMESPACE, type NodeIdentity } from './node-object.ts';
 import { containerLogDir, podPaths, removePodDirs, type PodPaths } from './pod-fs.ts';

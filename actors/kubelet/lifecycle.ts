@@ -5,9 +5,6 @@
 import type { BackoffPolicy } from '../../protocol/backoff.ts';
 import { DurationError, parseDuration } from '../../protocol/duration.ts';
 
-// kubelet.ts takes the type from here.
-export type { BackoffPolicy };
-
 export type RestartPolicy = 'Always' | 'OnFailure' | 'Never';
 
 export const DEFAULT_BACKOFF: BackoffPolicy = { initialMs: 1000, maxMs: 60_000, resetAfterMs: 10 * 60_000 };

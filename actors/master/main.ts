@@ -2,21 +2,22 @@
 // only while this master holds its leader lease (the others keep their caches warm to take over
 // quickly), and a gossip member whose view the node lifecycle controller weighs. Serves /healthz
 // and /metrics on PORT.
-import { createActor, fromCallback } from 'xstate';
+import { createActor, toPromise } from 'xstate';
 import { loadConfig } from '../../protocol/config.ts';
 import { SYSTEM_NAMESPACE } from '../../protocol/defaults.ts';
-import { startApiserver } from '../apiserver/index.ts';
-import { ControllerManager } from '../controller-manager/index.ts';
+import { ApiServer } from '../apiserver/index.ts';
+import { ControllerManager, controllerManagerMetrics } from '../controller-manager/index.ts';
 import { ApiClient } from '../client/client.ts';
 import { EventRecorder } from '../runtime/events.ts';
-import { createLeaderMachine, leaderMetrics, type LeaderWorkInput } from '../runtime/leader.ts';
-import { joinGossip } from '../membership/index.ts';
+import { leaderMetrics, type LeaderOnlyInput } from '../runtime/leader.ts';
+import { Membership } from '../membership/index.ts';
 import { createLogger } from '../platform/log.ts';
 import { createRegistry, startStatusServer } from '../platform/metrics.ts';
 import { connectNats } from '../platform/nats.ts';
 import { instanceName, onShutdown, statusPort } from '../platform/process.ts';
 import { startProfiling } from '../platform/profile.ts';
 import { Scheduler, schedulerMetrics } from '../scheduler/index.ts';
+import { masterMachine, type LeaderOnlyPart } from './master.machine.ts';
 
 const name = instanceName('master');
 // Which parts run here (all by default): the benchmark runs each in a process of its own to
@@ -28,69 +29,70 @@ const registry = createRegistry({ component: 'master', node: name });
 
 const nc = await connectNats({ url: cfg.natsUrl, name, persistent: true });
 log.info('connected to NATS', { url: cfg.natsUrl });
-const apiserver = components.has('apiserver') ? startApiserver({ nc, cfg, log: log.child({ actor: 'apiserver' }), registry }) : undefined;
-
-const { membership, leave } = joinGossip({ nc, name, role: 'master', cfg, log: log.child({ actor: 'membership' }), registry });
+const apiserver = components.has('apiserver') ? new ApiServer({ nc, cfg, log: log.child({ actor: 'apiserver' }), registry }) : undefined;
+const membership = new Membership({ nc, name, role: 'master', cfg, log: log.child({ actor: 'membership' }), registry });
 
 const client = new ApiClient(nc, { timeoutMs: cfg.requestTimeoutMs, waitForApiserver: true });
 const watchDeadlineMs = cfg.watchHeartbeatMs * 2.5;
-
-const scheduler = new Scheduler({
-  client, log: log.child({ actor: 'scheduler' }), metrics: schedulerMetrics(registry), watchDeadlineMs,
-  events: new EventRecorder(client, { component: 'default-scheduler', ratePerSecond: 50, burst: 200, registry }),
-});
-const controllers = new ControllerManager({
-  client, log: log.child({ actor: 'controller-manager' }), registry, watchDeadlineMs, gossip: membership,
-  events: new EventRecorder(client, { component: 'controller-manager', ratePerSecond: 50, burst: 200 }),
-  cfg: { nodeGraceMs: cfg.nodeGraceMs, nodeEvictionGraceMs: cfg.nodeEvictionGraceMs, nodeMonitorMs: cfg.nodeMonitorMs, resyncMs: cfg.controllerResyncMs, gcPeriodMs: cfg.gcPeriodMs, workers: cfg.controllerWorkers, statusSyncDelayMs: cfg.statusSyncDelayMs },
-});
-
 const metrics = leaderMetrics(registry);
 // Lease requests must not hang on an apiserver that stopped answering: short attempts, retried
 // within the renew deadline.
 const electionClient = client.withTimeouts(cfg.leaderRenewDeadlineMs, cfg.leaseAttemptMs);
-const elect = (lease: string, component: { lead(w: ApiClient): Promise<void>; follow(): void }) => {
-  const work = fromCallback<{ type: string }, LeaderWorkInput>(({ input }) => {
-    void component.lead(client.fenced(input.fence));
-    return () => component.follow();
-  });
-  return createActor(createLeaderMachine(work), {
-    input: {
-      client: electionClient, metrics, log: log.child({ actor: lease }),
-      cfg: { lease: `${SYSTEM_NAMESPACE}/${lease}`, identity: name, leaseDurationMs: cfg.leaderLeaseMs, renewDeadlineMs: cfg.leaderRenewDeadlineMs, retryPeriodMs: cfg.leaderRetryMs },
-    },
-  });
-};
+const election = (lease: string, actor: string): Omit<LeaderOnlyInput, 'component'> => ({
+  client: electionClient, writer: client, metrics, log: log.child({ actor }),
+  cfg: { lease: `${SYSTEM_NAMESPACE}/${lease}`, identity: name, leaseDurationMs: cfg.leaderLeaseMs, renewDeadlineMs: cfg.leaderRenewDeadlineMs, retryPeriodMs: cfg.leaderRetryMs },
+});
 
-// The control loops start once this master's apiserver serves (any apiserver would do, but a
-// master alone must not spin on an empty queue group).
-await apiserver?.ready;
-const leaders: ReturnType<typeof elect>[] = [];
+// Metrics and event recorders are made once: a restarted component counts on.
+const parts: { scheduler?: LeaderOnlyPart; controllerManager?: LeaderOnlyPart } = {};
 if (components.has('scheduler')) {
-  scheduler.start();
-  leaders.push(elect('skiff-scheduler', scheduler));
+  const deps = {
+    client, log: log.child({ actor: 'scheduler' }), metrics: schedulerMetrics(registry), watchDeadlineMs,
+    events: new EventRecorder(client, { component: 'default-scheduler', ratePerSecond: 50, burst: 200, registry }),
+  };
+  parts.scheduler = { make: () => new Scheduler(deps), election: election('skiff-scheduler', 'scheduler') };
 }
 if (components.has('controller-manager')) {
-  controllers.start();
-  leaders.push(elect('skiff-controller-manager', controllers));
+  const deps = {
+    client, log: log.child({ actor: 'controller-manager' }), registry, metrics: controllerManagerMetrics(registry), watchDeadlineMs, gossip: membership,
+    events: new EventRecorder(client, { component: 'controller-manager', ratePerSecond: 50, burst: 200 }),
+    cfg: { nodeGraceMs: cfg.nodeGraceMs, nodeEvictionGraceMs: cfg.nodeEvictionGraceMs, nodeMonitorMs: cfg.nodeMonitorMs, resyncMs: cfg.controllerResyncMs, gcPeriodMs: cfg.gcPeriodMs, workers: cfg.controllerWorkers, statusSyncDelayMs: cfg.statusSyncDelayMs },
+  };
+  parts.controllerManager = { make: () => new ControllerManager(deps), election: election('skiff-controller-manager', 'controller-manager') };
 }
-for (const l of leaders) l.start();
+
+const master = createActor(masterMachine, {
+  input: { nc, log, apiserver, membership, parts, restart: { initialMs: cfg.crashBackoffInitialMs, maxMs: cfg.crashBackoffMaxMs, resetAfterMs: cfg.crashBackoffResetMs }, leaveTimeoutMs: cfg.leaveTimeoutMs },
+}).start();
 
 const http = await startStatusServer({
   port: statusPort(),
   registry,
-  health: () => (!apiserver || apiserver.actor.getSnapshot().matches({ running: 'serving' }) ? null : 'apiserver is not serving yet'),
+  health: () => {
+    const served = master.getSnapshot().children.apiserver?.getSnapshot();
+    return !apiserver || served?.matches({ running: 'serving' }) ? null : 'apiserver is not serving yet';
+  },
 });
 log.info('status server listening', { port: (http.address() as { port: number }).port });
 
 const stopProfiling = startProfiling();
-onShutdown(log, async () => {
+const shutdown = async () => {
   stopProfiling?.();
-  await leave();
-  for (const l of leaders) l.stop();
-  scheduler.stop();
-  controllers.stop();
-  apiserver?.actor.send({ type: 'STOP' });
   http.close();
-  await nc.drain();
+  await nc.drain().catch(() => {});
+};
+onShutdown(log, async () => {
+  master.send({ type: 'STOP' });
+  await toPromise(master);
+  await shutdown();
+});
+// A component the master cannot do without failed: the root has logged why and stopped the tree.
+toPromise(master).then(async ({ failure }) => {
+  if (!failure) return;
+  await shutdown();
+  process.exit(1);
+}, async (err: unknown) => {
+  log.error('master actor failed', { err });
+  await shutdown();
+  process.exit(1);
 });

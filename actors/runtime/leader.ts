@@ -3,7 +3,7 @@
 // fails or the renew deadline passes; every write it makes names the lease term it holds, so that
 // the apiserver refuses it once another holder has taken over.
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { assign, fromCallback, setup, type AnyActorLogic } from 'xstate';
+import { assign, fromCallback, fromPromise, setup } from 'xstate';
 import { AlreadyExists, Conflict, NotFound } from '../../protocol/errors.ts';
 import type { Lease } from '../../protocol/types.ts';
 import type { ApiClient, Fence } from '../client/client.ts';
@@ -83,9 +83,29 @@ export interface LeaderInput {
   metrics: { leading: Gauge<'lease'>; transitions: Counter<'lease'> };
 }
 
-/** What a leader runs: started with the fence for its writes, stopped the moment leadership ends. */
-export interface LeaderWorkInput {
-  fence: Fence;
+/**
+ * A component that acts only while its process leads (the scheduler, the controller-manager): it
+ * keeps its caches warm as a follower, so that taking over is quick, and writes only while leading.
+ */
+export interface LeaderOnly {
+  /** Starts the caches (informers, queues) it keeps while following. */
+  start(): void;
+  stop(): void;
+  /** Begins acting, every write fenced by `writer`; rejects if it cannot. */
+  lead(writer: ApiClient): Promise<void>;
+  /** Stops acting at once. */
+  follow(): void;
+}
+
+export interface LeaderOnlyInput extends LeaderInput {
+  component: LeaderOnly;
+  /** The client a leader's writes go through, fenced with the lease term it holds. */
+  writer: ApiClient;
+}
+
+/** A leader-only component that failed; its parent sees this as the actor's error. */
+export class ComponentFailed extends Error {
+  override name = 'ComponentFailed';
 }
 
 type Ev = { type: 'HELD'; lease: Lease } | { type: 'LOST' };
@@ -114,22 +134,58 @@ const contender = fromCallback<Ev, { client: ApiClient; cfg: LeaderConfig; log: 
   };
 });
 
-/** A candidate for `cfg.lease` that runs `work` while, and only while, it leads. */
-export const createLeaderMachine = (work: AnyActorLogic) => setup({
-  types: { input: {} as LeaderInput, context: {} as LeaderInput & { lease?: Lease }, events: {} as Ev },
-  actors: { contender, work },
+/** The caches a follower keeps warm, for as long as the machine runs. */
+const cache = fromCallback<Ev, LeaderOnly>(({ input }) => {
+  input.start();
+  return () => input.stop();
+});
+
+/**
+ * The component's work, for exactly as long as the lease is held. A promise, so that a failed
+ * `lead` is the invoked actor's error: unhandled, it fails the machine, and XState then stops the
+ * machine's other children (an error thrown by an action would leave them running).
+ */
+const work = fromPromise<void, { component: LeaderOnly; writer: ApiClient; lease: string }>(async ({ input, signal }) => {
+  const ended = new Promise<void>((resolve) => signal.addEventListener('abort', () => {
+    input.component.follow();
+    resolve();
+  }, { once: true }));
+  try {
+    await input.component.lead(input.writer);
+  } catch (error) {
+    if (signal.aborted) return;
+    // Whatever part of `lead` did start ends here.
+    input.component.follow();
+    throw new ComponentFailed(`${input.lease}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  }
+  await ended;
+});
+
+type Context = LeaderOnlyInput & { lease?: Lease };
+
+/**
+ * A leader-only component as a machine: `following` keeps its caches warm, `leading` runs its work
+ * with the fence of the lease term it holds. A failure of the work fails the machine, which its
+ * parent sees as an error event.
+ */
+export const leaderOnlyMachine = setup({
+  types: { input: {} as LeaderOnlyInput, context: {} as Context, events: {} as Ev },
+  actors: { contender, cache, work },
   delays: { renewDeadline: ({ context }) => context.cfg.renewDeadlineMs },
 }).createMachine({
-  id: 'leader',
+  id: 'leaderOnly',
   context: ({ input }) => input,
-  invoke: { src: 'contender', input: ({ context }) => ({ client: context.client, cfg: context.cfg, log: context.log }) },
-  initial: 'follower',
+  invoke: [
+    { src: 'cache', input: ({ context }) => context.component },
+    { src: 'contender', input: ({ context }) => ({ client: context.client, cfg: context.cfg, log: context.log }) },
+  ],
+  initial: 'following',
   states: {
-    follower: {
+    following: {
       entry: ({ context }) => context.metrics.leading.set({ lease: context.cfg.lease }, 0),
       on: {
         HELD: {
-          target: 'leader',
+          target: 'leading',
           actions: [
             assign({ lease: ({ event }) => event.lease }),
             ({ context, event }) => {
@@ -140,16 +196,16 @@ export const createLeaderMachine = (work: AnyActorLogic) => setup({
         },
       },
     },
-    leader: {
+    leading: {
       entry: ({ context }) => context.metrics.leading.set({ lease: context.cfg.lease }, 1),
       exit: ({ context }) => context.log.info('stopped leading', { lease: context.cfg.lease }),
-      invoke: { src: 'work', input: ({ context }: { context: LeaderInput & { lease?: Lease } }): LeaderWorkInput => ({ fence: fenceOf(context.cfg, context.lease!) }) },
+      invoke: { src: 'work', input: ({ context }) => ({ component: context.component, writer: context.writer.fenced(fenceOf(context.cfg, context.lease!)), lease: context.cfg.lease }) },
       initial: 'fresh',
-      on: { LOST: 'follower' },
+      on: { LOST: 'following' },
       states: {
         // Each renewal re-enters this state (and only this one) and so restarts the deadline.
         fresh: {
-          after: { renewDeadline: '#leader.follower' },
+          after: { renewDeadline: '#leaderOnly.following' },
           on: { HELD: { target: 'fresh', reenter: true, actions: assign({ lease: ({ event }) => event.lease }) } },
         },
       },

@@ -10,6 +10,7 @@ import { deepEqual } from '../../protocol/merge-patch.ts';
 import type { Node, Pod } from '../../protocol/types.ts';
 import type { ApiClient } from '../client/client.ts';
 import type { EventRecorder } from '../runtime/events.ts';
+import type { LeaderOnly } from '../runtime/leader.ts';
 import { Informer, objectKey } from '../client/informer.ts';
 import type { Logger } from '../platform/log.ts';
 import { firstFailure, podFacts, unschedulableMessage } from './filters.ts';
@@ -62,7 +63,7 @@ export interface SchedulerDeps {
   watchDeadlineMs: number;
 }
 
-export class Scheduler {
+export class Scheduler implements LeaderOnly {
   private readonly nodes = new Map<string, NodeInfo>();
   private nodeList: NodeInfo[] = [];
   /** Where each pod is charged: bound, or assumed while its bind is in flight. */
