@@ -1,9 +1,10 @@
 // One container of a pod, for its whole life: start, run (with its probes and memory watchdog),
 // exit, back off and start again as the restart policy says, and stop when the pod goes. The
 // process, its watchers (probes and memory watchdog, for a container that has them) and the
-// SIGTERM-then-SIGKILL timer are each an invoked actor, so leaving a state ends them. Every change
-// is reported through `report`.
-import { assign, fromCallback, setup } from 'xstate';
+// SIGTERM-then-SIGKILL timer are each an invoked actor, so leaving a state ends them. It reports
+// to its pod worker with events (ContainerReport): every change of its record, each process it
+// starts and each exit (for the pod's record on disk), and its end.
+import { assign, fromCallback, sendParent, setup } from 'xstate';
 import type { Container, ContainerState } from '../../protocol/types.ts';
 import { nextBackoff, type BackoffPolicy } from '../../protocol/backoff.ts';
 import { shouldRestart, type RestartPolicy } from './lifecycle.ts';
@@ -36,12 +37,15 @@ export interface ContainerInput {
   adopt?: ProcessHandle;
   /** The container had already ended for good before a kubelet restart. */
   finished?: ContainerState;
-  report: (r: ContainerRecord) => void;
-  /** Called once the container has stopped for good at the pod's request. */
-  onStopped: () => void;
-  persistStarted: (h: ProcessHandle, restartCount: number) => void;
-  persistExited: (restartCount: number, state: ContainerState) => void;
 }
+
+/** What a container tells its pod worker. */
+export type ContainerReport =
+  | { type: 'CONTAINER_RECORD'; record: ContainerRecord }
+  | { type: 'CONTAINER_STARTED'; name: string; handle: ProcessHandle; restartCount: number }
+  | { type: 'CONTAINER_EXITED'; name: string; restartCount: number; state: ContainerState }
+  /** Stopped for good at the pod's request; its last record came just before. */
+  | { type: 'CONTAINER_STOPPED'; name: string };
 
 interface Ctx extends ContainerInput {
   handle?: ProcessHandle;
@@ -224,12 +228,14 @@ export const containerMachine = setup({
     },
   },
   actions: {
-    report: ({ context }) => context.report(record(context)),
+    report: sendParent(({ context }): ContainerReport => ({ type: 'CONTAINER_RECORD', record: record(context) })),
     spawned: assign(({ event }) => {
       const { handle } = event as Extract<Ev, { type: 'SPAWNED' }>;
       return { handle, state: { running: { startedAt: handle.startedAt } }, killReason: undefined };
     }),
-    persistStarted: ({ context }) => context.persistStarted(context.handle!, context.restartCount),
+    persistStarted: sendParent(({ context }): ContainerReport => ({ type: 'CONTAINER_STARTED', name: context.spec.name, handle: context.handle!, restartCount: context.restartCount })),
+    persistExited: sendParent(({ context }): ContainerReport => ({ type: 'CONTAINER_EXITED', name: context.spec.name, restartCount: context.restartCount, state: context.state })),
+    reportStopped: sendParent(({ context }): ContainerReport => ({ type: 'CONTAINER_STOPPED', name: context.spec.name })),
   },
   delays: {
     startDelay: ({ context }) => context.delayMs,
@@ -358,7 +364,7 @@ export const containerMachine = setup({
     exited: {
       entry: [
         assign({ ready: false, started: false }),
-        ({ context }) => context.persistExited(context.restartCount, context.state),
+        'persistExited',
       ],
       always: [
         { guard: 'stopRequested', target: 'stopped' },
@@ -392,7 +398,7 @@ export const containerMachine = setup({
       entry: [
         assign({ ready: false, state: ({ context }) => (context.state.terminated ? context.state : { terminated: { exitCode: 0, reason: 'Completed', finishedAt: new Date().toISOString() } }) }),
         'report',
-        ({ context }) => context.onStopped(),
+        'reportStopped',
       ],
     },
   },

@@ -1,11 +1,12 @@
 // One pod on this node: prepare its directories and ports, run its init containers one after
 // another, then its containers, each a child container actor; and when the pod is deleted (or the
-// node stops), stop them all and clean up. It owns the pod's processes: nothing it started
-// outlives it unless the kubelet is asked to keep pods running.
-import { assign, enqueueActions, fromPromise, setup, type ActorRefFrom } from 'xstate';
-import type { Container, ContainerState, Pod, PodStatus } from '../../protocol/types.ts';
+// node stops), stop them all. It owns the pod's processes: nothing it started outlives it unless
+// the kubelet is asked to keep pods running. Its containers report to it with events, and it
+// reports to the kubelet with events (PodWorkerReport): the pod's status, and its end.
+import { assign, enqueueActions, fromPromise, sendParent, setup, type ActorRefFrom } from 'xstate';
+import type { Container, Pod, PodStatus } from '../../protocol/types.ts';
 import { cpuMillis, memoryBytes } from '../../protocol/quantity.ts';
-import { containerMachine } from './container.machine.ts';
+import { containerMachine, type ContainerReport } from './container.machine.ts';
 import type { BackoffPolicy } from '../../protocol/backoff.ts';
 import { podBackoff, shouldRestart } from './lifecycle.ts';
 import { instanceLog } from './logs.ts';
@@ -27,23 +28,25 @@ export interface NodeContext {
   prober: Prober;
   backoff: BackoffPolicy;
   allocatePorts: (pod: Pod) => Promise<AllocatedPort[]>;
-  releasePorts: (ports: AllocatedPort[]) => void;
   baseEnv: (pod: Pod) => Record<string, string>;
   cgroups?: CgroupHost;
   watchMemory?: (handle: ProcessHandle, limitBytes: number, onOverLimit: () => void) => () => void;
   /** Skip creating directories (the benchmark's hollow nodes). */
   noDisk?: boolean;
-  reportStatus: (pod: Pod, status: PodStatus) => void;
-  /** The pod's processes are all gone; `deleted` says whether the pod itself is being deleted. */
-  onTerminated: (pod: Pod, deleted: boolean) => void;
 }
 
 export interface PodWorkerInput {
   pod: Pod;
   node: NodeContext;
-  /** The pod's record, shared with the kubelet: fresh, or what an earlier kubelet left to re-adopt. */
+  /** The pod's record: fresh, or what an earlier kubelet left to re-adopt. The worker keeps its own copy. */
   state: PodState;
 }
+
+/** What a pod worker tells the kubelet. */
+export type PodWorkerReport =
+  | { type: 'POD_STATUS'; uid: string; pod: Pod; status: PodStatus }
+  /** Its processes are all gone; `deleted` says whether the pod itself is being deleted. */
+  | { type: 'POD_TERMINATED'; uid: string; pod: Pod; deleted: boolean; state: PodState };
 
 type ContainerRef = ActorRefFrom<typeof containerMachine>;
 
@@ -59,14 +62,16 @@ interface Ctx extends PodWorkerInput {
   deleted: boolean;
   graceMs?: number;
   failure?: { reason: string; message: string };
+  /** A status is due: container records that came since the last one. */
+  publishPending: boolean;
 }
 
 type Ev =
   | { type: 'UPDATE'; pod: Pod }
   | { type: 'TERMINATE'; deleted: boolean; graceMs?: number }
-  /** Container changes, gathered over one turn of the event loop. */
-  | { type: 'RECORDS'; records: Record<string, ContainerRecord> }
-  | { type: 'CHILD_STOPPED' };
+  | ContainerReport
+  /** Container records are published together, after the burst in which they came. */
+  | { type: 'PUBLISH' };
 
 export function freshState(pod: Pod): PodState {
   // A pod without init containers is past them from the start, so its first record is final.
@@ -82,11 +87,12 @@ function initRecord(c: Container, init: boolean): ContainerRecord {
   return { name: c.name, state: { waiting: { reason: init ? 'PodInitializing' : 'ContainerCreating' } }, restartCount: 0, ready: false, started: false };
 }
 
-function publishStatus(ctx: Ctx): void {
+/** The pod's status as its containers' records now say. Pure. */
+function podStatusOf(ctx: Ctx): PodStatus {
   const pod = ctx.lastStatus ? { ...ctx.pod, status: ctx.lastStatus } : ctx.pod;
   const init = (pod.spec.initContainers ?? []).map((c) => ctx.records[c.name] ?? initRecord(c, true));
   const containers = pod.spec.containers.map((c) => ctx.records[c.name] ?? initRecord(c, false));
-  const status = buildPodStatus({
+  return buildPodStatus({
     pod,
     init,
     containers,
@@ -97,35 +103,15 @@ function publishStatus(ctx: Ctx): void {
     startTime: ctx.state.startTime,
     hostPorts: ctx.state.ports,
   }, new Date());
-  ctx.lastStatus = status;
-  ctx.node.reportStatus(ctx.pod, status);
 }
 
-const pendingRecords = new WeakMap<object, Record<string, ContainerRecord>>();
-
-/**
- * A container changes state several times in a row as it starts (created, running, started,
- * ready); the pod worker hears of them once per turn of the event loop, as one event, and so
- * computes the pod's status once.
- */
-function reportLater(worker: { send(e: Ev): void }, record: ContainerRecord): void {
-  let pending = pendingRecords.get(worker);
-  if (!pending) {
-    pendingRecords.set(worker, (pending = {}));
-    queueMicrotask(() => flushRecords(worker));
-  }
-  pending[record.name] = record;
+/** The record with one container's entry changed. Pure. */
+function withContainer(state: PodState, name: string, update: Partial<PodState['containers'][string]>): PodState {
+  return { ...state, containers: { ...state.containers, [name]: { ...state.containers[name], restartCount: 0, ...update } } };
 }
 
-function flushRecords(worker: { send(e: Ev): void }): void {
-  const records = pendingRecords.get(worker);
-  if (!records) return;
-  pendingRecords.delete(worker);
-  worker.send({ type: 'RECORDS', records });
-}
-
-/** Spawns the child actor for one container, re-adopting its process if one was recorded. */
-function containerInput(ctx: Ctx, c: Container, init: boolean, self: { send(e: Ev): void }) {
+/** The input of the child actor for one container, re-adopting its process if one was recorded. */
+function containerInput(ctx: Ctx, c: Container, init: boolean) {
   const { node, pod, paths } = ctx;
   const saved = ctx.state.containers[c.name];
   const policy = init && pod.spec.restartPolicy === 'Always' ? 'OnFailure' : pod.spec.restartPolicy ?? 'Always';
@@ -140,10 +126,6 @@ function containerInput(ctx: Ctx, c: Container, init: boolean, self: { send(e: E
   const cgroupFor = (restartCount: number) => node.cgroups
     ? containerCgroup(node.cgroups, `${pod.metadata.uid}-${c.name}-${restartCount}`, { memoryBytes: limit, cpuMillis: cpuLimit })
     : undefined;
-  const persist = (update: Partial<PodState['containers'][string]>) => {
-    ctx.state.containers[c.name] = { ...ctx.state.containers[c.name], restartCount: 0, ...update };
-    if (!node.noDisk) savePodState(paths, ctx.state);
-  };
   return {
     spec: c,
     init,
@@ -167,13 +149,6 @@ function containerInput(ctx: Ctx, c: Container, init: boolean, self: { send(e: E
     lastState: saved?.lastState,
     adopt: saved?.handle,
     finished,
-    report: (record: ContainerRecord) => reportLater(self, record),
-    onStopped: () => {
-      flushRecords(self); // its last state first, then that it has stopped
-      self.send({ type: 'CHILD_STOPPED' });
-    },
-    persistStarted: (handle: ProcessHandle, restartCount: number) => persist({ handle, restartCount, lastState: ctx.state.containers[c.name]?.lastState }),
-    persistExited: (restartCount: number, state: ContainerState) => persist({ handle: undefined, restartCount, lastState: state }),
   };
 }
 
@@ -185,15 +160,6 @@ function needsPorts(ctx: Ctx): boolean {
   return false;
 }
 
-/** The pod's directories and its record on disk. */
-function prepareSync(ctx: Ctx): PodState {
-  if (!ctx.node.noDisk) {
-    preparePodDirs(ctx.pod, ctx.paths);
-    savePodState(ctx.paths, ctx.state);
-  }
-  return ctx.state;
-}
-
 function prepareFailure(err: unknown): Ctx['failure'] {
   return { reason: 'PrepareFailed', message: String((err as Error)?.message ?? err) };
 }
@@ -202,10 +168,7 @@ export const podWorkerMachine = setup({
   types: { input: {} as PodWorkerInput, context: {} as Ctx, events: {} as Ev },
   actors: {
     container: containerMachine,
-    prepare: fromPromise<PodState, { ctx: Ctx }>(async ({ input: { ctx } }) => {
-      ctx.state.ports = await ctx.node.allocatePorts(ctx.pod);
-      return prepareSync(ctx);
-    }),
+    allocatePorts: fromPromise<AllocatedPort[], { node: NodeContext; pod: Pod }>(({ input }) => input.node.allocatePorts(input.pod)),
   },
   guards: {
     initDone: ({ context }) => context.state.initDone || context.initIndex >= (context.pod.spec.initContainers?.length ?? 0),
@@ -213,7 +176,29 @@ export const podWorkerMachine = setup({
     deleting: ({ event }) => event.type === 'UPDATE' && !!event.pod.metadata.deletionTimestamp,
   },
   actions: {
-    publish: ({ context }) => publishStatus(context),
+    publish: enqueueActions(({ context, enqueue }) => {
+      const status = podStatusOf(context);
+      enqueue.assign({ lastStatus: status, publishPending: false });
+      enqueue.sendParent({ type: 'POD_STATUS', uid: context.pod.metadata.uid!, pod: context.pod, status } satisfies PodWorkerReport);
+    }),
+    /** Records come in bursts as a container starts (created, running, started, ready): one status for the burst. */
+    publishSoon: enqueueActions(({ context, enqueue }) => {
+      if (context.publishPending) return;
+      enqueue.assign({ publishPending: true });
+      enqueue.raise({ type: 'PUBLISH' }, { delay: 0 });
+    }),
+    saveState: ({ context }) => { if (!context.node.noDisk) savePodState(context.paths, context.state); },
+    /** The pod's directories and its record on disk; a failure fails the pod. */
+    prepareDisk: enqueueActions(({ context, enqueue }) => {
+      if (context.node.noDisk) return;
+      try {
+        preparePodDirs(context.pod, context.paths);
+        savePodState(context.paths, context.state);
+      } catch (err) {
+        enqueue.assign({ failure: prepareFailure(err) });
+      }
+    }),
+    reportTerminated: sendParent(({ context }): PodWorkerReport => ({ type: 'POD_TERMINATED', uid: context.pod.metadata.uid!, pod: context.pod, deleted: context.deleted, state: context.state })),
     markInitDone: assign({ state: ({ context }) => ({ ...context.state, initDone: true }) }),
     stopChildren: enqueueActions(({ context, enqueue }) => {
       for (const ref of Object.values(context.children)) enqueue.sendTo(ref, { type: 'STOP', graceMs: context.graceMs });
@@ -229,6 +214,7 @@ export const podWorkerMachine = setup({
     children: {},
     live: 0,
     deleted: false,
+    publishPending: false,
   }),
   initial: 'preparing',
   on: {
@@ -237,7 +223,20 @@ export const podWorkerMachine = setup({
       { actions: [assign({ pod: ({ event }) => event.pod }), 'publish'] },
     ],
     TERMINATE: { target: '.terminating', actions: assign({ deleted: ({ event }) => event.deleted, graceMs: ({ event, context }) => event.graceMs ?? effectiveGraceMs(context.pod) }) },
-    RECORDS: { actions: [assign({ records: ({ context, event }) => ({ ...context.records, ...event.records }) }), 'publish'] },
+    CONTAINER_RECORD: { actions: [assign({ records: ({ context, event }) => ({ ...context.records, [event.record.name]: event.record }) }), 'publishSoon'] },
+    CONTAINER_STARTED: {
+      actions: [
+        assign({ state: ({ context, event }) => withContainer(context.state, event.name, { handle: event.handle, restartCount: event.restartCount, lastState: context.state.containers[event.name]?.lastState }) }),
+        'saveState',
+      ],
+    },
+    CONTAINER_EXITED: {
+      actions: [
+        assign({ state: ({ context, event }) => withContainer(context.state, event.name, { handle: undefined, restartCount: event.restartCount, lastState: event.state }) }),
+        'saveState',
+      ],
+    },
+    PUBLISH: { actions: 'publish' },
   },
   states: {
     preparing: {
@@ -245,16 +244,7 @@ export const podWorkerMachine = setup({
       always: [
         { guard: ({ context }) => needsPorts(context), target: 'allocating' },
         // Nothing to wait for: prepared now, without an actor for it.
-        {
-          target: 'prepared',
-          actions: assign(({ context }) => {
-            try {
-              return { state: prepareSync(context) };
-            } catch (err) {
-              return { failure: prepareFailure(err) };
-            }
-          }),
-        },
+        { target: 'prepared', actions: 'prepareDisk' },
       ],
     },
     // Prepared (or failed to be): the init containers next, or with none left the containers,
@@ -268,9 +258,9 @@ export const podWorkerMachine = setup({
     },
     allocating: {
       invoke: {
-        src: 'prepare',
-        input: ({ context }) => ({ ctx: context }),
-        onDone: { target: 'prepared', actions: assign({ state: ({ event }) => event.output }) },
+        src: 'allocatePorts',
+        input: ({ context }) => ({ node: context.node, pod: context.pod }),
+        onDone: { target: 'prepared', actions: [assign({ state: ({ context, event }) => ({ ...context.state, ports: event.output }) }), 'prepareDisk'] },
         onError: { target: 'failed', actions: assign({ failure: ({ event }) => prepareFailure(event.error) }) },
       },
     },
@@ -284,9 +274,9 @@ export const podWorkerMachine = setup({
           ],
         },
         runOne: {
-          entry: assign(({ context, spawn, self }) => {
+          entry: assign(({ context, spawn }) => {
             const c = context.pod.spec.initContainers![context.initIndex];
-            const ref = spawn('container', { id: `init-${c.name}`, input: containerInput(context, c, true, self) });
+            const ref = spawn('container', { id: `init-${c.name}`, input: containerInput(context, c, true) });
             return { children: { ...context.children, [c.name]: ref }, live: context.live + 1 };
           }),
           always: [
@@ -315,13 +305,13 @@ export const podWorkerMachine = setup({
     },
     running: {
       entry: [
-        assign(({ context, spawn, self }) => {
+        assign(({ context, spawn }) => {
           const children = { ...context.children };
-          for (const c of context.pod.spec.containers) children[c.name] = spawn('container', { id: `c-${c.name}`, input: containerInput(context, c, false, self) });
+          for (const c of context.pod.spec.containers) children[c.name] = spawn('container', { id: `c-${c.name}`, input: containerInput(context, c, false) });
           return { children, live: context.live + context.pod.spec.containers.length };
         }),
         // The record as prepared says all else; after init containers it must say they are done.
-        ({ context }) => { if (!context.node.noDisk && context.pod.spec.initContainers?.length) savePodState(context.paths, context.state); },
+        enqueueActions(({ context, enqueue }) => { if (context.pod.spec.initContainers?.length) enqueue('saveState'); }),
       ],
     },
     failed: {
@@ -330,7 +320,7 @@ export const podWorkerMachine = setup({
     terminating: {
       entry: ['stopChildren', 'publish'],
       on: {
-        CHILD_STOPPED: { actions: assign({ live: ({ context }) => context.live - 1 }) },
+        CONTAINER_STOPPED: { actions: assign({ live: ({ context }) => context.live - 1 }) },
         // A pod deleted again with a shorter grace: pass it on.
         UPDATE: { actions: [assign({ pod: ({ event }) => event.pod }), 'publish'] },
       },
@@ -338,11 +328,7 @@ export const podWorkerMachine = setup({
     },
     terminated: {
       type: 'final',
-      entry: [
-        'publish',
-        ({ context }) => context.node.releasePorts(context.state.ports),
-        ({ context }) => context.node.onTerminated(context.pod, context.deleted),
-      ],
+      entry: ['publish', 'reportTerminated'],
     },
   },
 });

@@ -5,10 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createActor } from 'xstate';
+import { createActor, setup, type ActorRefFrom } from 'xstate';
 import type { Container, Pod, PodStatus } from '../../protocol/types.ts';
 import { FakeRuntime, passingProber } from './fake-runtime.ts';
-import { freshState, podWorkerMachine, type NodeContext } from './pod-worker.machine.ts';
+import { freshState, podWorkerMachine, type NodeContext, type PodWorkerInput, type PodWorkerReport } from './pod-worker.machine.ts';
 import type { Prober } from './prober.ts';
 import type { PodState } from './state.ts';
 import { waitFor } from '../../test/harness.ts';
@@ -18,7 +18,8 @@ interface Rig {
   statuses: PodStatus[];
   terminated: boolean[];
   last: () => PodStatus;
-  actor: ReturnType<typeof createActor<typeof podWorkerMachine>>;
+  /** The pod worker, and `stop` to stop it with its host. */
+  actor: { send: ActorRefFrom<typeof podWorkerMachine>['send']; stop(): void };
   /** The pgid of the live process of a container, by its command's first word. */
   pgidOf: (cmd: string) => number | undefined;
 }
@@ -35,13 +36,24 @@ function rig(spec: Partial<Pod['spec']> & { containers: Container[] }, opts: { p
   const node: NodeContext = {
     nodeName: 'n1', address: '127.0.0.1', dataDir: '/nonexistent', runtime, prober: opts.prober ?? passingProber,
     backoff: { initialMs: 10, maxMs: 40, resetAfterMs: 600_000 },
-    allocatePorts: async () => [], releasePorts: () => {}, baseEnv: () => ({}), noDisk: true,
-    reportStatus: (_p, s) => statuses.push(s),
-    onTerminated: (_p, deleted) => terminated.push(deleted),
+    allocatePorts: async () => [], baseEnv: () => ({}), noDisk: true,
     watchMemory: opts.watchMemory,
     ...opts.node,
   };
-  const actor = createActor(podWorkerMachine, { input: { pod, node, state: opts.state ?? freshState(pod) } }).start();
+  // The worker reports to its parent, as to the kubelet: this one records what it hears.
+  const host = createActor(setup({
+    types: { input: {} as PodWorkerInput, context: {} as PodWorkerInput, events: {} as PodWorkerReport },
+    actors: { worker: podWorkerMachine },
+  }).createMachine({
+    context: ({ input }) => input,
+    invoke: { id: 'worker', src: 'worker', input: ({ context }) => context },
+    on: {
+      POD_STATUS: { actions: ({ event }) => statuses.push(event.status) },
+      POD_TERMINATED: { actions: ({ event }) => terminated.push(event.deleted) },
+    },
+  }), { input: { pod, node, state: opts.state ?? freshState(pod) } }).start();
+  const worker = host.getSnapshot().children.worker as ActorRefFrom<typeof podWorkerMachine>;
+  const actor = { send: worker.send.bind(worker), stop: () => host.stop() };
   return {
     runtime, statuses, terminated, actor,
     last: () => statuses[statuses.length - 1],
@@ -85,7 +97,8 @@ test('pod worker - the memory watchdog kills a container over its limit (OOMKill
   const pgid = await waitFor('hog to start', () => r.pgidOf('hog'));
   await waitFor('the watchdog watching it', () => watching.get(pgid));
   assert.is(watching.get(pgid)!.limit, 64 * 2 ** 20);
-  assert.ok(state(r, 'hog')?.ready, 'a limit alone does not hold readiness back');
+  // A limit alone does not hold readiness back.
+  await waitFor('hog ready', () => state(r, 'hog')?.ready);
   watching.get(pgid)!.over();
   await waitFor('OOMKilled', () => state(r, 'hog')?.state.terminated?.reason === 'OOMKilled');
   assert.is(state(r, 'hog')!.state.terminated!.exitCode, 137);

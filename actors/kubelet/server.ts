@@ -8,7 +8,8 @@ import { BadRequest, NotFound, toWire } from '../../protocol/errors.ts';
 import { nodeSubject } from '../../protocol/subjects.ts';
 import type { Container } from '../../protocol/types.ts';
 import type { Logger } from '../platform/log.ts';
-import type { Kubelet, Worker } from './kubelet.ts';
+import type { Kubelet, RunningPod } from './kubelet.ts';
+import type { PodLookup } from './kubelet.machine.ts';
 import { fileSize, instanceLog, readRange, tailLog } from './logs.ts';
 import { containerCwd, containerLogDir } from './pod-fs.ts';
 
@@ -35,7 +36,7 @@ interface ExecRequest {
   deliver?: string;
 }
 
-function findContainer(w: Worker, name: string | undefined, what: string): Container {
+function findContainer(w: RunningPod, name: string | undefined, what: string): Container {
   const all = [...(w.pod.spec.initContainers ?? []), ...w.pod.spec.containers];
   if (!name) {
     if (w.pod.spec.containers.length === 1) return w.pod.spec.containers[0];
@@ -71,10 +72,10 @@ class Stream {
   }
 }
 
-export function serveNode(nc: NatsConnection, kubelet: Kubelet, log: Logger): () => void {
+export function serveNode(nc: NatsConnection, kubelet: Kubelet, pods: PodLookup, log: Logger): () => void {
   const worker = (req: { namespace?: string; name?: string }) => {
     if (typeof req.name !== 'string') throw new BadRequest('field name: required, the pod');
-    const w = kubelet.podByName(req.namespace ?? 'default', req.name);
+    const w = pods.find(req.namespace ?? 'default', req.name);
     if (!w) throw new NotFound(`pod ${JSON.stringify(req.name)} is not running on node ${kubelet.name}`);
     return w;
   };
@@ -83,10 +84,10 @@ export function serveNode(nc: NatsConnection, kubelet: Kubelet, log: Logger): ()
     const req = decode(msg.data) as unknown as LogRequest;
     const w = worker(req);
     const c = findContainer(w, req.container, 'logs');
-    const saved = () => w.state.containers[c.name];
-    const current = saved()?.restartCount ?? 0;
+    const saved = w.state.containers[c.name];
+    const current = saved?.restartCount ?? 0;
     const instance = req.previous ? current - 1 : current;
-    if (instance < 0 || (req.previous && !saved())) throw new BadRequest(`previous terminated container ${c.name} in pod ${w.pod.metadata.name} not found`);
+    if (instance < 0 || (req.previous && !saved)) throw new BadRequest(`previous terminated container ${c.name} in pod ${w.pod.metadata.name} not found`);
     const dir = containerLogDir(w.paths, c.name);
     const tail = typeof req.tail === 'number' && req.tail >= 0 ? req.tail : undefined;
     const first = tailLog(instanceLog(dir, instance), tail, MAX_LOG_BYTES);
@@ -103,11 +104,12 @@ export function serveNode(nc: NatsConnection, kubelet: Kubelet, log: Logger): ()
     const stream = new Stream(nc, req.deliver, () => clearInterval(poll));
     for (let i = 0; i < first.length; i += CHUNK_BYTES) stream.send({ data: first.subarray(i, i + CHUNK_BYTES) });
     poll = setInterval(() => {
-      if (!kubelet.workers.has(w.pod.metadata.uid!)) {
+      const live = pods.get(w.uid);
+      if (!live) {
         stream.send({ end: true, reason: 'the pod is gone' });
         return stream.close();
       }
-      const now = saved()?.restartCount ?? restartCount;
+      const now = live.state.containers[c.name]?.restartCount ?? restartCount;
       if (now !== restartCount) {
         // The container restarted: follow its new instance from the start.
         restartCount = now;

@@ -137,7 +137,7 @@ membership.onChange((m, previous) => {
 });
 const kubeProxy = createActor(kubeProxyMachine, { input: { proxy } }).start();
 const actor = createActor(kubeletMachine, {
-  input: { kubelet, log: log.child({ actor: 'kubelet' }), retryMs: 1000, logRotateMs: 10_000, serve: () => serveNode(nc, kubelet, log) },
+  input: { kubelet, log: log.child({ actor: 'kubelet' }), retryMs: 1000, logRotateMs: 10_000, serve: (pods) => serveNode(nc, kubelet, pods, log) },
 }).start();
 
 let http: Awaited<ReturnType<typeof startStatusServer>> | undefined;
