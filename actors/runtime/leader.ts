@@ -8,6 +8,7 @@ import { AlreadyExists, Conflict, NotFound } from '../../protocol/errors.ts';
 import type { Lease } from '../../protocol/types.ts';
 import type { ApiClient, Fence } from '../client/client.ts';
 import type { Logger } from '../platform/log.ts';
+import { every } from '../platform/periodic.ts';
 
 export interface LeaderConfig {
   /** `namespace/name` of the Lease. */
@@ -113,24 +114,13 @@ type Ev = { type: 'HELD'; lease: Lease } | { type: 'LOST' };
 /** Tries to acquire (as follower) or renew (as leader) every retry period. */
 const contender = fromCallback<Ev, { client: ApiClient; cfg: LeaderConfig; log: Logger }>(({ input, sendBack }) => {
   let stopped = false;
-  let busy = false;
-  const attempt = async () => {
-    if (busy || stopped) return;
-    busy = true;
-    try {
-      const lease = await tryAcquireOrRenew(input.client, input.cfg);
-      if (!stopped) sendBack(lease ? { type: 'HELD', lease } : { type: 'LOST' });
-    } catch (err) {
-      input.log.debug('lease attempt failed', { lease: input.cfg.lease, err });
-    } finally {
-      busy = false;
-    }
-  };
-  void attempt();
-  const t = setInterval(attempt, input.cfg.retryPeriodMs);
+  const stop = every(input.cfg.retryPeriodMs, async () => {
+    const lease = await tryAcquireOrRenew(input.client, input.cfg);
+    if (!stopped) sendBack(lease ? { type: 'HELD', lease } : { type: 'LOST' });
+  }, (err) => input.log.debug('lease attempt failed', { lease: input.cfg.lease, err }));
   return () => {
     stopped = true;
-    clearInterval(t);
+    stop();
   };
 });
 

@@ -5,22 +5,24 @@
 import { NotFound } from '../../../protocol/errors.ts';
 import { kindInfo } from '../../../protocol/kinds.ts';
 import type { KubeObject, OwnerReference } from '../../../protocol/types.ts';
+import { every } from '../../platform/periodic.ts';
 import type { Controller, ControllerContext } from '../context.ts';
 
 export class GarbageCollector implements Controller {
   readonly name = 'garbagecollector';
-  private timer?: NodeJS.Timeout;
+  private stopSweeps?: () => void;
 
   constructor(private readonly ctx: ControllerContext) {}
 
   register(): void {
-    this.timer = setInterval(() => void this.sweep(), this.ctx.cfg.gcPeriodMs);
+    // Never two sweeps at once: a slow one (many dependents, a slow apiserver) is not overtaken.
+    this.stopSweeps = every(this.ctx.cfg.gcPeriodMs, () => this.sweep(), (err) => this.ctx.log.warn('garbage collection sweep failed', { err }));
   }
 
   resyncAll(): void {}
 
   stop(): void {
-    clearInterval(this.timer);
+    this.stopSweeps?.();
   }
 
   private ownerKnown(ref: OwnerReference, namespace: string | undefined): boolean {

@@ -7,16 +7,17 @@ import { NotFound } from '../../../protocol/errors.ts';
 import { NODE_LEASE_NAMESPACE } from '../../../protocol/defaults.ts';
 import type { Node, Pod } from '../../../protocol/types.ts';
 import type { MemberState } from '../../membership/state.ts';
+import { SerialTask } from '../../platform/periodic.ts';
 import type { Controller, ControllerContext } from '../context.ts';
 import { evictionDueAt, evictionsAllowed, leaseAgeMs, nodeChange, nodeHealth, readyEvent, UNREACHABLE, type NodeHealth } from './decide.ts';
 
 export class NodeLifecycleController implements Controller {
   readonly name = 'nodelifecycle';
   private timer?: NodeJS.Timeout;
-  private busy = false;
+  /** One pass at a time; a pass asked for during one runs after it. */
+  private readonly passes = new SerialTask(() => this.ctx.writer && this.pass(Date.now()), (err) => this.ctx.log.warn('node monitor pass failed', { err }));
   private readonly evicting = new Set<string>();
   private holding = false;
-  private again = false;
   private unsubscribe?: () => void;
 
   constructor(private readonly ctx: ControllerContext) {}
@@ -38,28 +39,13 @@ export class NodeLifecycleController implements Controller {
 
   stop(): void {
     clearInterval(this.timer);
+    this.passes.stop();
     this.unsubscribe?.();
   }
 
-  /** One pass over every node. */
+  /** One pass over every node, while this controller leads. */
   async monitor(): Promise<void> {
-    const writer = this.ctx.writer;
-    if (!writer) return;
-    if (this.busy) {
-      this.again = true;
-      return;
-    }
-    this.busy = true;
-    try {
-      do {
-        this.again = false;
-        await this.pass(Date.now());
-      } while (this.again && this.ctx.writer);
-    } catch (err) {
-      this.ctx.log.warn('node monitor pass failed', { err });
-    } finally {
-      this.busy = false;
-    }
+    if (this.ctx.writer) await this.passes.run();
   }
 
   private async pass(now: number): Promise<void> {
