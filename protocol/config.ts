@@ -67,6 +67,14 @@ export interface Config {
   controllerWorkers: number;
   /** On SIGTERM, how long a gossip member may take to announce that it leaves. */
   leaveTimeoutMs: number;
+  /** Kubelet: a failed node registration is tried again after this. */
+  kubeletRetryMs: number;
+  /** Kubelet: how often container logs are checked for rotation. */
+  logRotateMs: number;
+  /** Apiserver: a failed start (buckets, caches) is tried again after this, doubling to 10 s. */
+  apiserverRetryMs: number;
+  /** Apiserver: how often namespaces being deleted are checked for being empty. */
+  namespaceSweepMs: number;
   /** Where NodePort services get their node ports, as Kubernetes' --service-node-port-range. */
   nodePortRange: string;
   /** Node lifecycle: a node whose lease is late but which gossip still hears is evicted only after this. */
@@ -137,6 +145,10 @@ const defaults: Config = {
   gcPeriodMs: 30_000,
   controllerWorkers: 4,
   leaveTimeoutMs: 2000,
+  kubeletRetryMs: 1000,
+  logRotateMs: 10_000,
+  apiserverRetryMs: 500,
+  namespaceSweepMs: 5000,
   nodePortRange: '30000-32767',
   nodeEvictionGraceMs: 30_000,
   gossipPeriodMs: 500,
@@ -198,6 +210,10 @@ const envNames: Record<keyof Config, string> = {
   gcPeriodMs: 'SKIFF_GC_PERIOD_MS',
   controllerWorkers: 'SKIFF_CONTROLLER_WORKERS',
   leaveTimeoutMs: 'SKIFF_LEAVE_TIMEOUT_MS',
+  kubeletRetryMs: 'SKIFF_KUBELET_RETRY_MS',
+  logRotateMs: 'SKIFF_LOG_ROTATE_MS',
+  apiserverRetryMs: 'SKIFF_APISERVER_RETRY_MS',
+  namespaceSweepMs: 'SKIFF_NAMESPACE_SWEEP_MS',
   nodePortRange: 'SKIFF_NODE_PORT_RANGE',
   nodeEvictionGraceMs: 'SKIFF_NODE_EVICTION_GRACE_MS',
   gossipPeriodMs: 'SKIFF_GOSSIP_PERIOD_MS',

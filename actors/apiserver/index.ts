@@ -22,7 +22,7 @@ export interface StartOptions {
 /** Starts an apiserver actor; `ready` resolves once it serves. */
 export function startApiserver(opts: StartOptions): { actor: Actor<typeof apiserverMachine>; server: ApiServer; ready: Promise<void> } {
   const server = new ApiServer(opts);
-  const actor = createActor(apiserverMachine, { input: { server, log: opts.log, retryMs: 500, sweepMs: 5000 } });
+  const actor = createActor(apiserverMachine, { input: { server, log: opts.log, retryMs: opts.cfg.apiserverRetryMs, sweepMs: opts.cfg.namespaceSweepMs } });
   actor.start();
   const ready = waitFor(actor, (s) => s.matches({ running: 'serving' }), { timeout: Infinity }).then(() => undefined);
   return { actor, server, ready };

@@ -6,7 +6,7 @@ import type { KubeletConfig } from './kubelet.ts';
 import type { LimitModes } from './limits.ts';
 
 export { Kubelet, type KubeletConfig, type KubeletDeps } from './kubelet.ts';
-export { kubeletMachine } from './kubelet.machine.ts';
+export { kubeletMachine, type KubeletInput, type PodLookup } from './kubelet.machine.ts';
 export { ProcessRuntime, type Runtime, type ProcessHandle, type LaunchSpec, type ExitInfo } from './runtime.ts';
 export { realProber, type Prober } from './prober.ts';
 export { detectCgroups, WATCHDOG_MODES } from './limits.ts';

@@ -62,7 +62,8 @@ if (components.has('controller-manager')) {
 }
 
 const master = createActor(masterMachine, {
-  input: { nc, log, apiserver, membership, parts, restart: { initialMs: cfg.crashBackoffInitialMs, maxMs: cfg.crashBackoffMaxMs, resetAfterMs: cfg.crashBackoffResetMs }, leaveTimeoutMs: cfg.leaveTimeoutMs },
+  input: { nc, log, apiserver, membership, parts, restart: { initialMs: cfg.crashBackoffInitialMs, maxMs: cfg.crashBackoffMaxMs, resetAfterMs: cfg.crashBackoffResetMs }, leaveTimeoutMs: cfg.leaveTimeoutMs,
+    apiserverTiming: { retryMs: cfg.apiserverRetryMs, sweepMs: cfg.namespaceSweepMs } },
 }).start();
 
 const http = await startStatusServer({

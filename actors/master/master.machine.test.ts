@@ -43,7 +43,7 @@ function master(parts: Partial<Record<'scheduler' | 'controllerManager', LeaderO
   const { nc } = cluster.api;
   const membership = new Membership({ nc, name: `m-${Math.random().toString(36).slice(2, 8)}`, role: 'master', cfg: testConfig(cluster.nats.url), log: silentLogger });
   return createActor(masterMachine, {
-    input: { nc, log, membership, parts, restart: { initialMs: 50, maxMs: 400, resetAfterMs: 60_000 }, leaveTimeoutMs: 1000 },
+    input: { nc, log, membership, parts, restart: { initialMs: 50, maxMs: 400, resetAfterMs: 60_000 }, leaveTimeoutMs: 1000, apiserverTiming: { retryMs: 500, sweepMs: 5000 } },
   });
 }
 

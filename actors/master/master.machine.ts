@@ -30,6 +30,7 @@ export interface MasterInput {
   restart: BackoffPolicy;
   /** How long the member may take to announce that it leaves. */
   leaveTimeoutMs: number;
+  apiserverTiming: { retryMs: number; sweepMs: number };
 }
 
 interface Context extends MasterInput {
@@ -117,7 +118,7 @@ export const masterMachine = setup({
             serving: {
               invoke: {
                 id: 'apiserver', src: 'apiserver',
-                input: ({ context }) => ({ server: context.apiserver!, log: context.log.child({ actor: 'apiserver' }), retryMs: 500, sweepMs: 5000 }),
+                input: ({ context }) => ({ server: context.apiserver!, log: context.log.child({ actor: 'apiserver' }), retryMs: context.apiserverTiming.retryMs, sweepMs: context.apiserverTiming.sweepMs }),
                 onError: { target: '#master.leaving', actions: { type: 'fail', params: { component: 'apiserver' } } },
               },
             },

@@ -1,21 +1,37 @@
 // The membership actor: it joins, follows its own NATS link (Lifeguard: no accusations while the
-// link is down or just back), and on LEAVE announces the departure before it stops.
+// link is down or just back), tells its parent of every change of a member's state
+// (MEMBER_CHANGED), and on LEAVE announces the departure before it stops.
 import { Events, type NatsConnection } from 'nats';
-import { createActor, fromCallback, fromPromise, setup, waitFor } from 'xstate';
-import { Membership, type MembershipOptions } from './membership.ts';
+import { fromCallback, fromPromise, setup } from 'xstate';
+import { toParent } from '../runtime/parent.ts';
+import type { Membership } from './membership.ts';
+import type { MemberState } from './state.ts';
 
 export interface MembershipInput {
   membership: Membership;
   nc: NatsConnection;
 }
-type MembershipEvent = { type: 'JOINED' } | { type: 'NETWORK'; up: boolean } | { type: 'LEAVE' };
+/** What the membership actor tells its parent. */
+export interface MemberChanged {
+  type: 'MEMBER_CHANGED';
+  name: string;
+  role: string;
+  state: MemberState;
+  previous?: MemberState;
+}
+
+type MembershipEvent = { type: 'JOINED' } | { type: 'NETWORK'; up: boolean } | { type: 'LEAVE' } | MemberChanged;
 
 export const membershipMachine = setup({
   types: { input: {} as MembershipInput, context: {} as MembershipInput, events: {} as MembershipEvent },
   actors: {
     run: fromCallback<MembershipEvent, Membership>(({ input, sendBack }) => {
+      const unsubscribe = input.onChange((m, previous) => sendBack({ type: 'MEMBER_CHANGED', name: m.name, role: m.role, state: m.state, previous: previous?.state }));
       input.start(() => sendBack({ type: 'JOINED' }));
-      return () => input.stop();
+      return () => {
+        unsubscribe();
+        input.stop();
+      };
     }),
     followLink: fromCallback<MembershipEvent, NatsConnection>(({ input, sendBack }) => {
       let stopped = false;
@@ -42,6 +58,7 @@ export const membershipMachine = setup({
       ],
       on: {
         NETWORK: { actions: ({ context, event }) => context.membership.networkChanged(event.up) },
+        MEMBER_CHANGED: { actions: ({ event, self }) => toParent(self, event) },
         LEAVE: 'leaving',
       },
       initial: 'joining',
@@ -56,16 +73,3 @@ export const membershipMachine = setup({
     left: { type: 'final' },
   },
 });
-
-/** Joins the gossip group as `opts.name`; `leave()` announces the departure and waits (2 s at most) for it to go out. */
-export function joinGossip(opts: MembershipOptions): { membership: Membership; leave(): Promise<void> } {
-  const membership = new Membership(opts);
-  const member = createActor(membershipMachine, { input: { membership, nc: opts.nc } }).start();
-  return {
-    membership,
-    async leave() {
-      member.send({ type: 'LEAVE' });
-      await waitFor(member, (s) => s.status === 'done', { timeout: 2000 }).catch(() => {});
-    },
-  };
-}

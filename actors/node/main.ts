@@ -2,21 +2,22 @@
 // new connections to endpoints on members gossip has declared dead. Serves /healthz and /metrics
 // on PORT.
 import { parseArgs } from 'node:util';
-import { createActor, waitFor } from 'xstate';
+import { createActor, toPromise } from 'xstate';
 import { ConfigError, loadConfig } from '../../protocol/config.ts';
 import { ApiClient } from '../client/client.ts';
 import { EventRecorder } from '../runtime/events.ts';
 import { Informer } from '../client/informer.ts';
-import { KubeProxy, kubeProxyMachine } from '../kube-proxy/index.ts';
+import { KubeProxy } from '../kube-proxy/index.ts';
 import type { Endpoints, Service } from '../../protocol/types.ts';
 import { createLogger } from '../platform/log.ts';
-import { joinGossip } from '../membership/index.ts';
+import { Membership } from '../membership/index.ts';
 import { createRegistry, startStatusServer } from '../platform/metrics.ts';
 import { connectNats } from '../platform/nats.ts';
 import { instanceName, onShutdown, statusPort } from '../platform/process.ts';
 import { startProfiling } from '../platform/profile.ts';
+import { nodeMachine } from './node.machine.ts';
 import {
-  claimDataDir, DataDirInUse, detectCgroups, Kubelet, kubeletConfig, kubeletMachine, NodeConfigError, ProcessRuntime, realProber, serveNode,
+  claimDataDir, DataDirInUse, detectCgroups, Kubelet, kubeletConfig, NodeConfigError, ProcessRuntime, realProber, serveNode,
   startReaper, stopRecordedGroups, WATCHDOG_MODES,
 } from '../kubelet/index.ts';
 
@@ -116,14 +117,12 @@ const nc = await connectNats({ url: cfg.natsUrl, name, persistent: true });
 // Stopped while connecting: the early stop is under way and ends the process; the kubelet must
 // not start and adopt the containers it is stopping.
 if (stoppingEarly) await new Promise(() => {});
-const { membership, leave } = joinGossip({ nc, name, role: 'node', cfg, log: log.child({ actor: 'membership' }), registry });
+const membership = new Membership({ nc, name, role: 'node', cfg, log: log.child({ actor: 'membership' }), registry });
 const client = new ApiClient(nc, { origin: name, timeoutMs: cfg.requestTimeoutMs, waitForApiserver: true });
 const runtime = new ProcessRuntime();
 const watchDeadlineMs = cfg.watchHeartbeatMs * 2.5;
 const services = new Informer<Service>(client, 'services', { deadlineMs: watchDeadlineMs });
 const endpoints = new Informer<Endpoints>(client, 'endpoints', { deadlineMs: watchDeadlineMs });
-services.start();
-endpoints.start();
 const kubelet = new Kubelet(kcfg, { client, services, runtime, prober: realProber(runtime), log: log.child({ actor: 'kubelet' }), registry, cgroups });
 const events = new EventRecorder(client, { component: 'kube-proxy', host: name, ratePerSecond: 5, burst: 20 });
 const gone = (node: string) => {
@@ -131,33 +130,44 @@ const gone = (node: string) => {
   return state === 'dead' || state === 'left';
 };
 const proxy = new KubeProxy({ client, nodeName: name, address: kcfg.identity.address, services, endpoints, events, log: log.child({ actor: 'kube-proxy' }), registry, isDead: gone });
-// Gossip's verdict reaches the balancers before the Endpoints object changes.
-membership.onChange((m, previous) => {
-  if (m.role === 'node' && (m.state === 'dead' || m.state === 'left' || previous?.state === 'dead' || previous?.state === 'left')) proxy.scheduleSync();
-});
-const kubeProxy = createActor(kubeProxyMachine, { input: { proxy } }).start();
-const actor = createActor(kubeletMachine, {
-  input: { kubelet, log: log.child({ actor: 'kubelet' }), retryMs: 1000, logRotateMs: 10_000, serve: (pods) => serveNode(nc, kubelet, pods, log) },
+const root = createActor(nodeMachine, {
+  input: {
+    nc, log, membership, informers: { services, endpoints }, proxy, keepPods, shutdownGraceMs, leaveTimeoutMs: cfg.leaveTimeoutMs,
+    kubelet: { kubelet, log: log.child({ actor: 'kubelet' }), retryMs: cfg.kubeletRetryMs, logRotateMs: cfg.logRotateMs, serve: (pods) => serveNode(nc, kubelet, pods, log) },
+  },
 }).start();
 
 let http: Awaited<ReturnType<typeof startStatusServer>> | undefined;
 let stopProfiling: (() => void) | undefined;
-stop = async () => {
+const finish = async () => {
   stopProfiling?.();
-  await leave();
-  kubeProxy.send({ type: 'STOP' });
-  services.stop();
-  endpoints.stop();
-  actor.send({ type: 'STOP', keepPods, timeoutMs: shutdownGraceMs });
-  const stopped = await waitFor(actor, (s) => s.status === 'done', { timeout: shutdownGraceMs + 5000 }).then(() => true, () => false);
-  // Stopped, or left running on purpose: the reaper has nothing to do. Otherwise it cleans up after the grace.
-  if (stopped) reaper?.standDown();
   http?.close();
   await nc.drain().catch(() => {});
 };
+stop = async () => {
+  root.send({ type: 'STOP' });
+  const { kubeletStopped } = await toPromise(root);
+  // Stopped, or left running on purpose: the reaper has nothing to do. Otherwise it cleans up after the grace.
+  if (kubeletStopped) reaper?.standDown();
+  await finish();
+};
+// A part the node cannot do without failed: the root has logged why and drained the pods.
+toPromise(root).then(async ({ failure, kubeletStopped }) => {
+  if (!failure) return;
+  if (kubeletStopped) reaper?.standDown();
+  await finish();
+  process.exit(1);
+}, async (err: unknown) => {
+  log.error('node actor failed', { err });
+  await finish();
+  process.exit(1);
+});
 http = await startStatusServer({
   port: statusPort(),
   registry,
-  health: () => (actor.getSnapshot().matches('active') ? null : `kubelet is ${JSON.stringify(actor.getSnapshot().value)}`),
+  health: () => {
+    const kubeletState = root.getSnapshot().children.kubelet?.getSnapshot();
+    return kubeletState?.matches('active') ? null : `kubelet is ${JSON.stringify(kubeletState?.value ?? 'stopped')}`;
+  },
 });
 stopProfiling = startProfiling();
