@@ -425,3 +425,7 @@ export interface ObjectList<T extends KubeObject = KubeObject> {
   metadata: { resourceVersion: string };
   items: T[];
 }
+
+/** A gossip member's state, as SWIM (with Lifeguard) has it; the node lifecycle controller weighs it. */
+export type MemberState = 'alive' | 'suspect' | 'dead' | 'left';
+export type MemberRole = 'master' | 'node';

@@ -1,12 +1,11 @@
 // What every controller of the controller-manager shares: the informers (kept warm whether or
 // not this process leads), the fenced writer while it leads, events and logging.
 import type { Counter, Registry } from 'prom-client';
-import type { Deployment, Endpoints, Lease, Node, Pod, ReplicaSet, Service } from '../../protocol/types.ts';
+import type { Deployment, Endpoints, Lease, MemberState, Node, Pod, ReplicaSet, Service } from '../../protocol/types.ts';
 import type { ApiClient } from '../client/client.ts';
 import type { EventRecorder } from '../runtime/events.ts';
 import type { Informer } from '../client/informer.ts';
 import type { Logger } from '../platform/log.ts';
-import type { MemberState } from '../membership/index.ts';
 import { WorkQueue } from '../runtime/workqueue.ts';
 
 export interface Informers {

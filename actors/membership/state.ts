@@ -2,8 +2,9 @@
 // does to this member's view. Every rule looks at the incarnation first. Only a member raises its
 // own incarnation (to refute), so news about it carrying an older incarnation is old news. Pure.
 
-export type MemberState = 'alive' | 'suspect' | 'dead' | 'left';
-export type MemberRole = 'master' | 'node';
+import type { MemberRole, MemberState } from '../../protocol/types.ts';
+
+export type { MemberRole, MemberState };
 
 export interface Member {
   name: string;

@@ -5,8 +5,7 @@
 // The node's kubelet, when it comes back, sees its evicted pods gone and stops them.
 import { NotFound } from '../../../protocol/errors.ts';
 import { NODE_LEASE_NAMESPACE } from '../../../protocol/defaults.ts';
-import type { Node, Pod } from '../../../protocol/types.ts';
-import type { MemberState } from '../../membership/state.ts';
+import type { MemberState, Node, Pod } from '../../../protocol/types.ts';
 import { SerialTask } from '../../platform/periodic.ts';
 import type { Controller, ControllerContext } from '../context.ts';
 import { evictionDueAt, evictionsAllowed, leaseAgeMs, nodeChange, nodeHealth, readyEvent, UNREACHABLE, type NodeHealth } from './decide.ts';

@@ -4,9 +4,8 @@
 // late lease alone is weaker evidence when gossip still hears the node, since then the node is
 // running and only its path to the control plane is slow: the node goes NotReady (no new pods),
 // and its pods stay until the witnesses agree or a longer grace runs out. Pure.
-import type { MemberState } from '../../membership/state.ts';
 import { toleratedForMs } from '../../../protocol/tolerations.ts';
-import type { Condition, Lease, Node, Pod, Taint } from '../../../protocol/types.ts';
+import type { Condition, Lease, MemberState, Node, Pod, Taint } from '../../../protocol/types.ts';
 
 export const UNREACHABLE = 'node.kubernetes.io/unreachable';
 const OURS = 'NodeStatusUnknown';
