@@ -14,7 +14,7 @@ import { Membership } from '../membership/index.ts';
 import { createLogger } from '../platform/log.ts';
 import { createRegistry, startStatusServer } from '../platform/metrics.ts';
 import { connectNats } from '../platform/nats.ts';
-import { instanceName, onShutdown, statusPort } from '../platform/process.ts';
+import { exitOnFailure, instanceName, onShutdown, statusPort } from '../platform/process.ts';
 import { startProfiling } from '../platform/profile.ts';
 import { Scheduler, schedulerMetrics } from '../scheduler/index.ts';
 import { masterMachine, type LeaderOnlyPart } from './master.machine.ts';
@@ -88,12 +88,4 @@ onShutdown(log, async () => {
   await shutdown();
 });
 // A component the master cannot do without failed: the root has logged why and stopped the tree.
-toPromise(master).then(async ({ failure }) => {
-  if (!failure) return;
-  await shutdown();
-  process.exit(1);
-}, async (err: unknown) => {
-  log.error('master actor failed', { err });
-  await shutdown();
-  process.exit(1);
-});
+exitOnFailure(toPromise(master), log, shutdown);

@@ -13,7 +13,7 @@ import { createLogger } from '../platform/log.ts';
 import { Membership } from '../membership/index.ts';
 import { createRegistry, startStatusServer } from '../platform/metrics.ts';
 import { connectNats } from '../platform/nats.ts';
-import { instanceName, onShutdown, statusPort } from '../platform/process.ts';
+import { exitOnFailure, instanceName, onShutdown, statusPort } from '../platform/process.ts';
 import { startProfiling } from '../platform/profile.ts';
 import { nodeMachine } from './node.machine.ts';
 import {
@@ -152,15 +152,9 @@ stop = async () => {
   await finish();
 };
 // A part the node cannot do without failed: the root has logged why and drained the pods.
-toPromise(root).then(async ({ failure, kubeletStopped }) => {
-  if (!failure) return;
-  if (kubeletStopped) reaper?.standDown();
+exitOnFailure(toPromise(root), log, async (output) => {
+  if (output?.kubeletStopped) reaper?.standDown();
   await finish();
-  process.exit(1);
-}, async (err: unknown) => {
-  log.error('node actor failed', { err });
-  await finish();
-  process.exit(1);
 });
 http = await startStatusServer({
   port: statusPort(),

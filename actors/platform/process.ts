@@ -36,3 +36,19 @@ export function onShutdown(log: Logger, stop: (signal: string) => Promise<void>)
     });
   }
 }
+
+/**
+ * Ends the process with status 1 when its root actor finishes with a failure (the root has logged
+ * why and stopped its tree) or errors; `cleanup` runs first, with the root's output if there is one.
+ */
+export function exitOnFailure<O extends { failure?: string }>(finished: Promise<O>, log: Logger, cleanup: (output?: O) => Promise<void>): void {
+  finished.then(async (output) => {
+    if (!output.failure) return;
+    await cleanup(output);
+    process.exit(1);
+  }, async (err: unknown) => {
+    log.error('the root actor failed', { err });
+    await cleanup();
+    process.exit(1);
+  });
+}

@@ -58,6 +58,19 @@ async function pod(name: string, cpu: string): Promise<void> {
   });
 }
 
+/** Runs `body` with a scheduler that leads from the start, and stops it after. */
+async function leading(body: (held: ReturnType<typeof heldWriter>) => Promise<void>): Promise<void> {
+  const s = scheduler();
+  const held = heldWriter();
+  s.start();
+  try {
+    await s.lead(held.writer);
+    await body(held);
+  } finally {
+    s.stop();
+  }
+}
+
 const nodeOf = async (name: string) => (await cluster.api.client.get<Pod>('pods', name, 'default')).spec.nodeName;
 
 test('scheduler - a follower binds nothing; leading, it binds what is pending; following again, it stops at once', async () => {
@@ -85,29 +98,19 @@ test('scheduler - a follower binds nothing; leading, it binds what is pending; f
 test('scheduler - a pod is charged to its node as soon as it is chosen: the next one goes elsewhere before the first bind is answered', async () => {
   await node('s2-a', '1');
   await node('s2-b', '1');
-  const s = scheduler();
-  const { writer, pending } = heldWriter();
-  s.start();
-  try {
-    await s.lead(writer);
+  await leading(async ({ pending }) => {
     await pod('s2-p1', '600m');
     await waitFor('the first bind sent', () => pending.length === 1);
     await pod('s2-p2', '600m');
     await waitFor('the second bind sent', () => pending.length === 2);
     assert.is.not(pending[0].node, pending[1].node, 'the assumed 600m left no room for another on that node');
     for (const p of pending) await p.go();
-  } finally {
-    s.stop();
-  }
+  });
 });
 
 test('scheduler - a failed bind undoes the assumption and the pod is tried again', async () => {
   await node('s3-a', '1');
-  const s = scheduler();
-  const { writer, pending } = heldWriter();
-  s.start();
-  try {
-    await s.lead(writer);
+  await leading(async ({ pending }) => {
     await pod('s3-p1', '600m');
     await waitFor('a bind', () => pending.length === 1);
     pending[0].fail(new Unavailable('apiserver went away'));
@@ -117,18 +120,12 @@ test('scheduler - a failed bind undoes the assumption and the pod is tried again
     assert.is(pending[1].node, 's3-a');
     await pending[1].go();
     assert.is(await nodeOf('s3-p1'), 's3-a');
-  } finally {
-    s.stop();
-  }
+  });
 });
 
 test('scheduler - a pod that fits nowhere is marked Unschedulable with the reasons, and placed once a node has room', async () => {
-  const s = scheduler();
-  const { writer, pending } = heldWriter();
-  s.start();
-  try {
-    await node('s4-small', '1');
-    await s.lead(writer);
+  await node('s4-small', '1');
+  await leading(async ({ pending }) => {
     await pod('s4-big', '64');
     const condition = await waitFor('PodScheduled=False', async () => (await cluster.api.client.get<Pod>('pods', 's4-big', 'default')).status?.conditions?.find((c) => c.type === 'PodScheduled' && c.status === 'False'));
     assert.is(condition.reason, 'Unschedulable');
@@ -136,9 +133,7 @@ test('scheduler - a pod that fits nowhere is marked Unschedulable with the reaso
     await node('s4-huge', '100');
     await waitFor('bound once a node fits', () => pending.some((p) => p.pod === 's4-big' && p.node === 's4-huge'));
     for (const p of pending) if (p.pod === 's4-big') await p.go();
-  } finally {
-    s.stop();
-  }
+  });
 });
 
 test.run();
