@@ -1,5 +1,6 @@
-// Every timing, port and size default, each overridable from the environment. Nothing else in
-// the tree spells a timeout or a port number.
+// Every timing, port and size default, each overridable from the environment, and the fixed
+// timings at the end, which are not. Nothing else in the tree spells a timeout or a port number.
+import { APISERVER_BEAT_MS } from './subjects.ts';
 
 export interface Config {
   natsUrl: string;
@@ -75,6 +76,8 @@ export interface Config {
   apiserverRetryMs: number;
   /** Apiserver: how often namespaces being deleted are checked for being empty. */
   namespaceSweepMs: number;
+  /** Apiserver: a watch cache's feed that could not make a new consumer on its bucket tries again after this. */
+  kvFeedRetryMs: number;
   /** Where NodePort services get their node ports, as Kubernetes' --service-node-port-range. */
   nodePortRange: string;
   /** Node lifecycle: a node whose lease is late but which gossip still hears is evicted only after this. */
@@ -149,6 +152,7 @@ const defaults: Config = {
   logRotateMs: 10_000,
   apiserverRetryMs: 500,
   namespaceSweepMs: 5000,
+  kvFeedRetryMs: 1000,
   nodePortRange: '30000-32767',
   nodeEvictionGraceMs: 30_000,
   gossipPeriodMs: 500,
@@ -214,6 +218,7 @@ const envNames: Record<keyof Config, string> = {
   logRotateMs: 'SKIFF_LOG_ROTATE_MS',
   apiserverRetryMs: 'SKIFF_APISERVER_RETRY_MS',
   namespaceSweepMs: 'SKIFF_NAMESPACE_SWEEP_MS',
+  kvFeedRetryMs: 'SKIFF_KV_FEED_RETRY_MS',
   nodePortRange: 'SKIFF_NODE_PORT_RANGE',
   nodeEvictionGraceMs: 'SKIFF_NODE_EVICTION_GRACE_MS',
   gossipPeriodMs: 'SKIFF_GOSSIP_PERIOD_MS',
@@ -264,3 +269,36 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   }
   return { ...cfg, ...overrides };
 }
+
+// Fixed timings: not settings. Granularities of internal loops and windows of the protocol that
+// nobody should need to tune; each names the file that uses it.
+
+/** client/requests.ts: how often a connection's request mux looks for requests past their deadline, the grain of every request timeout. */
+export const REQUEST_SWEEP_MS = 25;
+/** client/client.ts: each attempt of an apiserver request gets at least this long, unless the request's timeout or attemptTimeoutMs is shorter. */
+export const REQUEST_MIN_ATTEMPT_MS = 1000;
+/** client/client.ts: a request that found no apiserver, from a client that waits for one, asks again after this. */
+export const REQUEST_RETRY_PAUSE_MS = 100;
+/** client/apiservers.ts: three beats missed and an apiserver is passed over. */
+export const APISERVER_HEALTHY_MS = 3 * APISERVER_BEAT_MS;
+/** client/watch.ts: a broken watch is made again at once, then after each of these in turn, the last one repeated. */
+export const WATCH_RETRY_MS: readonly number[] = [100, 250, 500, 1000, 2000];
+/** client/watch.ts: a watch checks for a missed heartbeat four times per deadline, but not more often than this. */
+export const WATCH_DEADLINE_CHECK_MIN_MS = 50;
+/**
+ * apiserver/kv-feed.ts: idle heartbeats of a feed's consumer; two missed and the feed makes a new
+ * one. 5 s, as nats.js's: a shorter one replaced consumers needlessly when a loaded machine
+ * delayed a heartbeat.
+ */
+export const KV_FEED_HEARTBEAT_MS = 5000;
+/**
+ * apiserver/node-ports.ts: a claim whose holder this apiserver does not see holding the port is
+ * still honoured this long: the holder's write may not have reached this apiserver's cache yet.
+ */
+export const NODE_PORT_CLAIM_GRACE_MS = 30_000;
+/** platform/nats.ts: how long connecting to NATS may take, unless the caller says otherwise. */
+export const NATS_CONNECT_TIMEOUT_MS = 2000;
+/** platform/nats.ts: a long-running process that lost NATS tries again this often. */
+export const NATS_RECONNECT_WAIT_MS = 250;
+/** platform/nats.ts: the server is pinged this often; two pings unanswered and the connection counts as lost. */
+export const NATS_PING_INTERVAL_MS = 10_000;

@@ -38,7 +38,7 @@ async function follow(ctx: Ctx, fromRevision = 0, heartbeatMs = 5000, caughtUpAt
   caughtUpAt ??= await new KvRequests(ctx.nc, 5000).lastSequence(`feed${bucketNo}`);
   const got: FeedEntry[] = [];
   let up = false;
-  const feed = new KvFeed(ctx.nc, `feed${bucketNo}`, { fromRevision, heartbeatMs, caughtUpAt, onEntry: (e) => got.push(e), onCaughtUp: () => { up = true; } });
+  const feed = new KvFeed(ctx.nc, `feed${bucketNo}`, { fromRevision, heartbeatMs, caughtUpAt, requestTimeoutMs: 5000, retryMs: 1000, onEntry: (e) => got.push(e), onCaughtUp: () => { up = true; } });
   ctx.feeds.push(feed);
   return { got, caughtUp: () => up, feed };
 }

@@ -15,6 +15,7 @@
 // before delivering it leaves the count one too high for good (nats-server 2.9; seen as an
 // apiserver that never finished loading its cache while leases were being renewed).
 import { createInbox, type Msg, type NatsConnection, type Subscription } from 'nats';
+import { KV_FEED_HEARTBEAT_MS } from '../../protocol/config.ts';
 import { jsConsumerCreateSubject, jsConsumerDeleteSubject, kvKeyPrefix, kvKeysWildcard, kvStream, parseAckSubject } from '../../protocol/subjects.ts';
 
 export interface FeedEntry {
@@ -34,16 +35,14 @@ export interface KvFeedOptions {
   caughtUpAt: number;
   /** A consumer could not be made (the bucket is gone, say; the feed keeps retrying), or onEntry threw. */
   onError?(err: Error): void;
-  /**
-   * Idle heartbeats; two missed and the feed makes a new consumer. Default 5 s, as nats.js's: a
-   * shorter one replaced consumers needlessly when a loaded machine delayed a heartbeat.
-   */
+  /** Idle heartbeats; two missed and the feed makes a new consumer. Default KV_FEED_HEARTBEAT_MS. */
   heartbeatMs?: number;
-  requestTimeoutMs?: number;
+  requestTimeoutMs: number;
+  /** A consumer that could not be made is tried again after this. */
+  retryMs: number;
 }
 
 const STATUS_CONTROL = 100;
-const RETRY_MS = 1000;
 export class KvFeed {
   private readonly stream: string;
   private readonly keyPrefix: string;
@@ -64,7 +63,7 @@ export class KvFeed {
   constructor(private readonly nc: NatsConnection, private readonly bucket: string, private readonly opts: KvFeedOptions) {
     this.stream = kvStream(bucket);
     this.keyPrefix = kvKeyPrefix(bucket);
-    this.heartbeatMs = opts.heartbeatMs ?? 5000;
+    this.heartbeatMs = opts.heartbeatMs ?? KV_FEED_HEARTBEAT_MS;
     this.lastRevision = Math.max(0, (opts.fromRevision ?? 0) - 1);
   }
 
@@ -102,7 +101,7 @@ export class KvFeed {
       ...(start > 1 ? { deliver_policy: 'by_start_sequence', opt_start_seq: start } : { deliver_policy: 'all' }),
     };
     const reply = await this.nc.request(jsConsumerCreateSubject(this.stream), new TextEncoder().encode(JSON.stringify({ stream_name: this.stream, config })), {
-      timeout: this.opts.requestTimeoutMs ?? 5000,
+      timeout: this.opts.requestTimeoutMs,
     });
     const info = JSON.parse(new TextDecoder().decode(reply.data)) as { name?: string; num_pending?: number; error?: { description: string } };
     if (info.error || !info.name) throw new Error(`cannot follow ${this.stream}: ${info.error?.description ?? 'no consumer made'}`);
@@ -168,7 +167,7 @@ export class KvFeed {
     clearTimeout(this.retry);
     this.subscribe().catch((err: Error) => {
       this.opts.onError?.(err);
-      if (!this.stopped) this.retry = setTimeout(() => this.reset(), RETRY_MS);
+      if (!this.stopped) this.retry = setTimeout(() => this.reset(), this.opts.retryMs);
     });
   }
 
@@ -181,6 +180,6 @@ export class KvFeed {
 
   private deleteConsumer(name: string): void {
     if (this.nc.isClosed()) return;
-    this.nc.request(jsConsumerDeleteSubject(this.stream, name), new Uint8Array(), { timeout: this.opts.requestTimeoutMs ?? 5000 }).catch(() => {});
+    this.nc.request(jsConsumerDeleteSubject(this.stream, name), new Uint8Array(), { timeout: this.opts.requestTimeoutMs }).catch(() => {});
   }
 }

@@ -3,11 +3,12 @@
 // apiservers from giving one port to two services.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { NODE_PORT_CLAIM_GRACE_MS } from '../../protocol/config.ts';
 import { Conflict, Invalid } from '../../protocol/errors.ts';
 import { kindInfo } from '../../protocol/kinds.ts';
 import type { Service } from '../../protocol/types.ts';
 import type { AdmissionRequest } from './admission.ts';
-import { allocateServicePorts, CLAIM_GRACE_MS, claimPort, parsePortRange, releasePort, servicePortAllocator, type ClaimStore } from './node-ports.ts';
+import { allocateServicePorts, claimPort, parsePortRange, releasePort, servicePortAllocator, type ClaimStore } from './node-ports.ts';
 
 /** The store's claims in memory: compare-and-swap on a revision, as the KV bucket does. */
 class MemoryClaims implements ClaimStore {
@@ -99,8 +100,8 @@ test('claimPort: first come first served; the holder may claim again; a stale cl
   assert.is(await claimPort(store, 30000, 'default/a', nobody, 1_000_000), undefined);
   assert.is(await claimPort(store, 30000, 'default/a', nobody, 1_000_001), undefined, 'its own claim');
   assert.is(await claimPort(store, 30000, 'default/b', nobody, 1_000_002), 'default/a', 'fresh: honoured even unseen in the cache');
-  assert.is(await claimPort(store, 30000, 'default/b', (h) => h === 'default/a', 1_000_000 + CLAIM_GRACE_MS + 1), 'default/a', 'old, but the holder has it');
-  assert.is(await claimPort(store, 30000, 'default/b', nobody, 1_000_000 + CLAIM_GRACE_MS + 1), undefined, 'old, and nobody has it');
+  assert.is(await claimPort(store, 30000, 'default/b', (h) => h === 'default/a', 1_000_000 + NODE_PORT_CLAIM_GRACE_MS + 1), 'default/a', 'old, but the holder has it');
+  assert.is(await claimPort(store, 30000, 'default/b', nobody, 1_000_000 + NODE_PORT_CLAIM_GRACE_MS + 1), undefined, 'old, and nobody has it');
   assert.is(store.holder(30000), 'default/b');
   await releasePort(store, 30000, 'default/a');
   assert.is(store.holder(30000), 'default/b', 'only the holder releases');

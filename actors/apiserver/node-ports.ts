@@ -3,6 +3,7 @@
 // one. In skiff a service's own `port` is also a port on every node (there are no virtual IPs:
 // README, "ClusterIP, the skiff way"), so no two services may share any of these ports: a second
 // service on port 80 would otherwise take the first one's traffic on every node.
+import { NODE_PORT_CLAIM_GRACE_MS } from '../../protocol/config.ts';
 import { Conflict, Invalid, type FieldError } from '../../protocol/errors.ts';
 import type { KubeObject, Service } from '../../protocol/types.ts';
 import type { AdmissionPlugin } from './admission.ts';
@@ -76,11 +77,6 @@ export interface ClaimStore {
   dropClaim(key: string, revision: number): Promise<void>;
 }
 
-/**
- * A claim whose holder this apiserver does not see holding the port is still honoured this long:
- * the holder's write may not have reached this apiserver's cache yet.
- */
-export const CLAIM_GRACE_MS = 30_000;
 const ALLOCATION_ATTEMPTS = 5;
 
 interface Claim {
@@ -106,7 +102,7 @@ export async function claimPort(store: ClaimStore, port: number, holder: string,
     if (current?.value) {
       const claim = readClaim(current.value);
       if (claim.holder === holder) return undefined;
-      if (holds(claim.holder) || now - claim.at < CLAIM_GRACE_MS) return claim.holder;
+      if (holds(claim.holder) || now - claim.at < NODE_PORT_CLAIM_GRACE_MS) return claim.holder;
     }
     if (await store.putClaim(claimKey(port), mine, current?.revision ?? 0)) return undefined;
   }
@@ -137,8 +133,8 @@ function portsOf(svc: Service | undefined): number[] {
  * unit tests, the cache alone decides); a port another apiserver has just given away counts as
  * taken, and the choice is made again. A deleted service releases its claims once the delete is
  * written (`deleted`), an updated one those of the ports it gave up (`updated`); claims won by a
- * write that then fails (a conflict, a stale fence) stay until CLAIM_GRACE_MS lets another
- * service take them over.
+ * write that then fails (a conflict, a stale fence) stay until NODE_PORT_CLAIM_GRACE_MS lets
+ * another service take them over.
  */
 export function servicePortAllocator(range: PortRange, services: () => Service[], claims?: ClaimStore): AdmissionPlugin {
   return {

@@ -137,6 +137,7 @@ export class ApiServer {
         fromRevision: resume ? cache.rv + 1 : 0,
         caughtUpAt: before,
         requestTimeoutMs: this.opts.cfg.requestTimeoutMs,
+        retryMs: this.opts.cfg.kvFeedRetryMs,
         onEntry: (e) => cache.apply(e),
         onCaughtUp: () => {
           if (resume) return;

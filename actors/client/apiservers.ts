@@ -1,16 +1,15 @@
 // Which apiservers answer, as a client sees them. Every apiserver publishes a beat every
 // APISERVER_BEAT_MS on APISERVER_BEAT; a client sends each request to one it has heard from
-// within HEALTHY_MS, on that apiserver's own subject, and falls back to the queue group while it
-// knows of none (just connected, or every apiserver silent). An apiserver that stops (SIGSTOP, a
-// hung event loop) stops beating and stops getting requests within HEALTHY_MS; through the queue
-// group alone it would keep getting its share for as long as NATS has data to send it, since NATS
-// does not ping a connection it is busy writing to. One per connection.
+// within APISERVER_HEALTHY_MS, on that apiserver's own subject, and falls back to the queue group
+// while it knows of none (just connected, or every apiserver silent). An apiserver that stops
+// (SIGSTOP, a hung event loop) stops beating and stops getting requests within
+// APISERVER_HEALTHY_MS; through the queue group alone it would keep getting its share for as long
+// as NATS has data to send it, since NATS does not ping a connection it is busy writing to. One
+// per connection.
 import type { NatsConnection } from 'nats';
-import { APISERVER_BEAT, APISERVER_BEAT_MS } from '../../protocol/subjects.ts';
+import { APISERVER_HEALTHY_MS } from '../../protocol/config.ts';
+import { APISERVER_BEAT } from '../../protocol/subjects.ts';
 import { onePerConnection } from '../platform/nats.ts';
-
-/** Three beats missed and an apiserver is passed over. */
-const HEALTHY_MS = 3 * APISERVER_BEAT_MS;
 
 export class ApiServers {
   private readonly lastBeat = new Map<string, number>();
@@ -32,7 +31,7 @@ export class ApiServers {
 
   /** An apiserver heard from lately and not in `exclude`, round robin; undefined if none. */
   pick(exclude: ReadonlySet<string> = new Set()): string | undefined {
-    const since = this.now() - HEALTHY_MS;
+    const since = this.now() - APISERVER_HEALTHY_MS;
     const healthy: string[] = [];
     for (const [instance, at] of this.lastBeat) {
       if (at < since) this.lastBeat.delete(instance);

@@ -2,6 +2,7 @@
 // rebuilt as the protocol's named classes.
 import type { NatsConnection } from 'nats';
 import { NoRespondersError, RequestTimeoutError, requestMux } from './requests.ts';
+import { REQUEST_MIN_ATTEMPT_MS, REQUEST_RETRY_PAUSE_MS } from '../../protocol/config.ts';
 import { decode, encode } from '../../protocol/codec.ts';
 import { fromWire, Timeout, Unavailable, type WireError } from '../../protocol/errors.ts';
 import { kindInfo } from '../../protocol/kinds.ts';
@@ -74,10 +75,8 @@ export interface ClientOptions {
   attemptTimeoutMs?: number;
 }
 
-/** A request is tried up to about this many times within its timeout, each attempt at least MIN_ATTEMPT_MS. */
+/** A request is tried up to about this many times within its timeout, each attempt at least REQUEST_MIN_ATTEMPT_MS. */
 const ATTEMPTS = 3;
-const MIN_ATTEMPT_MS = 1000;
-const RETRY_PAUSE_MS = 100;
 
 const WRITES = new Set(['create', 'update', 'status', 'bind', 'patch', 'delete']);
 
@@ -115,7 +114,7 @@ export class ApiClient {
     const unanswered = new Set<string>();
     for (;;) {
       const left = budget - (Date.now() - started);
-      const attemptMs = Math.max(1, Math.min(left, this.opts.attemptTimeoutMs ?? Math.max(MIN_ATTEMPT_MS, budget / ATTEMPTS)));
+      const attemptMs = Math.max(1, Math.min(left, this.opts.attemptTimeoutMs ?? Math.max(REQUEST_MIN_ATTEMPT_MS, budget / ATTEMPTS)));
       // An apiserver heard from lately, one that has not let this request down; else the queue group.
       const instance = servers?.pick(unanswered);
       const subject = instance ? apiInstanceSubject(instance, resource, verb, this.opts.origin) : apiSubject(resource, verb, this.opts.origin);
@@ -123,7 +122,7 @@ export class ApiClient {
       try {
         reply = await requestMux(this.nc).request(subject, encode('request', { ...body, deadline: Date.now() + attemptMs }), attemptMs);
       } catch (err) {
-        const timeLeft = budget - (Date.now() - started) > RETRY_PAUSE_MS;
+        const timeLeft = budget - (Date.now() - started) > REQUEST_RETRY_PAUSE_MS;
         if (instance && err instanceof NoRespondersError) {
           servers!.forget(instance); // it has gone since its last beat
           continue;
@@ -131,7 +130,7 @@ export class ApiClient {
         if (instance && err instanceof RequestTimeoutError) unanswered.add(instance);
         if (err instanceof NoRespondersError) {
           if (this.opts.waitForApiserver && timeLeft) {
-            await new Promise((r) => setTimeout(r, RETRY_PAUSE_MS));
+            await new Promise((r) => setTimeout(r, REQUEST_RETRY_PAUSE_MS));
             continue;
           }
           throw new Unavailable(`no apiserver is answering on ${this.nc.getServer()}; start the masters with: skiff up`);

@@ -3,11 +3,11 @@
 // fifth of a busy process's CPU. Here replies come back on `<inbox>.<token>` to a single
 // subscription, and timeouts are found by one periodic sweep.
 import { createInbox, type Msg, type MsgHdrs, type NatsConnection } from 'nats';
+import { REQUEST_SWEEP_MS } from '../../protocol/config.ts';
 import { onePerConnection } from '../platform/nats.ts';
 import { outboundFor, type Outbound } from './outbound.ts';
 
 const NO_RESPONDERS = 503;
-const SWEEP_MS = 25;
 
 export class NoRespondersError extends Error {}
 export class RequestTimeoutError extends Error {}
@@ -50,7 +50,7 @@ export class RequestMux {
         if (this.pending.delete(token)) reject(err);
       });
     });
-    this.sweep ??= setInterval(() => this.expire(), SWEEP_MS);
+    this.sweep ??= setInterval(() => this.expire(), REQUEST_SWEEP_MS);
     return done;
   }
 

@@ -5,6 +5,7 @@
 // what no longer exists: a delete is never missed.
 import { createInbox, type Msg, type Subscription } from 'nats';
 import { decode, encode } from '../../protocol/codec.ts';
+import { WATCH_DEADLINE_CHECK_MIN_MS, WATCH_RETRY_MS } from '../../protocol/config.ts';
 import { Gone } from '../../protocol/errors.ts';
 import type { KubeObject, WatchEventType } from '../../protocol/types.ts';
 import type { ApiClient } from './client.ts';
@@ -51,8 +52,6 @@ interface StreamMessage {
   resourceVersion?: string;
 }
 
-const RETRY_MS = [100, 250, 500, 1000, 2000];
-
 export function startWatch(client: ApiClient, resource: string, opts: WatchOptions, emit: (u: WatchUpdate) => void): WatchHandle {
   let lastRv = opts.resourceVersion;
   let stopped = false;
@@ -74,7 +73,7 @@ export function startWatch(client: ApiClient, resource: string, opts: WatchOptio
     sub?.unsubscribe();
     sub = undefined;
     clearTimeout(retryTimer);
-    const delay = attempt === 0 ? 0 : RETRY_MS[Math.min(attempt - 1, RETRY_MS.length - 1)];
+    const delay = attempt === 0 ? 0 : WATCH_RETRY_MS[Math.min(attempt - 1, WATCH_RETRY_MS.length - 1)];
     attempt++;
     retryTimer = setTimeout(begin, delay);
   };
@@ -152,7 +151,7 @@ export function startWatch(client: ApiClient, resource: string, opts: WatchOptio
 
   const deadline = setInterval(() => {
     if (!stopped && sub && Date.now() - lastHeard > opts.deadlineMs) restart('no heartbeat from the apiserver');
-  }, Math.max(50, Math.floor(opts.deadlineMs / 4)));
+  }, Math.max(WATCH_DEADLINE_CHECK_MIN_MS, Math.floor(opts.deadlineMs / 4)));
   deadline.unref?.();
 
   // A reconnect may have lost events in flight; the sequence check would only notice at the

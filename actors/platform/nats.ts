@@ -1,5 +1,6 @@
 // Connecting to NATS: actors reconnect forever; the CLI fails fast with a sentence a user can act on.
 import { connect, type NatsConnection } from 'nats';
+import { NATS_CONNECT_TIMEOUT_MS, NATS_PING_INTERVAL_MS, NATS_RECONNECT_WAIT_MS } from '../../protocol/config.ts';
 import { Unavailable } from '../../protocol/errors.ts';
 
 export interface ConnectOptions {
@@ -15,11 +16,11 @@ export async function connectNats(opts: ConnectOptions): Promise<NatsConnection>
     return await connect({
       servers: opts.url.split(','),
       name: opts.name,
-      timeout: opts.timeoutMs ?? 2000,
+      timeout: opts.timeoutMs ?? NATS_CONNECT_TIMEOUT_MS,
       maxReconnectAttempts: opts.persistent ? -1 : 0,
-      reconnectTimeWait: 250,
+      reconnectTimeWait: NATS_RECONNECT_WAIT_MS,
       waitOnFirstConnect: opts.persistent,
-      pingInterval: 10_000,
+      pingInterval: NATS_PING_INTERVAL_MS,
       // Otherwise every request, JetStream publishes included, captures a stack trace.
       noAsyncTraces: true,
     });
