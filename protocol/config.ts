@@ -40,6 +40,10 @@ export interface Config {
   crashBackoffResetMs: number;
   /** Kubelet: pod status changes this close together are written as one. */
   podStatusBatchMs: number;
+  /** Kubelet: a pod status write that failed is tried again after this. */
+  podStatusRetryMs: number;
+  /** Kubelet: how long a deleted pod's last status, and at the end of a drain every pod's, may take to be written before the kubelet goes on. */
+  podStatusSettleMs: number;
   /** Controllers: a pod's status change reaches its ReplicaSet's status after at most this long, batched with others. */
   statusSyncDelayMs: number;
   /** Kubelet: a container log is rotated past this size. */
@@ -72,6 +76,14 @@ export interface Config {
   kubeletRetryMs: number;
   /** Kubelet: how often container logs are checked for rotation. */
   logRotateMs: number;
+  /** Kubelet: how often a followed log (`skiff logs -f`) is checked for more. */
+  logFollowPollMs: number;
+  /**
+   * Kubelet: a `logs -f` or `exec` stream sends its caller a heartbeat this often; one not answered
+   * within as long means the caller has gone, and the stream ends (a followed log stops, an exec'd
+   * command is killed).
+   */
+  streamHeartbeatMs: number;
   /** Apiserver: a failed start (buckets, caches) is tried again after this, doubling to 10 s. */
   apiserverRetryMs: number;
   /** Apiserver: how often namespaces being deleted are checked for being empty. */
@@ -131,6 +143,8 @@ const defaults: Config = {
   crashBackoffMaxMs: 60_000,
   crashBackoffResetMs: 10 * 60_000,
   podStatusBatchMs: 25,
+  podStatusRetryMs: 500,
+  podStatusSettleMs: 2000,
   statusSyncDelayMs: 100,
   logMaxBytes: 10 * 1024 * 1024,
   memoryWatchdogMs: 250,
@@ -150,6 +164,8 @@ const defaults: Config = {
   leaveTimeoutMs: 2000,
   kubeletRetryMs: 1000,
   logRotateMs: 10_000,
+  logFollowPollMs: 200,
+  streamHeartbeatMs: 2000,
   apiserverRetryMs: 500,
   namespaceSweepMs: 5000,
   kvFeedRetryMs: 1000,
@@ -197,6 +213,8 @@ const envNames: Record<keyof Config, string> = {
   crashBackoffMaxMs: 'SKIFF_CRASH_BACKOFF_MAX_MS',
   crashBackoffResetMs: 'SKIFF_CRASH_BACKOFF_RESET_MS',
   podStatusBatchMs: 'SKIFF_POD_STATUS_BATCH_MS',
+  podStatusRetryMs: 'SKIFF_POD_STATUS_RETRY_MS',
+  podStatusSettleMs: 'SKIFF_POD_STATUS_SETTLE_MS',
   statusSyncDelayMs: 'SKIFF_STATUS_SYNC_DELAY_MS',
   logMaxBytes: 'SKIFF_LOG_MAX_BYTES',
   memoryWatchdogMs: 'SKIFF_MEMORY_WATCHDOG_MS',
@@ -216,6 +234,8 @@ const envNames: Record<keyof Config, string> = {
   leaveTimeoutMs: 'SKIFF_LEAVE_TIMEOUT_MS',
   kubeletRetryMs: 'SKIFF_KUBELET_RETRY_MS',
   logRotateMs: 'SKIFF_LOG_ROTATE_MS',
+  logFollowPollMs: 'SKIFF_LOG_FOLLOW_POLL_MS',
+  streamHeartbeatMs: 'SKIFF_STREAM_HEARTBEAT_MS',
   apiserverRetryMs: 'SKIFF_APISERVER_RETRY_MS',
   namespaceSweepMs: 'SKIFF_NAMESPACE_SWEEP_MS',
   kvFeedRetryMs: 'SKIFF_KV_FEED_RETRY_MS',
@@ -302,3 +322,30 @@ export const NATS_CONNECT_TIMEOUT_MS = 2000;
 export const NATS_RECONNECT_WAIT_MS = 250;
 /** platform/nats.ts: the server is pinged this often; two pings unanswered and the connection counts as lost. */
 export const NATS_PING_INTERVAL_MS = 10_000;
+/** runtime/expectations.ts: a controller's expectations lapse after this, in case a watch event was lost for good (Kubernetes' ExpectationsTimeout). */
+export const EXPECTATIONS_TTL_MS = 5 * 60_000;
+/** runtime/events.ts: a repeat of the same event within this bumps the existing Event's count instead of making another, as client-go's recorder does. */
+export const EVENT_AGGREGATE_MS = 10 * 60_000;
+/** scheduler/scheduler.ts: pods found unschedulable are all tried again this often (and whenever a node changes in a way that matters). */
+export const SCHEDULER_UNSCHEDULABLE_RETRY_MS = 10_000;
+/** scheduler/scheduler.ts: a pod whose bind failed (other than on a conflict, queued again at once) is queued again after this. */
+export const SCHEDULER_BIND_RETRY_MS = 1000;
+/**
+ * kubelet/kubelet.machine.ts: the pod events of every kubelet of the process are acted on in
+ * order, at most this long per turn of the event loop: a burst of pods bound to a node (or to the
+ * thousand hollow nodes of a benchmark process) would otherwise be started in one turn, holding
+ * lease renewals and status writes back for seconds and then sending them all at once.
+ */
+export const POD_EVENT_SLICE_MS = 10;
+/** kubelet/status-manager.ts: while the kubelet waits for pod status writes to settle, it looks again this often. */
+export const POD_STATUS_SETTLE_POLL_MS = 20;
+/** kubelet/pod-fs.ts: removing a pod's directories is tried again this much further apart each time (0.1 s, 0.2 s, ...). */
+export const POD_DIR_REMOVE_RETRY_STEP_MS = 100;
+/** kubelet/runtime.ts: a container the kubelet re-adopted (not its child) is looked for in /proc this often, until it has ended. */
+export const ADOPTED_CONTAINER_POLL_MS = 100;
+/** kube-proxy/proxy.ts: a backend that has not accepted a connection within this is given up for the next. */
+export const PROXY_CONNECT_TIMEOUT_MS = 2000;
+/** kube-proxy/proxy.ts: a port that could not be listened on is tried again after this long, not at every sync. */
+export const PROXY_LISTEN_RETRY_MS = 2000;
+/** kube-proxy/proxy.ts: an optional one (127.0.0.1, which another node on the host may hold for good) less often. */
+export const PROXY_OPTIONAL_LISTEN_RETRY_MS = 5 * PROXY_LISTEN_RETRY_MS;

@@ -197,7 +197,7 @@ export class KubeProxy {
 
   private listenFailed(t: Target, address: string, port: number, err: NodeJS.ErrnoException): void {
     const message = `port ${port} is not available on node ${this.deps.nodeName} (${address}): ${err.code === 'EADDRINUSE' ? 'another process uses it' : err.code === 'EACCES' ? 'permission denied (ports below 1024 need root)' : err.message}`;
-    // The port is tried again every LISTEN_RETRY_MS; the same failure is told once (to each
+    // The port is tried again every PROXY_LISTEN_RETRY_MS; the same failure is told once (to each
     // object of the service's name: one deleted and made again is told anew).
     const key = `${address}:${port}`;
     const svc = this.deps.services.get(serviceOf(t));

@@ -5,7 +5,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { LISTEN_RETRY_MS, OPTIONAL_RETRY_MS, Proxy, type ProxyEvents } from './proxy.ts';
+import { PROXY_LISTEN_RETRY_MS, PROXY_OPTIONAL_LISTEN_RETRY_MS } from '../../protocol/config.ts';
+import { Proxy, type ProxyEvents } from './proxy.ts';
 import { waitFor } from '../../test/harness.ts';
 import type { Backend } from './balancer.ts';
 
@@ -148,7 +149,7 @@ function tellingProxy(): { proxy: Proxy; told: string[] } {
   return { proxy, told };
 }
 
-test('a port in use is told once, tried again after LISTEN_RETRY_MS on its own (not at every sync), and reported when it is served', async () => {
+test('a port in use is told once, tried again after PROXY_LISTEN_RETRY_MS on its own (not at every sync), and reported when it is served', async () => {
   const squatter = createServer();
   await new Promise<void>((resolve) => squatter.listen(0, '127.0.0.1', resolve));
   const port = (squatter.address() as AddressInfo).port;
@@ -162,7 +163,7 @@ test('a port in use is told once, tried again after LISTEN_RETRY_MS on its own (
   assert.is(told.length, 1, 'not tried again before it is due');
   await new Promise<void>((resolve) => squatter.close(() => resolve()));
   // No sync comes: the retry is the proxy's own.
-  await waitFor('the port served', () => told.includes(`listening ${port}`), LISTEN_RETRY_MS + 2000);
+  await waitFor('the port served', () => told.includes(`listening ${port}`), PROXY_LISTEN_RETRY_MS + 2000);
   assert.equal(told, [`failed ${port} EADDRINUSE`, `listening ${port}`]);
   assert.equal(proxy.listening(), [`127.0.0.1:${port}`]);
   proxy.close();
@@ -177,7 +178,7 @@ test('an optional port (127.0.0.1, maybe another node\'s) in use fails quietly a
   await new Promise<void>((resolve) => setTimeout(resolve, 50));
   await new Promise<void>((resolve) => squatter.close(() => resolve()));
   // No sync comes (the service is quiet): the proxy's own retry serves it.
-  await waitFor('the port served', () => proxy.listening().includes(`127.0.0.1:${port}`), OPTIONAL_RETRY_MS + 3000);
+  await waitFor('the port served', () => proxy.listening().includes(`127.0.0.1:${port}`), PROXY_OPTIONAL_LISTEN_RETRY_MS + 3000);
   assert.equal(told, [], 'nothing told, either way');
   proxy.close();
 });

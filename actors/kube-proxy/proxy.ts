@@ -6,6 +6,7 @@
 // refused: what the client sent so far is replayed to the next, as HAProxy's
 // `retry-on conn-failure empty-response` does. Once a backend has answered, the connection is its.
 import { createServer, connect, type Server, type Socket } from 'node:net';
+import { PROXY_CONNECT_TIMEOUT_MS, PROXY_LISTEN_RETRY_MS, PROXY_OPTIONAL_LISTEN_RETRY_MS } from '../../protocol/config.ts';
 import { Balancer, type Backend, type BalancerOptions } from './balancer.ts';
 
 /** What one listener serves: a service port, as its balancer sees it. */
@@ -31,11 +32,6 @@ interface Listener {
   address: string;
 }
 
-const CONNECT_TIMEOUT_MS = 2000;
-/** A port that could not be listened on is tried again after this long, not at every sync. */
-export const LISTEN_RETRY_MS = 2000;
-/** An optional one (127.0.0.1, which another node on the host may hold for good) less often. */
-export const OPTIONAL_RETRY_MS = 5 * LISTEN_RETRY_MS;
 /** How much of what a client sends before the first answer is kept for replay to another backend. */
 const REPLAY_LIMIT_BYTES = 64 * 1024;
 
@@ -62,10 +58,10 @@ export class Proxy {
 
   /**
    * Listens on `address:port` for `target`. A port that cannot be had is tried again every
-   * LISTEN_RETRY_MS on a timer of its own (not at every sync) until it is served or no longer
-   * wanted. `optional` listeners (127.0.0.1 on a host where other nodes may already hold it) fail
-   * quietly and are tried again every OPTIONAL_RETRY_MS (a sync touches only the services that
-   * changed, so a quiet service's would otherwise never be tried again).
+   * PROXY_LISTEN_RETRY_MS on a timer of its own (not at every sync) until it is served or no
+   * longer wanted. `optional` listeners (127.0.0.1 on a host where other nodes may already hold it)
+   * fail quietly and are tried again every PROXY_OPTIONAL_LISTEN_RETRY_MS (a sync touches only the
+   * services that changed, so a quiet service's would otherwise never be tried again).
    */
   listen(target: Target, address: string, port: number, optional: boolean): void {
     const key = `${address}:${port}`;
@@ -94,7 +90,7 @@ export class Proxy {
           if (this.failed.get(key) !== failure) return;
           this.failed.delete(key);
           this.open(failure.target, address, port, optional, true);
-        }, optional ? OPTIONAL_RETRY_MS : LISTEN_RETRY_MS).unref(),
+        }, optional ? PROXY_OPTIONAL_LISTEN_RETRY_MS : PROXY_LISTEN_RETRY_MS).unref(),
       };
       this.failed.set(key, failure);
       if (!optional) this.events.listenFailed(listener.target, address, port, err);
@@ -181,7 +177,7 @@ export class Proxy {
       let connected = false;
       let answered = false;
       let broken = false;
-      const timer = setTimeout(() => up.destroy(new Error('connect timeout')), CONNECT_TIMEOUT_MS);
+      const timer = setTimeout(() => up.destroy(new Error('connect timeout')), PROXY_CONNECT_TIMEOUT_MS);
       up.once('connect', () => {
         clearTimeout(timer);
         connected = true;

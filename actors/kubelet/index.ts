@@ -56,6 +56,10 @@ export function kubeletConfig(name: string, cfg: Config, modes: LimitModes, env:
     backoff: { initialMs: cfg.crashBackoffInitialMs, maxMs: cfg.crashBackoffMaxMs, resetAfterMs: cfg.crashBackoffResetMs },
     logMaxBytes: cfg.logMaxBytes,
     statusBatchMs: cfg.podStatusBatchMs,
+    statusRetryMs: cfg.podStatusRetryMs,
+    statusSettleMs: cfg.podStatusSettleMs,
+    logFollowPollMs: cfg.logFollowPollMs,
+    streamHeartbeatMs: cfg.streamHeartbeatMs,
     watchdogMs: cfg.memoryWatchdogMs,
     watchDeadlineMs: cfg.watchHeartbeatMs * 2.5,
   };

@@ -6,6 +6,7 @@
 // kubelet to re-adopt), their last statuses written.
 import { nuid } from 'nats';
 import { assign, enqueueActions, fromCallback, fromPromise, setup, type ActorRefFrom } from 'xstate';
+import { POD_EVENT_SLICE_MS } from '../../protocol/config.ts';
 import { deepEqual } from '../../protocol/merge-patch.ts';
 import { nodeWatchInbox } from '../../protocol/subjects.ts';
 import type { Node, Pod } from '../../protocol/types.ts';
@@ -58,13 +59,7 @@ type Ev =
   | { type: 'POD_FINISHED'; uid: string }
   | PodWorkerReport;
 
-/**
- * The pod events of every kubelet of the process are acted on in order, at most this long per
- * turn of the event loop: a burst of pods bound to a node (or to the thousand hollow nodes of a
- * benchmark process) would otherwise be started in one turn, holding lease renewals and status
- * writes back for seconds and then sending them all at once.
- */
-const POD_EVENT_SLICE_MS = 10;
+/** The pod events of every kubelet of the process are acted on in order, at most POD_EVENT_SLICE_MS per turn of the event loop. */
 const podEventPacer = new Pacer(POD_EVENT_SLICE_MS);
 
 const workerId = (uid: string) => `pod-${uid}`;
@@ -159,7 +154,7 @@ export const kubeletMachine = setup({
       void input.kubelet.finishDeleted(input.pod, input.state).finally(() => sendBack({ type: 'POD_FINISHED', uid: input.pod.metadata.uid! }));
     }),
     stopLeftovers: fromPromise<unknown, { records: PodState[]; graceMs: number }>(({ input }) => stopOrphanGroups(input.records.flatMap(recordedGroups), input.graceMs)),
-    settleStatuses: fromPromise<void, Kubelet>(({ input }) => input.statuses.settled(2000)),
+    settleStatuses: fromPromise<void, Kubelet>(({ input }) => input.statuses.settled(input.cfg.statusSettleMs)),
   },
   actions: {
     readRecords: enqueueActions(({ context, enqueue }) => {

@@ -34,6 +34,14 @@ export interface KubeletConfig {
   logMaxBytes: number;
   /** Pod status changes within this long of each other are written together. */
   statusBatchMs: number;
+  /** A failed pod status write is tried again after this. */
+  statusRetryMs: number;
+  /** How long the last status writes (a deleted pod's, or every pod's at a drain) may take before the kubelet goes on. */
+  statusSettleMs: number;
+  /** How often a followed log is checked for more. */
+  logFollowPollMs: number;
+  /** A logs -f or exec stream's heartbeat to its caller, and how long one may go unanswered. */
+  streamHeartbeatMs: number;
   watchdogMs: number;
   watchDeadlineMs: number;
   /** The hollow nodes of the benchmark keep nothing on disk. */
@@ -78,7 +86,7 @@ export class Kubelet {
     this.watchdog = new MemoryWatchdog(cfg.watchdogMs);
     this.statuses = new StatusManager(deps.statusWriter ?? apiStatusWriter(deps.client), (pod, err) => {
       deps.log.warn('pod status write failed; retrying', { pod: `${pod.metadata.namespace}/${pod.metadata.name}`, err });
-    }, cfg.statusBatchMs);
+    }, cfg.statusBatchMs, cfg.statusRetryMs);
     const registers = [deps.registry];
     this.startLatency = new Histogram({
       name: 'skiff_kubelet_pod_start_duration_seconds', help: 'From pod creation to all its containers running, as this kubelet saw it.',
@@ -153,7 +161,7 @@ export class Kubelet {
     const uid = pod.metadata.uid!;
     this.started.delete(uid);
     this.restartsSeen.delete(uid);
-    await this.statuses.settled(2000);
+    await this.statuses.settled(this.cfg.statusSettleMs);
     this.statuses.forget(uid);
     await this.confirmDeleted(pod);
     if (this.cfg.noDisk) return;

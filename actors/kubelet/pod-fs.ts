@@ -5,6 +5,7 @@
 import { lstatSync, mkdirSync, readlinkSync, rmSync, symlinkSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { dirname, isAbsolute, join, normalize } from 'node:path';
+import { POD_DIR_REMOVE_RETRY_STEP_MS } from '../../protocol/config.ts';
 import type { Container, Pod } from '../../protocol/types.ts';
 
 export interface PodPaths {
@@ -72,9 +73,8 @@ export function preparePodDirs(pod: Pod, paths: PodPaths): void {
   }
 }
 
-/** Five tries more, 0.1 s further apart each time: 1.5 s in all. */
+/** Five tries more, POD_DIR_REMOVE_RETRY_STEP_MS (0.1 s) further apart each time: 1.5 s in all. */
 const REMOVE_RETRIES = 5;
-const REMOVE_RETRY_STEP_MS = 100;
 
 /**
  * Removes a pod's directories. Retried a few times, without blocking: a process of the pod that
@@ -84,7 +84,7 @@ const REMOVE_RETRY_STEP_MS = 100;
  */
 export async function removePodDirs(paths: PodPaths): Promise<Error | undefined> {
   try {
-    await rm(paths.dir, { recursive: true, force: true, maxRetries: REMOVE_RETRIES, retryDelay: REMOVE_RETRY_STEP_MS });
+    await rm(paths.dir, { recursive: true, force: true, maxRetries: REMOVE_RETRIES, retryDelay: POD_DIR_REMOVE_RETRY_STEP_MS });
     return undefined;
   } catch (err) {
     return err as Error;

@@ -5,6 +5,7 @@
 // The Runtime interface lets the benchmark's hollow nodes run the same kubelet on a fake.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { ADOPTED_CONTAINER_POLL_MS } from '../../protocol/config.ts';
 import { groupRssBytes, groupsStillAlive, isRunning, processStat, signalGroup, terminateGroups } from '../platform/procfs.ts';
 
 export interface LaunchSpec {
@@ -53,7 +54,6 @@ export interface Runtime {
 // $0: the exit file; $1: a cgroup to join first, or '-'. The trap keeps the shim alive through a
 // SIGTERM to the group, so that it can record the code the command exits with.
 const SHIM = '[ "$1" = - ] || echo $$ > "$1/cgroup.procs" || exit 125; shift; trap : TERM INT HUP; "$@"; c=$?; echo $c > "$0"; exit $c';
-const POLL_MS = 100;
 const KILLED_EXIT = 137;
 
 function readExitFile(path: string): number | undefined {
@@ -108,7 +108,7 @@ export class ProcessRuntime implements Runtime {
       });
     } else {
       // Not our child (re-adopted after a kubelet restart): watch /proc until it is gone.
-      while (!signal.aborted && this.alive(h)) await new Promise((r) => setTimeout(r, POLL_MS));
+      while (!signal.aborted && this.alive(h)) await new Promise((r) => setTimeout(r, ADOPTED_CONTAINER_POLL_MS));
     }
     if (signal.aborted) throw new Error('aborted');
     // The group may outlive its leader; the container is over when the shim is.

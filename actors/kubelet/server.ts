@@ -15,8 +15,6 @@ import { containerCwd, containerLogDir } from './pod-fs.ts';
 
 const MAX_LOG_BYTES = 8 * 1024 * 1024;
 const CHUNK_BYTES = 256 * 1024;
-const FOLLOW_POLL_MS = 200;
-const HEARTBEAT_MS = 2000;
 
 interface LogRequest {
   namespace?: string;
@@ -53,11 +51,11 @@ class Stream {
   private timer: NodeJS.Timeout;
   closed = false;
 
-  constructor(private readonly nc: NatsConnection, private readonly deliver: string, private readonly onGone: () => void) {
+  constructor(private readonly nc: NatsConnection, private readonly deliver: string, heartbeatMs: number, private readonly onGone: () => void) {
     this.timer = setInterval(() => {
-      this.nc.request(this.deliver, encode('stream', { seq: ++this.seq, heartbeat: true }), { timeout: HEARTBEAT_MS })
+      this.nc.request(this.deliver, encode('stream', { seq: ++this.seq, heartbeat: true }), { timeout: heartbeatMs })
         .catch((err: NatsError) => { if (err.code === ErrorCode.NoResponders || err.code === ErrorCode.Timeout) this.close(); });
-    }, HEARTBEAT_MS);
+    }, heartbeatMs);
   }
 
   send(body: Record<string, unknown>): void {
@@ -101,7 +99,7 @@ export function serveNode(nc: NatsConnection, kubelet: Kubelet, pods: PodLookup,
     let offset = fileSize(file);
     let restartCount = instance;
     let poll: NodeJS.Timeout | undefined;
-    const stream = new Stream(nc, req.deliver, () => clearInterval(poll));
+    const stream = new Stream(nc, req.deliver, kubelet.cfg.streamHeartbeatMs, () => clearInterval(poll));
     for (let i = 0; i < first.length; i += CHUNK_BYTES) stream.send({ data: first.subarray(i, i + CHUNK_BYTES) });
     poll = setInterval(() => {
       const live = pods.get(w.uid);
@@ -124,7 +122,7 @@ export function serveNode(nc: NatsConnection, kubelet: Kubelet, pods: PodLookup,
         offset += chunk.length;
         stream.send({ data: chunk });
       }
-    }, FOLLOW_POLL_MS);
+    }, kubelet.cfg.logFollowPollMs);
   };
 
   const exec = (msg: Msg) => {
@@ -137,7 +135,7 @@ export function serveNode(nc: NatsConnection, kubelet: Kubelet, pods: PodLookup,
     if (typeof req.deliver !== 'string') throw new BadRequest('field deliver: required');
     msg.respond(encode('response', { started: true }));
     const abort = new AbortController();
-    const stream = new Stream(nc, req.deliver, () => abort.abort());
+    const stream = new Stream(nc, req.deliver, kubelet.cfg.streamHeartbeatMs, () => abort.abort());
     kubelet.exec({ argv: req.command, env: kubelet.envFor(w, c), cwd: containerCwd(w.paths, c) }, (s, data) => stream.send({ stream: s, data }), abort.signal)
       .then((code) => stream.send({ exit: code }), (err: Error) => stream.send({ exit: 127, error: err.message }))
       .finally(() => stream.close());

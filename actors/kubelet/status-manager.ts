@@ -1,12 +1,11 @@
 // Pod status writes, coalesced: the latest status of each pod is kept, at most one write per pod
 // is in flight, and whatever changed meanwhile goes out as one write after it. A status equal to
 // the last one written is not written again, so probe ticks cost nothing.
+import { POD_STATUS_SETTLE_POLL_MS } from '../../protocol/config.ts';
 import { Conflict, NotFound } from '../../protocol/errors.ts';
 import { deepEqual } from '../../protocol/merge-patch.ts';
 import type { Pod, PodStatus } from '../../protocol/types.ts';
 import type { ApiClient } from '../client/client.ts';
-
-const RETRY_MS = 500;
 
 interface Entry {
   pod: Pod;
@@ -41,9 +40,12 @@ export class StatusManager {
   /**
    * `batchMs`: a change waits this long before it is written, so that the steps of a pod start
    * (created, running, started, ready), which follow each other within milliseconds, go out as
-   * one write.
+   * one write. `retryMs`: a failed write is tried again after this.
    */
-  constructor(private readonly writer: StatusWriter, private readonly onError: (pod: Pod, err: unknown) => void, private readonly batchMs = 0) {}
+  constructor(
+    private readonly writer: StatusWriter, private readonly onError: (pod: Pod, err: unknown) => void,
+    private readonly batchMs: number, private readonly retryMs: number,
+  ) {}
 
   set(pod: Pod, status: PodStatus): void {
     const uid = pod.metadata.uid!;
@@ -64,11 +66,11 @@ export class StatusManager {
     this.entries.delete(uid);
   }
 
-  /** Resolves when no write is in flight or pending. */
-  async settled(timeoutMs = 5000): Promise<void> {
+  /** Resolves when no write is in flight or pending, or after `timeoutMs`. */
+  async settled(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while ([...this.entries.values()].some((e) => e.inFlight || e.timer || !deepEqual(e.status, e.written)) && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 20));
+      await new Promise((r) => setTimeout(r, POD_STATUS_SETTLE_POLL_MS));
     }
   }
 
@@ -86,7 +88,7 @@ export class StatusManager {
         if (err instanceof NotFound || err instanceof Conflict) this.entries.delete(uid);
         else {
           this.onError(e.pod, err);
-          retryMs = RETRY_MS;
+          retryMs = this.retryMs;
         }
       },
     ).finally(() => {

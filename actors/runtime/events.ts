@@ -4,10 +4,9 @@
 // flooding the apiserver: past it, events are dropped and counted.
 import { randomBytes } from 'node:crypto';
 import { Counter, type Registry } from 'prom-client';
+import { EVENT_AGGREGATE_MS } from '../../protocol/config.ts';
 import type { Event, KubeObject } from '../../protocol/types.ts';
 import type { ApiClient } from '../client/client.ts';
-
-const AGGREGATE_MS = 10 * 60_000;
 
 export interface EventRecorderOptions {
   component: string;
@@ -51,7 +50,7 @@ export class EventRecorder {
     const now = Date.now();
     const ts = new Date(now).toISOString();
     const seen = this.recent.get(key);
-    if (seen && now - seen.at < AGGREGATE_MS) {
+    if (seen && now - seen.at < EVENT_AGGREGATE_MS) {
       seen.count++;
       seen.at = now;
       void this.client.patch('events', seen.name, seen.namespace, { count: seen.count, lastTimestamp: ts }).catch(() => this.recent.delete(key));

@@ -2,8 +2,7 @@
 // creates or deletes it waits to see them in its informer before acting on that key again, so a
 // slow watch cannot make it create twice. Expectations lapse after a while, in case a watch
 // event was lost for good. Pure bookkeeping.
-
-const TTL_MS = 5 * 60_000;
+import { EXPECTATIONS_TTL_MS } from '../../protocol/config.ts';
 
 interface Expectation {
   adds: number;
@@ -32,7 +31,7 @@ export class Expectations {
   satisfied(key: string, now = Date.now()): boolean {
     const e = this.byKey.get(key);
     if (!e) return true;
-    if ((e.adds <= 0 && e.dels <= 0) || now - e.at > TTL_MS) {
+    if ((e.adds <= 0 && e.dels <= 0) || now - e.at > EXPECTATIONS_TTL_MS) {
       this.byKey.delete(key);
       return true;
     }

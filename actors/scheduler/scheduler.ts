@@ -5,6 +5,7 @@
 // A pod no node can take gets PodScheduled=False with the reasons, an Event, and another try
 // whenever nodes or pods change.
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { SCHEDULER_BIND_RETRY_MS, SCHEDULER_UNSCHEDULABLE_RETRY_MS } from '../../protocol/config.ts';
 import { Conflict, NotFound, StaleLeader } from '../../protocol/errors.ts';
 import { deepEqual } from '../../protocol/merge-patch.ts';
 import type { Node, Pod } from '../../protocol/types.ts';
@@ -20,7 +21,6 @@ import { pickNode } from './scores.ts';
 export const SCHEDULER_NAME = 'default-scheduler';
 const BATCH = 100;
 const MAX_BINDS_IN_FLIGHT = 256;
-const RETRY_UNSCHEDULABLE_MS = 10_000;
 
 export interface SchedulerMetrics {
   scheduled: Counter;
@@ -96,7 +96,7 @@ export class Scheduler implements LeaderOnly {
   start(): void {
     this.nodeInformer.start();
     this.pods.start();
-    this.retryTimer = setInterval(() => this.moveAllToActive(), RETRY_UNSCHEDULABLE_MS);
+    this.retryTimer = setInterval(() => this.moveAllToActive(), SCHEDULER_UNSCHEDULABLE_RETRY_MS);
   }
 
   stop(): void {
@@ -270,7 +270,7 @@ export class Scheduler implements LeaderOnly {
       if (err instanceof StaleLeader || err instanceof NotFound) return;
       if (!(err instanceof Conflict)) this.deps.log.warn('bind failed; will retry', { pod: key, node, err });
       const latest = this.pods.get(key);
-      if (latest && !latest.spec.nodeName) setTimeout(() => this.enqueue(key), err instanceof Conflict ? 0 : 1000);
+      if (latest && !latest.spec.nodeName) setTimeout(() => this.enqueue(key), err instanceof Conflict ? 0 : SCHEDULER_BIND_RETRY_MS);
     } finally {
       this.inFlight--;
       if (this.queue.length > 0) this.schedulePump();
