@@ -114,17 +114,14 @@ export function completionFor(words: string[], options: Options | undefined): Co
   }
 }
 
-/** How long a Tab may wait for the cluster's names before it offers none. */
-const NAMES_TIMEOUT_MS = 1000;
-
 async function liveNames(c: Extract<Completion, { type: 'names' }>): Promise<string[]> {
   const { loadConfig } = await import('../protocol/config.ts');
   const { connectNats } = await import('../actors/platform/nats.ts');
   const { ApiClient } = await import('../actors/client/client.ts');
   const cfg = loadConfig();
-  const nc = await connectNats({ url: cfg.natsUrl, name: 'skiff completion', persistent: false, timeoutMs: NAMES_TIMEOUT_MS });
+  const nc = await connectNats({ url: cfg.natsUrl, name: 'skiff completion', persistent: false, timeoutMs: cfg.completionTimeoutMs });
   try {
-    const list = await new ApiClient(nc, { timeoutMs: NAMES_TIMEOUT_MS, attemptTimeoutMs: NAMES_TIMEOUT_MS }).list(c.info.resource, { namespace: c.namespace });
+    const list = await new ApiClient(nc, { timeoutMs: cfg.completionTimeoutMs, attemptTimeoutMs: cfg.completionTimeoutMs }).list(c.info.resource, { namespace: c.namespace });
     return [...new Set(list.items.map((o) => `${c.prefix}${o.metadata.name}`))];
   } finally {
     await nc.close().catch(() => {});

@@ -1,9 +1,7 @@
 // Durations on the command line, as kubectl takes them; the grammar is protocol/duration.ts.
+import { DELETE_WAIT_TIMEOUT_MS } from '../protocol/config.ts';
 import { DurationError, parseDuration } from '../protocol/duration.ts';
 import { UsageError } from './command.ts';
-
-/** How long `skiff delete` waits for objects to be gone when no --timeout is given. */
-export const DELETE_WAIT_TIMEOUT_MS = 60_000;
 
 /** The flag's duration in milliseconds; `flag` names the option in the error, e.g. `--timeout`. */
 export function flagDuration(text: string, flag: string): number {
@@ -22,7 +20,7 @@ export function optionalTimeout(text: string | undefined, flag = '--timeout'): n
   return ms === 0 ? undefined : ms;
 }
 
-/** `skiff delete`'s --timeout: 60s unless given. */
+/** `skiff delete`'s --timeout: DELETE_WAIT_TIMEOUT_MS unless given. */
 export function parseTimeout(text: string | undefined): number {
   return text === undefined ? DELETE_WAIT_TIMEOUT_MS : flagDuration(text, '--timeout');
 }

@@ -29,6 +29,12 @@ export interface Config {
   restartBackoffMaxMs: number;
   /** A process that ran this long cleanly has its restart backoff reset. */
   restartBackoffResetMs: number;
+  /** `skiff up`: how often readiness and stopping are checked: fast enough to feel instant, cheap on a busy box. */
+  upPollMs: number;
+  /** `skiff drain`: how long a ReplicaSet gets to bring a replacement up before the drain evicts its next ready pod. */
+  drainOwnerWaitMs: number;
+  /** Shell completion: how long a Tab may wait for the cluster's names before it offers none. */
+  completionTimeoutMs: number;
   /** Kubelet: how often a node renews its Lease, and how long a renewal counts for. */
   nodeLeaseRenewMs: number;
   nodeLeaseDurationSeconds: number;
@@ -136,6 +142,9 @@ const defaults: Config = {
   restartBackoffInitialMs: 1000,
   restartBackoffMaxMs: 30_000,
   restartBackoffResetMs: 10_000,
+  upPollMs: 100,
+  drainOwnerWaitMs: 60_000,
+  completionTimeoutMs: 1000,
   nodeLeaseRenewMs: 1000,
   nodeLeaseDurationSeconds: 4,
   nodeStatusMs: 10_000,
@@ -206,6 +215,9 @@ const envNames: Record<keyof Config, string> = {
   restartBackoffInitialMs: 'SKIFF_RESTART_BACKOFF_INITIAL_MS',
   restartBackoffMaxMs: 'SKIFF_RESTART_BACKOFF_MAX_MS',
   restartBackoffResetMs: 'SKIFF_RESTART_BACKOFF_RESET_MS',
+  upPollMs: 'SKIFF_UP_POLL_MS',
+  drainOwnerWaitMs: 'SKIFF_DRAIN_OWNER_WAIT_MS',
+  completionTimeoutMs: 'SKIFF_COMPLETION_TIMEOUT_MS',
   nodeLeaseRenewMs: 'SKIFF_NODE_LEASE_RENEW_MS',
   nodeLeaseDurationSeconds: 'SKIFF_NODE_LEASE_DURATION_SECONDS',
   nodeStatusMs: 'SKIFF_NODE_STATUS_MS',
@@ -349,3 +361,7 @@ export const PROXY_CONNECT_TIMEOUT_MS = 2000;
 export const PROXY_LISTEN_RETRY_MS = 2000;
 /** kube-proxy/proxy.ts: an optional one (127.0.0.1, which another node on the host may hold for good) less often. */
 export const PROXY_OPTIONAL_LISTEN_RETRY_MS = 5 * PROXY_LISTEN_RETRY_MS;
+/** cli/duration.ts: how long `skiff delete` waits for objects to be gone when no --timeout is given (the flag is its knob, as kubectl's). */
+export const DELETE_WAIT_TIMEOUT_MS = 60_000;
+/** cli/commands/delete.ts: while `skiff delete` waits, it looks this often whether what it deleted is gone. */
+export const DELETE_WAIT_POLL_MS = 200;

@@ -1,4 +1,5 @@
 // skiff delete: by manifest, by name, or by selector; waits until the objects are gone.
+import { DELETE_WAIT_POLL_MS, DELETE_WAIT_TIMEOUT_MS } from '../../protocol/config.ts';
 import { NotFound } from '../../protocol/errors.ts';
 import type { KindInfo } from '../../protocol/kinds.ts';
 import type { KubeObject } from '../../protocol/types.ts';
@@ -65,7 +66,7 @@ async function waitGone(client: ApiClient, v: Victim, uid: string | undefined, d
       throw err;
     }
     if (Date.now() > deadline) return false;
-    await new Promise((r) => setTimeout(r, 200));
+    await new Promise((r) => setTimeout(r, DELETE_WAIT_POLL_MS));
   }
 }
 
@@ -94,7 +95,7 @@ Options:
       --now                  Same as --grace-period=1.
       --force                Same as --grace-period=0: remove at once, do not wait for the node.
       --wait=false           Return without waiting for the objects to be gone.
-      --timeout=DURATION     How long to wait (default 60s).
+      --timeout=DURATION     How long to wait (default ${DELETE_WAIT_TIMEOUT_MS / 1000}s).
       --ignore-not-found     A missing object is not an error.
   -h, --help                 Show this help.
 

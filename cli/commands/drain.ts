@@ -1,5 +1,6 @@
 // skiff drain: cordon a node, then move its pods away without taking a Deployment down.
 import type { ApiClient } from '../../actors/client/client.ts';
+import { loadConfig } from '../../protocol/config.ts';
 import { Conflict, NotFound } from '../../protocol/errors.ts';
 import type { Pod, ReplicaSet } from '../../protocol/types.ts';
 import { stringOption, type CliContext, type Command } from '../command.ts';
@@ -9,8 +10,6 @@ import { formatDuration, optionalTimeout } from '../duration.ts';
 import { setUnschedulable } from '../schedulable.ts';
 import { waitPodGone, watchObject } from '../watch-object.ts';
 
-/** How long a ReplicaSet gets to bring a replacement up before the drain evicts its next ready pod. */
-export const OWNER_RECOVERY_WAIT_MS = 60_000;
 const EXIT_INTERRUPTED = 130;
 
 /** One drain in progress: what it may use, and the pods it has not yet seen gone. */
@@ -27,17 +26,17 @@ async function podsOn(client: ApiClient, node: string): Promise<Pod[]> {
   return (await client.list<Pod>('pods', { fieldSelector: `spec.nodeName=${node}` })).items;
 }
 
-/** Waits until the owner can lose one more ready pod, or OWNER_RECOVERY_WAIT_MS, then says so. */
+/** Waits until the owner can lose one more ready pod, or cfg.drainOwnerWaitMs, then says so. */
 async function waitForOwner(d: Drain, owner: PodOwner, next: Pod): Promise<void> {
   let last: ReplicaSet | undefined;
   const outcome = await watchObject<ReplicaSet, true>(d.client, d.ctx.cfg, { resource: 'replicasets', name: owner.name, namespace: owner.namespace },
     (rs) => {
       last = rs;
       return !rs || ownerCanLoseOne(rs) ? true : undefined;
-    }, { timeoutMs: OWNER_RECOVERY_WAIT_MS, signal: d.stop.signal });
+    }, { timeoutMs: d.ctx.cfg.drainOwnerWaitMs, signal: d.stop.signal });
   if (outcome.type === 'timeout') {
     const ready = `${last?.status?.readyReplicas ?? 0} of ${last?.spec.replicas ?? 1}`;
-    d.ctx.err(`Warning: replicaset "${owner.name}" still has only ${ready} replicas ready after ${formatDuration(OWNER_RECOVERY_WAIT_MS)}; evicting pod ${podKey(next)} anyway`);
+    d.ctx.err(`Warning: replicaset "${owner.name}" still has only ${ready} replicas ready after ${formatDuration(d.ctx.cfg.drainOwnerWaitMs)}; evicting pod ${podKey(next)} anyway`);
   }
 }
 
@@ -74,8 +73,8 @@ Usage:
 
 The pods of one ReplicaSet go one at a time: before the next ready one is evicted, the drain waits
 until the ReplicaSet has all its replicas ready again, so a Deployment loses at most one ready
-replica at a time to the drain (it waits at most ${formatDuration(OWNER_RECOVERY_WAIT_MS)} per pod, then goes on with a
-warning). Different controllers' pods are evicted side by side.
+replica at a time to the drain (it waits at most ${formatDuration(loadConfig({}).drainOwnerWaitMs)} per pod, then goes on with a warning;
+SKIFF_DRAIN_OWNER_WAIT_MS sets that wait). Different controllers' pods are evicted side by side.
 
 A pod without a controller (no ReplicaSet owns it) would not come back anywhere, so it is refused
 unless --force; likewise a pod with an emptyDir volume, whose data would be lost, unless

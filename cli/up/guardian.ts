@@ -9,12 +9,10 @@ import { programCommand } from '../../actors/platform/entry.ts';
 import { terminateGroups } from '../../actors/platform/procfs.ts';
 import { leftRunning } from './groups.ts';
 
-const POLL_MS = 100;
-
 /** Starts the guardian of the runner whose state file this is; its output goes to guardian.log beside it. */
-export function startGuardian(stateFile: string, stopTimeoutMs: number): DeadMansSwitch {
+export function startGuardian(stateFile: string, stopTimeoutMs: number, pollMs: number): DeadMansSwitch {
   return startDeadMansSwitch({
-    command: programCommand('cli/up/guardian-main', [stateFile, String(stopTimeoutMs)]),
+    command: programCommand('cli/up/guardian-main', [stateFile, String(stopTimeoutMs), String(pollMs)]),
     graceMs: 0,
     logFile: join(stateFile, '..', 'guardian.log'),
   });
@@ -22,12 +20,13 @@ export function startGuardian(stateFile: string, stopTimeoutMs: number): DeadMan
 
 /**
  * Stops what a runner that is gone left running: SIGTERM to its groups, SIGKILL to those left
- * after `stopTimeoutMs`; then removes the state file. Nothing if the runner still runs.
+ * after `stopTimeoutMs`, looking every `pollMs`; then removes the state file. Nothing if the runner
+ * still runs.
  */
-export async function stopAbandoned(stateFile: string, stopTimeoutMs: number, say: (line: string) => void): Promise<void> {
+export async function stopAbandoned(stateFile: string, stopTimeoutMs: number, pollMs: number, say: (line: string) => void): Promise<void> {
   const left = leftRunning(stateFile);
   if (!left) return;
   for (const g of left.groups) say(`skiff up ${left.runner} is gone: stopping ${g.name} (process group ${g.pgid})`);
-  for (const g of await terminateGroups(left.groups, stopTimeoutMs, POLL_MS)) say(`sent SIGKILL to ${g.name} after ${stopTimeoutMs / 1000}s`);
+  for (const g of await terminateGroups(left.groups, stopTimeoutMs, pollMs)) say(`sent SIGKILL to ${g.name} after ${stopTimeoutMs / 1000}s`);
   rmSync(stateFile, { force: true });
 }

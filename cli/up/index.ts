@@ -12,9 +12,6 @@ import { runProcesses, type RunResult } from './runner.ts';
 
 export const EXIT = { ok: 0, startupFailed: 1, usage: 2, killed: 3, failed: 4 } as const;
 
-/** How often readiness and stopping are checked: fast enough to feel instant, cheap on a busy box. */
-const POLL_MS = 100;
-
 export const UP_OPTIONS = {
   procfile: { type: 'string', short: 'f' },
   env: { type: 'string', short: 'e' },
@@ -126,7 +123,7 @@ export async function runUp(argv: string[]): Promise<number> {
       backoff: { initialMs: cfg.restartBackoffInitialMs, maxMs: cfg.restartBackoffMaxMs, resetAfterMs: cfg.restartBackoffResetMs },
       stopTimeoutMs,
       readyTimeoutMs,
-      pollMs: POLL_MS,
+      pollMs: cfg.upPollMs,
     }));
   } catch (err) {
     if (err instanceof UsageError) return usageError(err.message);

@@ -105,7 +105,7 @@ class Supervisor {
       await this.reclaimStaleGroups();
       mkdirSync(this.stateDir, { recursive: true });
       // Stops this run's processes if the runner itself is killed (guardian.ts).
-      guardian = startGuardian(this.stateFile, this.opts.stopTimeoutMs);
+      guardian = startGuardian(this.stateFile, this.opts.stopTimeoutMs, this.opts.pollMs);
       const first = this.slots.filter((s) => this.opts.readyFirst.includes(s.inst.process));
       for (const slot of first) this.start(slot);
       const notReady = await this.awaitReady(first);
