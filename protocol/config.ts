@@ -365,3 +365,9 @@ export const PROXY_OPTIONAL_LISTEN_RETRY_MS = 5 * PROXY_LISTEN_RETRY_MS;
 export const DELETE_WAIT_TIMEOUT_MS = 60_000;
 /** cli/commands/delete.ts: while `skiff delete` waits, it looks this often whether what it deleted is gone. */
 export const DELETE_WAIT_POLL_MS = 200;
+/** apiserver/apiserver.machine.ts: a failed start is retried after apiserverRetryMs, doubling up to this. */
+export const APISERVER_RETRY_MAX_MS = 10_000;
+/** kubelet/kubelet.machine.ts: a drain gives up on pods this long after their grace ran out (their SIGKILL and its exit). */
+export const DRAIN_SLACK_MS = 2000;
+/** node/node.machine.ts: on SIGTERM a node waits for its kubelet this long beyond the pods' grace, then ends anyway (the reaper cleans up). */
+export const NODE_STOP_SLACK_MS = 5000;

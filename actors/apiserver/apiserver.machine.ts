@@ -2,6 +2,7 @@
 // then serve. Any failure goes back through a backoff to the start; while serving, the request
 // subscription, the watch heartbeats and the namespace sweep live exactly as long as the state.
 import { assign, fromCallback, fromPromise, setup } from 'xstate';
+import { APISERVER_RETRY_MAX_MS } from '../../protocol/config.ts';
 import type { Logger } from '../platform/log.ts';
 import { tellParent } from '../runtime/parent.ts';
 import type { ApiServer } from './server.ts';
@@ -47,7 +48,7 @@ export const apiserverMachine = setup({
     reportServing: tellParent({ type: 'APISERVER_SERVING' }),
   },
   delays: {
-    retry: ({ context }) => Math.min(context.retryMs * 2 ** Math.min(context.failures, 5), 10_000),
+    retry: ({ context }) => Math.min(context.retryMs * 2 ** Math.min(context.failures, 5), APISERVER_RETRY_MAX_MS),
   },
 }).createMachine({
   id: 'apiserver',

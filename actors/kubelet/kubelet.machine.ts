@@ -6,7 +6,7 @@
 // kubelet to re-adopt), their last statuses written.
 import { nuid } from 'nats';
 import { assign, enqueueActions, fromCallback, fromPromise, setup, type ActorRefFrom } from 'xstate';
-import { POD_EVENT_SLICE_MS } from '../../protocol/config.ts';
+import { DRAIN_SLACK_MS, POD_EVENT_SLICE_MS } from '../../protocol/config.ts';
 import { deepEqual } from '../../protocol/merge-patch.ts';
 import { nodeWatchInbox } from '../../protocol/subjects.ts';
 import type { Node, Pod } from '../../protocol/types.ts';
@@ -220,7 +220,7 @@ export const kubeletMachine = setup({
     countPods: ({ context }) => { context.kubelet.podCount = Object.keys(context.workers).length; },
     /** SIGTERM to every pod, then SIGKILL after its grace or the drain's, whichever is shorter. */
     terminatePods: enqueueActions(({ context, enqueue }) => {
-      const timeoutMs = context.stop?.timeoutMs ?? 35_000;
+      const timeoutMs = context.stop!.timeoutMs;
       for (const ref of Object.values(context.workers)) {
         const podGraceMs = (ref.getSnapshot().context.pod.spec.terminationGracePeriodSeconds ?? 30) * 1000;
         enqueue.sendTo(ref, { type: 'TERMINATE', deleted: false, graceMs: Math.min(podGraceMs, timeoutMs) });
@@ -237,7 +237,7 @@ export const kubeletMachine = setup({
   },
   delays: {
     retry: ({ context }) => context.retryMs,
-    drainDeadline: ({ context }) => (context.stop?.timeoutMs ?? 35_000) + 2000,
+    drainDeadline: ({ context }) => context.stop!.timeoutMs + DRAIN_SLACK_MS,
   },
 }).createMachine({
   id: 'kubelet',
@@ -311,7 +311,7 @@ export const kubeletMachine = setup({
       entry: 'terminatePods',
       invoke: {
         src: 'stopLeftovers',
-        input: ({ context }) => ({ records: leftovers(context), graceMs: context.stop?.timeoutMs ?? 35_000 }),
+        input: ({ context }) => ({ records: leftovers(context), graceMs: context.stop!.timeoutMs }),
         onDone: { actions: assign({ unclaimed: {}, leftoversStopped: true }) },
         onError: { actions: assign({ unclaimed: {}, leftoversStopped: true }) },
       },

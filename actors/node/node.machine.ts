@@ -6,6 +6,7 @@
 // kube-proxy and the informers stop, then the kubelet drains (or leaves the pods running).
 import type { NatsConnection } from 'nats';
 import { assign, fromCallback, sendTo, setup } from 'xstate';
+import { NODE_STOP_SLACK_MS } from '../../protocol/config.ts';
 import type { Endpoints, Service } from '../../protocol/types.ts';
 import type { Informer } from '../client/informer.ts';
 import { kubeProxyMachine, type KubeProxy } from '../kube-proxy/index.ts';
@@ -21,7 +22,7 @@ export interface NodeInput {
   kubelet: KubeletInput;
   proxy: KubeProxy;
   keepPods: boolean;
-  /** The longest pods get to stop; the kubelet is waited for this long and 5 s more. */
+  /** The longest pods get to stop; the kubelet is waited for this long and NODE_STOP_SLACK_MS more. */
   shutdownGraceMs: number;
   leaveTimeoutMs: number;
 }
@@ -64,7 +65,7 @@ export const nodeMachine = setup({
   },
   delays: {
     leaveTimeout: ({ context }) => context.leaveTimeoutMs,
-    drainTimeout: ({ context }) => context.shutdownGraceMs + 5000,
+    drainTimeout: ({ context }) => context.shutdownGraceMs + NODE_STOP_SLACK_MS,
   },
 }).createMachine({
   id: 'node',
