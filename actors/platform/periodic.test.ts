@@ -71,4 +71,23 @@ test('every - runs now, then each period, and stops', async () => {
   assert.is(calls, seen, 'no run after stop');
 });
 
+test('every - a tick that finds the task still running is skipped, not queued', async () => {
+  let calls = 0;
+  let release!: () => void;
+  const slow = new Promise<void>((r) => (release = r));
+  const stop = every(40, async () => {
+    calls++;
+    if (calls === 1) await slow;
+  }, () => {});
+  // Three ticks pass while the first run is held.
+  await new Promise((r) => setTimeout(r, 150));
+  assert.is(calls, 1, 'no run while the first is running');
+  release();
+  await new Promise((r) => setImmediate(r));
+  assert.is(calls, 1, 'and none queued for after it');
+  await new Promise((r) => setTimeout(r, 60));
+  stop();
+  assert.ok(calls >= 2, 'the next tick runs it again');
+});
+
 test.run();

@@ -1,9 +1,10 @@
-// A task that must never run twice at once (a lease renewal, a sweep, a monitor pass), run now and
-// then every period, or on demand. A call while it runs asks for one more run after it, however
-// many calls came: nothing overlaps, and nothing asked for is lost.
+// A task that must never run twice at once (a lease renewal, a sweep, a monitor pass). On demand
+// (SerialTask.run), a call while it runs asks for one more run after it, however many calls came:
+// nothing overlaps, and nothing asked for is lost. On a period (every), a tick that finds it
+// running is skipped: a slow apiserver must not get back-to-back renewals, one per missed tick.
 
 export class SerialTask {
-  private running?: Promise<void>;
+  private current?: Promise<void>;
   private again = false;
   private stopped = false;
 
@@ -12,16 +13,20 @@ export class SerialTask {
   /** Runs the task now, or once more after the current run; resolves when that run is over. */
   run(): Promise<void> {
     if (this.stopped) return Promise.resolve();
-    if (this.running) {
+    if (this.current) {
       this.again = true;
-      return this.running;
+      return this.current;
     }
-    this.running = this.loop();
-    return this.running;
+    this.current = this.loop();
+    return this.current;
   }
 
   stop(): void {
     this.stopped = true;
+  }
+
+  get running(): boolean {
+    return this.current !== undefined;
   }
 
   private async loop(): Promise<void> {
@@ -35,16 +40,16 @@ export class SerialTask {
         }
       } while (this.again && !this.stopped);
     } finally {
-      this.running = undefined;
+      this.current = undefined;
     }
   }
 }
 
-/** Runs `task` now and every `periodMs`, never two at once; returns the way to stop it. */
+/** Runs `task` now and every `periodMs`, never two at once (a tick during a run is skipped); returns the way to stop it. */
 export function every(periodMs: number, task: () => Promise<void> | void, onError: (err: unknown) => void): () => void {
   const serial = new SerialTask(task, onError);
   void serial.run();
-  const timer = setInterval(() => void serial.run(), periodMs);
+  const timer = setInterval(() => { if (!serial.running) void serial.run(); }, periodMs);
   return () => {
     clearInterval(timer);
     serial.stop();
