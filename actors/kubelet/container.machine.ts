@@ -41,8 +41,8 @@ export interface ContainerInput {
 
 /** What a container tells its pod worker. */
 export type ContainerReport =
-  | { type: 'CONTAINER_RECORD'; record: ContainerRecord }
-  | { type: 'CONTAINER_STARTED'; name: string; handle: ProcessHandle; restartCount: number }
+  /** Its record changed; `started` comes with the record of a process it started (or re-adopted), for the pod's record on disk. */
+  | { type: 'CONTAINER_RECORD'; record: ContainerRecord; started?: { handle: ProcessHandle; restartCount: number } }
   | { type: 'CONTAINER_EXITED'; name: string; restartCount: number; state: ContainerState }
   /** Stopped for good at the pod's request; its last record came just before. */
   | { type: 'CONTAINER_STOPPED'; name: string };
@@ -233,7 +233,7 @@ export const containerMachine = setup({
       const { handle } = event as Extract<Ev, { type: 'SPAWNED' }>;
       return { handle, state: { running: { startedAt: handle.startedAt } }, killReason: undefined };
     }),
-    persistStarted: sendParent(({ context }): ContainerReport => ({ type: 'CONTAINER_STARTED', name: context.spec.name, handle: context.handle!, restartCount: context.restartCount })),
+    reportStarted: sendParent(({ context }): ContainerReport => ({ type: 'CONTAINER_RECORD', record: record(context), started: { handle: context.handle!, restartCount: context.restartCount } })),
     persistExited: sendParent(({ context }): ContainerReport => ({ type: 'CONTAINER_EXITED', name: context.spec.name, restartCount: context.restartCount, state: context.state })),
     reportStopped: sendParent(({ context }): ContainerReport => ({ type: 'CONTAINER_STOPPED', name: context.spec.name })),
   },
@@ -310,14 +310,15 @@ export const containerMachine = setup({
         starting: {
           on: {
             SPAWNED: [
-              { guard: 'stopRequested', target: 'alive.stopping', actions: ['spawned', 'persistStarted'] },
-              { guard: ({ context, event }) => watched({ ...context, handle: event.handle }), target: 'alive.running.watched', actions: ['spawned', 'persistStarted'] },
-              { target: 'alive.running.unwatched', actions: ['spawned', 'persistStarted', assign({ started: true, ready: true })] },
+              { guard: 'stopRequested', target: 'alive.stopping', actions: 'spawned' },
+              { guard: ({ context, event }) => watched({ ...context, handle: event.handle }), target: 'alive.running.watched', actions: 'spawned' },
+              { target: 'alive.running.unwatched', actions: ['spawned', assign({ started: true, ready: true })] },
             ],
           },
         },
         alive: {
-          entry: 'report',
+          // The process and its record in one report: the pod worker saves it to disk.
+          entry: 'reportStarted',
           initial: 'checkStop',
           on: {
             READY: { actions: [assign({ ready: ({ event, context }) => event.ready && context.started }), 'report'] },

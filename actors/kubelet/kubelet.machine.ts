@@ -131,7 +131,11 @@ export const kubeletMachine = setup({
       const later = (event: Ev) => podEventPacer.run(() => { if (!stopped) sendBack(event); });
       informer.on({
         add: (pod) => { kubelet.podEvents.inc({ type: 'add' }); later({ type: 'POD_SEEN', pod }); },
-        update: (_old, pod) => { kubelet.podEvents.inc({ type: 'update' }); later({ type: 'POD_SEEN', pod }); },
+        // Most updates are the echo of the kubelet's own status writes: the machine never hears of them.
+        update: (old, pod) => {
+          kubelet.podEvents.inc({ type: 'update' });
+          if (podChangeMatters(old, pod)) later({ type: 'POD_SEEN', pod });
+        },
         delete: (pod) => { kubelet.podEvents.inc({ type: 'delete' }); later({ type: 'POD_GONE', pod }); },
       });
       // A container's environment names every service of its namespace (FOO_SERVICE_HOST, ...), so

@@ -223,13 +223,20 @@ export const podWorkerMachine = setup({
       { actions: [assign({ pod: ({ event }) => event.pod }), 'publish'] },
     ],
     TERMINATE: { target: '.terminating', actions: assign({ deleted: ({ event }) => event.deleted, graceMs: ({ event, context }) => event.graceMs ?? effectiveGraceMs(context.pod) }) },
-    CONTAINER_RECORD: { actions: [assign({ records: ({ context, event }) => ({ ...context.records, [event.record.name]: event.record }) }), 'publishSoon'] },
-    CONTAINER_STARTED: {
-      actions: [
-        assign({ state: ({ context, event }) => withContainer(context.state, event.name, { handle: event.handle, restartCount: event.restartCount, lastState: context.state.containers[event.name]?.lastState }) }),
-        'saveState',
-      ],
-    },
+    CONTAINER_RECORD: [
+      {
+        guard: ({ event }) => event.started !== undefined,
+        actions: [
+          assign(({ context, event }) => ({
+            records: { ...context.records, [event.record.name]: event.record },
+            state: withContainer(context.state, event.record.name, { ...event.started!, lastState: context.state.containers[event.record.name]?.lastState }),
+          })),
+          'saveState',
+          'publishSoon',
+        ],
+      },
+      { actions: [assign({ records: ({ context, event }) => ({ ...context.records, [event.record.name]: event.record }) }), 'publishSoon'] },
+    ],
     CONTAINER_EXITED: {
       actions: [
         assign({ state: ({ context, event }) => withContainer(context.state, event.name, { handle: undefined, restartCount: event.restartCount, lastState: event.state }) }),
