@@ -263,9 +263,9 @@ export const containerMachine = setup({
           actions: assign({ handle: ({ context }) => context.adopt, state: ({ context }) => ({ running: { startedAt: context.adopt!.startedAt } }) }),
         },
         { guard: ({ context }) => !!context.finished, target: 'terminated', actions: assign({ state: ({ context }) => context.finished! }) },
-        // A fresh container has no backoff to wait out: reported waiting (ContainerCreating), as
-        // the waiting state would, and started in the same step.
-        { target: 'live', actions: 'report' },
+        // A fresh container has no backoff to wait out: started in the same step. Its pod worker
+        // shows it waiting (ContainerCreating) until its first report, which says it runs.
+        { target: 'live' },
       ],
     },
     waiting: {

@@ -62,16 +62,12 @@ interface Ctx extends PodWorkerInput {
   deleted: boolean;
   graceMs?: number;
   failure?: { reason: string; message: string };
-  /** A status is due: container records that came since the last one. */
-  publishPending: boolean;
 }
 
 type Ev =
   | { type: 'UPDATE'; pod: Pod }
   | { type: 'TERMINATE'; deleted: boolean; graceMs?: number }
-  | ContainerReport
-  /** Container records are published together, after the burst in which they came. */
-  | { type: 'PUBLISH' };
+  | ContainerReport;
 
 export function freshState(pod: Pod): PodState {
   // A pod without init containers is past them from the start, so its first record is final.
@@ -178,14 +174,8 @@ export const podWorkerMachine = setup({
   actions: {
     publish: enqueueActions(({ context, enqueue }) => {
       const status = podStatusOf(context);
-      enqueue.assign({ lastStatus: status, publishPending: false });
+      enqueue.assign({ lastStatus: status });
       enqueue.sendParent({ type: 'POD_STATUS', uid: context.pod.metadata.uid!, pod: context.pod, status } satisfies PodWorkerReport);
-    }),
-    /** Records come in bursts as a container starts (created, running, started, ready): one status for the burst. */
-    publishSoon: enqueueActions(({ context, enqueue }) => {
-      if (context.publishPending) return;
-      enqueue.assign({ publishPending: true });
-      enqueue.raise({ type: 'PUBLISH' }, { delay: 0 });
     }),
     saveState: ({ context }) => { if (!context.node.noDisk) savePodState(context.paths, context.state); },
     /** The pod's directories and its record on disk; a failure fails the pod. */
@@ -214,7 +204,6 @@ export const podWorkerMachine = setup({
     children: {},
     live: 0,
     deleted: false,
-    publishPending: false,
   }),
   initial: 'preparing',
   on: {
@@ -232,10 +221,10 @@ export const podWorkerMachine = setup({
             state: withContainer(context.state, event.record.name, { ...event.started!, lastState: context.state.containers[event.record.name]?.lastState }),
           })),
           'saveState',
-          'publishSoon',
+          'publish',
         ],
       },
-      { actions: [assign({ records: ({ context, event }) => ({ ...context.records, [event.record.name]: event.record }) }), 'publishSoon'] },
+      { actions: [assign({ records: ({ context, event }) => ({ ...context.records, [event.record.name]: event.record }) }), 'publish'] },
     ],
     CONTAINER_EXITED: {
       actions: [
@@ -243,7 +232,6 @@ export const podWorkerMachine = setup({
         'saveState',
       ],
     },
-    PUBLISH: { actions: 'publish' },
   },
   states: {
     preparing: {
