@@ -5,7 +5,7 @@
 // claims. On STOP it drains: every pod stopped (or, asked to keep them, left running for the next
 // kubelet to re-adopt), their last statuses written.
 import { nuid } from 'nats';
-import { assign, enqueueActions, fromCallback, fromPromise, setup, type ActorRefFrom } from 'xstate';
+import { assign, enqueueActions, fromCallback, fromPromise, setup, type ActorRefFrom, type EventObject } from 'xstate';
 import { DRAIN_SLACK_MS, POD_EVENT_SLICE_MS } from '../../protocol/config.ts';
 import { deepEqual } from '../../protocol/merge-patch.ts';
 import { nodeWatchInbox } from '../../protocol/subjects.ts';
@@ -153,6 +153,13 @@ export const kubeletMachine = setup({
       return every(input.periodMs, () => { input.kubelet.rotateLogs(input.pods()); log.ok(); }, log.failed);
     }),
     server: fromCallback<Ev, { serve: KubeletInput['serve']; pods: PodLookup }>(({ input }) => input.serve(input.pods)),
+    /** Pod workers' statuses, counted and queued for writing: events, but not the kubelet machine's (a pod start sends several). */
+    statuses: fromCallback<EventObject, Kubelet>(({ input, receive }) => {
+      receive((event) => {
+        const { pod, status } = event as Extract<PodWorkerReport, { type: 'POD_STATUS' }>;
+        input.observeStatus(pod, status);
+      });
+    }),
     /** A deleted pod's last status, delete and directory, after its worker finished. */
     finishPod: fromCallback<Ev, { kubelet: Kubelet; pod: Pod; state: PodState }>(({ input, sendBack }) => {
       void input.kubelet.finishDeleted(input.pod, input.state).finally(() => sendBack({ type: 'POD_FINISHED', uid: input.pod.metadata.uid! }));
@@ -167,7 +174,7 @@ export const kubeletMachine = setup({
       for (const s of records) kubelet.ports.reserve(s.ports);
       enqueue.assign({ unclaimed: Object.fromEntries(records.map((s) => [s.uid, s])), recordsRead: true });
     }),
-    seePod: enqueueActions(({ context, event, enqueue }) => {
+    seePod: enqueueActions(({ context, event, enqueue, self }) => {
       const { pod } = event as Extract<Ev, { type: 'POD_SEEN' }>;
       const uid = pod.metadata.uid!;
       const worker = context.workers[uid];
@@ -189,7 +196,7 @@ export const kubeletMachine = setup({
         unclaimed,
         workers: ({ spawn }) => ({
           ...context.workers,
-          [uid]: spawn('podWorker', { id: workerId(uid), input: { pod, node: context.kubelet.node, state: adopted ?? freshState(pod) } }),
+          [uid]: spawn('podWorker', { id: workerId(uid), input: { pod, node: context.kubelet.node, state: adopted ?? freshState(pod), statuses: self.getSnapshot().children.statuses! } }),
         }),
       });
       if (pod.metadata.deletionTimestamp) enqueue.sendTo(workerId(uid), { type: 'UPDATE', pod });
@@ -202,10 +209,6 @@ export const kubeletMachine = setup({
       context.kubelet.reap(Object.values(context.unclaimed));
       enqueue.assign({ unclaimed: {} });
     }),
-    podStatus: ({ context, event }) => {
-      const { pod, status } = event as Extract<Ev, { type: 'POD_STATUS' }>;
-      context.kubelet.observeStatus(pod, status);
-    },
     podTerminated: enqueueActions(({ context, event, enqueue }) => {
       const { uid, pod, deleted, state } = event as Extract<Ev, { type: 'POD_TERMINATED' }>;
       context.kubelet.ports.release(state.ports);
@@ -246,13 +249,13 @@ export const kubeletMachine = setup({
 }).createMachine({
   id: 'kubelet',
   context: ({ input }) => ({ ...input, workers: {}, unclaimed: {}, recordsRead: false, finishing: {}, leftoversStopped: false }),
+  invoke: { id: 'statuses', src: 'statuses', input: ({ context }: { context: Ctx }) => context.kubelet },
   initial: 'registering',
   on: {
     STOP: [
       { guard: ({ event }) => event.keepPods, target: '.stopped', actions: 'leavePods' },
       { target: '.draining', actions: assign({ stop: ({ event }) => ({ keepPods: event.keepPods, timeoutMs: event.timeoutMs }) }) },
     ],
-    POD_STATUS: { actions: 'podStatus' },
     POD_TERMINATED: { actions: ['podTerminated', 'countPods'] },
     POD_FINISHED: { actions: 'podFinished' },
   },

@@ -3,7 +3,7 @@
 // node stops), stop them all. It owns the pod's processes: nothing it started outlives it unless
 // the kubelet is asked to keep pods running. Its containers report to it with events, and it
 // reports to the kubelet with events (PodWorkerReport): the pod's status, and its end.
-import { assign, enqueueActions, fromPromise, sendParent, setup, type ActorRefFrom } from 'xstate';
+import { assign, enqueueActions, fromPromise, sendParent, sendTo, setup, type ActorRefFrom, type AnyActorRef } from 'xstate';
 import type { Container, Pod, PodStatus } from '../../protocol/types.ts';
 import { cpuMillis, memoryBytes } from '../../protocol/quantity.ts';
 import { containerMachine, type ContainerReport } from './container.machine.ts';
@@ -38,11 +38,13 @@ export interface NodeContext {
 export interface PodWorkerInput {
   pod: Pod;
   node: NodeContext;
+  /** Where the pod's statuses go (POD_STATUS events): the kubelet's status writer. */
+  statuses: AnyActorRef;
   /** The pod's record: fresh, or what an earlier kubelet left to re-adopt. The worker keeps its own copy. */
   state: PodState;
 }
 
-/** What a pod worker tells the kubelet. */
+/** What a pod worker tells: its status writer each status, and the kubelet its end. */
 export type PodWorkerReport =
   | { type: 'POD_STATUS'; uid: string; pod: Pod; status: PodStatus }
   /** Its processes are all gone; `deleted` says whether the pod itself is being deleted. */
@@ -99,6 +101,11 @@ function podStatusOf(ctx: Ctx): PodStatus {
     startTime: ctx.state.startTime,
     hostPorts: ctx.state.ports,
   }, new Date());
+}
+
+/** `change`, and the pod's status as it makes it. Pure. */
+function withStatus(ctx: Ctx, change: Partial<Ctx>): Partial<Ctx> {
+  return { ...change, lastStatus: podStatusOf({ ...ctx, ...change }) };
 }
 
 /** The record with one container's entry changed. Pure. */
@@ -172,11 +179,13 @@ export const podWorkerMachine = setup({
     deleting: ({ event }) => event.type === 'UPDATE' && !!event.pod.metadata.deletionTimestamp,
   },
   actions: {
+    // A status costs one assign: each assign is a new snapshot, and a pod start makes many.
     publish: enqueueActions(({ context, enqueue }) => {
       const status = podStatusOf(context);
       enqueue.assign({ lastStatus: status });
-      enqueue.sendParent({ type: 'POD_STATUS', uid: context.pod.metadata.uid!, pod: context.pod, status } satisfies PodWorkerReport);
+      enqueue.sendTo(context.statuses, { type: 'POD_STATUS', uid: context.pod.metadata.uid!, pod: context.pod, status } satisfies PodWorkerReport);
     }),
+    sendStatus: sendTo(({ context }) => context.statuses, ({ context }): PodWorkerReport => ({ type: 'POD_STATUS', uid: context.pod.metadata.uid!, pod: context.pod, status: context.lastStatus! })),
     saveState: ({ context }) => { if (!context.node.noDisk) savePodState(context.paths, context.state); },
     /** The pod's directories and its record on disk; a failure fails the pod. */
     prepareDisk: enqueueActions(({ context, enqueue }) => {
@@ -216,15 +225,15 @@ export const podWorkerMachine = setup({
       {
         guard: ({ event }) => event.started !== undefined,
         actions: [
-          assign(({ context, event }) => ({
+          assign(({ context, event }) => withStatus(context, {
             records: { ...context.records, [event.record.name]: event.record },
             state: withContainer(context.state, event.record.name, { ...event.started!, lastState: context.state.containers[event.record.name]?.lastState }),
           })),
           'saveState',
-          'publish',
+          'sendStatus',
         ],
       },
-      { actions: [assign({ records: ({ context, event }) => ({ ...context.records, [event.record.name]: event.record }) }), 'publish'] },
+      { actions: [assign(({ context, event }) => withStatus(context, { records: { ...context.records, [event.record.name]: event.record } })), 'sendStatus'] },
     ],
     CONTAINER_EXITED: {
       actions: [

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createActor, setup, type ActorRefFrom } from 'xstate';
+import { createActor, fromCallback, setup, type ActorRefFrom } from 'xstate';
 import type { Container, Pod, PodStatus } from '../../protocol/types.ts';
 import { FakeRuntime, passingProber } from './fake-runtime.ts';
 import { freshState, podWorkerMachine, type NodeContext, type PodWorkerInput, type PodWorkerReport } from './pod-worker.machine.ts';
@@ -40,18 +40,16 @@ function rig(spec: Partial<Pod['spec']> & { containers: Container[] }, opts: { p
     watchMemory: opts.watchMemory,
     ...opts.node,
   };
-  // The worker reports to its parent, as to the kubelet: this one records what it hears.
+  // The worker sends its statuses to a writer and reports its end to its parent: these record them.
+  const sink = createActor(fromCallback<PodWorkerReport>(({ receive }) => receive((e) => { if (e.type === 'POD_STATUS') statuses.push(e.status); }))).start();
   const host = createActor(setup({
     types: { input: {} as PodWorkerInput, context: {} as PodWorkerInput, events: {} as PodWorkerReport },
     actors: { worker: podWorkerMachine },
   }).createMachine({
     context: ({ input }) => input,
     invoke: { id: 'worker', src: 'worker', input: ({ context }) => context },
-    on: {
-      POD_STATUS: { actions: ({ event }) => statuses.push(event.status) },
-      POD_TERMINATED: { actions: ({ event }) => terminated.push(event.deleted) },
-    },
-  }), { input: { pod, node, state: opts.state ?? freshState(pod) } }).start();
+    on: { POD_TERMINATED: { actions: ({ event }) => terminated.push(event.deleted) } },
+  }), { input: { pod, node, state: opts.state ?? freshState(pod), statuses: sink } }).start();
   const worker = host.getSnapshot().children.worker as ActorRefFrom<typeof podWorkerMachine>;
   const actor = { send: worker.send.bind(worker), stop: () => host.stop() };
   return {
