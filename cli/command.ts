@@ -3,7 +3,7 @@ import type { ParseArgsConfig } from 'node:util';
 import type { NatsConnection } from 'nats';
 import type { ApiClient } from '../actors/client/client.ts';
 import type { Config } from '../protocol/config.ts';
-import { Invalid, SkiffError, Unavailable, formatFieldError } from '../protocol/errors.ts';
+import { errorMessage, Invalid, SkiffError, Unavailable, formatFieldError } from '../protocol/errors.ts';
 
 export type Options = NonNullable<ParseArgsConfig['options']>;
 export type Values = Record<string, string | boolean | (string | boolean)[] | undefined>;
@@ -54,5 +54,5 @@ export function formatError(err: unknown): string {
   }
   if (err instanceof Unavailable) return `error: ${err.message}`;
   if (err instanceof SkiffError) return `Error from server (${err.name}): ${err.message}`;
-  return `error: ${err instanceof Error ? err.message : String(err)}`;
+  return `error: ${errorMessage(err)}`;
 }

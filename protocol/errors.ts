@@ -74,11 +74,15 @@ export function fromWire(w: WireError): SkiffError {
   return err;
 }
 
+/** The message of any thrown value. */
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
 /** Any thrown value as a wire error; unknown exceptions become InternalError. */
 export function toWire(err: unknown): WireError {
   if (err instanceof SkiffError) return err.toWire();
-  const message = err instanceof Error ? err.message : String(err);
-  return { name: 'InternalError', message, code: 500 };
+  return { name: 'InternalError', message: errorMessage(err), code: 500 };
 }
 
 export function isNotFound(err: unknown): err is NotFound {

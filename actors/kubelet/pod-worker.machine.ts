@@ -5,6 +5,7 @@
 // reports to the kubelet with events (PodWorkerReport): the pod's status, and its end.
 import { assign, enqueueActions, fromPromise, sendParent, sendTo, setup, type ActorRefFrom, type AnyActorRef } from 'xstate';
 import type { Container, Pod, PodStatus } from '../../protocol/types.ts';
+import { errorMessage } from '../../protocol/errors.ts';
 import { cpuMillis, memoryBytes } from '../../protocol/quantity.ts';
 import { containerMachine, type ContainerReport } from './container.machine.ts';
 import type { BackoffPolicy } from '../../protocol/backoff.ts';
@@ -103,6 +104,10 @@ function podStatusOf(ctx: Ctx): PodStatus {
   }, new Date());
 }
 
+function statusReport(ctx: Ctx, status: PodStatus): PodWorkerReport {
+  return { type: 'POD_STATUS', uid: ctx.pod.metadata.uid!, pod: ctx.pod, status };
+}
+
 /** `change`, and the pod's status as it makes it. Pure. */
 function withStatus(ctx: Ctx, change: Partial<Ctx>): Partial<Ctx> {
   return { ...change, lastStatus: podStatusOf({ ...ctx, ...change }) };
@@ -164,7 +169,7 @@ function needsPorts(ctx: Ctx): boolean {
 }
 
 function prepareFailure(err: unknown): Ctx['failure'] {
-  return { reason: 'PrepareFailed', message: String((err as Error)?.message ?? err) };
+  return { reason: 'PrepareFailed', message: errorMessage(err) };
 }
 
 export const podWorkerMachine = setup({
@@ -183,9 +188,10 @@ export const podWorkerMachine = setup({
     publish: enqueueActions(({ context, enqueue }) => {
       const status = podStatusOf(context);
       enqueue.assign({ lastStatus: status });
-      enqueue.sendTo(context.statuses, { type: 'POD_STATUS', uid: context.pod.metadata.uid!, pod: context.pod, status } satisfies PodWorkerReport);
+      enqueue.sendTo(context.statuses, statusReport(context, status));
     }),
-    sendStatus: sendTo(({ context }) => context.statuses, ({ context }): PodWorkerReport => ({ type: 'POD_STATUS', uid: context.pod.metadata.uid!, pod: context.pod, status: context.lastStatus! })),
+    /** The status an assign has just computed (withStatus). */
+    sendStatus: sendTo(({ context }) => context.statuses, ({ context }) => statusReport(context, context.lastStatus!)),
     saveState: ({ context }) => { if (!context.node.noDisk) savePodState(context.paths, context.state); },
     /** The pod's directories and its record on disk; a failure fails the pod. */
     prepareDisk: enqueueActions(({ context, enqueue }) => {

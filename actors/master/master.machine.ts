@@ -8,6 +8,7 @@ import { assign, sendTo, setup } from 'xstate';
 import { apiserverMachine, type ApiServer } from '../apiserver/index.ts';
 import { membershipMachine, type Membership } from '../membership/index.ts';
 import type { Logger } from '../platform/log.ts';
+import { partFailed } from '../runtime/failure.ts';
 import { leaderOnlyMachine, type LeaderOnly, type LeaderOnlyInput } from '../runtime/leader.ts';
 import { nextBackoff, type BackoffPolicy } from '../../protocol/backoff.ts';
 
@@ -43,7 +44,6 @@ interface Context extends MasterInput {
 
 type Events = { type: 'STOP' } | { type: 'APISERVER_SERVING' };
 
-const errorMessage = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 /** One parallel region per leader-only component: absent, waiting for the apiserver, running, or restarting. */
 function leaderOnlyRegion(id: LeaderOnlyId) {
@@ -87,11 +87,9 @@ export const masterMachine = setup({
       context.log.error('component failed; restarting it', { component: id, restarts: last.count + 1, inMs: waitMs, err: (event as { error?: unknown }).error });
       return { restarts: { ...context.restarts, [id]: { ...last, lastWaitMs: waitMs, count: last.count + 1 } } };
     }),
-    fail: assign(({ context, event }, { component }: { component: string }) => {
-      const failure = `${component} failed: ${errorMessage((event as { error?: unknown }).error)}`;
-      context.log.error(`${failure}; stopping the master`, { component, err: (event as { error?: unknown }).error });
-      return { failure };
-    }),
+    fail: assign(({ context, event }, { component }: { component: string }) => ({
+      failure: partFailed(context.log, 'master', component, (event as { error?: unknown }).error),
+    })),
   },
 }).createMachine({
   id: 'master',

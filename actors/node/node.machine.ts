@@ -13,6 +13,7 @@ import { kubeProxyMachine, type KubeProxy } from '../kube-proxy/index.ts';
 import { kubeletMachine, type KubeletInput } from '../kubelet/index.ts';
 import { membershipMachine, type MemberChanged, type Membership } from '../membership/index.ts';
 import type { Logger } from '../platform/log.ts';
+import { partFailed } from '../runtime/failure.ts';
 
 export interface NodeInput {
   nc: NatsConnection;
@@ -36,7 +37,6 @@ interface Context extends NodeInput {
 type Events = { type: 'STOP' } | MemberChanged;
 
 const gone = (state: string | undefined) => state === 'dead' || state === 'left';
-const errorMessage = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 export const nodeMachine = setup({
   types: { input: {} as NodeInput, context: {} as Context, events: {} as Events, output: {} as { kubeletStopped: boolean; failure?: string } },
@@ -57,11 +57,9 @@ export const nodeMachine = setup({
     nodeGoneOrBack: ({ event }) => event.type === 'MEMBER_CHANGED' && event.role === 'node' && (gone(event.state) || gone(event.previous)),
   },
   actions: {
-    fail: assign(({ context, event }, { component }: { component: string }) => {
-      const failure = `${component} failed: ${errorMessage((event as { error?: unknown }).error)}`;
-      context.log.error(`${failure}; stopping the node`, { component, err: (event as { error?: unknown }).error });
-      return { failure };
-    }),
+    fail: assign(({ context, event }, { component }: { component: string }) => ({
+      failure: partFailed(context.log, 'node', component, (event as { error?: unknown }).error),
+    })),
   },
   delays: {
     leaveTimeout: ({ context }) => context.leaveTimeoutMs,

@@ -4,7 +4,7 @@
 // the apiserver refuses it once another holder has taken over.
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { assign, fromCallback, fromPromise, setup } from 'xstate';
-import { AlreadyExists, Conflict, NotFound } from '../../protocol/errors.ts';
+import { AlreadyExists, Conflict, errorMessage, NotFound } from '../../protocol/errors.ts';
 import type { Lease } from '../../protocol/types.ts';
 import type { ApiClient, Fence } from '../client/client.ts';
 import type { Logger } from '../platform/log.ts';
@@ -146,7 +146,7 @@ const work = fromPromise<void, { component: LeaderOnly; writer: ApiClient; lease
     if (signal.aborted) return;
     // Whatever part of `lead` did start ends here.
     input.component.follow();
-    throw new ComponentFailed(`${input.lease}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    throw new ComponentFailed(`${input.lease}: ${errorMessage(error)}`, { cause: error });
   }
   await ended;
 });
