@@ -47,7 +47,8 @@ interface Ctx extends KubeletInput {
   /** Deleted pods whose processes are gone, while their last status, delete and directory are seen to. */
   finishing: Record<string, true>;
   registered?: Node;
-  stop?: { keepPods: boolean; timeoutMs: number };
+  /** Set by STOP: the longest a drain gives the pods. */
+  drainTimeoutMs?: number;
   leftoversStopped: boolean;
 }
 
@@ -86,11 +87,27 @@ function failureLog(log: Logger, name: string) {
   };
 }
 
-function running(workers: Record<string, PodWorkerRef>): (RunningPod & { uid: string })[] {
-  return Object.entries(workers).map(([uid, ref]) => {
-    const { pod, state, paths } = ref.getSnapshot().context;
-    return { uid, pod, state, paths };
-  });
+function runningPod(ref: PodWorkerRef): RunningPod {
+  const { pod, state, paths } = ref.getSnapshot().context;
+  return { pod, state, paths };
+}
+
+/** The kubelet's pods as its own snapshot has them now, for the actors that look them up later. */
+function podLookup(workers: () => Record<string, PodWorkerRef>): PodLookup & { all(): RunningPod[] } {
+  return {
+    all: () => Object.values(workers()).map(runningPod),
+    find: (namespace, name) => {
+      for (const [uid, ref] of Object.entries(workers())) {
+        const { pod } = ref.getSnapshot().context;
+        if (pod.metadata.namespace === namespace && pod.metadata.name === name) return { uid, ...runningPod(ref) };
+      }
+      return undefined;
+    },
+    get: (uid) => {
+      const ref = workers()[uid];
+      return ref && runningPod(ref);
+    },
+  };
 }
 
 /** The records of the last run that no pod has claimed: those read at the sync's start, or all on disk if it never started. */
@@ -227,7 +244,7 @@ export const kubeletMachine = setup({
     countPods: ({ context }) => { context.kubelet.podCount = Object.keys(context.workers).length; },
     /** SIGTERM to every pod, then SIGKILL after its grace or the drain's, whichever is shorter. */
     terminatePods: enqueueActions(({ context, enqueue }) => {
-      const timeoutMs = context.stop!.timeoutMs;
+      const timeoutMs = context.drainTimeoutMs!;
       for (const ref of Object.values(context.workers)) {
         const podGraceMs = (ref.getSnapshot().context.pod.spec.terminationGracePeriodSeconds ?? 30) * 1000;
         enqueue.sendTo(ref, { type: 'TERMINATE', deleted: false, graceMs: Math.min(podGraceMs, timeoutMs) });
@@ -244,7 +261,7 @@ export const kubeletMachine = setup({
   },
   delays: {
     retry: ({ context }) => context.retryMs,
-    drainDeadline: ({ context }) => context.stop!.timeoutMs + DRAIN_SLACK_MS,
+    drainDeadline: ({ context }) => context.drainTimeoutMs! + DRAIN_SLACK_MS,
   },
 }).createMachine({
   id: 'kubelet',
@@ -254,7 +271,7 @@ export const kubeletMachine = setup({
   on: {
     STOP: [
       { guard: ({ event }) => event.keepPods, target: '.stopped', actions: 'leavePods' },
-      { target: '.draining', actions: assign({ stop: ({ event }) => ({ keepPods: event.keepPods, timeoutMs: event.timeoutMs }) }) },
+      { target: '.draining', actions: assign({ drainTimeoutMs: ({ event }) => event.timeoutMs }) },
     ],
     POD_TERMINATED: { actions: ['podTerminated', 'countPods'] },
     POD_FINISHED: { actions: 'podFinished' },
@@ -277,24 +294,9 @@ export const kubeletMachine = setup({
         { src: 'nodeStatus', input: ({ context }) => ({ kubelet: context.kubelet, registered: context.registered }) },
         {
           src: 'logRotation',
-          input: ({ context, self }) => ({ kubelet: context.kubelet, periodMs: context.logRotateMs, pods: () => running((self.getSnapshot().context as Ctx).workers) }),
+          input: ({ context, self }) => ({ kubelet: context.kubelet, periodMs: context.logRotateMs, pods: podLookup(() => (self.getSnapshot().context as Ctx).workers).all }),
         },
-        {
-          src: 'server',
-          input: ({ context, self }) => {
-            const workers = () => (self.getSnapshot().context as Ctx).workers;
-            const pods: PodLookup = {
-              find: (namespace, name) => running(workers()).find((p) => p.pod.metadata.namespace === namespace && p.pod.metadata.name === name),
-              get: (uid) => {
-                const ref = workers()[uid];
-                if (!ref) return undefined;
-                const { pod, state, paths } = ref.getSnapshot().context;
-                return { pod, state, paths };
-              },
-            };
-            return { serve: context.serve, pods };
-          },
-        },
+        { src: 'server', input: ({ context, self }) => ({ serve: context.serve, pods: podLookup(() => (self.getSnapshot().context as Ctx).workers) }) },
       ],
       on: {
         POD_SEEN: { actions: ['seePod', 'countPods'] },
@@ -318,7 +320,7 @@ export const kubeletMachine = setup({
       entry: 'terminatePods',
       invoke: {
         src: 'stopLeftovers',
-        input: ({ context }) => ({ records: leftovers(context), graceMs: context.stop!.timeoutMs }),
+        input: ({ context }) => ({ records: leftovers(context), graceMs: context.drainTimeoutMs! }),
         onDone: { actions: assign({ unclaimed: {}, leftoversStopped: true }) },
         onError: { actions: assign({ unclaimed: {}, leftoversStopped: true }) },
       },
