@@ -1,16 +1,18 @@
 // The `nats` process of a skiff cluster: nats-server with JetStream, run as this process's child,
 // with /healthz and /metrics on PORT like every skiff process. nats-server has no Prometheus
 // endpoint of its own, so /metrics turns its monitoring JSON (/varz, /jsz) into metrics.
-// Ports: clients on SKIFF_NATS_PORT (4222), nats' own monitor on SKIFF_NATS_MONITOR_PORT (8222).
+// Ports: clients on SKIFF_NATS_PORT (4222), nats' own monitor on SKIFF_NATS_MONITOR_PORT (8222);
+// of a cluster (SKIFF_NATS_CLUSTER_SIZE), server N on those plus N-1 and routes on 6222 plus N-1
+// (infra/nats-cluster.ts).
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { Counter, Gauge } from 'prom-client';
 import { PROJECT_ROOT } from '../actors/platform/entry.ts';
 import { createLogger } from '../actors/platform/log.ts';
 import { createRegistry, startStatusServer } from '../actors/platform/metrics.ts';
 import { statusPort } from '../actors/platform/process.ts';
-import { DEFAULT_NATS_MONITOR_PORT, DEFAULT_NATS_PORT } from '../protocol/config.ts';
+import { instanceConfig, natsInstance, type NatsInstance } from './nats-cluster.ts';
 
 const log = createLogger({ component: 'nats' });
 
@@ -26,14 +28,24 @@ if (!bin) {
   log.error('nats-server is not installed: run sh infra/bootstrap.sh, or: apt-get install nats-server');
   process.exit(127);
 }
-const clientPort = Number(process.env.SKIFF_NATS_PORT || DEFAULT_NATS_PORT);
-const monitorPort = Number(process.env.SKIFF_NATS_MONITOR_PORT || DEFAULT_NATS_MONITOR_PORT);
-const storeDir = process.env.SKIFF_NATS_STORE || '.skiff/nats';
+let inst: NatsInstance;
+try {
+  inst = natsInstance(process.env);
+} catch (err) {
+  log.error((err as Error).message);
+  process.exit(2);
+}
+const { clientPort, monitorPort, storeDir } = inst;
 mkdirSync(storeDir, { recursive: true });
+if (inst.routes.length > 0 && existsSync('.skiff/nats/jetstream') && !existsSync(join(storeDir, 'jetstream'))) {
+  // A standalone store is not clustered data: a cluster starts its own, and says so.
+  log.warn('a single-server store is in .skiff/nats; this cluster keeps its own store and does not read it. To keep those objects, save them with skiff get -A -o yaml while one server runs, then skiff apply -f them to the cluster', { storeDir });
+}
 
-// The project's config, wherever the Procfile runs from.
-const conf = join(PROJECT_ROOT, 'infra', 'nats.conf');
-const child = spawn(bin, ['-c', conf, '-a', '127.0.0.1', '-p', String(clientPort), '-m', String(monitorPort), '-js', '-sd', storeDir], {
+// The project's config, wherever the Procfile runs from, with this instance's own part added.
+const confFile = join(storeDir, 'nats.conf');
+writeFileSync(confFile, instanceConfig(readFileSync(join(PROJECT_ROOT, 'infra', 'nats.conf'), 'utf8'), inst));
+const child = spawn(bin, ['-c', resolve(confFile), '-js', '-sd', resolve(storeDir)], {
   stdio: 'inherit',
 });
 let stopping = false;
@@ -41,6 +53,8 @@ child.on('exit', (code, signal) => {
   log.info('nats-server exited', { code, signal });
   process.exit(stopping ? 0 : code ?? 1);
 });
+// Lame-duck mode: the server hands its stream leaderships over and lets its clients move before it stops.
+process.on('SIGUSR2', () => child.kill('SIGUSR2'));
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
     stopping = true;
@@ -105,4 +119,4 @@ new Gauge({ name: 'skiff_nats_jetstream_messages', help: 'Messages stored in Jet
 new Gauge({ name: 'skiff_nats_jetstream_bytes', help: 'Bytes stored in JetStream.', registers, collect() { this.set(jsz.bytes ?? 0); } });
 
 await startStatusServer({ port: statusPort(), registry, health: () => healthy });
-log.info('serving /healthz and /metrics', { port: statusPort(), clientPort, monitorPort });
+log.info('serving /healthz and /metrics', { port: statusPort(), clientPort, monitorPort, ...(inst.routes.length > 0 ? { server: inst.serverName, routes: inst.routes } : {}) });

@@ -14,6 +14,8 @@ export interface Config {
   cacheSyncTimeoutMs: number;
   /** KV storage for the object buckets: `file` in a cluster, `memory` is handy in tests. */
   kvStorage: 'file' | 'memory';
+  /** Copies JetStream keeps of each KV bucket; 0: as many as there are servers, up to 3. */
+  kvReplicas: number;
   /** max_age of the leases bucket: a lease nobody renews disappears after this (liveness never relies on it). */
   leaseBucketTtlMs: number;
   /** max_age of the events bucket, as Kubernetes' --event-ttl. */
@@ -126,6 +128,8 @@ export interface Config {
 export const DEFAULT_NATS_PORT = 4222;
 /** nats-server's own monitoring port; the nats process serves skiff's /healthz and /metrics on its PORT. */
 export const DEFAULT_NATS_MONITOR_PORT = 8222;
+/** nats-server's route port, which the servers of a cluster connect to each other on. */
+export const DEFAULT_NATS_CLUSTER_PORT = 6222;
 
 const defaults: Config = {
   natsUrl: `nats://127.0.0.1:${DEFAULT_NATS_PORT}`,
@@ -134,6 +138,7 @@ const defaults: Config = {
   watchCacheEvents: 200_000,
   cacheSyncTimeoutMs: 3000,
   kvStorage: 'file',
+  kvReplicas: 0,
   leaseBucketTtlMs: 10 * 60_000,
   eventTtlMs: 60 * 60_000,
   basePort: 5000,
@@ -207,6 +212,7 @@ const envNames: Record<keyof Config, string> = {
   watchCacheEvents: 'SKIFF_WATCH_CACHE_EVENTS',
   cacheSyncTimeoutMs: 'SKIFF_CACHE_SYNC_TIMEOUT_MS',
   kvStorage: 'SKIFF_KV_STORAGE',
+  kvReplicas: 'SKIFF_KV_REPLICAS',
   leaseBucketTtlMs: 'SKIFF_LEASE_BUCKET_TTL_MS',
   eventTtlMs: 'SKIFF_EVENT_TTL_MS',
   basePort: 'SKIFF_BASE_PORT',
@@ -295,6 +301,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   if (cfg.kvStorage !== 'file' && cfg.kvStorage !== 'memory') {
     throw new ConfigError(`SKIFF_KV_STORAGE=${JSON.stringify(cfg.kvStorage)}: must be "file" or "memory"`);
   }
+  if (!Number.isInteger(cfg.kvReplicas) || cfg.kvReplicas > 5) {
+    throw new ConfigError(`SKIFF_KV_REPLICAS=${cfg.kvReplicas}: must be 1 to 5 copies, or 0 for as many as there are servers (up to 3)`);
+  }
   if (cfg.gossipPeriodMs <= 0) throw new ConfigError('SKIFF_GOSSIP_PERIOD_MS must be above 0');
   if (cfg.gossipProbeTimeoutMs >= cfg.gossipPeriodMs) {
     throw new ConfigError(`SKIFF_GOSSIP_PROBE_TIMEOUT_MS (${cfg.gossipProbeTimeoutMs}) must be below SKIFF_GOSSIP_PERIOD_MS (${cfg.gossipPeriodMs}): indirect probes need the rest of the period`);
@@ -311,6 +320,10 @@ export const REQUEST_SWEEP_MS = 25;
 export const REQUEST_MIN_ATTEMPT_MS = 1000;
 /** client/client.ts: a request that found no apiserver, from a client that waits for one, asks again after this. */
 export const REQUEST_RETRY_PAUSE_MS = 100;
+/** apiserver/verbs.ts: a list waits this long for the store's revision, then serves the watch cache as it is (the store is electing a leader). */
+export const LIST_STORE_WAIT_MS = 500;
+/** apiserver/kv-requests.ts: a store write unanswered this long is sent again (same message id), as a replicated bucket's new leader takes over. */
+export const STORE_ATTEMPT_MS = 1000;
 /** client/apiservers.ts: three beats missed and an apiserver is passed over. */
 export const APISERVER_HEALTHY_MS = 3 * APISERVER_BEAT_MS;
 /** client/watch.ts: a broken watch is made again at once, then after each of these in turn, the last one repeated. */

@@ -121,6 +121,11 @@ export function jsStreamInfoSubject(stream: string): string {
 }
 
 /** A stream's direct get, answered by any of its replicas. */
+/** A message get, answered by the stream's leader only. */
+export function jsMsgGetSubject(stream: string): string {
+  return `$JS.API.STREAM.MSG.GET.${stream}`;
+}
+
 export function jsDirectGetSubject(stream: string): string {
   return `$JS.API.DIRECT.GET.${stream}`;
 }

@@ -2,7 +2,7 @@
 // in-process apiserver, the real `skiff` command, and waiting on conditions. Everything a test
 // starts is stopped by its PID, including when the test process dies early.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -15,6 +15,7 @@ import { programArgs } from '../actors/platform/entry.ts';
 import { silentLogger } from '../actors/platform/log.ts';
 import { connectNats } from '../actors/platform/nats.ts';
 import { loadConfig, type Config } from '../protocol/config.ts';
+import { instanceConfig, type NatsInstance } from '../infra/nats-cluster.ts';
 import { processStat } from '../actors/platform/procfs.ts';
 import { decodeMemberChange } from '../actors/membership/index.ts';
 import { gossipChangesSubject } from '../protocol/subjects.ts';
@@ -237,6 +238,86 @@ export async function startNats(): Promise<Nats> {
     },
   };
   return nats;
+}
+
+export interface NatsServer {
+  name: string;
+  url: string;
+  monitor: number;
+  proc: Proc;
+  /** Starts the server again on its ports and store (after a kill). */
+  start(): Promise<void>;
+}
+
+export interface NatsCluster {
+  /** Every server's URL, comma-separated, as SKIFF_NATS_URL takes them. */
+  url: string;
+  servers: NatsServer[];
+  dir: string;
+  /** The server that leads JetStream's meta group now, by its /jsz. */
+  metaLeader(): Promise<NatsServer | undefined>;
+  stop(): Promise<void>;
+}
+
+/**
+ * `size` nats-servers forming one cluster on 127.0.0.1 (routes, one server_name each, JetStream on
+ * all), configured as infra/nats.ts configures them (infra/nats-cluster.ts), each with a store of its own.
+ */
+export async function startNatsCluster(size = 3): Promise<NatsCluster> {
+  const bin = findNatsServer();
+  const dir = mkdtempSync(join(tmpdir(), 'skiff-natsc-'));
+  const ports = await freePorts(size * 3);
+  const base = readFileSync(join(ROOT, 'infra/nats.conf'), 'utf8');
+  const routes = Array.from({ length: size }, (_, i) => `nats-route://127.0.0.1:${ports[size * 2 + i]}`);
+  const servers: NatsServer[] = Array.from({ length: size }, (_, i) => {
+    const inst: NatsInstance = {
+      number: i + 1, size, host: '127.0.0.1', clientPort: ports[i], monitorPort: ports[size + i], clusterPort: ports[size * 2 + i],
+      routes, serverName: `nats-${i + 1}`, clusterName: 'skiff-test', storeDir: join(dir, `nats-${i + 1}`),
+    };
+    mkdirSync(inst.storeDir, { recursive: true });
+    const conf = join(inst.storeDir, 'nats.conf');
+    writeFileSync(conf, instanceConfig(base, inst));
+    const server: NatsServer = {
+      name: inst.serverName,
+      url: `nats://127.0.0.1:${inst.clientPort}`,
+      monitor: inst.monitorPort,
+      proc: undefined as unknown as Proc,
+      async start() {
+        server.proc = spawnProc(bin, ['-c', conf, '-js', '-sd', inst.storeDir]);
+      },
+    };
+    return server;
+  });
+  for (const s of servers) await s.start();
+  const cluster: NatsCluster = {
+    url: servers.map((s) => s.url).join(','),
+    servers,
+    dir,
+    async metaLeader() {
+      for (const s of servers) {
+        try {
+          const jsz = await (await fetch(`http://127.0.0.1:${s.monitor}/jsz`)).json() as { meta_cluster?: { leader?: string } };
+          const leader = jsz.meta_cluster?.leader;
+          if (leader) return servers.find((x) => x.name === leader);
+        } catch { /* this one is down: ask another */ }
+      }
+      return undefined;
+    },
+    async stop() {
+      await Promise.all(servers.map((s) => s.proc.stop()));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  // Ready once every server answers and JetStream has a meta leader (the cluster has formed).
+  await waitFor('the nats cluster to form', async () => {
+    for (const s of servers) if (!(await healthy(s.monitor))) return false;
+    return (await cluster.metaLeader()) !== undefined;
+  }, 20_000).catch(async (err) => {
+    const out = servers.map((s) => `${s.name}: ${s.proc.output()}`).join('\n');
+    await cluster.stop();
+    throw new Error(`${(err as Error).message}\n${out}`);
+  });
+  return cluster;
 }
 
 export function testConfig(url: string, overrides: Partial<Config> = {}): Config {

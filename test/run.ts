@@ -8,7 +8,7 @@ import { readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { ROOT } from './harness.ts';
 
-const DIRS = ['protocol', 'actors', 'cli', 'bench', 'test'];
+const DIRS = ['protocol', 'actors', 'cli', 'infra', 'bench', 'test'];
 const FILE_TIMEOUT_MS = Number(process.env.SKIFF_TEST_FILE_TIMEOUT_MS ?? 300_000);
 
 function findTests(dir: string, out: string[] = []): string[] {

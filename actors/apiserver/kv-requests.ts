@@ -3,9 +3,10 @@
 // get (the subjects are protocol/subjects.ts's). nats.js's KV view does the same through a request
 // object, a timer and a captured Error per call; at thousands of writes a second that was a fifth
 // of the apiserver's CPU. Requests go through the connection's shared mux (actors/client/requests.ts).
-import { headers, type Msg, type NatsConnection } from 'nats';
+import { headers, nuid, type Msg, type NatsConnection } from 'nats';
+import { REQUEST_RETRY_PAUSE_MS, STORE_ATTEMPT_MS } from '../../protocol/config.ts';
 import { Timeout, Unavailable } from '../../protocol/errors.ts';
-import { jsDirectGetSubject, jsStreamInfoSubject, kvKeySubject, kvStream } from '../../protocol/subjects.ts';
+import { jsDirectGetSubject, jsMsgGetSubject, jsStreamInfoSubject, kvKeySubject, kvStream } from '../../protocol/subjects.ts';
 import { NoRespondersError, RequestTimeoutError, requestMux, type RequestMux } from '../client/requests.ts';
 
 const NOT_FOUND = 404;
@@ -26,34 +27,61 @@ export class JetStreamError extends Error {
 export class KvRequests {
   private readonly mux: RequestMux;
 
-  constructor(nc: NatsConnection, private readonly timeoutMs: number) {
+  /**
+   * `fromLeader`: gets are answered by the stream's leader (a message get), not by any replica (a
+   * direct get), whose copy may trail the quorum that acknowledged a write by a few entries: with
+   * replicated buckets, a read after a write must see it.
+   */
+  constructor(nc: NatsConnection, private readonly timeoutMs: number, private readonly fromLeader = false) {
     this.mux = requestMux(nc);
   }
 
-  private async request(subject: string, data: Uint8Array, hdrs?: ReturnType<typeof headers>): Promise<Msg> {
+  private async request(subject: string, data: Uint8Array, hdrs?: ReturnType<typeof headers>, timeoutMs = this.timeoutMs): Promise<Msg> {
     try {
-      return await this.mux.request(subject, data, this.timeoutMs, hdrs);
+      return await this.mux.request(subject, data, timeoutMs, hdrs);
     } catch (err) {
-      if (err instanceof RequestTimeoutError) throw new Timeout(`the store did not answer within ${this.timeoutMs} ms`);
-      if (err instanceof NoRespondersError) throw new Unavailable(`nothing answers on ${subject} (is JetStream enabled?)`);
-      throw err;
+      throw this.failure(err, subject);
     }
   }
 
-  /** Publishes to a key; `expected` is the revision it must be at (0: must not exist). */
+  private failure(err: unknown, subject: string): unknown {
+    if (err instanceof RequestTimeoutError) return new Timeout(`the store did not answer within ${this.timeoutMs} ms`);
+    if (err instanceof NoRespondersError) return new Unavailable(`nothing answers on ${subject} (is JetStream enabled, and has the bucket a leader?)`);
+    return err;
+  }
+
+  /**
+   * Publishes to a key; `expected` is the revision it must be at (0: must not exist). While a
+   * replicated bucket elects a new leader (a server died), nothing answers, or an answer is lost:
+   * the publish is sent again until the timeout, under one message id, so that JetStream stores
+   * it once and answers a repeat with the first one's revision.
+   */
   async put(bucket: string, key: string, data: Uint8Array, expected?: number, operation?: 'DEL'): Promise<number> {
     const h = headers();
     if (expected !== undefined) h.set('Nats-Expected-Last-Subject-Sequence', String(expected));
     if (operation) h.set('KV-Operation', operation);
-    const msg = await this.request(kvKeySubject(bucket, key), data, h);
-    const ack = JSON.parse(new TextDecoder().decode(msg.data)) as { seq?: number; error?: { err_code: number; description: string } };
-    if (ack.error) throw new JetStreamError(ack.error.err_code, ack.error.description);
-    return ack.seq!;
+    h.set('Nats-Msg-Id', nuid.next());
+    const deadline = Date.now() + this.timeoutMs;
+    for (;;) {
+      const left = deadline - Date.now();
+      let msg: Msg;
+      try {
+        msg = await this.mux.request(kvKeySubject(bucket, key), data, Math.max(1, Math.min(left, STORE_ATTEMPT_MS)), h);
+      } catch (err) {
+        const again = (err instanceof NoRespondersError || err instanceof RequestTimeoutError) && deadline - Date.now() > REQUEST_RETRY_PAUSE_MS;
+        if (!again) throw this.failure(err, kvKeySubject(bucket, key));
+        if (err instanceof NoRespondersError) await new Promise((r) => setTimeout(r, REQUEST_RETRY_PAUSE_MS));
+        continue;
+      }
+      const ack = JSON.parse(new TextDecoder().decode(msg.data)) as { seq?: number; error?: { err_code: number; description: string } };
+      if (ack.error) throw new JetStreamError(ack.error.err_code, ack.error.description);
+      return ack.seq!;
+    }
   }
 
   /** The bucket's last revision (its stream's last sequence): a read at or after it sees every write acknowledged so far. */
-  async lastSequence(bucket: string): Promise<number> {
-    const msg = await this.request(jsStreamInfoSubject(kvStream(bucket)), new Uint8Array());
+  async lastSequence(bucket: string, timeoutMs = this.timeoutMs): Promise<number> {
+    const msg = await this.request(jsStreamInfoSubject(kvStream(bucket)), new Uint8Array(), undefined, timeoutMs);
     const info = JSON.parse(new TextDecoder().decode(msg.data)) as { state?: { last_seq: number }; error?: { err_code: number; description: string } };
     if (info.error || !info.state) throw new JetStreamError(info.error?.err_code ?? 0, info.error?.description ?? `no state for stream ${kvStream(bucket)}`);
     return info.state.last_seq;
@@ -61,6 +89,7 @@ export class KvRequests {
 
   /** The latest entry of a key, deletes included; null if it never existed or was purged. */
   async get(bucket: string, key: string): Promise<RawEntry | null> {
+    if (this.fromLeader) return this.getFromLeader(bucket, key);
     const msg = await this.request(jsDirectGetSubject(kvStream(bucket)), new TextEncoder().encode(JSON.stringify({ last_by_subj: kvKeySubject(bucket, key) })));
     const h = msg.headers;
     if (h?.code === NOT_FOUND) return null;
@@ -72,4 +101,20 @@ export class KvRequests {
     };
   }
 
+  private async getFromLeader(bucket: string, key: string): Promise<RawEntry | null> {
+    const msg = await this.request(jsMsgGetSubject(kvStream(bucket)), new TextEncoder().encode(JSON.stringify({ last_by_subj: kvKeySubject(bucket, key) })));
+    const reply = JSON.parse(new TextDecoder().decode(msg.data)) as {
+      message?: { seq: number; hdrs?: string; data?: string };
+      error?: { code: number; err_code: number; description: string };
+    };
+    if (reply.error?.code === NOT_FOUND) return null;
+    if (reply.error || !reply.message) throw new JetStreamError(reply.error?.err_code ?? 0, reply.error?.description ?? 'message get failed');
+    const hdrs = reply.message.hdrs ? Buffer.from(reply.message.hdrs, 'base64').toString('latin1') : '';
+    const operation = /\r\nKV-Operation:\s*(\w+)/i.exec(hdrs)?.[1] ?? 'PUT';
+    return {
+      revision: reply.message.seq,
+      operation: operation as RawEntry['operation'],
+      value: reply.message.data ? new Uint8Array(Buffer.from(reply.message.data, 'base64')) : new Uint8Array(),
+    };
+  }
 }

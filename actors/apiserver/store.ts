@@ -1,9 +1,9 @@
 // The object store: one JetStream KV bucket per kind, key `<namespace>.<name>` (`_.<name>` for
 // cluster-scoped kinds), resourceVersion = KV revision, every write a compare-and-swap; and a
 // `skiff-claims` bucket for what no two objects may share (node ports, node-ports.ts).
-import { StorageType, type NatsConnection } from 'nats';
+import { StorageType, type JetStreamManager, type NatsConnection } from 'nats';
 import { decodeObject, encodeObject } from '../../protocol/codec.ts';
-import { AlreadyExists, Conflict } from '../../protocol/errors.ts';
+import { AlreadyExists, Conflict, errorMessage } from '../../protocol/errors.ts';
 import { KINDS, type KindInfo } from '../../protocol/kinds.ts';
 import { kvBucket } from '../../protocol/subjects.ts';
 import type { Config } from '../../protocol/config.ts';
@@ -56,20 +56,49 @@ export function forStorage(obj: KubeObject): Uint8Array {
   return bytes;
 }
 
+/**
+ * Copies of each bucket: SKIFF_KV_REPLICAS, or one per server up to 3 (Raft's quorum survives one
+ * server's loss from 3). The servers are those the process was given (SKIFF_NATS_URL) or the
+ * cluster told it of, whichever is more.
+ */
+export function kvReplicas(cfg: Config, nc?: Pick<NatsConnection, 'info'>): number {
+  if (cfg.kvReplicas > 0) return cfg.kvReplicas;
+  const given = cfg.natsUrl.split(',').filter((u) => u.trim() !== '').length;
+  return Math.min(3, Math.max(given, nc?.info?.connect_urls?.length ?? 1));
+}
+
+/** A bucket made with fewer copies (by one server, or an older skiff) is given more: JetStream adds them live. */
+async function moveUp(jsm: JetStreamManager, stream: string, replicas: number): Promise<void> {
+  const { config } = await jsm.streams.info(stream);
+  if ((config.num_replicas ?? 1) >= replicas) return;
+  // Direct gets off: a follower's copy may trail (KvRequests reads from the leader instead).
+  await jsm.streams.update(stream, { ...config, num_replicas: replicas, allow_direct: false });
+}
+
 export class Store {
   private constructor(private readonly kv: KvRequests) {}
 
   static async open(nc: NatsConnection, cfg: Config): Promise<Store> {
     const js = nc.jetstream();
+    const jsm = await nc.jetstreamManager();
     const storage = cfg.kvStorage === 'memory' ? StorageType.Memory : StorageType.File;
+    const replicas = kvReplicas(cfg, nc);
+    const bucket = async (name: string, ttl = 0) => {
+      try {
+        await js.views.kv(name, { history: 1, storage, ttl, allow_direct: replicas === 1, replicas });
+        await moveUp(jsm, `KV_${name}`, replicas);
+      } catch (err) {
+        throw new Error(`cannot open the store's bucket ${name} with ${replicas} ${replicas === 1 ? 'copy' : 'copies'}: ${errorMessage(err)}${
+          /insufficient resources|replicas > 1 not supported/i.test(errorMessage(err))
+            ? ` (the NATS cluster has fewer servers with JetStream than that: run more, e.g. skiff up -m nats=3, or set SKIFF_KV_REPLICAS=${Math.max(1, replicas - 2)})`
+            : ''}`, { cause: err });
+      }
+    };
     await Promise.all([
-      ...KINDS.map(async (info) => {
-        const ttl = info.kind === 'Lease' ? cfg.leaseBucketTtlMs : info.kind === 'Event' ? cfg.eventTtlMs : 0;
-        await js.views.kv(kvBucket(info.resource), { history: 1, storage, ttl, allow_direct: true });
-      }),
-      js.views.kv(CLAIMS_BUCKET, { history: 1, storage, allow_direct: true }),
+      ...KINDS.map((info) => bucket(kvBucket(info.resource), info.kind === 'Lease' ? cfg.leaseBucketTtlMs : info.kind === 'Event' ? cfg.eventTtlMs : 0)),
+      bucket(CLAIMS_BUCKET),
     ]);
-    return new Store(new KvRequests(nc, cfg.requestTimeoutMs));
+    return new Store(new KvRequests(nc, cfg.requestTimeoutMs, replicas > 1));
   }
 
   async get<T extends KubeObject>(info: KindInfo, name: string, namespace?: string): Promise<Stored<T> | null> {
@@ -153,8 +182,8 @@ export class Store {
   }
 
   /** The bucket's last revision: a read at or after it sees every write acknowledged so far. */
-  lastRevision(info: KindInfo): Promise<number> {
-    return this.kv.lastSequence(kvBucket(info.resource));
+  lastRevision(info: KindInfo, timeoutMs?: number): Promise<number> {
+    return this.kv.lastSequence(kvBucket(info.resource), timeoutMs);
   }
 }
 

@@ -2,6 +2,7 @@
 // returns the response body; what they share is in request.ts, deletion in deletion.ts and watch in
 // server.ts.
 import { randomUUID } from 'node:crypto';
+import { LIST_STORE_WAIT_MS } from '../../protocol/config.ts';
 import { AlreadyExists, BadRequest, Conflict, Invalid, type FieldError } from '../../protocol/errors.ts';
 import type { KindInfo } from '../../protocol/kinds.ts';
 import { applyMergePatch, deepEqual, sameEntries } from '../../protocol/merge-patch.ts';
@@ -99,11 +100,19 @@ export async function getObject(ctx: ApiContext, info: KindInfo, req: ApiRequest
   return { stored };
 }
 
-/** A consistent list: served from the watch cache once it has caught up with the store. */
+/**
+ * A consistent list: served from the watch cache once it has caught up with the store. While the
+ * store cannot say where it is (a replicated bucket electing a leader after a server died), the
+ * cache is served as it is, as Kubernetes serves a list at resourceVersion 0: reads never stop.
+ */
 export async function listObjects(ctx: ApiContext, info: KindInfo, req: ApiRequest) {
   const filter = parseFilter(info, req);
   const cache = cacheOf(ctx, info);
-  await cache.waitUntil(await ctx.store.lastRevision(info), ctx.cfg.cacheSyncTimeoutMs);
+  const revision = await ctx.store.lastRevision(info, LIST_STORE_WAIT_MS).catch((err) => {
+    if (!cache.ready) throw err;
+    return undefined;
+  });
+  if (revision !== undefined) await cache.waitUntil(revision, ctx.cfg.cacheSyncTimeoutMs);
   const items = cache.list(filter).sort((a, b) =>
     (a.metadata.namespace ?? '').localeCompare(b.metadata.namespace ?? '') || a.metadata.name!.localeCompare(b.metadata.name!));
   const list: ObjectList = { apiVersion: info.apiVersion, kind: `${info.kind}List`, metadata: { resourceVersion: String(cache.rv) }, items };

@@ -1,5 +1,6 @@
 // `skiff up`: the project's own Procfile runner. This file reads the command line and the files;
 // runner.ts supervises the processes.
+import { clientUrls } from '../../infra/nats-cluster.ts';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -118,7 +119,7 @@ export async function runUp(argv: string[]): Promise<number> {
       dir: dirname(procfilePath),
       instances,
       readyFirst,
-      env: { ...process.env, ...dotenv },
+      env: natsClusterEnv({ ...process.env, ...dotenv }, formation.nats ?? 0),
       restart: !values['no-restart'],
       backoff: { initialMs: cfg.restartBackoffInitialMs, maxMs: cfg.restartBackoffMaxMs, resetAfterMs: cfg.restartBackoffResetMs },
       stopTimeoutMs,
@@ -140,6 +141,20 @@ export function exitCode(result: RunResult): number {
     case 'not-ready': return EXIT.startupFailed;
     case 'all-exited': return result.failed.length > 0 ? EXIT.failed : EXIT.ok;
   }
+}
+
+/**
+ * More than one nats: they form one cluster (infra/nats-cluster.ts), and every process is given
+ * every server's URL, so that it moves to another when its own dies. A SKIFF_NATS_URL set by the
+ * user is kept.
+ */
+export function natsClusterEnv(env: NodeJS.ProcessEnv, natsServers: number): NodeJS.ProcessEnv {
+  if (natsServers <= 1) return env;
+  return {
+    ...env,
+    SKIFF_NATS_CLUSTER_SIZE: String(natsServers),
+    SKIFF_NATS_URL: env.SKIFF_NATS_URL || clientUrls(env, natsServers).join(','),
+  };
 }
 
 /** A file `skiff up` cannot start without, or cannot read. */

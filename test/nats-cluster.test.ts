@@ -1,0 +1,126 @@
+// The store on a three-server NATS cluster: buckets replicated three ways, a write acknowledged
+// only by a quorum, and the API through the death of a server: reads never stop, writes resume
+// once JetStream has elected new leaders, and nothing acknowledged is lost.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { Namespace } from '../protocol/types.ts';
+import { startInProcessApiserver, startNatsCluster, waitFor, type InProcessApiserver, type NatsCluster } from './harness.ts';
+
+interface StreamDetail { name: string; config?: { num_replicas?: number }; cluster?: { leader?: string; replicas?: { name: string; current: boolean }[] } }
+
+async function streams(monitor: number): Promise<StreamDetail[]> {
+  const jsz = await (await fetch(`http://127.0.0.1:${monitor}/jsz?accounts=true&streams=true&config=true`)).json() as {
+    account_details?: { stream_detail?: StreamDetail[] }[];
+  };
+  return (jsz.account_details ?? []).flatMap((a) => a.stream_detail ?? []);
+}
+
+const namespace = (name: string): Namespace => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
+
+let cluster: NatsCluster;
+let api: InProcessApiserver | undefined;
+
+test.before.each(async () => {
+  cluster = await startNatsCluster(3);
+});
+
+test.after.each(async () => {
+  await api?.stop();
+  api = undefined;
+  await cluster.stop();
+});
+
+test('the buckets are made with three copies, and a write is acknowledged only by a quorum', async () => {
+  api = await startInProcessApiserver(cluster.url, { kvStorage: 'file' });
+  const details = await streams(cluster.servers[0].monitor);
+  const kv = details.filter((s) => s.name.startsWith('KV_'));
+  assert.ok(kv.length >= 5, `the store's buckets are there (${details.map((s) => s.name).join(', ')})`);
+  for (const s of kv) assert.is(s.config?.num_replicas, 3, `${s.name} has 3 copies`);
+
+  await api.client.create(namespace('before'));
+  // Two of three servers gone: no quorum, so a write must not be acknowledged.
+  const [a, b] = cluster.servers.filter((s) => s !== cluster.servers[0]);
+  a.proc.kill('SIGKILL');
+  b.proc.kill('SIGKILL');
+  await Promise.all([a.proc.exited, b.proc.exited]);
+  let acked = false;
+  try {
+    await api.client.create(namespace('minority'));
+    acked = true;
+  } catch (err) {
+    assert.match(String(err), /timed out|did not answer|unavailable|not available|no responders|leader/i);
+  }
+  assert.not.ok(acked, 'a write without a quorum is never acknowledged');
+});
+
+test('a store made with one copy is moved up to three when an apiserver starts, its objects kept', async () => {
+  api = await startInProcessApiserver(cluster.url, { kvStorage: 'file', kvReplicas: 1 });
+  const made = await api.client.create(namespace('kept'));
+  for (const s of (await streams(cluster.servers[0].monitor)).filter((d) => d.name.startsWith('KV_'))) assert.is(s.config?.num_replicas, 1, `${s.name} starts with 1 copy`);
+  await api.stop();
+  api = await startInProcessApiserver(cluster.url, { kvStorage: 'file' });
+  for (const s of (await streams(cluster.servers[0].monitor)).filter((d) => d.name.startsWith('KV_'))) assert.is(s.config?.num_replicas, 3, `${s.name} moved up to 3 copies`);
+  assert.is((await api.client.get<Namespace>('namespaces', 'kept')).metadata.uid, made.metadata.uid);
+});
+
+test('kill -9 of the meta leader under writes: reads go on, writes resume, nothing acknowledged is lost', async () => {
+  // Two apiservers, as two masters run them; the client and they connect to whichever server.
+  api = await startInProcessApiserver(cluster.url, { kvStorage: 'file' });
+  const second = await startInProcessApiserver(cluster.url, { kvStorage: 'file' });
+  try {
+    const victim = (await cluster.metaLeader())!;
+    const acked = new Map<string, string>();
+    const ackTimes: number[] = [];
+    let writing = true;
+    let i = 0;
+    const writer = (async () => {
+      while (writing) {
+        const name = `ns-${i++}`;
+        try {
+          const made = await api!.client.create(namespace(name));
+          acked.set(name, made.metadata.uid!);
+          ackTimes.push(Date.now());
+        } catch {
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      }
+    })();
+    const readFailures: string[] = [];
+    let reads = 0;
+    const reader = (async () => {
+      while (writing) {
+        try {
+          await api!.client.list('namespaces');
+          reads++;
+        } catch (err) {
+          readFailures.push(String(err));
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+    await waitFor('some writes', () => acked.size >= 20);
+    const killedAt = Date.now();
+    victim.proc.kill('SIGKILL');
+    await victim.proc.exited;
+    const before = acked.size;
+    await waitFor('writes to resume after the kill', () => acked.size >= before + 20 && Date.now() - killedAt > 2000, 30_000);
+    writing = false;
+    await Promise.all([writer, reader]);
+    // The longest time without an acknowledged write, around the kill.
+    let stallMs = 0;
+    for (let k = 1; k < ackTimes.length; k++) if (ackTimes[k] > killedAt) stallMs = Math.max(stallMs, ackTimes[k] - Math.max(ackTimes[k - 1], killedAt));
+    console.log(`  meta leader ${victim.name} killed: writes stalled ${(stallMs / 1000).toFixed(2)} s; ${reads} reads, ${readFailures.length} failed; ${acked.size} writes acknowledged`);
+    assert.equal(readFailures, [], 'reads never stop');
+    assert.ok(stallMs < 15_000, `writes resumed within JetStream's election bound (${stallMs} ms)`);
+
+    // Every acknowledged write is there with its uid.
+    const list = await api.client.list<Namespace>('namespaces');
+    const byName = new Map(list.items.map((c) => [c.metadata.name!, c.metadata.uid!]));
+    const lost = [...acked].filter(([name, uid]) => byName.get(name) !== uid);
+    assert.equal(lost, [], 'no acknowledged write is lost');
+  } finally {
+    await second.stop();
+  }
+});
+
+test.run();
