@@ -1,6 +1,7 @@
 #!/bin/sh
 # Makes a fresh machine ready for skiff: Node 20, the npm packages, and nats-server (from the
-# OS packages). Installs what is missing, or stops with a message saying how. Safe to run again.
+# OS packages); with --test, what the tests need too (iproute2, nftables, ping). Installs what is
+# missing, or stops with a message saying how. Safe to run again.
 set -e
 cd "$(dirname "$0")/.."
 say() { echo "bootstrap: $*" >&2; }
@@ -16,22 +17,31 @@ if [ ! -x node_modules/.bin/tsx ] || [ package-lock.json -nt node_modules/.packa
   npm ci --no-audit --no-fund --loglevel=error
 fi
 
-has_nats() { command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || [ -x /usr/local/bin/nats-server ]; }
-
-if ! has_nats; then
+# need PACKAGE COMMAND: the Debian package, unless COMMAND is already there.
+need() {
+  pkg=$1 cmd=$2
+  if command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || [ -x "/sbin/$cmd" ] || [ -x "/usr/local/bin/$cmd" ]; then return 0; fi
   if command -v apt-get >/dev/null 2>&1; then
     if [ "$(id -u)" = 0 ]; then sudo=""; elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo="sudo"; else
-      say "nats-server is missing. Install it with: sudo apt-get install nats-server   (then run this again)"
+      say "$cmd is missing. Install it with: sudo apt-get install $pkg   (then run this again)"
       exit 1
     fi
-    say "installing nats-server from the Debian packages..."
-    $sudo apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq nats-server >/dev/null
+    say "installing $pkg from the Debian packages..."
+    [ -n "${apt_updated:-}" ] || { $sudo apt-get update -qq >/dev/null; apt_updated=1; }
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$pkg" >/dev/null
   else
-    say "nats-server is missing. Install it with your package manager (the package is nats-server), or download it from https://github.com/nats-io/nats-server/releases and put it on your PATH."
+    say "$cmd is missing. Install it with your package manager (the package is $pkg)."
     exit 1
   fi
-  has_nats || { say "nats-server still cannot be found after installing it; check your PATH"; exit 1; }
+  command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || [ -x "/sbin/$cmd" ] || { say "$cmd still cannot be found after installing $pkg; check your PATH"; exit 1; }
+}
+
+need nats-server nats-server
+# The tests also make test hosts (infra/hosts.sh: network namespaces, a bridge, nftables) and ping them.
+if [ "${1:-}" = "--test" ]; then
+  need iproute2 ip
+  need nftables nft
+  need iputils-ping ping
 fi
 
 # The compiled programs that the skiff command and the Procfile run (infra/build.ts): built when
