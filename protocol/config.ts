@@ -345,6 +345,10 @@ export const NODE_PORT_CLAIM_GRACE_MS = 30_000;
 export const NATS_CONNECT_TIMEOUT_MS = 2000;
 /** platform/nats.ts: a long-running process that lost NATS tries again this often. */
 export const NATS_RECONNECT_WAIT_MS = 250;
+/** platform/nats.ts: how often a long-running process checks that its NATS server has JetStream (is not cut off from its cluster). */
+export const STRANDED_PROBE_MS = 2000;
+/** platform/nats.ts: that long without, and it moves to another server: longer than JetStream's election after a server dies (4-9 s in nats-server 2.9). */
+export const STRANDED_AFTER_MS = 12_000;
 /** platform/nats.ts: the server is pinged this often; two pings unanswered and the connection counts as lost. */
 export const NATS_PING_INTERVAL_MS = 10_000;
 /** runtime/expectations.ts: a controller's expectations lapse after this, in case a watch event was lost for good (Kubernetes' ExpectationsTimeout). */

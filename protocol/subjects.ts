@@ -121,6 +121,9 @@ export function jsStreamInfoSubject(stream: string): string {
 }
 
 /** A stream's direct get, answered by any of its replicas. */
+/** The streams' names: answered by JetStream's meta leader, so only where a server reaches it. */
+export const JS_STREAM_NAMES = '$JS.API.STREAM.NAMES';
+
 /** A message get, answered by the stream's leader only. */
 export function jsMsgGetSubject(stream: string): string {
   return `$JS.API.STREAM.MSG.GET.${stream}`;

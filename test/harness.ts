@@ -100,9 +100,9 @@ async function fetchMetrics(port: number): Promise<string> {
   }
 }
 
-async function healthy(port: number): Promise<boolean> {
+async function healthy(port: number, host = '127.0.0.1'): Promise<boolean> {
   try {
-    const res = await fetch(`http://127.0.0.1:${port}/healthz`);
+    const res = await fetch(`http://${host}:${port}/healthz`);
     return res.ok;
   } catch {
     return false;
@@ -504,13 +504,26 @@ export interface NodeProc {
 }
 
 /** A real node process (kubelet), on a data directory of its own unless one is given. */
-export async function startNode(url: string, name: string, opts: { dataDir?: string; args?: string[]; env?: NodeJS.ProcessEnv; compiled?: boolean } = {}): Promise<NodeProc> {
+/** A test host (infra/hosts.sh): a network namespace with an address of its own. */
+export interface TestHost {
+  netns: string;
+  address: string;
+}
+
+export async function startNode(
+  url: string, name: string,
+  opts: { dataDir?: string; args?: string[]; env?: NodeJS.ProcessEnv; compiled?: boolean; host?: TestHost } = {},
+): Promise<NodeProc> {
   const port = await freePort();
   const dataDir = opts.dataDir ?? tempDir(`skiff-${name}-`);
-  const proc = spawnProc(process.execPath, [...NODE_FLAGS, ...programArgs('actors/node/main', opts.compiled ?? false), '--name', name, ...(opts.args ?? [])], {
-    env: { SKIFF_NATS_URL: url, PORT: String(port), SKIFF_NODE_DATA_DIR: dataDir, SKIFF_WATCH_HEARTBEAT_MS: '500', ...opts.env },
-  });
-  await waitFor(`node ${name} on port ${port}`, () => healthy(port), 20_000).catch(async (err) => {
+  const argv = [...NODE_FLAGS, ...programArgs('actors/node/main', opts.compiled ?? false), '--name', name, ...(opts.args ?? [])];
+  // On a test host: run inside its namespace, on its address, with /healthz reachable from here.
+  const onHost = opts.host ? { SKIFF_NODE_ADDRESS: opts.host.address, SKIFF_STATUS_HOST: '0.0.0.0' } : {};
+  const env = { SKIFF_NATS_URL: url, PORT: String(port), SKIFF_NODE_DATA_DIR: dataDir, SKIFF_WATCH_HEARTBEAT_MS: '500', ...onHost, ...opts.env };
+  const proc = opts.host
+    ? spawnProc('ip', ['netns', 'exec', opts.host.netns, process.execPath, ...argv], { env })
+    : spawnProc(process.execPath, argv, { env });
+  await waitFor(`node ${name} on port ${port}`, () => healthy(port, opts.host?.address), 20_000).catch(async (err) => {
     await proc.stop();
     throw new Error(`${(err as Error).message}\n${proc.output()}`);
   });

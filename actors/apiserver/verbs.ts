@@ -112,7 +112,9 @@ export async function listObjects(ctx: ApiContext, info: KindInfo, req: ApiReque
     if (!cache.ready) throw err;
     return undefined;
   });
-  if (revision !== undefined) await cache.waitUntil(revision, ctx.cfg.cacheSyncTimeoutMs);
+  // A cache that cannot catch up in time (its feed is being made again after a server died) is
+  // served as it is, for the same reason.
+  if (revision !== undefined) await cache.waitUntil(revision, ctx.cfg.cacheSyncTimeoutMs).catch((err) => { if (!cache.ready) throw err; });
   const items = cache.list(filter).sort((a, b) =>
     (a.metadata.namespace ?? '').localeCompare(b.metadata.namespace ?? '') || a.metadata.name!.localeCompare(b.metadata.name!));
   const list: ObjectList = { apiVersion: info.apiVersion, kind: `${info.kind}List`, metadata: { resourceVersion: String(cache.rv) }, items };

@@ -26,6 +26,17 @@ function fresh(capacity = 100): { cache: WatchCache; put: (o: KubeObject) => num
 
 const summary = (events: OutEvent[]) => events.map((e) => `${e.type} ${e.object.metadata.name ?? ''}@${e.object.metadata.resourceVersion}`);
 
+test('watch cache - an entry that is not an object is passed over, and the cache goes on', () => {
+  const { cache, put } = fresh();
+  put(pod('a'));
+  cache.apply({ key: 'default.junk', revision: 2, operation: 'PUT', value: new TextEncoder().encode('x') });
+  cache.apply({ key: 'default.junk2', revision: 3, operation: 'PUT', value: encodeObject('just a string' as unknown as KubeObject) });
+  cache.apply({ key: 'default.b', revision: 4, operation: 'PUT', value: encodeObject(pod('b')) });
+  assert.is(cache.undecodable, 2);
+  assert.is(cache.rv, 4);
+  assert.equal(cache.list(filter()).map((o) => o.metadata.name).sort(), ['a', 'b']);
+});
+
 test('watch cache - initial events then a bookmark', () => {
   const { cache, put } = fresh();
   put(pod('a'));

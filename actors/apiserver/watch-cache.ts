@@ -118,6 +118,9 @@ export class WatchCache {
   private readonly own = new Map<string, { bytes: Uint8Array; object: KubeObject }>();
   private nextId = 1;
 
+  /** Entries of the bucket that were not an object, and were passed over. */
+  undecodable = 0;
+
   constructor(readonly info: KindInfo, private readonly capacity: number) {}
 
   get size(): number {
@@ -140,7 +143,14 @@ export class WatchCache {
     if (entry.operation === 'PUT' && entry.value) {
       object = this.own.size ? this.takeOwn(entry) : undefined;
       if (!object) {
-        object = decodeObject<KubeObject>(entry.value);
+        object = decodeStored(entry.value);
+        // Not an object of ours (written to the bucket by something else): passed over, counted,
+        // rather than stopping this kind's cache, and with it the apiserver, for good.
+        if (!object) {
+          this.undecodable++;
+          this.rv = entry.revision;
+          return this.wake();
+        }
         object.metadata.resourceVersion = String(entry.revision);
       }
     }
@@ -307,5 +317,14 @@ export class WatchCache {
     const node = nodeOf(o);
     if (node) indexDel(this.byNode, node, key);
     for (const ref of o.metadata.ownerReferences ?? []) indexDel(this.byOwner, ref.uid, key);
+  }
+}
+
+function decodeStored(bytes: Uint8Array): KubeObject | undefined {
+  try {
+    const object = decodeObject<KubeObject>(bytes);
+    return object && typeof object === 'object' && typeof object.metadata === 'object' && object.metadata ? object : undefined;
+  } catch {
+    return undefined;
   }
 }

@@ -21,6 +21,11 @@ export interface StatusServerOptions {
 }
 
 /** Serves /healthz and /metrics; resolves once listening. */
+/** Where /healthz and /metrics listen: SKIFF_STATUS_HOST (0.0.0.0 for a Prometheus on another machine), else loopback only. */
+export function statusHost(env: NodeJS.ProcessEnv = process.env): string {
+  return env.SKIFF_STATUS_HOST || '127.0.0.1';
+}
+
 export async function startStatusServer(opts: StatusServerOptions): Promise<http.Server> {
   const server = http.createServer(async (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
@@ -48,7 +53,7 @@ export async function startStatusServer(opts: StatusServerOptions): Promise<http
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(opts.port, opts.host ?? '127.0.0.1', () => resolve());
+    server.listen(opts.port, opts.host ?? statusHost(), () => resolve());
   });
   return server;
 }
