@@ -1,26 +1,30 @@
 // Apiserver overhead: create, update and get through a real master process, at 1 and at 64
 // requests in flight, and the same operations straight on a JetStream KV bucket in the same run.
-// The ratio of the two is what the apiserver costs. Writes bench/results/apiserver.json.
-// Usage: tsx bench/apiserver.ts [--ops N]
+// The ratio of the two is what the apiserver costs. All of it on a one-server store (R1) and on a
+// three-server one (R3), in turn: their ratio is what replication costs. Writes bench/results/apiserver.json.
+// Usage: tsx bench/apiserver.ts [--ops N] [--store r1|r3|both]
 import { parseArgs } from 'node:util';
 import { StorageType } from 'nats';
 import { ApiClient } from '../actors/client/client.ts';
 import { connectNats } from '../actors/platform/nats.ts';
 import { encodeObject } from '../protocol/codec.ts';
 import type { Pod } from '../protocol/types.ts';
-import { startMaster, startNats } from '../test/harness.ts';
+import { startMaster, startNats, startNatsCluster } from '../test/harness.ts';
 import { processUsage } from '../actors/platform/procfs.ts';
 import { progress, quantile, writeResult } from './stats.ts';
 
-const { values } = parseArgs({ options: { ops: { type: 'string', default: '3000' }, help: { type: 'boolean', short: 'h' } } });
+const { values } = parseArgs({ options: { ops: { type: 'string', default: '3000' }, store: { type: 'string', default: 'both' }, help: { type: 'boolean', short: 'h' } } });
 if (values.help) {
-  console.log('Usage: tsx bench/apiserver.ts [--ops N]   (operations per measurement at 64 in flight, default 3000; at most 1000 at 1 in flight)');
+  console.log('Usage: tsx bench/apiserver.ts [--ops N] [--store r1|r3|both]   (operations per measurement at 64 in flight, default 3000; at most 1000 at 1 in flight; the store on one nats-server, three, or both in turn)');
   process.exit(0);
 }
 const OPS = Number(values.ops);
+const STORES: ('R1' | 'R3')[] = values.store === 'r1' ? ['R1'] : values.store === 'r3' ? ['R3'] : ['R1', 'R3'];
 const CONCURRENCY = [1, 64];
 
 interface Sample {
+  /** R1: one nats-server; R3: three, the store replicated three ways. */
+  store: 'R1' | 'R3';
   op: 'create' | 'update' | 'get';
   target: 'apiserver' | 'kv';
   concurrency: number;
@@ -66,65 +70,83 @@ function podManifest(name: string): Pod {
   };
 }
 
-const nats = await startNats();
-// The apiserver alone: a scheduler would write to the unbound pods (Unschedulable) under the benchmark's feet.
-const master = await startMaster(nats.url, { SKIFF_KV_STORAGE: 'file', SKIFF_MASTER_COMPONENTS: 'apiserver' });
-const nc = await connectNats({ url: nats.url, name: 'bench', persistent: true });
-const client = new ApiClient(nc, { timeoutMs: 30_000 });
-const kv = await nc.jetstream().views.kv('bench-direct', { history: 1, storage: StorageType.File });
-const samples: Sample[] = [];
+/** Every measurement against one store: a single nats-server (R1), or a cluster of three (R3). */
+async function measureStore(store: 'R1' | 'R3'): Promise<Sample[]> {
+  const single = store === 'R1' ? await startNats() : undefined;
+  const cluster = store === 'R3' ? await startNatsCluster(3) : undefined;
+  const url = single?.url ?? cluster!.url;
+  const natsPids = single ? [single.proc.pid] : cluster!.servers.map((s) => s.proc.pid);
+  // The apiserver alone: a scheduler would write to the unbound pods (Unschedulable) under the benchmark's feet.
+  const master = await startMaster(url, { SKIFF_KV_STORAGE: 'file', SKIFF_MASTER_COMPONENTS: 'apiserver' });
+  const nc = await connectNats({ url, name: 'bench', persistent: true });
+  const client = new ApiClient(nc, { timeoutMs: 30_000 });
+  const kv = await nc.jetstream().views.kv('bench-direct', { history: 1, storage: StorageType.File, replicas: natsPids.length });
+  const samples: Sample[] = [];
+  try {
+    // Warm both paths up, so that neither pays for JIT or bucket creation in the figures.
+    await measure(300, 16, (i) => client.create(podManifest(`warm-${i}`)));
+    await measure(300, 16, (i) => kv.create(`default.warm-${i}`, encodeObject(podManifest(`warm-${i}`))));
 
-try {
-  // Warm both paths up, so that neither pays for JIT or bucket creation in the figures.
-  await measure(300, 16, (i) => client.create(podManifest(`warm-${i}`)));
-  await measure(300, 16, (i) => kv.create(`default.warm-${i}`, encodeObject(podManifest(`warm-${i}`))));
-
-  for (const concurrency of CONCURRENCY) {
-    const n = concurrency === 1 ? Math.min(OPS, 1000) : OPS;
-    const tag = `c${concurrency}`;
-    const apiObjects: Pod[] = [];
-    const kvRevisions: number[] = [];
-    const plan: [Sample['op'], Sample['target'], (i: number) => Promise<unknown>][] = [
-      ['create', 'apiserver', async (i) => { apiObjects[i] = await client.create(podManifest(`${tag}-${i}`)); }],
-      ['create', 'kv', async (i) => { kvRevisions[i] = await kv.create(`default.${tag}-${i}`, encodeObject(podManifest(`${tag}-${i}`))); }],
-      ['update', 'apiserver', async (i) => {
-        const o = apiObjects[i];
-        apiObjects[i] = await client.update({ ...o, metadata: { ...o.metadata, labels: { ...o.metadata.labels, rev: '2' } } });
-      }],
-      ['update', 'kv', async (i) => {
-        const o = podManifest(`${tag}-${i}`);
-        kvRevisions[i] = await kv.update(`default.${tag}-${i}`, encodeObject({ ...o, metadata: { ...o.metadata, labels: { rev: '2' } } }), kvRevisions[i]);
-      }],
-      ['get', 'apiserver', (i) => client.get('pods', `${tag}-${i}`, 'default')],
-      ['get', 'kv', (i) => kv.get(`default.${tag}-${i}`)],
-    ];
-    for (const [op, target, fn] of plan) {
-      progress(`${op} via ${target}, ${concurrency} in flight, ${n} operations`);
-      const procs = { nats: nats.proc.pid, apiserver: master.proc.pid, client: process.pid };
-      const before = Object.fromEntries(Object.entries(procs).map(([k, pid]) => [k, cpuSeconds(pid)]));
-      const { seconds, latencies } = await measure(n, concurrency, fn);
-      const cpuUsPerOp = Object.fromEntries(Object.entries(procs).map(([k, pid]) => [k, ((cpuSeconds(pid) - before[k]) / n) * 1e6]));
-      samples.push({ op, target, concurrency, ops: n, seconds, opsPerSec: n / seconds, p50Ms: quantile(latencies, 0.5), p99Ms: quantile(latencies, 0.99), cpuUsPerOp });
+    for (const concurrency of CONCURRENCY) {
+      const n = concurrency === 1 ? Math.min(OPS, 1000) : OPS;
+      const tag = `c${concurrency}`;
+      const apiObjects: Pod[] = [];
+      const kvRevisions: number[] = [];
+      const plan: [Sample['op'], Sample['target'], (i: number) => Promise<unknown>][] = [
+        ['create', 'apiserver', async (i) => { apiObjects[i] = await client.create(podManifest(`${tag}-${i}`)); }],
+        ['create', 'kv', async (i) => { kvRevisions[i] = await kv.create(`default.${tag}-${i}`, encodeObject(podManifest(`${tag}-${i}`))); }],
+        ['update', 'apiserver', async (i) => {
+          const o = apiObjects[i];
+          apiObjects[i] = await client.update({ ...o, metadata: { ...o.metadata, labels: { ...o.metadata.labels, rev: '2' } } });
+        }],
+        ['update', 'kv', async (i) => {
+          const o = podManifest(`${tag}-${i}`);
+          kvRevisions[i] = await kv.update(`default.${tag}-${i}`, encodeObject({ ...o, metadata: { ...o.metadata, labels: { rev: '2' } } }), kvRevisions[i]);
+        }],
+        ['get', 'apiserver', (i) => client.get('pods', `${tag}-${i}`, 'default')],
+        ['get', 'kv', (i) => kv.get(`default.${tag}-${i}`)],
+      ];
+      for (const [op, target, fn] of plan) {
+        progress(`${store}: ${op} via ${target}, ${concurrency} in flight, ${n} operations`);
+        const cpuOf = () => ({ nats: natsPids.reduce((sum, pid) => sum + cpuSeconds(pid), 0), apiserver: cpuSeconds(master.proc.pid), client: cpuSeconds(process.pid) });
+        const before = cpuOf();
+        const { seconds, latencies } = await measure(n, concurrency, fn);
+        const after = cpuOf();
+        const cpuUsPerOp = Object.fromEntries(Object.entries(after).map(([k, v]) => [k, ((v - before[k as keyof typeof before]) / n) * 1e6]));
+        samples.push({ store, op, target, concurrency, ops: n, seconds, opsPerSec: n / seconds, p50Ms: quantile(latencies, 0.5), p99Ms: quantile(latencies, 0.99), cpuUsPerOp });
+      }
     }
+  } finally {
+    await nc.close();
+    await master.stop();
+    await single?.stop();
+    await cluster?.stop();
   }
-} finally {
-  await nc.close();
-  await master.stop();
-  await nats.stop();
+  return samples;
 }
 
-const find = (op: string, target: string, c: number) => samples.find((s) => s.op === op && s.target === target && s.concurrency === c)!;
+const samples: Sample[] = [];
+for (const store of STORES) samples.push(...await measureStore(store));
+
+const find = (op: string, target: string, c: number, store = STORES[0]) => samples.find((s) => s.store === store && s.op === op && s.target === target && s.concurrency === c)!;
 const ratios: Record<string, number> = {};
 for (const op of ['create', 'update', 'get']) for (const c of CONCURRENCY) ratios[`${op}@${c}`] = find(op, 'apiserver', c).opsPerSec / find(op, 'kv', c).opsPerSec;
 const worstRatio64 = Math.min(...['create', 'update', 'get'].map((op) => ratios[`${op}@64`]));
 const worstMutatingP99 = Math.max(find('create', 'apiserver', 64).p99Ms, find('update', 'apiserver', 64).p99Ms);
 
-console.log('\nop      target      in-flight     ops/s    p50 ms    p99 ms   CPU µs/op: nats apiserver client');
+console.log('\nstore op      target      in-flight     ops/s    p50 ms    p99 ms   CPU µs/op: nats apiserver client');
 for (const s of samples) {
   const cpu = ['nats', 'apiserver', 'client'].map((k) => s.cpuUsPerOp[k].toFixed(0).padStart(k === 'nats' ? 5 : 10)).join('');
-  console.log(`${s.op.padEnd(7)} ${s.target.padEnd(10)} ${String(s.concurrency).padStart(9)} ${s.opsPerSec.toFixed(0).padStart(9)} ${s.p50Ms.toFixed(2).padStart(9)} ${s.p99Ms.toFixed(2).padStart(9)}            ${cpu}`);
+  console.log(`${s.store.padEnd(5)} ${s.op.padEnd(7)} ${s.target.padEnd(10)} ${String(s.concurrency).padStart(9)} ${s.opsPerSec.toFixed(0).padStart(9)} ${s.p50Ms.toFixed(2).padStart(9)} ${s.p99Ms.toFixed(2).padStart(9)}            ${cpu}`);
 }
-console.log('\napiserver / raw KV throughput:');
+// What replication costs: the apiserver's throughput on a three-server store over a one-server store, in the same run.
+const replication: Record<string, number> = {};
+if (STORES.length === 2) {
+  for (const op of ['create', 'update', 'get']) for (const c of CONCURRENCY) replication[`${op}@${c}`] = find(op, 'apiserver', c, 'R3').opsPerSec / find(op, 'apiserver', c, 'R1').opsPerSec;
+  console.log('\napiserver throughput, R3 store / R1 store (the cost of replication):');
+  for (const [k, v] of Object.entries(replication)) console.log(`  ${k.padEnd(10)} ${(v * 100).toFixed(0)}%`);
+}
+console.log(`\napiserver / raw KV throughput (${STORES[0]}):`);
 for (const [k, v] of Object.entries(ratios)) console.log(`  ${k.padEnd(10)} ${(v * 100).toFixed(0)}%`);
 const targets = {
   throughputRatioAt64: { value: worstRatio64, min: 0.5, pass: worstRatio64 >= 0.5 },
@@ -134,4 +156,4 @@ console.log(`\ntarget: apiserver >= 50% of raw KV at 64 in flight: worst ${(wors
 console.log(`target: mutating p99 <= 20 ms at 64 in flight: worst ${worstMutatingP99.toFixed(2)} ms ${targets.mutatingP99At64Ms.pass ? 'PASS' : 'FAIL'}`);
 
 console.log();
-writeResult('apiserver', { opsPerMeasurement: OPS, samples, ratios, targets });
+writeResult('apiserver', { opsPerMeasurement: OPS, samples, ratios, replication, targets });

@@ -14,6 +14,29 @@ import { createRegistry, startStatusServer } from '../actors/platform/metrics.ts
 import { statusPort } from '../actors/platform/process.ts';
 import { instanceConfig, natsInstance, type NatsInstance } from './nats-cluster.ts';
 
+if (process.argv.includes('--help') || process.argv.includes('-h')) {
+  console.log(`Usage: node dist/infra/nats.js   (the Procfile's nats line)
+
+Runs nats-server with JetStream as a child, serving /healthz and /metrics on PORT.
+
+Environment:
+  SKIFF_NATS_PORT          client port (default 4222)
+  SKIFF_NATS_MONITOR_PORT  nats-server's monitor, on 127.0.0.1 (default 8222)
+  SKIFF_NATS_STORE         the store's directory (default .skiff/nats; in a cluster .skiff/nats-cluster/NAME)
+  SKIFF_STATUS_HOST        where /healthz and /metrics listen (default 127.0.0.1)
+A cluster, under skiff up -m nats=N (PS=nats.I): SKIFF_NATS_CLUSTER_SIZE=N, and server I takes the
+ports above plus I-1 and the route port SKIFF_NATS_CLUSTER_PORT (6222) plus I-1.
+A cluster across hosts, each server told its own address and its peers:
+  SKIFF_NATS_HOST          address to listen on (default 127.0.0.1)
+  SKIFF_NATS_ROUTES        host:port of every server's route port, comma-separated
+  SKIFF_NATS_SERVER_NAME   a name unique in the cluster
+  SKIFF_NATS_CLUSTER_NAME  (default skiff)
+The config given to nats-server is infra/nats.conf plus this instance's part, written to the store's
+directory as nats.conf. SIGUSR2 puts the server in lame-duck mode: it hands its JetStream
+leaderships over, then lets its clients go.`);
+  process.exit(0);
+}
+
 const log = createLogger({ component: 'nats' });
 
 function findNatsServer(): string | undefined {

@@ -321,7 +321,7 @@ export const REQUEST_MIN_ATTEMPT_MS = 1000;
 /** client/client.ts: a request that found no apiserver, from a client that waits for one, asks again after this. */
 export const REQUEST_RETRY_PAUSE_MS = 100;
 /** apiserver/verbs.ts: a list waits this long for the store's revision, then serves the watch cache as it is (the store is electing a leader). */
-export const LIST_STORE_WAIT_MS = 500;
+export const LIST_STORE_WAIT_MS = 200;
 /** apiserver/kv-requests.ts: a store write unanswered this long is sent again (same message id), as a replicated bucket's new leader takes over. */
 export const STORE_ATTEMPT_MS = 1000;
 /** client/apiservers.ts: three beats missed and an apiserver is passed over. */
@@ -348,7 +348,7 @@ export const NATS_RECONNECT_WAIT_MS = 250;
 /** platform/nats.ts: how often a long-running process checks that its NATS server has JetStream (is not cut off from its cluster). */
 export const STRANDED_PROBE_MS = 2000;
 /** platform/nats.ts: that long without, and it moves to another server: longer than JetStream's election after a server dies (4-9 s in nats-server 2.9). */
-export const STRANDED_AFTER_MS = 12_000;
+export const STRANDED_AFTER_MS = 20_000;
 /** platform/nats.ts: the server is pinged this often; two pings unanswered and the connection counts as lost. */
 export const NATS_PING_INTERVAL_MS = 10_000;
 /** runtime/expectations.ts: a controller's expectations lapse after this, in case a watch event was lost for good (Kubernetes' ExpectationsTimeout). */

@@ -256,6 +256,8 @@ export interface NatsCluster {
   dir: string;
   /** The server that leads JetStream's meta group now, by its /jsz. */
   metaLeader(): Promise<NatsServer | undefined>;
+  /** Waits until every server says it is healthy with JetStream current (nats-server's /healthz). */
+  healthy(timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -302,6 +304,18 @@ export async function startNatsCluster(size = 3): Promise<NatsCluster> {
         } catch { /* this one is down: ask another */ }
       }
       return undefined;
+    },
+    async healthy(timeoutMs = 30_000) {
+      await waitFor('every nats-server healthy, JetStream current', async () => {
+        for (const s of servers) {
+          try {
+            if (!(await fetch(`http://127.0.0.1:${s.monitor}/healthz`)).ok) return false;
+          } catch {
+            return false;
+          }
+        }
+        return true;
+      }, timeoutMs, 100);
     },
     async stop() {
       await Promise.all(servers.map((s) => s.proc.stop()));

@@ -151,7 +151,15 @@ export class ApiServer {
       if (stopped) return feed.stop();
       await feed.start();
     };
-    const start = (info: KindInfo, resume: boolean) => follow(info, resume).catch((err) => { if (!stopped) onError(err); });
+    // A first feed that cannot start fails the apiserver (back to opening the store). A resumed one
+    // is tried again, while its cache, a little behind, goes on serving: after a server's death
+    // JetStream may make no consumer until it has elected leaders, and reads must not stop.
+    const start = (info: KindInfo, resume: boolean): Promise<void> => follow(info, resume).catch((err) => {
+      if (stopped) return;
+      if (!resume) return onError(err);
+      this.opts.log.warn('cannot resume following the store; trying again', { resource: info.resource, err: (err as Error).message });
+      setTimeout(() => { if (!stopped) void start(info, true); }, this.opts.cfg.kvFeedRetryMs).unref();
+    });
     for (const info of KINDS) void start(info, false);
     void (async () => {
       for await (const s of this.opts.nc.status()) {

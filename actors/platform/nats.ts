@@ -45,10 +45,14 @@ export async function connectNats(opts: ConnectOptions): Promise<NatsConnection>
  * own account info goes on answering for some 20 s after a cut); with no answer for
  * STRANDED_AFTER_MS (longer than an election after a server's death), it moves to another server.
  */
+const QUICK_MOVES = 2;
+
 function leaveStrandedServer(nc: NatsConnection, url: string, log: Logger): void {
   let failingSince = 0;
-  // The server last moved away from: landing on it again (the client's pool goes round) moves on at once.
+  // The server last moved away from: landing on it again (the client's pool goes round) moves on
+  // at once, a few times, not forever (a cluster without a quorum anywhere is not left in a hurry).
   let movedFrom: string | undefined;
+  let quickMoves = 0;
   // The servers a cut-off server tells of are only itself: what was heard before counts.
   let othersKnown = url.includes(',');
   const timer = setInterval(() => {
@@ -62,12 +66,14 @@ function leaveStrandedServer(nc: NatsConnection, url: string, log: Logger): void
       () => {
         failingSince = 0;
         movedFrom = undefined;
+        quickMoves = 0;
       },
       () => {
         const now = Date.now();
         if (!failingSince) failingSince = now;
-        const again = server === movedFrom;
+        const again = server === movedFrom && quickMoves < QUICK_MOVES;
         if ((!again && now - failingSince < STRANDED_AFTER_MS) || nc.isClosed() || nc.getServer() !== server) return;
+        quickMoves = again ? quickMoves + 1 : 0;
         failingSince = 0;
         movedFrom = server;
         log.warn('the NATS server has had no JetStream for too long (cut off from its cluster?); moving to another', { server });

@@ -54,6 +54,12 @@ Each process runs as /bin/sh -c COMMAND in its own process group, with the envir
   PS   = NAME.N, for instance N from 1
   e.g. with BASE 5000 and the lines nats, master, node: nats.1 5000, master.2 5101, node.3 5202.
 
+With more than one nats (-m nats=3), they form one NATS cluster: server N takes client port
+SKIFF_NATS_PORT + N − 1 (4222, 4223, ...), its monitor 8222 + N − 1 and its route port
+6222 + N − 1, and every process is given SKIFF_NATS_URL listing them all (unless it is set). The
+store then keeps a copy of everything on each of up to three servers (SKIFF_KV_REPLICAS), so one
+server's death loses nothing and stops writes only while JetStream elects new leaders.
+
 A process that exits non-zero or by a signal is restarted after ${seconds(cfg.restartBackoffInitialMs)}, then twice as long each
 time up to ${seconds(cfg.restartBackoffMaxMs)}; the delay resets once it has run ${seconds(cfg.restartBackoffResetMs)}. Exit code 0 means finished
 (no restart). Exit code 127 on a first run means the command was not found (no restart).
@@ -115,11 +121,13 @@ export async function runUp(argv: string[]): Promise<number> {
       if (!running.has(name)) throw new UsageError(`--ready ${name}: not among the processes to run (${[...running].join(', ')})`);
     }
 
+    const env = natsClusterEnv({ ...process.env, ...dotenv }, running.has('nats') ? formation.nats ?? 0 : 0);
     return exitCode(await runProcesses({
       dir: dirname(procfilePath),
       instances,
       readyFirst,
-      env: natsClusterEnv({ ...process.env, ...dotenv }, formation.nats ?? 0),
+      env,
+      notes: env.SKIFF_NATS_CLUSTER_SIZE ? [`${env.SKIFF_NATS_CLUSTER_SIZE} nats-servers form one cluster; for skiff commands elsewhere: export SKIFF_NATS_URL=${env.SKIFF_NATS_URL}`] : [],
       restart: !values['no-restart'],
       backoff: { initialMs: cfg.restartBackoffInitialMs, maxMs: cfg.restartBackoffMaxMs, resetAfterMs: cfg.restartBackoffResetMs },
       stopTimeoutMs,

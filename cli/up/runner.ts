@@ -32,6 +32,8 @@ export interface RunnerOptions {
   readyTimeoutMs: number;
   /** How often readiness and stopping are checked. */
   pollMs: number;
+  /** Said first, in the runner's own voice (how to reach a nats cluster, say). */
+  notes?: string[];
   out?: NodeJS.WritableStream & { isTTY?: boolean };
 }
 
@@ -106,6 +108,7 @@ class Supervisor {
       mkdirSync(this.stateDir, { recursive: true });
       // Stops this run's processes if the runner itself is killed (guardian.ts).
       guardian = startGuardian(this.stateFile, this.opts.stopTimeoutMs, this.opts.pollMs);
+      for (const note of this.opts.notes ?? []) this.say(note);
       const first = this.slots.filter((s) => this.opts.readyFirst.includes(s.inst.process));
       for (const slot of first) this.start(slot);
       const notReady = await this.awaitReady(first);
