@@ -11,6 +11,7 @@ import { ApiClient } from '../actors/client/client.ts';
 import { programArgs } from '../actors/platform/entry.ts';
 import { connectNats } from '../actors/platform/nats.ts';
 import type { Deployment, Node, Pod, Service } from '../protocol/types.ts';
+import { JS_STREAM_NAMES } from '../protocol/subjects.ts';
 import { startMaster, startNode, tempDir, waitFor, type Master, type NodeProc, type Proc } from './harness.ts';
 import { makeHosts, type TestHosts } from './test-hosts.ts';
 
@@ -131,16 +132,23 @@ test('kill -9 of a nats-server: writes resume, no node is declared dead, no pod 
     }
   }, 20_000, 100);
   console.log(`  writes resumed ${((Date.now() - killedAt) / 1000).toFixed(2)} s after kill -9 of nats-1`);
-  // Long enough for gossip to have suspected and confirmed anyone it was going to.
+  // Long enough for gossip to have suspected and confirmed anyone it was going to. A store that
+  // took writes for longer than the lease grace (4 s) leaves the nodes NotReady for a moment
+  // (no new pods; evictions wait for gossip, and all nodes at once stop them anyway): they must
+  // be Ready again, never declared dead, their pods untouched.
   await new Promise((r) => setTimeout(r, 5000));
-  const ready = (await client.list<Node>('nodes')).items.filter(nodeReady).length;
-  assert.is(ready, 2, 'both nodes stay Ready');
+  await waitFor('both nodes Ready', async () => (await client.list<Node>('nodes')).items.filter(nodeReady).length === 2, 30_000, 200);
+  for (const n of (await client.list<Node>('nodes')).items) {
+    for (const c of n.status?.conditions ?? []) assert.not.match(c.message ?? '', /declared the node dead/, `${n.metadata.name} was not declared dead`);
+  }
   const after = (await webPods()).map((p) => `${p.metadata.uid}@${p.spec.nodeName}`).sort();
   assert.equal(after, before, 'the same pods on the same nodes');
   for (const p of await webPods()) assert.is(p.status?.containerStatuses?.[0]?.restartCount, 0, `${p.metadata.name} did not restart`);
+  for (const m of masters) assert.not.match(m.proc.output(), /member is dead" member=node-/, `${m.name}'s gossip declared no node dead`);
   // Back to three servers for what follows.
   nats[0] = startNatsOn(0);
   await waitFor('nats-1 back', () => healthyAt(hosts!.hosts[0].address, STATUS_PORT), 20_000);
+  await jetStreamEverywhere();
 });
 
 test('a worker host cut off: declared dead, its pods run on the other; back, it stops the pods it had', async () => {
@@ -178,6 +186,19 @@ test('a worker host cut off: declared dead, its pods run on the other; back, it 
   assert.ok(gone);
 });
 
+/** Waits until every nats-server's side has JetStream's meta leader (the cluster whole again). */
+async function jetStreamEverywhere(): Promise<void> {
+  for (const i of NATS_HOSTS) {
+    const nc = await connectNats({ url: `nats://${hosts!.hosts[i].address}:4222`, name: 'test-check', persistent: false });
+    try {
+      await waitFor(`JetStream through nats-${i + 1}`, () => nc.request(JS_STREAM_NAMES, new Uint8Array(), { timeout: 1000 })
+        .then((m) => !new TextDecoder().decode(m.data).includes('"error"'), () => false), 60_000, 250);
+    } finally {
+      await nc.close();
+    }
+  }
+}
+
 /** The node's reaper, standing by for as long as the node runs (kubelet/reaper.ts). */
 function isReaperStandby(pid: number): boolean {
   try {
@@ -195,6 +216,7 @@ function hostPids(i: number): number[] {
 
 test('a nats-server cut off from the other two acknowledges no write; its clients move to the majority', async () => {
   const lonely = NATS_HOSTS[2];
+  await jetStreamEverywhere();
   const lonelyUrl = `nats://${hosts!.hosts[lonely].address}:4222`;
   // One client knows only the lonely server: it can but wait. Another knows them all and is on
   // the lonely one: it moves (platform/nats.ts, leaveStrandedServer).
@@ -224,7 +246,7 @@ test('a nats-server cut off from the other two acknowledges no write; its client
       } catch {
         return false;
       }
-    }, 40_000, 500);
+    }, 90_000, 500);
     console.log(`  a client on the cut-off server moved to ${mover.getServer()} and wrote ${((Date.now() - cutAt) / 1000).toFixed(1)} s after the cut`);
     assert.is.not(mover.getServer(), `${hosts!.hosts[lonely].address}:4222`);
     // And the API takes writes (masters on the lonely server have moved too).
@@ -236,7 +258,7 @@ test('a nats-server cut off from the other two acknowledges no write; its client
       } catch {
         return false;
       }
-    }, 40_000, 200).catch((err) => {
+    }, 90_000, 200).catch((err) => {
       for (const m of masters) console.log(m.name, m.proc.output().split('\n').slice(-12).join('\n'));
       throw err;
     });
