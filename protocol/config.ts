@@ -320,6 +320,8 @@ export const REQUEST_SWEEP_MS = 25;
 export const REQUEST_MIN_ATTEMPT_MS = 1000;
 /** client/client.ts: a request that found no apiserver, from a client that waits for one, asks again after this. */
 export const REQUEST_RETRY_PAUSE_MS = 100;
+/** client/client.ts: a get or list unanswered this long is sent to a second apiserver too (a hedged request). */
+export const READ_HEDGE_MS = 250;
 /** apiserver/verbs.ts: a list waits this long for the store's revision, then serves the watch cache as it is (the store is electing a leader). */
 export const LIST_STORE_WAIT_MS = 200;
 /** apiserver/kv-requests.ts: a store write unanswered this long is sent again (same message id), as a replicated bucket's new leader takes over. */

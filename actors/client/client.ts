@@ -2,7 +2,7 @@
 // rebuilt as the protocol's named classes.
 import type { NatsConnection } from 'nats';
 import { NoRespondersError, RequestTimeoutError, requestMux } from './requests.ts';
-import { REQUEST_MIN_ATTEMPT_MS, REQUEST_RETRY_PAUSE_MS } from '../../protocol/config.ts';
+import { READ_HEDGE_MS, REQUEST_MIN_ATTEMPT_MS, REQUEST_RETRY_PAUSE_MS } from '../../protocol/config.ts';
 import { decode, encode } from '../../protocol/codec.ts';
 import { fromWire, Timeout, Unavailable, type WireError } from '../../protocol/errors.ts';
 import { kindInfo } from '../../protocol/kinds.ts';
@@ -79,6 +79,42 @@ export interface ClientOptions {
 const ATTEMPTS = 3;
 
 const WRITES = new Set(['create', 'update', 'status', 'bind', 'patch', 'delete']);
+const READS = new Set(['get', 'list']);
+
+/**
+ * `first()`; if it has not settled within `delayMs`, `second()` as well (when there is one), and
+ * whichever succeeds first. Fails with the first's error once every attempt made has failed.
+ */
+export function hedged<T>(first: () => Promise<T>, second: (() => Promise<T> | undefined) | undefined, delayMs: number): Promise<T> {
+  if (!second) return first();
+  return new Promise<T>((resolve, reject) => {
+    let pending = 1;
+    let firstError: unknown;
+    let settled = false;
+    const fail = (err: unknown, isFirst: boolean) => {
+      if (isFirst) firstError = err;
+      if (--pending === 0 && !settled) {
+        settled = true;
+        clearTimeout(timer);
+        reject(firstError ?? err);
+      }
+    };
+    const win = (v: T) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve(v);
+    };
+    first().then(win, (err) => fail(err, true));
+    const timer = setTimeout(() => {
+      if (settled) return;
+      const p = second();
+      if (!p) return;
+      pending++;
+      p.then(win, (err) => fail(err, false));
+    }, delayMs);
+  });
+}
 
 function resourceOf(obj: KubeObject): string {
   const info = kindInfo(obj?.kind);
@@ -118,9 +154,16 @@ export class ApiClient {
       // An apiserver heard from lately, one that has not let this request down; else the queue group.
       const instance = servers?.pick(unanswered);
       const subject = instance ? apiInstanceSubject(instance, resource, verb, this.opts.origin) : apiSubject(resource, verb, this.opts.origin);
+      const send = (to: string) => requestMux(this.nc).request(to, encode('request', { ...body, deadline: Date.now() + attemptMs }), attemptMs);
+      // A read unanswered for READ_HEDGE_MS is asked of a second apiserver too, the first answer
+      // taken: one whose NATS server has just died would otherwise hold it for a whole attempt.
+      const other = instance && READS.has(verb) ? () => servers!.pick(new Set([...unanswered, instance])) : undefined;
       let reply;
       try {
-        reply = await requestMux(this.nc).request(subject, encode('request', { ...body, deadline: Date.now() + attemptMs }), attemptMs);
+        reply = await hedged(() => send(subject), other && (() => {
+          const second = other();
+          return second && second !== instance ? send(apiInstanceSubject(second, resource, verb, this.opts.origin)) : undefined;
+        }), READ_HEDGE_MS);
       } catch (err) {
         const timeLeft = budget - (Date.now() - started) > REQUEST_RETRY_PAUSE_MS;
         if (instance && err instanceof NoRespondersError) {
