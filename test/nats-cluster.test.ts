@@ -17,6 +17,40 @@ async function streams(monitor: number): Promise<StreamDetail[]> {
 
 const namespace = (name: string): Namespace => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
 
+/** Creates namespaces back to back, noting which were acknowledged, with their uids, and when. */
+class Writer {
+  readonly acked = new Map<string, string>();
+  private readonly ackTimes: number[] = [];
+  private running = true;
+  private readonly done: Promise<void>;
+
+  constructor(api: InProcessApiserver, prefix: string) {
+    this.done = (async () => {
+      for (let i = 0; this.running; i++) {
+        try {
+          const made = await api.client.create(namespace(`${prefix}-${i}`));
+          this.acked.set(`${prefix}-${i}`, made.metadata.uid!);
+          this.ackTimes.push(Date.now());
+        } catch {
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      }
+    })();
+  }
+
+  /** The longest time without an acknowledged write from `at` on. */
+  stallAfter(at: number): number {
+    let most = 0;
+    for (let k = 1; k < this.ackTimes.length; k++) if (this.ackTimes[k] > at) most = Math.max(most, this.ackTimes[k] - Math.max(this.ackTimes[k - 1], at));
+    return most;
+  }
+
+  stop(): Promise<void> {
+    this.running = false;
+    return this.done;
+  }
+}
+
 let cluster: NatsCluster;
 let api: InProcessApiserver | undefined;
 
@@ -69,22 +103,9 @@ test('kill -9 of the meta leader under writes: reads go on, writes resume, nothi
   const second = await startInProcessApiserver(cluster.url, { kvStorage: 'file' });
   try {
     const victim = (await cluster.metaLeader())!;
-    const acked = new Map<string, string>();
-    const ackTimes: number[] = [];
+    const writes = new Writer(api, 'ns');
+    const { acked } = writes;
     let writing = true;
-    let i = 0;
-    const writer = (async () => {
-      while (writing) {
-        const name = `ns-${i++}`;
-        try {
-          const made = await api!.client.create(namespace(name));
-          acked.set(name, made.metadata.uid!);
-          ackTimes.push(Date.now());
-        } catch {
-          await new Promise((r) => setTimeout(r, 50));
-        }
-      }
-    })();
     const readFailures: string[] = [];
     let reads = 0;
     const reader = (async () => {
@@ -105,10 +126,8 @@ test('kill -9 of the meta leader under writes: reads go on, writes resume, nothi
     const before = acked.size;
     await waitFor('writes to resume after the kill', () => acked.size >= before + 20 && Date.now() - killedAt > 2000, 30_000);
     writing = false;
-    await Promise.all([writer, reader]);
-    // The longest time without an acknowledged write, around the kill.
-    let stallMs = 0;
-    for (let k = 1; k < ackTimes.length; k++) if (ackTimes[k] > killedAt) stallMs = Math.max(stallMs, ackTimes[k] - Math.max(ackTimes[k - 1], killedAt));
+    await Promise.all([writes.stop(), reader]);
+    const stallMs = writes.stallAfter(killedAt);
     console.log(`  meta leader ${victim.name} killed: writes stalled ${(stallMs / 1000).toFixed(2)} s; ${reads} reads, ${readFailures.length} failed; ${acked.size} writes acknowledged`);
     assert.equal(readFailures, [], 'reads never stop');
     assert.ok(stallMs < 15_000, `writes resumed within JetStream's election bound (${stallMs} ms)`);
@@ -126,32 +145,16 @@ test('kill -9 of the meta leader under writes: reads go on, writes resume, nothi
 test('a lame-duck stop of the meta leader hands leadership over: writes go on, nothing is lost', async () => {
   api = await startInProcessApiserver(cluster.url, { kvStorage: 'file' });
   const victim = (await cluster.metaLeader())!;
-  const acked = new Map<string, string>();
-  const ackTimes: number[] = [];
-  let writing = true;
-  let i = 0;
-  const writer = (async () => {
-    while (writing) {
-      const name = `ld-${i++}`;
-      try {
-        const made = await api!.client.create(namespace(name));
-        acked.set(name, made.metadata.uid!);
-        ackTimes.push(Date.now());
-      } catch {
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    }
-  })();
+  const writes = new Writer(api, 'ld');
+  const { acked } = writes;
   await waitFor('some writes', () => acked.size >= 20);
   const at = Date.now();
   victim.proc.kill('SIGUSR2');
   await waitFor('another meta leader', async () => { const l = await cluster.metaLeader(); return l && l !== victim; }, 20_000, 100);
   const before = acked.size;
   await waitFor('writes after the hand-over', () => acked.size >= before + 20, 20_000);
-  writing = false;
-  await writer;
-  let stallMs = 0;
-  for (let k = 1; k < ackTimes.length; k++) if (ackTimes[k] > at) stallMs = Math.max(stallMs, ackTimes[k] - Math.max(ackTimes[k - 1], at));
+  await writes.stop();
+  const stallMs = writes.stallAfter(at);
   console.log(`  lame-duck stop of ${victim.name}: writes stalled ${(stallMs / 1000).toFixed(2)} s`);
   // The figure itself is bench/failover.ts's (a timed unit test would be noise); this is the
   // behaviour: no election timeout to sit out, as after a kill.

@@ -2,7 +2,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { hedged } from './client.ts';
 
-const after = <T>(ms: number, v: T, fail = false) => new Promise<T>((resolve, reject) => setTimeout(() => (fail ? reject(v) : resolve(v)), ms));
+const after = <T>(ms: number, v: T) => new Promise<T>((resolve) => setTimeout(() => resolve(v), ms));
+const failAfter = (ms: number, message: string) => new Promise<never>((_, reject) => setTimeout(() => reject(new Error(message)), ms));
 
 test('hedged: a quick first answer is taken and no second request is made', async () => {
   let asked = 0;
@@ -18,8 +19,8 @@ test('hedged: a slow first is overtaken by the second, asked after the delay', a
 });
 
 test('hedged: the second failing leaves the first to answer; both failing gives the first error', async () => {
-  assert.is(await hedged(() => after(80, 'first'), () => after(5, new Error('no'), true), 10), 'first');
-  const err = await hedged(() => after(40, new Error('first failed'), true), () => after(5, new Error('second failed'), true), 10).catch((e: Error) => e);
+  assert.is(await hedged(() => after(80, 'first'), () => failAfter(5, 'no'), 10), 'first');
+  const err = await hedged(() => failAfter(40, 'first failed'), () => failAfter(5, 'second failed'), 10).catch((e: Error) => e);
   assert.instance(err, Error);
   assert.is((err as Error).message, 'first failed');
   // No one to ask second: the first's answer, whenever it comes.
