@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import { connect } from 'nats';
 import type { Namespace } from '../protocol/types.ts';
 import { ApiClient } from '../actors/client/client.ts';
-import { connectNats } from '../actors/platform/nats.ts';
+import { connectNats, jetStreamAnswers } from '../actors/platform/nats.ts';
 import { loadConfig } from '../protocol/config.ts';
 import { startMaster, startNats, startNatsCluster, waitFor, type Master, type NatsServer } from '../test/harness.ts';
 import { progress, quantile, writeResult } from './stats.ts';
@@ -106,15 +106,12 @@ async function round(load: Load, kind: string, server: string, disrupt: () => Pr
   return r;
 }
 
-/** What each server answers to JetStream's API now (for a failed round's report). */
+/** Whether JetStream answers through each server now (for a failed round's report). */
 async function probeServers(servers: NatsServer[]): Promise<string> {
   const out: string[] = [];
   for (const s of servers) {
     const nc = await connect({ servers: s.url, ignoreClusterUpdates: true, timeout: 2000 });
-    for (const subject of ['$JS.API.INFO', '$JS.API.STREAM.NAMES', '$JS.API.STREAM.INFO.KV_skiff-namespaces']) {
-      const r = await nc.request(subject, new Uint8Array(), { timeout: 2000 }).then((m) => new TextDecoder().decode(m.data).slice(0, 160), (e) => `error ${(e as Error).message}`);
-      out.push(`${s.name} ${subject}: ${r}`);
-    }
+    out.push(`${s.name}: JetStream ${(await jetStreamAnswers(nc, 2000)) ? 'answers' : 'does not answer'}`);
     await nc.close();
   }
   return out.join('\n');
@@ -153,16 +150,13 @@ async function apiservers(url: string, n: number): Promise<{ masters: Master[]; 
       await cluster.healthy(60_000).catch((err) => { throw new Error(`${(err as Error).message}\n${s.name}: ${s.proc.output().slice(-2000)}`); });
     };
     await cluster.healthy();
-    let metaNow = '';
-    const metaWatch = setInterval(() => { void cluster.metaLeader().then((l) => { metaNow = l?.name ?? 'none'; }); }, 1000);
-    metaWatch.unref();
     for (let i = 1; i <= KILLS; i++) {
       const victim = (await cluster.metaLeader()) ?? cluster.servers[i % 3];
       progress(`kill -9 ${i}/${KILLS}: ${victim.name} (the meta leader)`);
       rounds.push(await round(load, 'kill', victim.name, async () => {
         victim.proc.kill('SIGKILL');
         await victim.proc.exited;
-      }, async () => api.masters.map((m) => `${m.name}:\n${m.proc.output().split('\n').slice(-6).join('\n')}`).join('\n') + `\nmeta leader now: ${metaNow}\n${await probeServers(cluster.servers.filter((s) => s !== victim))}`));
+      }, async () => api.masters.map((m) => `${m.name}:\n${m.proc.output().split('\n').slice(-6).join('\n')}`).join('\n') + `\nmeta leader now: ${(await cluster.metaLeader())?.name ?? 'none'}\n${await probeServers(cluster.servers.filter((s) => s !== victim))}`));
       await restart(victim);
     }
     for (let i = 1; i <= LAME_DUCKS; i++) {

@@ -120,7 +120,6 @@ export function jsStreamInfoSubject(stream: string): string {
   return `$JS.API.STREAM.INFO.${stream}`;
 }
 
-/** A stream's direct get, answered by any of its replicas. */
 /** The streams' names: answered by JetStream's meta leader, so only where a server reaches it. */
 export const JS_STREAM_NAMES = '$JS.API.STREAM.NAMES';
 
@@ -129,6 +128,7 @@ export function jsMsgGetSubject(stream: string): string {
   return `$JS.API.STREAM.MSG.GET.${stream}`;
 }
 
+/** A stream's direct get, answered by any of its replicas. */
 export function jsDirectGetSubject(stream: string): string {
   return `$JS.API.DIRECT.GET.${stream}`;
 }

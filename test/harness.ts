@@ -100,9 +100,10 @@ async function fetchMetrics(port: number): Promise<string> {
   }
 }
 
-async function healthy(port: number, host = '127.0.0.1'): Promise<boolean> {
+/** Whether GET /healthz on host:port answers 2xx within a second (an address cut off never answers). */
+export async function healthy(port: number, host = '127.0.0.1'): Promise<boolean> {
   try {
-    const res = await fetch(`http://${host}:${port}/healthz`);
+    const res = await fetch(`http://${host}:${port}/healthz`, { signal: AbortSignal.timeout(1000) });
     return res.ok;
   } catch {
     return false;
@@ -306,16 +307,7 @@ export async function startNatsCluster(size = 3): Promise<NatsCluster> {
       return undefined;
     },
     async healthy(timeoutMs = 30_000) {
-      await waitFor('every nats-server healthy, JetStream current', async () => {
-        for (const s of servers) {
-          try {
-            if (!(await fetch(`http://127.0.0.1:${s.monitor}/healthz`)).ok) return false;
-          } catch {
-            return false;
-          }
-        }
-        return true;
-      }, timeoutMs, 100);
+      await waitFor('every nats-server healthy, JetStream current', async () => (await Promise.all(servers.map((s) => healthy(s.monitor)))).every(Boolean), timeoutMs, 100);
     },
     async stop() {
       await Promise.all(servers.map((s) => s.proc.stop()));
@@ -517,13 +509,13 @@ export interface NodeProc {
   stop(): Promise<void>;
 }
 
-/** A real node process (kubelet), on a data directory of its own unless one is given. */
 /** A test host (infra/hosts.sh): a network namespace with an address of its own. */
 export interface TestHost {
   netns: string;
   address: string;
 }
 
+/** A real node process (kubelet), on a data directory of its own unless one is given; on a test host if one is given. */
 export async function startNode(
   url: string, name: string,
   opts: { dataDir?: string; args?: string[]; env?: NodeJS.ProcessEnv; compiled?: boolean; host?: TestHost } = {},

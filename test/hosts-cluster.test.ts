@@ -9,10 +9,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ApiClient } from '../actors/client/client.ts';
 import { programArgs } from '../actors/platform/entry.ts';
-import { connectNats } from '../actors/platform/nats.ts';
+import { connectNats, jetStreamAnswers } from '../actors/platform/nats.ts';
 import type { Deployment, Node, Pod, Service } from '../protocol/types.ts';
-import { JS_STREAM_NAMES } from '../protocol/subjects.ts';
-import { startMaster, startNode, tempDir, waitFor, type Master, type NodeProc, type Proc } from './harness.ts';
+import { healthy, startMaster, startNode, tempDir, waitFor, type Master, type NodeProc, type Proc } from './harness.ts';
 import { makeHosts, type TestHosts } from './test-hosts.ts';
 
 const NATS_HOSTS = [0, 1, 2];
@@ -25,14 +24,6 @@ const masters: Master[] = [];
 const nodes: NodeProc[] = [];
 let client: ApiClient;
 let url = '';
-
-async function healthyAt(address: string, port: number): Promise<boolean> {
-  try {
-    return (await fetch(`http://${address}:${port}/healthz`, { signal: AbortSignal.timeout(1000) })).ok;
-  } catch {
-    return false;
-  }
-}
 
 // Each server's store, kept when it is started again after a kill, as a machine's disk would be.
 const natsStores: string[] = [];
@@ -76,7 +67,7 @@ test.before(async () => {
   hosts = makeHosts(5, 'sc');
   for (const i of NATS_HOSTS) nats.push(startNatsOn(i));
   await waitFor('the nats-servers on their hosts', async () => {
-    for (const i of NATS_HOSTS) if (!(await healthyAt(hosts!.hosts[i].address, STATUS_PORT))) return false;
+    for (const i of NATS_HOSTS) if (!(await healthy(STATUS_PORT, hosts!.hosts[i].address))) return false;
     return true;
   }, 20_000);
   url = NATS_HOSTS.map((i) => `nats://${hosts!.hosts[i].address}:4222`).join(',');
@@ -147,7 +138,7 @@ test('kill -9 of a nats-server: writes resume, no node is declared dead, no pod 
   for (const m of masters) assert.not.match(m.proc.output(), /member is dead" member=node-/, `${m.name}'s gossip declared no node dead`);
   // Back to three servers for what follows.
   nats[0] = startNatsOn(0);
-  await waitFor('nats-1 back', () => healthyAt(hosts!.hosts[0].address, STATUS_PORT), 20_000);
+  await waitFor('nats-1 back', () => healthy(STATUS_PORT, hosts!.hosts[0].address), 20_000);
   await jetStreamEverywhere();
 });
 
@@ -191,8 +182,7 @@ async function jetStreamEverywhere(): Promise<void> {
   for (const i of NATS_HOSTS) {
     const nc = await connectNats({ url: `nats://${hosts!.hosts[i].address}:4222`, name: 'test-check', persistent: false });
     try {
-      await waitFor(`JetStream through nats-${i + 1}`, () => nc.request(JS_STREAM_NAMES, new Uint8Array(), { timeout: 1000 })
-        .then((m) => !new TextDecoder().decode(m.data).includes('"error"'), () => false), 60_000, 250);
+      await waitFor(`JetStream through nats-${i + 1}`, () => jetStreamAnswers(nc, 1000), 60_000, 250);
     } finally {
       await nc.close();
     }

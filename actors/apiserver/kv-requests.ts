@@ -28,11 +28,11 @@ export class KvRequests {
   private readonly mux: RequestMux;
 
   /**
-   * `fromLeader`: gets are answered by the stream's leader (a message get), not by any replica (a
-   * direct get), whose copy may trail the quorum that acknowledged a write by a few entries: with
-   * replicated buckets, a read after a write must see it.
+   * `direct`: the buckets whose gets any replica may answer (a direct get). Any other bucket is
+   * read from its stream's leader (a message get): a follower's copy may trail the quorum that
+   * acknowledged a write by a few entries, and a read after a write must see it.
    */
-  constructor(nc: NatsConnection, private readonly timeoutMs: number, private readonly fromLeader = false) {
+  constructor(nc: NatsConnection, private readonly timeoutMs: number, private readonly direct: ReadonlySet<string> = new Set()) {
     this.mux = requestMux(nc);
   }
 
@@ -40,14 +40,8 @@ export class KvRequests {
     try {
       return await this.mux.request(subject, data, timeoutMs, hdrs);
     } catch (err) {
-      throw this.failure(err, subject);
+      throw failure(err, subject, timeoutMs);
     }
-  }
-
-  private failure(err: unknown, subject: string): unknown {
-    if (err instanceof RequestTimeoutError) return new Timeout(`the store did not answer within ${this.timeoutMs} ms`);
-    if (err instanceof NoRespondersError) return new Unavailable(`nothing answers on ${subject} (is JetStream enabled, and has the bucket a leader?)`);
-    return err;
   }
 
   /**
@@ -69,7 +63,7 @@ export class KvRequests {
         msg = await this.mux.request(kvKeySubject(bucket, key), data, Math.max(1, Math.min(left, STORE_ATTEMPT_MS)), h);
       } catch (err) {
         const again = (err instanceof NoRespondersError || err instanceof RequestTimeoutError) && deadline - Date.now() > REQUEST_RETRY_PAUSE_MS;
-        if (!again) throw this.failure(err, kvKeySubject(bucket, key));
+        if (!again) throw failure(err, kvKeySubject(bucket, key), this.timeoutMs);
         if (err instanceof NoRespondersError) await new Promise((r) => setTimeout(r, REQUEST_RETRY_PAUSE_MS));
         continue;
       }
@@ -89,7 +83,7 @@ export class KvRequests {
 
   /** The latest entry of a key, deletes included; null if it never existed or was purged. */
   async get(bucket: string, key: string): Promise<RawEntry | null> {
-    if (this.fromLeader) return this.getFromLeader(bucket, key);
+    if (!this.direct.has(bucket)) return this.getFromLeader(bucket, key);
     const msg = await this.request(jsDirectGetSubject(kvStream(bucket)), new TextEncoder().encode(JSON.stringify({ last_by_subj: kvKeySubject(bucket, key) })));
     const h = msg.headers;
     if (h?.code === NOT_FOUND) return null;
@@ -117,4 +111,10 @@ export class KvRequests {
       value: reply.message.data ? new Uint8Array(Buffer.from(reply.message.data, 'base64')) : new Uint8Array(),
     };
   }
+}
+
+function failure(err: unknown, subject: string, timeoutMs: number): unknown {
+  if (err instanceof RequestTimeoutError) return new Timeout(`the store did not answer within ${timeoutMs} ms`);
+  if (err instanceof NoRespondersError) return new Unavailable(`nothing answers on ${subject} (is JetStream enabled, and has the bucket a leader?)`);
+  return err;
 }

@@ -5,7 +5,7 @@ import { StorageType, type JetStreamManager, type NatsConnection } from 'nats';
 import { decodeObject, encodeObject } from '../../protocol/codec.ts';
 import { AlreadyExists, Conflict, errorMessage } from '../../protocol/errors.ts';
 import { KINDS, type KindInfo } from '../../protocol/kinds.ts';
-import { kvBucket } from '../../protocol/subjects.ts';
+import { kvBucket, kvStream } from '../../protocol/subjects.ts';
 import type { Config } from '../../protocol/config.ts';
 import type { KubeObject } from '../../protocol/types.ts';
 import { checkSize } from '../../protocol/validate.ts';
@@ -67,12 +67,19 @@ export function kvReplicas(cfg: Config, nc?: Pick<NatsConnection, 'info'>): numb
   return Math.min(3, Math.max(given, nc?.info?.connect_urls?.length ?? 1));
 }
 
-/** A bucket made with fewer copies (by one server, or an older skiff) is given more: JetStream adds them live. */
-async function moveUp(jsm: JetStreamManager, stream: string, replicas: number): Promise<void> {
+/**
+ * A bucket made with fewer copies (by one server, or an older skiff) is given more: JetStream adds
+ * them live, and direct gets go off (a follower's copy may trail). Says whether any replica may
+ * answer the bucket's gets: only one with a single copy and direct gets on.
+ */
+async function withCopies(jsm: JetStreamManager, stream: string, replicas: number): Promise<boolean> {
   const { config } = await jsm.streams.info(stream);
-  if ((config.num_replicas ?? 1) >= replicas) return;
-  // Direct gets off: a follower's copy may trail (KvRequests reads from the leader instead).
-  await jsm.streams.update(stream, { ...config, num_replicas: replicas, allow_direct: false });
+  const copies = config.num_replicas ?? 1;
+  if (copies < replicas) {
+    await jsm.streams.update(stream, { ...config, num_replicas: replicas, allow_direct: false });
+    return false;
+  }
+  return copies === 1 && config.allow_direct === true;
 }
 
 export class Store {
@@ -83,22 +90,22 @@ export class Store {
     const jsm = await nc.jetstreamManager();
     const storage = cfg.kvStorage === 'memory' ? StorageType.Memory : StorageType.File;
     const replicas = kvReplicas(cfg, nc);
+    const direct = new Set<string>();
     const bucket = async (name: string, ttl = 0) => {
       try {
         await js.views.kv(name, { history: 1, storage, ttl, allow_direct: replicas === 1, replicas });
-        await moveUp(jsm, `KV_${name}`, replicas);
+        if (await withCopies(jsm, kvStream(name), replicas)) direct.add(name);
       } catch (err) {
+        const short = /insufficient resources|replicas > 1 not supported/i.test(errorMessage(err));
         throw new Error(`cannot open the store's bucket ${name} with ${replicas} ${replicas === 1 ? 'copy' : 'copies'}: ${errorMessage(err)}${
-          /insufficient resources|replicas > 1 not supported/i.test(errorMessage(err))
-            ? ` (the NATS cluster has fewer servers with JetStream than that: run more, e.g. skiff up -m nats=3, or set SKIFF_KV_REPLICAS=${Math.max(1, replicas - 2)})`
-            : ''}`, { cause: err });
+          short ? ' (the NATS cluster has fewer servers with JetStream than that: run more, e.g. skiff up -m nats=3, or set SKIFF_KV_REPLICAS=1)' : ''}`, { cause: err });
       }
     };
     await Promise.all([
       ...KINDS.map((info) => bucket(kvBucket(info.resource), info.kind === 'Lease' ? cfg.leaseBucketTtlMs : info.kind === 'Event' ? cfg.eventTtlMs : 0)),
       bucket(CLAIMS_BUCKET),
     ]);
-    return new Store(new KvRequests(nc, cfg.requestTimeoutMs, replicas > 1));
+    return new Store(new KvRequests(nc, cfg.requestTimeoutMs, direct));
   }
 
   async get<T extends KubeObject>(info: KindInfo, name: string, namespace?: string): Promise<Stored<T> | null> {

@@ -102,19 +102,16 @@ export async function getObject(ctx: ApiContext, info: KindInfo, req: ApiRequest
 
 /**
  * A consistent list: served from the watch cache once it has caught up with the store. While the
- * store cannot say where it is (a replicated bucket electing a leader after a server died), the
+ * store cannot say where it is within LIST_STORE_WAIT_MS (a replicated bucket electing a leader
+ * after a server died), or the cache cannot catch up in time (its feed being made again), the
  * cache is served as it is, as Kubernetes serves a list at resourceVersion 0: reads never stop.
  */
 export async function listObjects(ctx: ApiContext, info: KindInfo, req: ApiRequest) {
   const filter = parseFilter(info, req);
   const cache = cacheOf(ctx, info);
-  const revision = await ctx.store.lastRevision(info, LIST_STORE_WAIT_MS).catch((err) => {
-    if (!cache.ready) throw err;
-    return undefined;
-  });
-  // A cache that cannot catch up in time (its feed is being made again after a server died) is
-  // served as it is, for the same reason.
-  if (revision !== undefined) await cache.waitUntil(revision, ctx.cfg.cacheSyncTimeoutMs).catch((err) => { if (!cache.ready) throw err; });
+  await ctx.store.lastRevision(info, LIST_STORE_WAIT_MS)
+    .then((revision) => cache.waitUntil(revision, ctx.cfg.cacheSyncTimeoutMs))
+    .catch((err) => { if (!cache.ready) throw err; });
   const items = cache.list(filter).sort((a, b) =>
     (a.metadata.namespace ?? '').localeCompare(b.metadata.namespace ?? '') || a.metadata.name!.localeCompare(b.metadata.name!));
   const list: ObjectList = { apiVersion: info.apiVersion, kind: `${info.kind}List`, metadata: { resourceVersion: String(cache.rv) }, items };

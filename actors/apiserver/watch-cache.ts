@@ -323,7 +323,7 @@ export class WatchCache {
 function decodeStored(bytes: Uint8Array): KubeObject | undefined {
   try {
     const object = decodeObject<KubeObject>(bytes);
-    return object && typeof object === 'object' && typeof object.metadata === 'object' && object.metadata ? object : undefined;
+    return typeof object?.metadata === 'object' && object.metadata !== null ? object : undefined;
   } catch {
     return undefined;
   }

@@ -157,13 +157,13 @@ export class ApiClient {
       const send = (to: string) => requestMux(this.nc).request(to, encode('request', { ...body, deadline: Date.now() + attemptMs }), attemptMs);
       // A read unanswered for READ_HEDGE_MS is asked of a second apiserver too, the first answer
       // taken: one whose NATS server has just died would otherwise hold it for a whole attempt.
-      const other = instance && READS.has(verb) ? () => servers!.pick(new Set([...unanswered, instance])) : undefined;
+      const hedge = instance && READS.has(verb) ? () => {
+        const second = servers!.pick(new Set([...unanswered, instance]));
+        return second ? send(apiInstanceSubject(second, resource, verb, this.opts.origin)) : undefined;
+      } : undefined;
       let reply;
       try {
-        reply = await hedged(() => send(subject), other && (() => {
-          const second = other();
-          return second && second !== instance ? send(apiInstanceSubject(second, resource, verb, this.opts.origin)) : undefined;
-        }), READ_HEDGE_MS);
+        reply = await hedged(() => send(subject), hedge, READ_HEDGE_MS);
       } catch (err) {
         const timeLeft = budget - (Date.now() - started) > REQUEST_RETRY_PAUSE_MS;
         if (instance && err instanceof NoRespondersError) {

@@ -20,12 +20,12 @@ export interface StatusServerOptions {
   routes?: Record<string, () => Promise<unknown> | unknown>;
 }
 
-/** Serves /healthz and /metrics; resolves once listening. */
 /** Where /healthz and /metrics listen: SKIFF_STATUS_HOST (0.0.0.0 for a Prometheus on another machine), else loopback only. */
-export function statusHost(env: NodeJS.ProcessEnv = process.env): string {
+function statusHost(env: NodeJS.ProcessEnv = process.env): string {
   return env.SKIFF_STATUS_HOST || '127.0.0.1';
 }
 
+/** Serves /healthz and /metrics; resolves once listening. */
 export async function startStatusServer(opts: StatusServerOptions): Promise<http.Server> {
   const server = http.createServer(async (req, res) => {
     const path = (req.url ?? '/').split('?')[0];

@@ -38,19 +38,31 @@ export async function connectNats(opts: ConnectOptions): Promise<NatsConnection>
 }
 
 /**
+ * Whether JetStream answers through this connection's server: its meta leader lists the streams.
+ * A server cut off from the rest of its cluster answers 503 ("JetStream system temporarily
+ * unavailable"), or not at all; its own account info goes on answering for some 20 s after a cut.
+ */
+export function jetStreamAnswers(nc: NatsConnection, timeoutMs: number): Promise<boolean> {
+  return nc.request(JS_STREAM_NAMES, new Uint8Array(), { timeout: timeoutMs }).then(
+    (m) => !(JSON.parse(new TextDecoder().decode(m.data)) as { error?: unknown }).error,
+    () => false,
+  );
+}
+
+/** Moves at once off a server just left and landed on again (the client's pool goes round), this many times in a row. */
+const QUICK_MOVES = 2;
+
+/**
  * A server cut off from the rest of its cluster still takes its clients' messages, but its side
  * has no JetStream (no quorum) and reaches no process on the other side: its clients would wait
  * there until the cut heals, the node among them declared dead by the majority. So a long-running
- * process asks JetStream's meta leader for the stream names every STRANDED_PROBE_MS (the server's
- * own account info goes on answering for some 20 s after a cut); with no answer for
- * STRANDED_AFTER_MS (longer than an election after a server's death), it moves to another server.
+ * process checks jetStreamAnswers every STRANDED_PROBE_MS; with no answer for STRANDED_AFTER_MS
+ * (longer than an election after a server's death), it moves to another server.
  */
-const QUICK_MOVES = 2;
-
 function leaveStrandedServer(nc: NatsConnection, url: string, log: Logger): void {
   let failingSince = 0;
-  // The server last moved away from: landing on it again (the client's pool goes round) moves on
-  // at once, a few times, not forever (a cluster without a quorum anywhere is not left in a hurry).
+  // The server last moved away from: landing on it again moves on at once, a few times, not
+  // forever (a cluster without a quorum anywhere is not left in a hurry).
   let movedFrom: string | undefined;
   let quickMoves = 0;
   // The servers a cut-off server tells of are only itself: what was heard before counts.
@@ -59,32 +71,27 @@ function leaveStrandedServer(nc: NatsConnection, url: string, log: Logger): void
     othersKnown ||= (nc.info?.connect_urls?.length ?? 0) > 1;
     if (nc.isClosed() || !othersKnown) return;
     const server = nc.getServer();
-    // Cut off, a server answers 503 "JetStream system temporarily unavailable", or not at all.
-    nc.request(JS_STREAM_NAMES, new Uint8Array(), { timeout: STRANDED_PROBE_MS }).then((m) => {
-      if (new TextDecoder().decode(m.data).includes('"error"')) throw new Error('no JetStream');
-    }).then(
-      () => {
+    void jetStreamAnswers(nc, STRANDED_PROBE_MS).then((answers) => {
+      if (answers) {
         failingSince = 0;
         movedFrom = undefined;
         quickMoves = 0;
-      },
-      () => {
-        const now = Date.now();
-        if (!failingSince) failingSince = now;
-        const again = server === movedFrom && quickMoves < QUICK_MOVES;
-        if ((!again && now - failingSince < STRANDED_AFTER_MS) || nc.isClosed() || nc.getServer() !== server) return;
-        quickMoves = again ? quickMoves + 1 : 0;
-        failingSince = 0;
-        movedFrom = server;
-        log.warn('the NATS server has had no JetStream for too long (cut off from its cluster?); moving to another', { server });
-        nc.reconnect().catch(() => { /* closed meanwhile */ });
-      },
-    );
+        return;
+      }
+      const now = Date.now();
+      if (!failingSince) failingSince = now;
+      const again = server === movedFrom && quickMoves < QUICK_MOVES;
+      if ((!again && now - failingSince < STRANDED_AFTER_MS) || nc.isClosed() || nc.getServer() !== server) return;
+      quickMoves = again ? quickMoves + 1 : 0;
+      failingSince = 0;
+      movedFrom = server;
+      log.warn('the NATS server has had no JetStream for too long (cut off from its cluster?); moving to another', { server });
+      nc.reconnect().catch(() => { /* closed meanwhile */ });
+    });
   }, STRANDED_PROBE_MS);
   timer.unref();
   void nc.closed().then(() => clearInterval(timer));
 }
-
 
 /** `make`'s one result per connection, made on first use: what everything on a connection shares. */
 export function onePerConnection<T>(make: (nc: NatsConnection) => T): (nc: NatsConnection) => T {

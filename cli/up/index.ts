@@ -1,9 +1,9 @@
 // `skiff up`: the project's own Procfile runner. This file reads the command line and the files;
 // runner.ts supervises the processes.
-import { clientUrls } from '../../infra/nats-cluster.ts';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { clientUrls } from '../../infra/nats-cluster.ts';
 import { loadConfig, type Config } from '../../protocol/config.ts';
 import {
   parseDotenv, parseFormation, parseNameList, parseProcfile, planInstances, MAX_PORT, PORT_STRIDE,
