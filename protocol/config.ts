@@ -339,6 +339,11 @@ export const WATCH_DEADLINE_CHECK_MIN_MS = 50;
  */
 export const KV_FEED_HEARTBEAT_MS = 5000;
 /**
+ * apiserver/kv-feed.ts: a feed that delivers nothing for this long after the store was seen ahead
+ * of it (a write's answer, a list) makes a new consumer: the server that held its consumer is gone.
+ */
+export const KV_FEED_STALL_MS = 1000;
+/**
  * apiserver/node-ports.ts: a claim whose holder this apiserver does not see holding the port is
  * still honoured this long: the holder's write may not have reached this apiserver's cache yet.
  */

@@ -114,6 +114,34 @@ s('a consumer deleted under it is replaced from the next revision: no gap, no re
   assert.equal(got.map((e) => e.revision), Array.from({ length: 40 }, (_, i) => i + 1));
 });
 
+s('a consumer lost without a word is replaced once the store is seen ahead, not heartbeats later', async (ctx) => {
+  const { got, feed } = await follow(ctx, 0, 60_000); // heartbeats far too slow to be what notices
+  await feed.start();
+  await ctx.kv.put('default.a', new TextEncoder().encode('1'));
+  await waitFor('the first entry', () => got.length === 1);
+  const jsm = await ctx.nc.jetstreamManager();
+  const stream = `KV_feed${bucketNo}`;
+  for await (const c of jsm.consumers.list(stream)) await jsm.consumers.delete(stream, c.name);
+  const revision = await ctx.kv.put('default.b', new TextEncoder().encode('2'));
+  feed.expect(revision); // as the apiserver's store does with every write's answer
+  await waitFor('the entry written after the loss', () => got.length === 2, 5000);
+  assert.equal(got.map((e) => e.revision), [1, 2]);
+});
+
+s('a feed that is behind but receiving keeps its consumer', async (ctx) => {
+  const { got, feed } = await follow(ctx, 0, 60_000);
+  await feed.start();
+  const jsm = await ctx.nc.jetstreamManager();
+  const stream = `KV_feed${bucketNo}`;
+  const names = async () => { const out: string[] = []; for await (const c of jsm.consumers.list(stream)) out.push(c.name); return out; };
+  await ctx.kv.put('default.a', new TextEncoder().encode('0'));
+  await waitFor('the first entry', () => got.length === 1);
+  const before = await names();
+  const until = Date.now() + 2500; // over two stall checks
+  for (let i = 1; Date.now() < until; i++) feed.expect(await ctx.kv.put(`default.k${i % 10}`, new TextEncoder().encode(String(i))));
+  assert.equal(await names(), before);
+});
+
 s('a feed whose own process stalled keeps its consumer: the server was not silent, we were', async (ctx) => {
   const { got, feed } = await follow(ctx, 0, 200);
   await feed.start();

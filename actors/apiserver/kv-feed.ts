@@ -15,7 +15,7 @@
 // before delivering it leaves the count one too high for good (nats-server 2.9; seen as an
 // apiserver that never finished loading its cache while leases were being renewed).
 import { createInbox, type Msg, type NatsConnection, type Subscription } from 'nats';
-import { KV_FEED_HEARTBEAT_MS } from '../../protocol/config.ts';
+import { KV_FEED_HEARTBEAT_MS, KV_FEED_STALL_MS, STORE_ATTEMPT_MS } from '../../protocol/config.ts';
 import { jsConsumerCreateSubject, jsConsumerDeleteSubject, kvKeyPrefix, kvKeysWildcard, kvStream, parseAckSubject } from '../../protocol/subjects.ts';
 
 export interface FeedEntry {
@@ -54,13 +54,19 @@ export class KvFeed {
   private consumerSeq = 0;
   private lastActivity = Date.now();
   private lastCheck = Date.now();
+  private lastStallCheck = Date.now();
   private caughtUp = false;
   private stopped = false;
   private generation = 0;
   private monitor?: NodeJS.Timeout;
+  private stallCheck?: NodeJS.Timeout;
   private retry?: NodeJS.Timeout;
+  /** The earliest revision the store was known to have and this feed had not delivered, and since when. */
+  private expected?: { revision: number; since: number };
+  /** A consumer is being made: a stall is not judged meanwhile (JetStream may be electing leaders). */
+  private creating = false;
 
-  constructor(private readonly nc: NatsConnection, private readonly bucket: string, private readonly opts: KvFeedOptions) {
+  constructor(private readonly nc: NatsConnection, readonly bucket: string, private readonly opts: KvFeedOptions) {
     this.stream = kvStream(bucket);
     this.keyPrefix = kvKeyPrefix(bucket);
     this.heartbeatMs = opts.heartbeatMs ?? KV_FEED_HEARTBEAT_MS;
@@ -69,18 +75,36 @@ export class KvFeed {
 
   /** Resolves once the first consumer exists; rejects if it cannot be made. */
   async start(): Promise<void> {
-    await this.subscribe();
+    await this.subscribe(this.opts.requestTimeoutMs);
     this.monitor = setInterval(() => this.checkHeartbeats(), this.heartbeatMs);
+    this.stallCheck = setInterval(() => this.checkExpected(), KV_FEED_STALL_MS);
+  }
+
+  /**
+   * The store is known to hold `revision` (a write's answer, a list's look at the store). A feed
+   * that delivers nothing at all for KV_FEED_STALL_MS after that has lost its consumer: the server
+   * holding it died or was cut off. Heartbeats would tell too, but only after two of them (10 s), a
+   * time when the cache, and every watch and consistent list on it, would stand still.
+   */
+  expect(revision: number): void {
+    if (revision <= this.lastRevision) return;
+    if (!this.expected || this.expected.revision <= this.lastRevision) this.expected = { revision, since: Date.now() };
   }
 
   stop(): void {
     this.stopped = true;
     clearInterval(this.monitor);
+    clearInterval(this.stallCheck);
     clearTimeout(this.retry);
     this.drop();
   }
 
-  private async subscribe(): Promise<void> {
+  /**
+   * `timeoutMs`: a first consumer gets the whole request timeout (a loaded cluster starting up);
+   * a replacement gets STORE_ATTEMPT_MS and is tried again, as a JetStream electing a meta leader
+   * leaves a request unanswered rather than failing it.
+   */
+  private async subscribe(timeoutMs: number): Promise<void> {
     const generation = ++this.generation;
     this.drop();
     const inbox = createInbox();
@@ -100,9 +124,10 @@ export class KvFeed {
       replay_policy: 'instant',
       ...(start > 1 ? { deliver_policy: 'by_start_sequence', opt_start_seq: start } : { deliver_policy: 'all' }),
     };
+    this.creating = true;
     const reply = await this.nc.request(jsConsumerCreateSubject(this.stream), new TextEncoder().encode(JSON.stringify({ stream_name: this.stream, config })), {
-      timeout: this.opts.requestTimeoutMs,
-    });
+      timeout: timeoutMs,
+    }).finally(() => { if (generation === this.generation) this.creating = false; });
     const info = JSON.parse(new TextDecoder().decode(reply.data)) as { name?: string; num_pending?: number; error?: { description: string } };
     if (info.error || !info.name) throw new Error(`cannot follow ${this.stream}: ${info.error?.description ?? 'no consumer made'}`);
     // Replaced (or stopped) while it was being made: not wanted any more.
@@ -161,11 +186,27 @@ export class KvFeed {
     else if (now - this.lastActivity > 2 * this.heartbeatMs) this.reset();
   }
 
+  private checkExpected(): void {
+    const now = Date.now();
+    const late = now - this.lastStallCheck > 2 * KV_FEED_STALL_MS;
+    this.lastStallCheck = now;
+    const e = this.expected;
+    if (!e || this.creating) return;
+    if (this.lastRevision >= e.revision) this.expected = undefined;
+    // Entries are coming, only not that far yet (the consumer lives); or this process was starved
+    // and what is queued comes first: watch on from here.
+    else if (late || this.lastActivity >= e.since) this.expected = { revision: e.revision, since: now };
+    else if (now - e.since >= KV_FEED_STALL_MS) {
+      this.expected = undefined;
+      this.reset();
+    }
+  }
+
   /** A new consumer, from the revision after the last one delivered. */
   private reset(): void {
     if (this.stopped) return;
     clearTimeout(this.retry);
-    this.subscribe().catch((err: Error) => {
+    this.subscribe(Math.min(STORE_ATTEMPT_MS, this.opts.requestTimeoutMs)).catch((err: Error) => {
       this.opts.onError?.(err);
       if (!this.stopped) this.retry = setTimeout(() => this.reset(), this.opts.retryMs);
     });

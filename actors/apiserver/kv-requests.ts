@@ -26,6 +26,8 @@ export class JetStreamError extends Error {
 
 export class KvRequests {
   private readonly mux: RequestMux;
+  /** Told of every revision a bucket was seen to hold: a write's, or its last (the feeds' stall check). */
+  onRevision?: (bucket: string, revision: number) => void;
 
   /**
    * `direct`: the buckets whose gets any replica may answer (a direct get). Any other bucket is
@@ -69,6 +71,7 @@ export class KvRequests {
       }
       const ack = JSON.parse(new TextDecoder().decode(msg.data)) as { seq?: number; error?: { err_code: number; description: string } };
       if (ack.error) throw new JetStreamError(ack.error.err_code, ack.error.description);
+      this.onRevision?.(bucket, ack.seq!);
       return ack.seq!;
     }
   }
@@ -78,6 +81,7 @@ export class KvRequests {
     const msg = await this.request(jsStreamInfoSubject(kvStream(bucket)), new Uint8Array(), undefined, timeoutMs);
     const info = JSON.parse(new TextDecoder().decode(msg.data)) as { state?: { last_seq: number }; error?: { err_code: number; description: string } };
     if (info.error || !info.state) throw new JetStreamError(info.error?.err_code ?? 0, info.error?.description ?? `no state for stream ${kvStream(bucket)}`);
+    this.onRevision?.(bucket, info.state.last_seq);
     return info.state.last_seq;
   }
 

@@ -33,6 +33,8 @@ export interface ApiRequest {
   resourceVersion?: unknown;
   sendInitialEvents?: unknown;
   deliver?: unknown;
+  /** When the client gives up on this attempt (ms since the epoch). */
+  deadline?: unknown;
   /** Set by the server from the subject: the node that sent the request. */
   origin?: string;
 }

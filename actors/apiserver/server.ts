@@ -146,8 +146,8 @@ export class ApiServer {
         },
         onError: (err) => this.opts.log.error('following the store', { resource: info.resource, err: err.message }),
       });
-      feeds.get(info.resource)?.stop();
-      feeds.set(info.resource, feed);
+      feeds.get(feed.bucket)?.stop();
+      feeds.set(feed.bucket, feed);
       if (stopped) return feed.stop();
       await feed.start();
     };
@@ -160,6 +160,7 @@ export class ApiServer {
       this.opts.log.warn('cannot resume following the store; trying again', { resource: info.resource, err: (err as Error).message });
       setTimeout(() => { if (!stopped) void start(info, true); }, this.opts.cfg.kvFeedRetryMs).unref();
     });
+    ctx.store.onRevision((bucket, revision) => feeds.get(bucket)?.expect(revision));
     for (const info of KINDS) void start(info, false);
     void (async () => {
       for await (const s of this.opts.nc.status()) {
@@ -251,7 +252,7 @@ export class ApiServer {
       }
       const env = decode(msg.data);
       if (env.type !== 'request') throw new BadRequest(`expected a message of type "request", got ${JSON.stringify(env.type)}`);
-      const req = env as unknown as ApiRequest & { deadline?: unknown };
+      const req = env as unknown as ApiRequest;
       req.origin = parsed.origin;
       // The client gave up on this attempt (we were paused, or far behind): doing it now could
       // only do harm, such as a write landing after a newer one.

@@ -188,6 +188,11 @@ export class Store {
     }
   }
 
+  /** `seen` is told of every revision a bucket was seen to hold (kv-feed.ts's stall check). */
+  onRevision(seen: (bucket: string, revision: number) => void): void {
+    this.kv.onRevision = seen;
+  }
+
   /** The bucket's last revision: a read at or after it sees every write acknowledged so far. */
   lastRevision(info: KindInfo, timeoutMs?: number): Promise<number> {
     return this.kv.lastSequence(kvBucket(info.resource), timeoutMs);
