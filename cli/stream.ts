@@ -1,6 +1,7 @@
 // Receiving a stream a kubelet sends (logs -f, exec): numbered messages on our own subject,
 // heartbeats answered so that the kubelet knows we are still there.
-import { createInbox, ErrorCode, type NatsConnection, type NatsError } from 'nats';
+import { ErrorCode, type NatsConnection, type NatsError } from 'nats';
+import { connectionInbox } from '../actors/platform/nats.ts';
 import { decode, encode } from '../protocol/codec.ts';
 import { fromWire, Unavailable, type WireError } from '../protocol/errors.ts';
 
@@ -35,7 +36,7 @@ export async function receiveStream(
   nc: NatsConnection, subject: string, body: Record<string, unknown>, timeoutMs: number,
   onMessage: (m: StreamMessage) => boolean, stop: Promise<void>,
 ): Promise<void> {
-  const inbox = createInbox();
+  const inbox = connectionInbox(nc);
   let done!: () => void;
   const finished = new Promise<void>((r) => (done = r));
   let expected = 1;

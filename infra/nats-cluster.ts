@@ -3,6 +3,7 @@
 // server) and the tests agree. One server is the quick start; three or more cluster with routes
 // and replicate the store (JetStream's Raft), so that a server's death costs no data and, once
 // new stream leaders are elected, no API.
+import { resolve } from 'node:path';
 import { DEFAULT_NATS_CLUSTER_PORT, DEFAULT_NATS_MONITOR_PORT, DEFAULT_NATS_PORT } from '../protocol/config.ts';
 
 export interface NatsInstance {
@@ -80,22 +81,47 @@ export function natsInstance(env: NodeJS.ProcessEnv): NatsInstance {
   };
 }
 
+/** A cluster's authentication, as this server's config refers to it (infra/auth.ts). */
+export interface NatsAuth {
+  /** nats-auth.conf, relative to the directory the server's config is in (nats-server's `include` takes no absolute path). */
+  include: string;
+  routeUser: string;
+  routePassword: string;
+}
+
+/** A route URL with the cluster's route credentials in it. */
+function withRouteCredentials(route: string, auth: NatsAuth): string {
+  const u = new URL(route);
+  u.username = auth.routeUser;
+  u.password = auth.routePassword;
+  return u.toString().replace(/\/$/, '');
+}
+
+/** JetStream with its store in `storeDir`. */
+export function jetstreamBlock(storeDir: string): string {
+  return `jetstream {\n  store_dir: ${JSON.stringify(storeDir)}\n  max_memory_store: 1GB\n  max_file_store: 10GB\n}`;
+}
+
 /** The server's config: the project's nats.conf, then what is this instance's own. */
-export function instanceConfig(base: string, inst: NatsInstance): string {
+export function instanceConfig(base: string, inst: NatsInstance, auth?: NatsAuth): string {
   const lines = [
     base.trimEnd(),
     '',
     '# Generated for this instance by infra/nats.ts (infra/nats-cluster.ts).',
     `listen: ${JSON.stringify(`${inst.host}:${inst.clientPort}`)}`,
     `http: ${JSON.stringify(`127.0.0.1:${inst.monitorPort}`)}`,
+    jetstreamBlock(resolve(inst.storeDir)),
   ];
+  if (auth) lines.push(`include ${JSON.stringify(auth.include)}`);
   if (inst.routes.length > 0) {
+    const routes = auth ? inst.routes.map((r) => withRouteCredentials(r, auth)) : inst.routes;
     lines.push(
       `server_name: ${JSON.stringify(inst.serverName)}`,
       'cluster {',
       `  name: ${JSON.stringify(inst.clusterName)}`,
       `  listen: ${JSON.stringify(`${inst.host}:${inst.clusterPort}`)}`,
-      `  routes: [${inst.routes.map((r) => JSON.stringify(r)).join(', ')}]`,
+      ...(auth ? [`  authorization { user: ${JSON.stringify(auth.routeUser)}, password: ${JSON.stringify(auth.routePassword)} }`] : []),
+      `  routes: [${routes.map((r) => JSON.stringify(r)).join(', ')}]`,
       '}',
     );
   }

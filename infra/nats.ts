@@ -5,14 +5,17 @@
 // of a cluster (SKIFF_NATS_CLUSTER_SIZE), server N on those plus N-1 and routes on 6222 plus N-1
 // (infra/nats-cluster.ts).
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, watchFile, writeFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
 import { Counter, Gauge } from 'prom-client';
 import { PROJECT_ROOT } from '../actors/platform/entry.ts';
 import { createLogger } from '../actors/platform/log.ts';
 import { createRegistry, startStatusServer } from '../actors/platform/metrics.ts';
 import { statusPort } from '../actors/platform/process.ts';
-import { instanceConfig, natsInstance, type NatsInstance } from './nats-cluster.ts';
+import { instanceConfig, natsInstance, type NatsAuth, type NatsInstance } from './nats-cluster.ts';
+import { AUTH_CONFIG, ROUTE_USER, routeSecret } from './auth.ts';
+import { defaultAuthDir } from '../actors/platform/credentials.ts';
+import { AUTH_RELOAD_POLL_MS } from '../protocol/config.ts';
 
 if (process.argv.includes('--help') || process.argv.includes('-h')) {
   console.log(`Usage: node dist/infra/nats.js   (the Procfile's nats line)
@@ -24,6 +27,9 @@ Environment:
   SKIFF_NATS_MONITOR_PORT  nats-server's monitor, on 127.0.0.1 (default 8222)
   SKIFF_NATS_STORE         the store's directory (default .skiff/nats; in a cluster .skiff/nats-cluster/NAME)
   SKIFF_STATUS_HOST        where /healthz and /metrics listen (default 127.0.0.1)
+  SKIFF_AUTH_DIR           the cluster's credentials (default .skiff/auth): when it holds
+                           nats-auth.conf, clients must authenticate, each identity held to its
+                           own subjects, and routes present the cluster's route password
 A cluster, under skiff up -m nats=N (PS=nats.I): SKIFF_NATS_CLUSTER_SIZE=N, and server I takes the
 ports above plus I-1 and the route port SKIFF_NATS_CLUSTER_PORT (6222) plus I-1.
 A cluster across hosts, each server told its own address and its peers:
@@ -65,10 +71,17 @@ if (inst.routes.length > 0 && existsSync('.skiff/nats/jetstream') && !existsSync
   log.warn('a single-server store is in .skiff/nats; this cluster keeps its own store and does not read it. To keep those objects, save them with skiff get -A -o yaml while one server runs, then skiff apply -f them to the cluster', { storeDir });
 }
 
-// The project's config, wherever the Procfile runs from, with this instance's own part added.
+// The project's config, wherever the Procfile runs from, with this instance's own part added, and
+// the cluster's authorization when skiff up (or skiff auth) has made one.
 const confFile = join(storeDir, 'nats.conf');
-writeFileSync(confFile, instanceConfig(readFileSync(join(PROJECT_ROOT, 'infra', 'nats.conf'), 'utf8'), inst));
-const child = spawn(bin, ['-c', resolve(confFile), '-js', '-sd', resolve(storeDir)], {
+const authDir = defaultAuthDir(process.env);
+const authConf = join(authDir, AUTH_CONFIG);
+const auth: NatsAuth | undefined = existsSync(authConf)
+  ? { include: relative(dirname(resolve(confFile)), resolve(authConf)), routeUser: ROUTE_USER, routePassword: routeSecret(authDir) }
+  : undefined;
+if (!auth) log.warn('no authorization config: anyone who reaches this server owns the cluster (skiff up makes one; see skiff auth --help)', { expected: authConf });
+writeFileSync(confFile, instanceConfig(readFileSync(join(PROJECT_ROOT, 'infra', 'nats.conf'), 'utf8'), inst, auth), { mode: 0o600 });
+const child = spawn(bin, ['-c', resolve(confFile)], {
   stdio: 'inherit',
 });
 let stopping = false;
@@ -76,6 +89,15 @@ child.on('exit', (code, signal) => {
   log.info('nats-server exited', { code, signal });
   process.exit(stopping ? 0 : code ?? 1);
 });
+// An identity added or deleted (skiff auth) rewrites the authorization: nats-server reloads it on
+// SIGHUP, without a restart, and drops the connections of identities that are gone.
+if (auth) {
+  watchFile(authConf, { interval: AUTH_RELOAD_POLL_MS }, (now, before) => {
+    if (now.mtimeMs === before.mtimeMs) return;
+    log.info('authorization changed; reloading nats-server', { file: authConf });
+    child.kill('SIGHUP');
+  });
+}
 // Lame-duck mode: the server hands its stream leaderships over and lets its clients move before it stops.
 process.on('SIGUSR2', () => child.kill('SIGUSR2'));
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {

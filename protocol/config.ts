@@ -316,6 +316,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
 
 /** client/requests.ts: how often a connection's request mux looks for requests past their deadline, the grain of every request timeout. */
 export const REQUEST_SWEEP_MS = 25;
+/** infra/nats.ts: how often a server looks for a changed authorization (skiff auth), then reloads. */
+export const AUTH_RELOAD_POLL_MS = 250;
 /** client/client.ts: each attempt of an apiserver request gets at least this long, unless the request's timeout or attemptTimeoutMs is shorter. */
 export const REQUEST_MIN_ATTEMPT_MS = 1000;
 /** client/client.ts: a request that found no apiserver, from a client that waits for one, asks again after this. */

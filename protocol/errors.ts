@@ -33,6 +33,8 @@ export class SkiffError extends Error {
 }
 
 export class BadRequest extends SkiffError { code = 400; }
+/** No credentials, or credentials the cluster does not accept. */
+export class Unauthorized extends SkiffError { code = 401; }
 export class Forbidden extends SkiffError { code = 403; }
 export class NotFound extends SkiffError { code = 404; }
 export class Conflict extends SkiffError { code = 409; }
@@ -58,7 +60,7 @@ export function formatFieldError(e: FieldError): string {
 }
 
 const byName: Record<string, new (message: string) => SkiffError> = {
-  BadRequest, Forbidden, NotFound, Conflict, AlreadyExists, StaleLeader, Gone, Timeout, Unavailable, InternalError,
+  BadRequest, Unauthorized, Forbidden, NotFound, Conflict, AlreadyExists, StaleLeader, Gone, Timeout, Unavailable, InternalError,
 };
 
 /** Rebuilds a named error class from its wire form. */

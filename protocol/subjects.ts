@@ -45,14 +45,29 @@ export function parseApiSubject(subject: string): { resource: string; verb: stri
   return { resource: t[at], verb: t[at + 1], ...(t[at + 2] ? { origin: t[at + 2] } : {}) };
 }
 
-/** Kubelet-served operations: logs, exec, pod queries. */
-export function nodeSubject(node: string, op: string): string {
-  return `skiff.node.${node}.${op}`;
+const NODE = 'skiff.node';
+
+/**
+ * Kubelet-served operations (logs, exec): `skiff.node.<node>.<op>[.<origin>]`, the requester's
+ * token last so that the kubelet knows whom to authorize (protocol/identity.ts).
+ */
+export function nodeSubject(node: string, op: string, origin?: string): string {
+  return origin ? `${NODE}.${node}.${op}.${origin}` : `${NODE}.${node}.${op}`;
+}
+
+/** What a kubelet subscribes to for `op`: the subject with and without a requester's token. */
+export function nodeOpSubjects(node: string, op: string): string[] {
+  return [nodeSubject(node, op), nodeSubject(node, op, '*')];
+}
+
+/** The requester's token of a node operation's subject, if it has one. */
+export function nodeSubjectOrigin(subject: string): string | undefined {
+  return subject.split('.')[4];
 }
 
 /** Where a node's watch streams are delivered, so that they too carry its name. */
 export function nodeWatchInbox(node: string, id: string): string {
-  return `skiff.node.${node}.watch.${id}`;
+  return `${NODE}.${node}.watch.${id}`;
 }
 
 // Gossip. A member's name is a DNS label, so the `_`-prefixed tokens can never be a member's.
@@ -152,4 +167,46 @@ export function parseAckSubject(reply: string): { streamSeq: number; consumerSeq
   const base = t.length === 9 ? 2 : t.length >= 11 ? 4 : -1;
   if (base < 0) return undefined;
   return { streamSeq: Number(t[base + 3]), consumerSeq: Number(t[base + 4]) };
+}
+
+// Permissions. Identity is the last token of a request's subject (protocol/identity.ts), so each
+// identity may publish only subjects that end in its own token, and read only its own inbox.
+
+/** Where an identity's replies arrive: nats.js's `inboxPrefix`; no one else may subscribe there. */
+export function inboxPrefix(origin: string): string {
+  return `_INBOX.${origin}`;
+}
+
+/** What an identity may publish and subscribe to: nats-server's permissions block. */
+export interface SubjectPermissions {
+  publish: string[];
+  subscribe: string[];
+  /** May answer the requests it receives (on their reply subjects), and nothing more there. */
+  allowResponses: boolean;
+}
+
+/** A master: everything, JetStream's own API and the store's buckets included. */
+export const MASTER_PERMISSIONS: SubjectPermissions = { publish: ['>'], subscribe: ['>'], allowResponses: true };
+
+/**
+ * A node: API requests in its own name; gossip with every member; stream deliveries into the
+ * inboxes of those it serves (an inbox token is random, and only its owner reads it). It hears its
+ * own node subjects, its own gossip and inbox, the join and members queues, and apiserver beats.
+ * No `$JS` or `$KV`, no other node's exec.
+ */
+export function nodePermissions(node: string): SubjectPermissions {
+  return {
+    publish: [apiSubject('*', '*', node), apiInstanceSubject('*', '*', '*', node), `${GOSSIP}.>`, '_INBOX.>'],
+    subscribe: [`${NODE}.${node}.>`, `${inboxPrefix(node)}.>`, gossipSubject(node), `${gossipSubject(node)}.>`, GOSSIP_JOIN, gossipMembersSubject(), APISERVER_BEAT],
+    allowResponses: true,
+  };
+}
+
+/** A user: API requests and node operations in its own name, members views, its own inbox. */
+export function userPermissions(origin: string): SubjectPermissions {
+  return {
+    publish: [apiSubject('*', '*', origin), apiInstanceSubject('*', '*', '*', origin), nodeSubject('*', '*', origin), gossipMembersSubject('*'), gossipMembersSubject()],
+    subscribe: [`${inboxPrefix(origin)}.>`, APISERVER_BEAT, gossipChangesSubject('*')],
+    allowResponses: true,
+  };
 }

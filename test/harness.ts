@@ -15,7 +15,8 @@ import { programArgs } from '../actors/platform/entry.ts';
 import { silentLogger } from '../actors/platform/log.ts';
 import { connectNats } from '../actors/platform/nats.ts';
 import { loadConfig, type Config } from '../protocol/config.ts';
-import { instanceConfig, type NatsInstance } from '../infra/nats-cluster.ts';
+import { instanceConfig, jetstreamBlock, type NatsInstance } from '../infra/nats-cluster.ts';
+import { identityEnv, reloadsAuth, testNatsAuth } from './test-auth.ts';
 import { processStat } from '../actors/platform/procfs.ts';
 import { decodeMemberChange } from '../actors/membership/index.ts';
 import { gossipChangesSubject } from '../protocol/subjects.ts';
@@ -202,8 +203,15 @@ const NATS_ATTEMPTS = 3;
 export async function startNats(): Promise<Nats> {
   const bin = findNatsServer();
   const dir = mkdtempSync(join(tmpdir(), 'skiff-nats-'));
+  // The project's config, and the test's authorization (test-auth.ts) unless it is off.
+  const conf = join(dir, 'nats.conf');
+  const auth = testNatsAuth(dir);
+  writeFileSync(conf, `${readFileSync(join(ROOT, 'infra/nats.conf'), 'utf8')}\n${jetstreamBlock(dir)}\n${auth ? `include ${JSON.stringify(auth.include)}\n` : ''}`);
+  let unregister = () => {};
   const launch = async (port: number, monitor: number) => {
-    const proc = spawnProc(bin, ['-c', join(ROOT, 'infra/nats.conf'), '-a', '127.0.0.1', '-p', String(port), '-m', String(monitor), '-js', '-sd', dir]);
+    const proc = spawnProc(bin, ['-c', conf, '-a', '127.0.0.1', '-p', String(port), '-m', String(monitor)]);
+    unregister();
+    unregister = reloadsAuth(proc);
     const exited = proc.exited.then((code) => { throw new Error(`nats-server on port ${port} exited with code ${code}`); });
     await Promise.race([waitFor(`nats-server on port ${port}`, () => healthy(monitor), 10_000), exited]).catch(async (err) => {
       await proc.stop();
@@ -230,6 +238,7 @@ export async function startNats(): Promise<Nats> {
     dir,
     proc: first.proc,
     async stop() {
+      unregister();
       await nats.proc.stop();
       rmSync(dir, { recursive: true, force: true });
     },
@@ -279,14 +288,17 @@ export async function startNatsCluster(size = 3): Promise<NatsCluster> {
     };
     mkdirSync(inst.storeDir, { recursive: true });
     const conf = join(inst.storeDir, 'nats.conf');
-    writeFileSync(conf, instanceConfig(base, inst));
+    writeFileSync(conf, instanceConfig(base, inst, testNatsAuth(inst.storeDir)));
+    let unregister = () => {};
     const server: NatsServer = {
       name: inst.serverName,
       url: `nats://127.0.0.1:${inst.clientPort}`,
       monitor: inst.monitorPort,
       proc: undefined as unknown as Proc,
       async start() {
-        server.proc = spawnProc(bin, ['-c', conf, '-js', '-sd', inst.storeDir]);
+        server.proc = spawnProc(bin, ['-c', conf]);
+        unregister();
+        unregister = reloadsAuth(server.proc);
       },
     };
     return server;
@@ -525,7 +537,8 @@ export async function startNode(
   const argv = [...NODE_FLAGS, ...programArgs('actors/node/main', opts.compiled ?? false), '--name', name, ...(opts.args ?? [])];
   // On a test host: run inside its namespace, on its address, with /healthz reachable from here.
   const onHost = opts.host ? { SKIFF_NODE_ADDRESS: opts.host.address, SKIFF_STATUS_HOST: '0.0.0.0' } : {};
-  const env = { SKIFF_NATS_URL: url, PORT: String(port), SKIFF_NODE_DATA_DIR: dataDir, SKIFF_WATCH_HEARTBEAT_MS: '500', ...onHost, ...opts.env };
+  const identity = opts.env?.SKIFF_CREDENTIALS === undefined ? await identityEnv(url, 'node', name) : {};
+  const env = { SKIFF_NATS_URL: url, PORT: String(port), SKIFF_NODE_DATA_DIR: dataDir, SKIFF_WATCH_HEARTBEAT_MS: '500', ...identity, ...onHost, ...opts.env };
   const proc = opts.host
     ? spawnProc('ip', ['netns', 'exec', opts.host.netns, process.execPath, ...argv], { env })
     : spawnProc(process.execPath, argv, { env });

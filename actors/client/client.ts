@@ -9,6 +9,7 @@ import { kindInfo } from '../../protocol/kinds.ts';
 import { apiInstanceSubject, apiSubject, VERSION_RESOURCE } from '../../protocol/subjects.ts';
 import type { ServerVersion } from '../../protocol/version.ts';
 import { apiServers } from './apiservers.ts';
+import { connectionOrigin } from '../platform/nats.ts';
 import type { Binding, KubeObject, ObjectList, Pod } from '../../protocol/types.ts';
 import { startWatch, type WatchHandle, type WatchOptions, type WatchUpdate } from './watch.ts';
 
@@ -123,7 +124,12 @@ function resourceOf(obj: KubeObject): string {
 }
 
 export class ApiClient {
-  constructor(readonly nc: NatsConnection, readonly opts: ClientOptions) {}
+  readonly opts: ClientOptions;
+
+  /** Requests carry the connection's identity (its credentials) unless `opts.origin` names one. */
+  constructor(readonly nc: NatsConnection, opts: ClientOptions) {
+    this.opts = { ...opts, origin: opts.origin ?? connectionOrigin(nc) };
+  }
 
   /** The same connection, with every write fenced by the lease term a leader holds. */
   fenced(fence: Fence): ApiClient {

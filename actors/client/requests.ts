@@ -2,7 +2,8 @@
 // builds an Error (for its stack) for every call; at thousands of requests a second that was a
 // fifth of a busy process's CPU. Here replies come back on `<inbox>.<token>` to a single
 // subscription, and timeouts are found by one periodic sweep.
-import { createInbox, type Msg, type MsgHdrs, type NatsConnection } from 'nats';
+import { type Msg, type MsgHdrs, type NatsConnection } from 'nats';
+import { connectionInbox } from '../platform/nats.ts';
 import { REQUEST_SWEEP_MS } from '../../protocol/config.ts';
 import { onePerConnection } from '../platform/nats.ts';
 import { outboundFor, type Outbound } from './outbound.ts';
@@ -19,13 +20,14 @@ interface Pending {
 }
 
 export class RequestMux {
-  private readonly prefix = createInbox();
+  private readonly prefix: string;
   private readonly pending = new Map<string, Pending>();
   private next = 0;
   private readonly out: Outbound;
   private sweep?: NodeJS.Timeout;
 
   constructor(private readonly nc: NatsConnection) {
+    this.prefix = connectionInbox(nc);
     this.out = outboundFor(nc);
     nc.subscribe(`${this.prefix}.*`, {
       callback: (err, msg) => {

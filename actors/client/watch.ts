@@ -3,7 +3,8 @@
 // we saw, and a `Gone` (that version has left the watch cache) makes us relist. Either way the
 // caller sees every change, and a relist is framed by RESYNC ... SYNCED so that a cache can drop
 // what no longer exists: a delete is never missed.
-import { createInbox, type Msg, type Subscription } from 'nats';
+import { type Msg, type Subscription } from 'nats';
+import { connectionInbox } from '../platform/nats.ts';
 import { decode, encode } from '../../protocol/codec.ts';
 import { WATCH_DEADLINE_CHECK_MIN_MS, WATCH_RETRY_MS } from '../../protocol/config.ts';
 import { Gone } from '../../protocol/errors.ts';
@@ -125,7 +126,7 @@ export function startWatch(client: ApiClient, resource: string, opts: WatchOptio
     const gen = ++generation;
     expectSeq = 1;
     lastHeard = Date.now();
-    const deliver = opts.inbox ? opts.inbox() : createInbox();
+    const deliver = opts.inbox ? opts.inbox() : connectionInbox(client.nc);
     sub = client.nc.subscribe(deliver, { callback: (err, msg) => { if (!err) onMessage(gen, msg); } });
     const initial = lastRv === undefined;
     listing = initial;

@@ -1,9 +1,10 @@
 // Connecting to NATS: actors reconnect forever; the CLI fails fast with a sentence a user can act on.
-import { connect, type NatsConnection } from 'nats';
+import { connect, createInbox, nkeyAuthenticator, type NatsConnection } from 'nats';
 import { NATS_CONNECT_TIMEOUT_MS, NATS_PING_INTERVAL_MS, NATS_RECONNECT_WAIT_MS, STRANDED_AFTER_MS, STRANDED_PROBE_MS } from '../../protocol/config.ts';
-import { JS_STREAM_NAMES } from '../../protocol/subjects.ts';
+import { APISERVER_BEAT, inboxPrefix, JS_STREAM_NAMES } from '../../protocol/subjects.ts';
+import { credentialsOrigin, readCredentials, type Credentials } from './credentials.ts';
 import { createLogger, type Logger } from './log.ts';
-import { Unavailable } from '../../protocol/errors.ts';
+import { Unauthorized, Unavailable } from '../../protocol/errors.ts';
 
 export interface ConnectOptions {
   url: string;
@@ -13,12 +14,33 @@ export interface ConnectOptions {
   timeoutMs?: number;
   /** Try the servers in the order given (tests); by default they are shuffled, to spread the clients. */
   inOrder?: boolean;
+  /** A credentials file (platform/credentials.ts); default $SKIFF_CREDENTIALS, none: no authentication. */
+  credentials?: string;
+}
+
+/** Who each connection is on the cluster's subjects: its identity's origin token (none: a master, or no authentication). */
+const origins = new WeakMap<NatsConnection, string>();
+
+/** The token this connection puts last on its requests' subjects (protocol/identity.ts). */
+export function connectionOrigin(nc: NatsConnection): string | undefined {
+  return origins.get(nc);
+}
+
+/** A new inbox under this connection's own prefix: the only one its identity may read. */
+export function connectionInbox(nc: NatsConnection): string {
+  const origin = origins.get(nc);
+  return createInbox(origin ? inboxPrefix(origin) : undefined);
 }
 
 export async function connectNats(opts: ConnectOptions): Promise<NatsConnection> {
+  const file = opts.credentials ?? (process.env.SKIFF_CREDENTIALS || undefined);
+  const creds: Credentials | undefined = file ? readCredentials(file) : undefined;
+  const origin = creds && credentialsOrigin(creds);
   let nc: NatsConnection;
   try {
     nc = await connect({
+      ...(creds ? { authenticator: nkeyAuthenticator(new TextEncoder().encode(creds.seed)) } : {}),
+      ...(origin ? { inboxPrefix: inboxPrefix(origin) } : {}),
       servers: opts.url.split(','),
       name: opts.name,
       timeout: opts.timeoutMs ?? NATS_CONNECT_TIMEOUT_MS,
@@ -31,9 +53,20 @@ export async function connectNats(opts: ConnectOptions): Promise<NatsConnection>
       noAsyncTraces: true,
     });
   } catch (err) {
-    throw new Unavailable(`cannot reach the skiff cluster at ${opts.url} (${(err as Error).message}); start one with: skiff up`, { cause: err });
+    const message = (err as Error).message;
+    if (/authorization|authentication/i.test(message)) {
+      throw new Unauthorized(file
+        ? `the skiff cluster at ${opts.url} refused the credentials in ${file} (${message}): they may have been deleted; ask an admin for new ones (skiff auth create-user)`
+        : `the skiff cluster at ${opts.url} requires credentials: pass --credentials FILE or set SKIFF_CREDENTIALS (skiff up makes .skiff/auth/admin.creds)`, { cause: err });
+    }
+    throw new Unavailable(`cannot reach the skiff cluster at ${opts.url} (${message}); start one with: skiff up`, { cause: err });
   }
-  if (opts.persistent) leaveStrandedServer(nc, opts.url, createLogger({ component: 'nats-client', name: opts.name }));
+  if (origin) origins.set(nc, origin);
+  if (opts.persistent) {
+    // Only a master may ask JetStream; others take apiserver beats as the sign of a working side.
+    const probe = creds && creds.kind !== 'master' ? apiserverBeats(nc) : (timeoutMs: number) => jetStreamAnswers(nc, timeoutMs);
+    leaveStrandedServer(nc, opts.url, probe, createLogger({ component: 'nats-client', name: opts.name }));
+  }
   return nc;
 }
 
@@ -49,6 +82,16 @@ export function jetStreamAnswers(nc: NatsConnection, timeoutMs: number): Promise
   );
 }
 
+/**
+ * Whether an apiserver has beaten within the probe's time: for identities that may not ask
+ * JetStream. Masters on a cut-off server stop beating there once they have moved themselves.
+ */
+function apiserverBeats(nc: NatsConnection): (timeoutMs: number) => Promise<boolean> {
+  let last = Date.now();
+  nc.subscribe(APISERVER_BEAT, { callback: () => { last = Date.now(); } });
+  return async (timeoutMs) => Date.now() - last < timeoutMs;
+}
+
 /** Moves at once off a server just left and landed on again (the client's pool goes round), this many times in a row. */
 const QUICK_MOVES = 2;
 
@@ -59,7 +102,7 @@ const QUICK_MOVES = 2;
  * process checks jetStreamAnswers every STRANDED_PROBE_MS; with no answer for STRANDED_AFTER_MS
  * (longer than an election after a server's death), it moves to another server.
  */
-function leaveStrandedServer(nc: NatsConnection, url: string, log: Logger): void {
+function leaveStrandedServer(nc: NatsConnection, url: string, answers: (timeoutMs: number) => Promise<boolean>, log: Logger): void {
   let failingSince = 0;
   // The server last moved away from: landing on it again moves on at once, a few times, not
   // forever (a cluster without a quorum anywhere is not left in a hurry).
@@ -71,7 +114,7 @@ function leaveStrandedServer(nc: NatsConnection, url: string, log: Logger): void
     othersKnown ||= (nc.info?.connect_urls?.length ?? 0) > 1;
     if (nc.isClosed() || !othersKnown) return;
     const server = nc.getServer();
-    void jetStreamAnswers(nc, STRANDED_PROBE_MS).then((answers) => {
+    void answers(STRANDED_PROBE_MS).then((answers) => {
       if (answers) {
         failingSince = 0;
         movedFrom = undefined;
@@ -85,7 +128,7 @@ function leaveStrandedServer(nc: NatsConnection, url: string, log: Logger): void
       quickMoves = again ? quickMoves + 1 : 0;
       failingSince = 0;
       movedFrom = server;
-      log.warn('the NATS server has had no JetStream for too long (cut off from its cluster?); moving to another', { server });
+      log.warn("the NATS server has had no JetStream (or, for a node, no apiserver beats) for too long (cut off from its cluster?); moving to another", { server });
       nc.reconnect().catch(() => { /* closed meanwhile */ });
     });
   }, STRANDED_PROBE_MS);
