@@ -119,7 +119,9 @@ async function liveNames(c: Extract<Completion, { type: 'names' }>): Promise<str
   const { connectNats } = await import('../actors/platform/nats.ts');
   const { ApiClient } = await import('../actors/client/client.ts');
   const cfg = loadConfig();
-  const nc = await connectNats({ url: cfg.natsUrl, name: 'skiff completion', persistent: false, timeoutMs: cfg.completionTimeoutMs });
+  const { findCredentials } = await import('../actors/platform/credentials.ts');
+  const credentials = findCredentials(undefined, { localAdmin: true });
+  const nc = await connectNats({ url: cfg.natsUrl, name: 'skiff completion', persistent: false, timeoutMs: cfg.completionTimeoutMs, credentials });
   try {
     const list = await new ApiClient(nc, { timeoutMs: cfg.completionTimeoutMs, attemptTimeoutMs: cfg.completionTimeoutMs }).list(c.info.resource, { namespace: c.namespace });
     return [...new Set(list.items.map((o) => `${c.prefix}${o.metadata.name}`))];

@@ -18,7 +18,11 @@ ${VERBS.map((v) => `  ${v.name.padEnd(width)}  ${v.summary}`).join('\n')}
   ${'up'.padEnd(width)}  Run a local cluster (or any app) from a Procfile
 
 Run "skiff COMMAND --help" for a command's options.
-The cluster is reached over NATS at $SKIFF_NATS_URL (default nats://127.0.0.1:4222).`;
+The cluster is reached over NATS at $SKIFF_NATS_URL (default nats://127.0.0.1:4222).
+
+Global options (before or after the command):
+  --credentials FILE  who you are on the cluster; else $SKIFF_CREDENTIALS, else the
+                      local cluster's .skiff/auth/admin.creds (see: skiff auth --help)`;
 }
 
 // `skiff get pods | head` closes our stdout early; that is not an error.
@@ -27,7 +31,37 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   throw err;
 });
 
-export async function main(argv: string[]): Promise<number> {
+/**
+ * Takes the global --credentials FILE (or --credentials=FILE) out of the arguments, wherever it is,
+ * as kubectl's global flags may come before or after the verb.
+ */
+export function takeCredentialsFlag(argv: string[]): { credentials?: string; args: string[] } {
+  const args: string[] = [];
+  let credentials: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--') {
+      args.push(...argv.slice(i));
+      break;
+    }
+    if (a === '--credentials') {
+      credentials = argv[++i];
+      if (credentials === undefined) throw new UsageError('--credentials: give the file, e.g. --credentials .skiff/auth/viewer.creds');
+    } else if (a.startsWith('--credentials=')) credentials = a.slice('--credentials='.length);
+    else args.push(a);
+  }
+  return { credentials, args };
+}
+
+export async function main(argvWithGlobals: string[]): Promise<number> {
+  let argv: string[];
+  let credentialsFlag: string | undefined;
+  try {
+    ({ credentials: credentialsFlag, args: argv } = takeCredentialsFlag(argvWithGlobals));
+  } catch (err) {
+    console.error(`error: ${(err as Error).message}`);
+    return 2;
+  }
   const [name, ...rest] = argv;
   if (!name || name === '-h' || name === '--help' || name === 'help') {
     console.log(topHelp());
@@ -56,7 +90,12 @@ export async function main(argv: string[]): Promise<number> {
     }
     const cfg = loadConfig();
     // NATS and the API client are loaded on first use: --help and local commands never need them.
-    const nats = async () => (nc ??= await (await import('../actors/platform/nats.ts')).connectNats({ url: cfg.natsUrl, name: `skiff ${name}`, persistent: false }));
+    const nats = async () => {
+      if (nc) return nc;
+      const { findCredentials } = await import('../actors/platform/credentials.ts');
+      const credentials = findCredentials(credentialsFlag, { localAdmin: true });
+      return (nc = await (await import('../actors/platform/nats.ts')).connectNats({ url: cfg.natsUrl, name: `skiff ${name}`, persistent: false, credentials }));
+    };
     let client: ApiClient | undefined;
     const ctx: CliContext = {
       cfg,

@@ -1,7 +1,8 @@
 // Receiving a stream a kubelet sends (logs -f, exec): numbered messages on our own subject,
 // heartbeats answered so that the kubelet knows we are still there.
 import { ErrorCode, type NatsConnection, type NatsError } from 'nats';
-import { connectionInbox } from '../actors/platform/nats.ts';
+import { connectionInbox, connectionOrigin } from '../actors/platform/nats.ts';
+import { nodeSubject } from '../protocol/subjects.ts';
 import { decode, encode } from '../protocol/codec.ts';
 import { fromWire, Unavailable, type WireError } from '../protocol/errors.ts';
 
@@ -13,6 +14,11 @@ export interface StreamMessage {
   end?: boolean;
   reason?: string;
   error?: string;
+}
+
+/** A node's operation subject, carrying this connection's identity for the kubelet to authorize. */
+export function nodeOpSubject(nc: NatsConnection, node: string, op: string): string {
+  return nodeSubject(node, op, connectionOrigin(nc));
 }
 
 /** One request to a node; the reply itself, or what the error names. */

@@ -93,8 +93,8 @@ export function writeAuthorization(authDir: string): string {
  * What `skiff up` makes: an identity per master and node of the formation, `admin` and `viewer`,
  * and the config. Existing identities are kept, so credentials handed out stay valid.
  */
-export function prepareClusterAuth(authDir: string, formation: { masters: number; nodes: string[] }): string {
-  for (let i = 1; i <= formation.masters; i++) ensureIdentity(authDir, 'master', `master-${i}`);
+export function prepareClusterAuth(authDir: string, formation: { masters: string[]; nodes: string[] }): string {
+  for (const master of formation.masters) ensureIdentity(authDir, 'master', master);
   for (const node of formation.nodes) ensureIdentity(authDir, 'node', node);
   ensureIdentity(authDir, 'user', 'admin');
   ensureIdentity(authDir, 'user', 'viewer');

@@ -76,7 +76,7 @@ if (inst.routes.length > 0 && existsSync('.skiff/nats/jetstream') && !existsSync
 const confFile = join(storeDir, 'nats.conf');
 const authDir = defaultAuthDir(process.env);
 const authConf = join(authDir, AUTH_CONFIG);
-const auth: NatsAuth | undefined = existsSync(authConf)
+const auth: NatsAuth | undefined = process.env.SKIFF_AUTH !== 'off' && existsSync(authConf)
   ? { include: relative(dirname(resolve(confFile)), resolve(authConf)), routeUser: ROUTE_USER, routePassword: routeSecret(authDir) }
   : undefined;
 if (!auth) log.warn('no authorization config: anyone who reaches this server owns the cluster (skiff up makes one; see skiff auth --help)', { expected: authConf });

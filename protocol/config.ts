@@ -100,6 +100,8 @@ export interface Config {
   kvFeedRetryMs: number;
   /** Where NodePort services get their node ports, as Kubernetes' --service-node-port-range. */
   nodePortRange: string;
+  /** Apiserver: the audit log, one JSON line per write, refusal and exec; empty: none. */
+  auditLog: string;
   /** Node lifecycle: a node whose lease is late but which gossip still hears is evicted only after this. */
   nodeEvictionGraceMs: number;
   /** Gossip (SWIM): each member probes one other per period. */
@@ -184,6 +186,7 @@ const defaults: Config = {
   namespaceSweepMs: 5000,
   kvFeedRetryMs: 1000,
   nodePortRange: '30000-32767',
+  auditLog: '.skiff/audit.log',
   nodeEvictionGraceMs: 30_000,
   gossipPeriodMs: 500,
   gossipProbeTimeoutMs: 200,
@@ -258,6 +261,7 @@ const envNames: Record<keyof Config, string> = {
   namespaceSweepMs: 'SKIFF_NAMESPACE_SWEEP_MS',
   kvFeedRetryMs: 'SKIFF_KV_FEED_RETRY_MS',
   nodePortRange: 'SKIFF_NODE_PORT_RANGE',
+  auditLog: 'SKIFF_AUDIT_LOG',
   nodeEvictionGraceMs: 'SKIFF_NODE_EVICTION_GRACE_MS',
   gossipPeriodMs: 'SKIFF_GOSSIP_PERIOD_MS',
   gossipProbeTimeoutMs: 'SKIFF_GOSSIP_PROBE_TIMEOUT_MS',
@@ -316,6 +320,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
 
 /** client/requests.ts: how often a connection's request mux looks for requests past their deadline, the grain of every request timeout. */
 export const REQUEST_SWEEP_MS = 25;
+/** apiserver/authorizer.ts: audit lines are written this long after the first of a batch. */
+export const AUDIT_FLUSH_MS = 200;
 /** infra/nats.ts: how often a server looks for a changed authorization (skiff auth), then reloads. */
 export const AUTH_RELOAD_POLL_MS = 250;
 /** client/client.ts: each attempt of an apiserver request gets at least this long, unless the request's timeout or attemptTimeoutMs is shorter. */

@@ -44,3 +44,23 @@ export function identityNameProblem(name: string): string | undefined {
   }
   return undefined;
 }
+
+/**
+ * A question to the apiserver (`skiff.api.accessreviews.create`), as Kubernetes'
+ * SubjectAccessReview: may this user do this? Kubelets ask it before logs and exec, `skiff auth
+ * can-i` for its user.
+ */
+export interface AccessReview {
+  user: string;
+  verb: string;
+  /** With its subresource: `pods/exec`, `pods/log`. */
+  resource: string;
+  namespace?: string;
+  name?: string;
+}
+
+export interface AccessReviewResult {
+  allowed: boolean;
+  /** The binding that allows it, or why nothing does. */
+  reason: string;
+}

@@ -155,7 +155,7 @@ const metricTarget = obj(
 
 export interface KindInfo {
   kind: string;
-  apiVersion: 'v1' | 'apps/v1' | 'autoscaling/v2';
+  apiVersion: 'v1' | 'apps/v1' | 'autoscaling/v2' | 'rbac.authorization.k8s.io/v1';
   /** Other apiVersions accepted on input and rewritten to apiVersion (Kubernetes' own group for Lease). */
   apiVersionAliases?: string[];
   /** Plural, lower case: the name in subjects, buckets and `skiff get`. */
@@ -331,7 +331,31 @@ export const KINDS: KindInfo[] = [
     },
     required: { involvedObject: '' },
   }),
+  ...rbacKinds(),
 ];
+
+/** Kubernetes' RBAC objects: who may do what (actors/apiserver/authorize.ts reads them). */
+function rbacKinds(): KindInfo[] {
+  const rule = obj(
+    { apiGroups: arr(str()), resources: arr(str()), verbs: arr(str()), resourceNames: arr(str()) },
+    { resources: 'the resources the rule covers, e.g. [pods] or [*]', verbs: 'e.g. [get, list, watch] or [*]' },
+  );
+  const roleRef = obj({ apiGroup: str(), kind: str(['Role', 'ClusterRole']), name: str() }, { kind: '', name: '' });
+  const subject = obj({ kind: str(['User']), name: str(), apiGroup: str(), namespace: str() }, { kind: 'User', name: 'the user' });
+  const rbac = { apiVersion: 'rbac.authorization.k8s.io/v1' as const, hasStatus: false, specFields: [], statusOnCreate: false, nameRule: 'subdomain' as const };
+  return [
+    info({ ...rbac, kind: 'ClusterRole', resource: 'clusterroles', singular: 'clusterrole', shortNames: [], namespaced: false, body: { rules: arr(rule) } }),
+    info({ ...rbac, kind: 'Role', resource: 'roles', singular: 'role', shortNames: [], namespaced: true, body: { rules: arr(rule) } }),
+    info({
+      ...rbac, kind: 'ClusterRoleBinding', resource: 'clusterrolebindings', singular: 'clusterrolebinding', shortNames: [], namespaced: false,
+      body: { roleRef, subjects: arr(subject) }, required: { roleRef: '' },
+    }),
+    info({
+      ...rbac, kind: 'RoleBinding', resource: 'rolebindings', singular: 'rolebinding', shortNames: [], namespaced: true,
+      body: { roleRef, subjects: arr(subject) }, required: { roleRef: '' },
+    }),
+  ];
+}
 
 const byKind = new Map(KINDS.map((k) => [k.kind, k]));
 const byName = new Map<string, KindInfo>();

@@ -13,6 +13,9 @@ export function apiSubject(resource: string, verb: string, origin?: string): str
 /** `skiff.api.version.get`: the apiserver's build and protocol (not a kind; see protocol/version.ts). */
 export const VERSION_RESOURCE = 'version';
 
+/** `skiff.api.accessreviews.create`: may a user do something (not a kind; protocol/identity.ts AccessReview). */
+export const ACCESS_REVIEW_RESOURCE = 'accessreviews';
+
 /** What the apiserver queue group subscribes to. */
 export const API_WILDCARD = `${API}.>`;
 export const APISERVER_QUEUE = 'apiserver';

@@ -429,3 +429,31 @@ export interface ObjectList<T extends KubeObject = KubeObject> {
 /** A gossip member's state, as SWIM (with Lifeguard) has it; the node lifecycle controller weighs it. */
 export type MemberState = 'alive' | 'suspect' | 'dead' | 'left';
 export type MemberRole = 'master' | 'node';
+
+/** An RBAC rule: the verbs allowed on the resources (`pods`, `pods/log`, `*`) of the API groups. */
+export interface PolicyRule {
+  apiGroups?: string[];
+  resources?: string[];
+  verbs?: string[];
+  resourceNames?: string[];
+}
+
+export interface ClusterRole extends KubeObject {
+  rules?: PolicyRule[];
+}
+
+export type Role = ClusterRole;
+
+export interface RoleSubject {
+  kind: 'User';
+  name: string;
+  apiGroup?: string;
+  namespace?: string;
+}
+
+export interface RoleBinding extends KubeObject {
+  roleRef: { apiGroup?: string; kind: 'Role' | 'ClusterRole'; name: string };
+  subjects?: RoleSubject[];
+}
+
+export type ClusterRoleBinding = RoleBinding;

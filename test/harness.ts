@@ -339,7 +339,7 @@ export async function startNatsCluster(size = 3): Promise<NatsCluster> {
 }
 
 export function testConfig(url: string, overrides: Partial<Config> = {}): Config {
-  return loadConfig({}, { natsUrl: url, kvStorage: 'memory', watchHeartbeatMs: 500, ...overrides });
+  return loadConfig({}, { natsUrl: url, kvStorage: 'memory', watchHeartbeatMs: 500, auditLog: '', ...overrides });
 }
 
 export interface InProcessApiserver {

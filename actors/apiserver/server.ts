@@ -9,14 +9,17 @@ import type { Config } from '../../protocol/config.ts';
 import { DEFAULT_NAMESPACE, NODE_LEASE_NAMESPACE, SYSTEM_NAMESPACE } from '../../protocol/defaults.ts';
 import { AlreadyExists, BadRequest, Invalid, Timeout, toWire } from '../../protocol/errors.ts';
 import { KINDS, kindByResource, kindInfo, type KindInfo } from '../../protocol/kinds.ts';
-import { API_WILDCARD, APISERVER_BEAT, APISERVER_BEAT_MS, APISERVER_QUEUE, apiInstanceWildcard, kvBucket, parseApiSubject, VERSION_RESOURCE } from '../../protocol/subjects.ts';
+import { ACCESS_REVIEW_RESOURCE, API_WILDCARD, APISERVER_BEAT, APISERVER_BEAT_MS, APISERVER_QUEUE, apiInstanceWildcard, kvBucket, parseApiSubject, VERSION_RESOURCE } from '../../protocol/subjects.ts';
 import { PROTOCOL_VERSION, SKIFF_VERSION, type ServerVersion } from '../../protocol/version.ts';
 import type { Logger } from '../platform/log.ts';
 import { AdmissionChain, namespaceLifecycle, type AdmissionPlugin } from './admission.ts';
 import { parsePortRange, servicePortAllocator } from './node-ports.ts';
-import type { Service } from '../../protocol/types.ts';
+import type { KubeObject, RoleBinding, Service } from '../../protocol/types.ts';
+import { builtinClusterRoles } from './authorize.ts';
 import { deleteObject, sweepTerminatingNamespaces } from './deletion.ts';
 import { KvFeed } from './kv-feed.ts';
+import { AuditLog, Authorizer } from './authorizer.ts';
+import { requesterOf } from '../../protocol/identity.ts';
 import { Store } from './store.ts';
 import { outboundFor, type Outbound } from '../client/outbound.ts';
 import { cacheOf, getNamespaceForAdmission, optionalString, parseFilter, requiredString, returnsObject, type ApiContext, type ApiRequest } from './request.ts';
@@ -38,6 +41,12 @@ function responseOf(result: ObjectResult | Record<string, unknown>, object: bool
   }
   if (stored) return encodeWithStoredObject(stored.bytes, String(stored.revision));
   return encode('response', result as Record<string, unknown>);
+}
+
+/** The version a verb's result is at, for the audit log. */
+function resourceVersionOf(result: ObjectResult | Record<string, unknown>): string | undefined {
+  const { stored, object } = result as ObjectResult;
+  return stored ? String(stored.revision) : object?.metadata?.resourceVersion;
 }
 
 const VERBS: Record<string, Verb> = {
@@ -62,6 +71,7 @@ export interface ApiServerOptions {
 
 export class ApiServer {
   ctx?: ApiContext;
+  authorizer?: Authorizer;
   /** This apiserver's own subject token (see serveRequests). */
   readonly instance = nuid.next();
   private readonly streams: WatchStreams;
@@ -112,6 +122,7 @@ export class ApiServer {
       store, caches, cfg, now: () => new Date(), admission: undefined as unknown as AdmissionChain,
       onFence: (fence, accepted) => this.fenced.inc({ lease: fence.lease, holder: fence.holder, result: accepted ? 'accepted' : 'stale' }),
     };
+    this.authorizer = new Authorizer(ctx, new AuditLog(cfg.auditLog, (err) => this.opts.log.warn('cannot write the audit log', { file: cfg.auditLog, err: err.message })));
     ctx.admission = new AdmissionChain({ getNamespace: (name) => getNamespaceForAdmission(ctx, name) }, [
       namespaceLifecycle,
       servicePortAllocator(parsePortRange(cfg.nodePortRange), () => cacheOf(ctx, kindInfo('Service')!).list({ labels: [], fields: [] }) as Service[], store),
@@ -177,17 +188,28 @@ export class ApiServer {
     };
   }
 
-  /** Creates the namespaces every cluster has. */
+  /**
+   * Creates what every cluster has: its namespaces, the admin, edit and view ClusterRoles, and
+   * the bindings of the `admin` and `viewer` users skiff up makes credentials for.
+   */
   async bootstrap(): Promise<void> {
     const ctx = this.ctx!;
-    const ns = kindInfo('Namespace')!;
-    for (const name of [DEFAULT_NAMESPACE, SYSTEM_NAMESPACE, NODE_LEASE_NAMESPACE]) {
+    const ensure = async (obj: KubeObject) => {
       try {
-        await createObject(ctx, ns, { object: { apiVersion: 'v1', kind: 'Namespace', metadata: { name } } });
-        this.opts.log.info('created namespace', { namespace: name });
+        await createObject(ctx, kindInfo(obj.kind)!, { object: obj });
+        this.opts.log.info('created', { kind: obj.kind, name: obj.metadata.name });
       } catch (err) {
         if (!(err instanceof AlreadyExists)) throw err;
       }
+    };
+    for (const name of [DEFAULT_NAMESPACE, SYSTEM_NAMESPACE, NODE_LEASE_NAMESPACE]) await ensure({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
+    for (const role of builtinClusterRoles(KINDS)) await ensure(role);
+    for (const [user, role] of [['admin', 'admin'], ['viewer', 'view']]) {
+      const binding: RoleBinding = {
+        apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: `skiff-${user}` },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role }, subjects: [{ kind: 'User', name: user }],
+      };
+      await ensure(binding);
     }
   }
 
@@ -246,6 +268,12 @@ export class ApiServer {
         this.respond(msg, encode('response', { version: this.version() }));
         return;
       }
+      if (parsed.resource === ACCESS_REVIEW_RESOURCE) {
+        const env = decode(msg.data);
+        const result = await this.authorizer!.review(requesterOf(parsed.origin), (env as { review?: unknown }).review);
+        this.respond(msg, encode('response', { result }));
+        return;
+      }
       const info = kindByResource(parsed.resource);
       if (!info) {
         throw new Invalid('request', [{ path: 'kind', message: `the server does not serve ${JSON.stringify(parsed.resource)} (see: skiff api-resources)` }]);
@@ -260,13 +288,17 @@ export class ApiServer {
         this.expired.inc();
         throw new Timeout(`request arrived after its deadline (${Date.now() - req.deadline} ms late); not carried out`);
       }
+      const requester = requesterOf(parsed.origin);
+      const fn = VERBS[parsed.verb];
+      if (!fn && parsed.verb !== 'watch') throw new BadRequest(`unknown verb ${JSON.stringify(parsed.verb)} (supported: ${[...Object.keys(VERBS), 'watch'].join(', ')})`);
+      await this.authorizer!.check(requester, parsed.verb, info, req);
       if (parsed.verb === 'watch') {
         this.startWatch(info, req, msg);
       } else {
-        const fn = VERBS[parsed.verb];
-        if (!fn) throw new BadRequest(`unknown verb ${JSON.stringify(parsed.verb)} (supported: ${[...Object.keys(VERBS), 'watch'].join(', ')})`);
         const object = returnsObject(req);
-        this.respond(msg, responseOf(await fn(this.ctx!, info, req), object));
+        const result = await fn(this.ctx!, info, req);
+        this.authorizer!.done(requester, parsed.verb, info, req, resourceVersionOf(result));
+        this.respond(msg, responseOf(result, object));
       }
     } catch (err) {
       const wire = toWire(err);

@@ -6,7 +6,8 @@ import { READ_HEDGE_MS, REQUEST_MIN_ATTEMPT_MS, REQUEST_RETRY_PAUSE_MS } from '.
 import { decode, encode } from '../../protocol/codec.ts';
 import { fromWire, Timeout, Unavailable, type WireError } from '../../protocol/errors.ts';
 import { kindInfo } from '../../protocol/kinds.ts';
-import { apiInstanceSubject, apiSubject, VERSION_RESOURCE } from '../../protocol/subjects.ts';
+import { ACCESS_REVIEW_RESOURCE, apiInstanceSubject, apiSubject, VERSION_RESOURCE } from '../../protocol/subjects.ts';
+import type { AccessReview, AccessReviewResult } from '../../protocol/identity.ts';
 import type { ServerVersion } from '../../protocol/version.ts';
 import { apiServers } from './apiservers.ts';
 import { connectionOrigin } from '../platform/nats.ts';
@@ -194,6 +195,11 @@ export class ApiClient {
       if (msg.type === 'error') throw fromWire(msg.error as WireError);
       return msg;
     }
+  }
+
+  /** Whether a user may do something (the kubelet before logs and exec; skiff auth can-i). */
+  async reviewAccess(review: AccessReview): Promise<AccessReviewResult> {
+    return (await this.call(ACCESS_REVIEW_RESOURCE, 'create', { review })).result as AccessReviewResult;
   }
 
   /** The answering apiserver's build and protocol version. */

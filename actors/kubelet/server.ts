@@ -4,8 +4,9 @@
 // one, the caller has gone and the stream ends (a followed log stops; an exec'd command is killed).
 import { ErrorCode, type Msg, type NatsConnection, type NatsError } from 'nats';
 import { decode, encode } from '../../protocol/codec.ts';
-import { BadRequest, NotFound, toWire } from '../../protocol/errors.ts';
-import { nodeSubject } from '../../protocol/subjects.ts';
+import { BadRequest, Forbidden, NotFound, toWire } from '../../protocol/errors.ts';
+import { describeRequester, requesterOf } from '../../protocol/identity.ts';
+import { nodeOpSubjects, nodeSubjectOrigin } from '../../protocol/subjects.ts';
 import type { Container } from '../../protocol/types.ts';
 import type { Logger } from '../platform/log.ts';
 import type { Kubelet, RunningPod } from './kubelet.ts';
@@ -141,18 +142,32 @@ export function serveNode(nc: NatsConnection, kubelet: Kubelet, pods: PodLookup,
       .finally(() => stream.close());
   };
 
-  const handle = (fn: (m: Msg) => void) => (err: Error | null, msg: Msg) => {
+  // A user's request is run only once the apiserver says the user may (the request's subject ends
+  // in the user's token, which only that user may publish; none: a master's, or no authentication).
+  const authorize = async (msg: Msg, access: { verb: string; resource: string }) => {
+    const requester = requesterOf(nodeSubjectOrigin(msg.subject));
+    if (requester.kind !== 'user') return;
+    const req = decode(msg.data) as { namespace?: unknown; name?: unknown };
+    const namespace = typeof req.namespace === 'string' ? req.namespace : undefined;
+    const name = typeof req.name === 'string' ? req.name : undefined;
+    const d = await kubelet.deps.client.reviewAccess({ user: requester.name, ...access, namespace, name });
+    if (!d.allowed) throw new Forbidden(`${describeRequester(requester)} may not ${access.verb} ${access.resource}${name ? ` ${JSON.stringify(name)}` : ''}${namespace ? ` in namespace ${JSON.stringify(namespace)}` : ''}: ${d.reason}`);
+  };
+  const handle = (fn: (m: Msg) => void, access: { verb: string; resource: string }) => async (err: Error | null, msg: Msg) => {
     if (err) return;
     try {
+      await authorize(msg, access);
       fn(msg);
     } catch (e) {
       if (toWire(e).code >= 500) log.error('node request failed', { subject: msg.subject, err: e });
       msg.respond(encode('error', { error: toWire(e) }));
     }
   };
+  const serve = (op: string, fn: (m: Msg) => void, access: { verb: string; resource: string }) =>
+    nodeOpSubjects(kubelet.name, op).map((subject) => nc.subscribe(subject, { callback: handle(fn, access) }));
   const subs = [
-    nc.subscribe(nodeSubject(kubelet.name, 'logs'), { callback: handle(logs) }),
-    nc.subscribe(nodeSubject(kubelet.name, 'exec'), { callback: handle(exec) }),
+    ...serve('logs', logs, { verb: 'get', resource: 'pods/log' }),
+    ...serve('exec', exec, { verb: 'create', resource: 'pods/exec' }),
   ];
   return () => subs.forEach((s) => s.unsubscribe());
 }

@@ -14,6 +14,7 @@ import { Membership } from '../membership/index.ts';
 import { createLogger } from '../platform/log.ts';
 import { createRegistry, startStatusServer } from '../platform/metrics.ts';
 import { connectNats } from '../platform/nats.ts';
+import { ownCredentials } from '../platform/credentials.ts';
 import { exitOnFailure, instanceName, onShutdown, statusPort } from '../platform/process.ts';
 import { startProfiling } from '../platform/profile.ts';
 import { Scheduler, schedulerMetrics } from '../scheduler/index.ts';
@@ -27,7 +28,7 @@ const log = createLogger({ component: 'master', instance: name });
 const cfg = loadConfig();
 const registry = createRegistry({ component: 'master', node: name });
 
-const nc = await connectNats({ url: cfg.natsUrl, name, persistent: true });
+const nc = await connectNats({ url: cfg.natsUrl, name, persistent: true, credentials: ownCredentials(name) });
 log.info('connected to NATS', { url: cfg.natsUrl });
 const apiserver = components.has('apiserver') ? new ApiServer({ nc, cfg, log: log.child({ actor: 'apiserver' }), registry }) : undefined;
 const membership = new Membership({ nc, name, role: 'master', cfg, log: log.child({ actor: 'membership' }), registry });

@@ -13,6 +13,8 @@ import { createLogger } from '../platform/log.ts';
 import { Membership } from '../membership/index.ts';
 import { createRegistry, startStatusServer } from '../platform/metrics.ts';
 import { connectNats } from '../platform/nats.ts';
+import { ownCredentials } from '../platform/credentials.ts';
+import { nodeNameProblem } from '../../protocol/identity.ts';
 import { exitOnFailure, instanceName, onShutdown, statusPort } from '../platform/process.ts';
 import { startProfiling } from '../platform/profile.ts';
 import { nodeMachine } from './node.machine.ts';
@@ -55,6 +57,11 @@ if (args.values.help) {
 }
 
 const name = args.values.name ?? instanceName('node');
+const badName = nodeNameProblem(name);
+if (badName) {
+  console.error(`error: --name ${name}: ${badName}`);
+  process.exit(2);
+}
 // Nodes of a local cluster share one host: each gets a loopback address of its own, where its
 // kube-proxy listens for every service port.
 const numbered = /-(\d+)$/.exec(name);
@@ -113,7 +120,7 @@ stop = async () => {
 };
 
 const registry = createRegistry({ component: 'node', node: name });
-const nc = await connectNats({ url: cfg.natsUrl, name, persistent: true });
+const nc = await connectNats({ url: cfg.natsUrl, name, persistent: true, credentials: ownCredentials(name) });
 // Stopped while connecting: the early stop is under way and ends the process; the kubelet must
 // not start and adopt the containers it is stopping.
 if (stoppingEarly) await new Promise(() => {});

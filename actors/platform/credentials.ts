@@ -52,6 +52,17 @@ export function readCredentials(file: string): Credentials {
 }
 
 /**
+ * A master's or node's credentials: $SKIFF_CREDENTIALS, else its own file in the auth directory
+ * (skiff up makes one per instance, named as the instance), else none (no authentication). So
+ * the Procfile's plain commands work under any runner.
+ */
+export function ownCredentials(name: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (env.SKIFF_CREDENTIALS) return env.SKIFF_CREDENTIALS;
+  const file = credentialsPath(defaultAuthDir(env), name);
+  return existsSync(file) ? file : undefined;
+}
+
+/**
  * Where a process finds its credentials, as kubectl finds a kubeconfig: the file it was given
  * (--credentials), else $SKIFF_CREDENTIALS, else (for the CLI) the local cluster's admin file;
  * undefined when there is none (a cluster without authentication).

@@ -1,6 +1,6 @@
 // skiff apply: create what is missing and bring the rest in line with the manifests. Every
 // document is checked, locally and then by a server dry run, before anything is written.
-import { Invalid, NotFound, SkiffError, formatFieldError } from '../../protocol/errors.ts';
+import { Forbidden, Invalid, NotFound, SkiffError, formatFieldError } from '../../protocol/errors.ts';
 import { kindInfo, type KindInfo } from '../../protocol/kinds.ts';
 import { applyPatch, deepEqual } from '../../protocol/merge-patch.ts';
 import { validateObject } from '../../protocol/validate.ts';
@@ -93,6 +93,7 @@ export async function applyOne(client: ApiClient, p: Prepared, opts: { dryRun: b
 
 function serverError(err: unknown): string {
   if (err instanceof Invalid) return err.fields.map(formatFieldError).join('; ');
+  if (err instanceof Forbidden) return `Forbidden: ${err.message}`;
   if (err instanceof SkiffError) return `${err.message}`;
   throw err;
 }

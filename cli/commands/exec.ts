@@ -1,7 +1,6 @@
 // skiff exec: run a command in a container's working directory and environment, on its node.
-import { nodeSubject } from '../../protocol/subjects.ts';
 import { NAMESPACE_OPTIONS, stringOption, UsageError, type Command } from '../command.ts';
-import { receiveStream } from '../stream.ts';
+import { nodeOpSubject, receiveStream } from '../stream.ts';
 import { podAndNode } from './logs.ts';
 
 export const execCommand: Command = {
@@ -25,7 +24,8 @@ Standard input is not passed on.`,
     const namespace = stringOption(values, 'namespace') ?? 'default';
     const { pod, node } = await podAndNode(ctx, podWord, namespace);
     let exit = 1;
-    await receiveStream(await ctx.nats(), nodeSubject(node, 'exec'), {
+    const nc = await ctx.nats();
+    await receiveStream(nc, nodeOpSubject(nc, node, 'exec'), {
       namespace, name: pod.metadata.name, container: stringOption(values, 'container'), command,
     }, ctx.cfg.requestTimeoutMs, (m) => {
       if (m.data) (m.stream === 'stderr' ? process.stderr : process.stdout).write(m.data);

@@ -2,9 +2,8 @@
 import type { Deployment, Pod, ReplicaSet } from '../../protocol/types.ts';
 import { resolveResource } from '../../protocol/kinds.ts';
 import { formatSelector, fromLabelSelector } from '../../protocol/selector.ts';
-import { nodeSubject } from '../../protocol/subjects.ts';
 import { NAMESPACE_OPTIONS, stringOption, UsageError, type CliContext, type Command } from '../command.ts';
-import { nodeRequest, receiveStream } from '../stream.ts';
+import { nodeOpSubject, nodeRequest, receiveStream } from '../stream.ts';
 
 /** A running pod of a Deployment or ReplicaSet (`deployment/web`), as kubectl picks one. */
 async function podOf(ctx: CliContext, kind: string, name: string, namespace: string): Promise<Pod> {
@@ -62,11 +61,11 @@ Options:
     const body = { namespace, name: pod.metadata.name, container: stringOption(values, 'container'), previous: values.previous === true, tail, follow: values.follow === true };
     const nc = await ctx.nats();
     if (!body.follow) {
-      const reply = await nodeRequest(nc, nodeSubject(node, 'logs'), body, ctx.cfg.requestTimeoutMs);
+      const reply = await nodeRequest(nc, nodeOpSubject(nc, node, 'logs'), body, ctx.cfg.requestTimeoutMs);
       process.stdout.write(reply.data as Uint8Array);
       return 0;
     }
-    await receiveStream(nc, nodeSubject(node, 'logs'), body, ctx.cfg.requestTimeoutMs, (m) => {
+    await receiveStream(nc, nodeOpSubject(nc, node, 'logs'), body, ctx.cfg.requestTimeoutMs, (m) => {
       if (m.data) process.stdout.write(m.data);
       return !m.end;
     }, ctx.interrupted);

@@ -1,9 +1,11 @@
 // `skiff up`: the project's own Procfile runner. This file reads the command line and the files;
 // runner.ts supervises the processes.
 import { readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { clientUrls } from '../../infra/nats-cluster.ts';
+import { prepareClusterAuth } from '../../infra/auth.ts';
+import { defaultAuthDir } from '../../actors/platform/credentials.ts';
 import { loadConfig, type Config } from '../../protocol/config.ts';
 import {
   parseDotenv, parseFormation, parseNameList, parseProcfile, planInstances, MAX_PORT, PORT_STRIDE,
@@ -22,6 +24,7 @@ export const UP_OPTIONS = {
   ready: { type: 'string' },
   'ready-timeout': { type: 'string' },
   'no-restart': { type: 'boolean' },
+  insecure: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -46,6 +49,7 @@ Options:
       --ready-timeout SECONDS
                              how long to wait for them (default ${cfg.readyTimeoutMs / 1000})
       --no-restart           leave crashed processes stopped
+      --insecure             no authentication: anyone who reaches NATS owns the cluster
   -h, --help                 show this help
 
 Each process runs as /bin/sh -c COMMAND in its own process group, with the environment, then
@@ -59,6 +63,12 @@ SKIFF_NATS_PORT + N − 1 (4222, 4223, ...), its monitor 8222 + N − 1 and its 
 6222 + N − 1, and every process is given SKIFF_NATS_URL listing them all (unless it is set). The
 store then keeps a copy of everything on each of up to three servers (SKIFF_KV_REPLICAS), so one
 server's death loses nothing and stops writes only while JetStream elects new leaders.
+
+Authentication (unless --insecure), when the Procfile runs nats: before starting, skiff up makes
+an nkey identity per master and node of the formation, and the users admin and viewer, as files
+(mode 0600) in .skiff/auth (SKIFF_AUTH_DIR), and the nats-servers' authorization from them. Each
+process presents its own (.skiff/auth/<its name>.creds); skiff commands run here use admin.creds.
+Existing identities are kept. More users: skiff auth create-user NAME --role ROLE.
 
 A process that exits non-zero or by a signal is restarted after ${seconds(cfg.restartBackoffInitialMs)}, then twice as long each
 time up to ${seconds(cfg.restartBackoffMaxMs)}; the delay resets once it has run ${seconds(cfg.restartBackoffResetMs)}. Exit code 0 means finished
@@ -122,12 +132,24 @@ export async function runUp(argv: string[]): Promise<number> {
     }
 
     const env = natsClusterEnv({ ...process.env, ...dotenv }, running.has('nats') ? formation.nats ?? 0 : 0);
+    const notes: string[] = [];
+    if (running.has('nats') && !values.insecure) {
+      // Every instance of the formation, named as it names itself (PS=node.2: node-2).
+      const named = (p: string) => instances.filter((i) => i.process === p).map((i) => `${i.process}-${i.number}`);
+      const authDir = resolve(dirname(procfilePath), defaultAuthDir(env));
+      prepareClusterAuth(authDir, { masters: named('master'), nodes: named('node') });
+      notes.push(`credentials in ${relative(process.cwd(), authDir) || '.'}: skiff commands run here are admin; others: --credentials ${join(relative(process.cwd(), authDir), 'viewer.creds')}`);
+      // A credentials file from the environment names someone of another cluster.
+      delete env.SKIFF_CREDENTIALS;
+    } else if (values.insecure) {
+      env.SKIFF_AUTH = 'off';
+    }
     return exitCode(await runProcesses({
       dir: dirname(procfilePath),
       instances,
       readyFirst,
       env,
-      notes: env.SKIFF_NATS_CLUSTER_SIZE ? [`${env.SKIFF_NATS_CLUSTER_SIZE} nats-servers form one cluster; for skiff commands elsewhere: export SKIFF_NATS_URL=${env.SKIFF_NATS_URL}`] : [],
+      notes: [...notes, ...(env.SKIFF_NATS_CLUSTER_SIZE ? [`${env.SKIFF_NATS_CLUSTER_SIZE} nats-servers form one cluster; for skiff commands elsewhere: export SKIFF_NATS_URL=${env.SKIFF_NATS_URL}`] : [])],
       restart: !values['no-restart'],
       backoff: { initialMs: cfg.restartBackoffInitialMs, maxMs: cfg.restartBackoffMaxMs, resetAfterMs: cfg.restartBackoffResetMs },
       stopTimeoutMs,

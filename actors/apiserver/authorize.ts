@@ -1,0 +1,140 @@
+// Who may do what: pure decisions. A request's requester is the last token of its subject
+// (protocol/identity.ts), which nats-server lets only that identity publish. Masters may do
+// everything; a node is held to NodeRestriction; a user to the RBAC objects bound to them.
+import { NODE_LEASE_NAMESPACE } from '../../protocol/defaults.ts';
+import type { KindInfo } from '../../protocol/kinds.ts';
+import type { ClusterRole, PolicyRule, RoleBinding } from '../../protocol/types.ts';
+
+/** One request as RBAC sees it: `update` on `pods/status`, `create` on `pods/exec`. */
+export interface Access {
+  verb: string;
+  /** The resource, with its subresource after a slash. */
+  resource: string;
+  /** The API group ('' for the core group). */
+  group: string;
+  namespace?: string;
+  name?: string;
+}
+
+const READS = new Set(['get', 'list', 'watch']);
+
+/** The RBAC verb and resource of an API request verb. */
+export function accessOf(info: KindInfo, verb: string, opts: { namespace?: string; name?: string; subresource?: string }): Access {
+  const group = info.apiVersion.includes('/') ? info.apiVersion.split('/')[0] : '';
+  const base = { group, namespace: info.namespaced ? opts.namespace : undefined, name: opts.name };
+  if (verb === 'status') return { ...base, verb: 'update', resource: `${info.resource}/status` };
+  if (verb === 'bind') return { ...base, verb: 'create', resource: `${info.resource}/binding` };
+  if (verb === 'patch' && opts.subresource) return { ...base, verb: 'patch', resource: `${info.resource}/${opts.subresource}` };
+  return { ...base, verb, resource: info.resource };
+}
+
+/** `delete pods "web-1" in namespace "default"`: for Forbidden messages and the audit log. */
+export function describeAccess(a: Access): string {
+  const what = a.name ? `${a.resource} ${JSON.stringify(a.name)}` : a.resource;
+  return `${a.verb} ${what}${a.namespace ? ` in namespace ${JSON.stringify(a.namespace)}` : ''}`;
+}
+
+// ---- NodeRestriction ----
+
+/** What NodeRestriction needs to know of the object a node's request touches. */
+export interface NodeFacts {
+  /** The node the pod is bound to (pods only). */
+  podNode?: string;
+  /** The pod is being deleted (pods only). */
+  podTerminating?: boolean;
+  /** The top-level fields a merge patch sets, `metadata.x` for metadata's (patches only). */
+  patchFields?: string[];
+}
+
+/**
+ * Kubernetes' Node authorizer and NodeRestriction in one: a node reads what a kubelet needs, writes
+ * its own Node (registration, status, its labels), its own Lease, the status of pods bound to it,
+ * and Events; it finishes the deletion of its pods once they are being deleted. Undefined when
+ * allowed, else the rule the request breaks.
+ */
+export function nodeRestriction(node: string, a: Access, facts: NodeFacts): string | undefined {
+  if (READS.has(a.verb)) return undefined;
+  switch (a.resource) {
+    case 'nodes':
+      if (a.name !== node) return 'a node may write only its own Node';
+      if (a.verb === 'create') return undefined;
+      if (a.verb === 'patch' && (facts.patchFields ?? []).every((f) => f === 'metadata.labels')) return undefined;
+      return "a node may change only its own Node's status and labels, not its spec (taints, unschedulable)";
+    case 'nodes/status':
+      return a.name === node ? undefined : "a node may write only its own Node's status";
+    case 'leases':
+      if (a.namespace === NODE_LEASE_NAMESPACE && a.name === node && a.verb !== 'delete') return undefined;
+      return `a node may write only its own Lease (${NODE_LEASE_NAMESPACE}/${node})`;
+    case 'pods/status':
+      return facts.podNode === node ? undefined : 'a node may write the status only of pods bound to it';
+    case 'pods':
+      if (a.verb === 'delete' && facts.podNode === node && facts.podTerminating) return undefined;
+      return 'a node may not create, change or delete pods; it only finishes the deletion of pods bound to it once they are being deleted';
+    case 'events':
+      return a.verb === 'delete' ? 'a node may not delete events' : undefined;
+    case 'services/status':
+      return undefined; // kube-proxy reports a node port it could not open
+    default:
+      return `a node may not ${a.verb} ${a.resource}`;
+  }
+}
+
+// ---- RBAC ----
+
+/** The RBAC objects a decision reads (the apiserver's watch caches). */
+export interface RbacView {
+  clusterRole(name: string): ClusterRole | undefined;
+  role(namespace: string, name: string): ClusterRole | undefined;
+  clusterRoleBindings(): RoleBinding[];
+  roleBindings(namespace: string): RoleBinding[];
+}
+
+const matches = (list: string[] | undefined, value: string) => list === undefined || list.includes('*') || list.includes(value);
+
+function ruleAllows(rule: PolicyRule, a: Access): boolean {
+  if (!matches(rule.verbs, a.verb) || !matches(rule.apiGroups, a.group)) return false;
+  if (!(rule.resources ?? []).some((r) => r === '*' || r === a.resource || (r.endsWith('/*') && a.resource.startsWith(r.slice(0, -1))))) return false;
+  return !rule.resourceNames?.length || (a.name !== undefined && rule.resourceNames.includes(a.name));
+}
+
+const boundTo = (user: string) => (b: RoleBinding) => (b.subjects ?? []).some((s) => s.kind === 'User' && s.name === user);
+
+/** Whether the user may, and through which binding (or why not). */
+export function rbacDecision(user: string, a: Access, view: RbacView): { allowed: boolean; reason: string } {
+  for (const b of view.clusterRoleBindings().filter(boundTo(user))) {
+    const role = b.roleRef.kind === 'ClusterRole' ? view.clusterRole(b.roleRef.name) : undefined;
+    if (role?.rules?.some((r) => ruleAllows(r, a))) return { allowed: true, reason: `ClusterRoleBinding ${JSON.stringify(b.metadata.name)} (ClusterRole ${JSON.stringify(b.roleRef.name)})` };
+  }
+  if (a.namespace) {
+    for (const b of view.roleBindings(a.namespace).filter(boundTo(user))) {
+      const role = b.roleRef.kind === 'ClusterRole' ? view.clusterRole(b.roleRef.name) : view.role(a.namespace, b.roleRef.name);
+      if (role?.rules?.some((r) => ruleAllows(r, a))) return { allowed: true, reason: `RoleBinding ${JSON.stringify(`${a.namespace}/${b.metadata.name}`)} (${b.roleRef.kind} ${JSON.stringify(b.roleRef.name)})` };
+    }
+  }
+  const where = a.namespace ? ` in namespace ${JSON.stringify(a.namespace)}` : ' cluster-wide';
+  return { allowed: false, reason: `no Role or ClusterRole bound to user ${JSON.stringify(user)}${where} allows ${a.verb} on ${a.resource}` };
+}
+
+// ---- The roles every cluster has ----
+
+const READ = ['get', 'list', 'watch'];
+
+/**
+ * `admin`: everything. `edit`: every verb on the workloads of the namespaces it is bound in, logs
+ * and exec included, but not RBAC. `view`: read everything but RBAC, no logs or exec.
+ */
+export function builtinClusterRoles(kinds: KindInfo[]): ClusterRole[] {
+  const workloads = kinds.filter((k) => k.namespaced && !k.apiVersion.startsWith('rbac.')).flatMap((k) => [k.resource, ...(k.hasStatus ? [`${k.resource}/status`] : [])]);
+  const readable = kinds.filter((k) => !k.apiVersion.startsWith('rbac.')).map((k) => k.resource);
+  const role = (name: string, rules: PolicyRule[]): ClusterRole => ({
+    apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name, labels: { 'skiff.io/bootstrap': 'true' } }, rules,
+  });
+  return [
+    role('admin', [{ apiGroups: ['*'], resources: ['*'], verbs: ['*'] }]),
+    role('edit', [
+      { apiGroups: ['*'], resources: [...workloads, 'pods/log', 'pods/exec', 'pods/binding'], verbs: ['*'] },
+      { apiGroups: ['*'], resources: readable, verbs: READ },
+    ]),
+    role('view', [{ apiGroups: ['*'], resources: readable, verbs: READ }]),
+  ];
+}

@@ -1,0 +1,159 @@
+// Authorizing a request before any verb runs: the facts the pure decisions (authorize.ts) need,
+// read from the watch caches (the store when the cache cannot say), and every write, refusal and
+// exec recorded in the audit log.
+import { appendFileSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { AUDIT_FLUSH_MS } from '../../protocol/config.ts';
+import { BadRequest, Forbidden } from '../../protocol/errors.ts';
+import { describeRequester, type AccessReview, type AccessReviewResult, type Requester } from '../../protocol/identity.ts';
+import { kindInfo, type KindInfo } from '../../protocol/kinds.ts';
+import { isPlainObject } from '../../protocol/schema.ts';
+import type { ClusterRole, Pod, RoleBinding } from '../../protocol/types.ts';
+import { accessOf, describeAccess, nodeRestriction, rbacDecision, type Access, type NodeFacts, type RbacView } from './authorize.ts';
+import { cacheOf, type ApiContext, type ApiRequest } from './request.ts';
+
+const ALL = { labels: [], fields: [] };
+const READS = new Set(['get', 'list', 'watch']);
+
+/** The name and namespace a request is about, wherever its verb carries them. */
+function target(req: ApiRequest): { name?: string; namespace?: string } {
+  const meta = isPlainObject(req.object) && isPlainObject(req.object.metadata) ? req.object.metadata : {};
+  const str = (v: unknown) => (typeof v === 'string' && v !== '' ? v : undefined);
+  return { name: str(req.name) ?? str(meta.name), namespace: str(req.namespace) ?? str(meta.namespace) };
+}
+
+/** The fields a merge patch sets: `spec`, `status`, `metadata.labels`. */
+function patchFields(patch: unknown): string[] {
+  if (!isPlainObject(patch)) return [];
+  return Object.entries(patch).flatMap(([k, v]) => (k === 'metadata' && isPlainObject(v) ? Object.keys(v).map((m) => `metadata.${m}`) : [k]));
+}
+
+/**
+ * One JSON line per event, written in batches (a write per request would cost the apiserver's
+ * hot path a system call each); what is pending is written at exit. A failing file is reported
+ * once, never fatal to a request.
+ */
+export class AuditLog {
+  private pending: string[] = [];
+  private timer?: NodeJS.Timeout;
+  private failed = false;
+
+  constructor(private readonly file: string, private readonly onError: (err: Error) => void) {
+    if (!file) return;
+    mkdirSync(dirname(file), { recursive: true });
+    process.on('exit', () => this.flush());
+  }
+
+  record(entry: Record<string, unknown>): void {
+    if (!this.file) return;
+    this.pending.push(JSON.stringify({ time: new Date().toISOString(), ...entry }));
+    this.timer ??= setTimeout(() => this.flush(), AUDIT_FLUSH_MS);
+  }
+
+  flush(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.pending.length === 0) return;
+    const text = `${this.pending.join('\n')}\n`;
+    this.pending = [];
+    try {
+      appendFileSync(this.file, text);
+      this.failed = false;
+    } catch (err) {
+      if (!this.failed) this.onError(err as Error);
+      this.failed = true;
+    }
+  }
+}
+
+export class Authorizer {
+  constructor(private readonly ctx: ApiContext, readonly audit: AuditLog) {}
+
+  /** The RBAC objects as this apiserver's caches hold them. */
+  rbac(): RbacView {
+    const cache = (kind: string) => cacheOf(this.ctx, kindInfo(kind)!);
+    return {
+      clusterRole: (name) => cache('ClusterRole').getByKey(undefined, name) as ClusterRole | undefined,
+      role: (namespace, name) => cache('Role').getByKey(namespace, name) as ClusterRole | undefined,
+      clusterRoleBindings: () => cache('ClusterRoleBinding').list(ALL) as RoleBinding[],
+      roleBindings: (namespace) => cache('RoleBinding').list({ ...ALL, namespace }) as RoleBinding[],
+    };
+  }
+
+  /** Throws Forbidden, naming the requester and the rule, unless the requester may. */
+  async check(requester: Requester, verb: string, info: KindInfo, req: ApiRequest): Promise<void> {
+    if (requester.kind === 'master') return;
+    const { name, namespace } = target(req);
+    const subresource = typeof req.subresource === 'string' ? req.subresource : undefined;
+    const access = accessOf(info, verb, { name, namespace, subresource });
+    const refusal = await this.refusal(requester, access, req);
+    if (refusal === undefined) return;
+    this.audit.record({ identity: describeRequester(requester), verb: access.verb, resource: access.resource, namespace: access.namespace, name, result: 'Forbidden', reason: refusal });
+    throw new Forbidden(`${describeRequester(requester)} may not ${describeAccess(access)}: ${refusal}`);
+  }
+
+  /** Why the requester may not; undefined if it may. */
+  async refusal(requester: Requester, access: Access, req?: ApiRequest): Promise<string | undefined> {
+    if (requester.kind === 'master') return undefined;
+    if (requester.kind === 'user') {
+      const d = rbacDecision(requester.name, access, this.rbac());
+      return d.allowed ? undefined : d.reason;
+    }
+    const rule = nodeRestriction(requester.name, access, await this.nodeFacts(access, req));
+    return rule === undefined ? undefined : `NodeRestriction: ${rule}`;
+  }
+
+  private async nodeFacts(a: Access, req?: ApiRequest): Promise<NodeFacts> {
+    if (READS.has(a.verb)) return {};
+    if ((a.resource === 'pods' || a.resource === 'pods/status') && a.name) {
+      const pods = kindInfo('Pod')!;
+      // A pod's node never changes once bound, so the cache will do for a status write; a delete
+      // needs to know the pod is being deleted now, which only the store says for sure.
+      let pod = a.verb === 'delete' ? undefined : cacheOf(this.ctx, pods).getByKey(a.namespace, a.name) as Pod | undefined;
+      pod ??= (await this.ctx.store.get<Pod>(pods, a.name, a.namespace))?.object;
+      return { podNode: pod?.spec.nodeName, podTerminating: pod?.metadata.deletionTimestamp !== undefined };
+    }
+    if (a.verb === 'patch') return { patchFields: patchFields(req?.patch) };
+    return {};
+  }
+
+  /**
+   * An access review: may `review.user` do this? Masters and nodes may ask of anyone (a kubelet
+   * before logs and exec, which are audited here); a user of itself, or of others if it may do
+   * everything (admin).
+   */
+  async review(requester: Requester, raw: unknown): Promise<AccessReviewResult> {
+    const review = parseReview(raw);
+    const access: Access = { verb: review.verb, resource: review.resource, group: '', namespace: review.namespace, name: review.name };
+    if (requester.kind === 'user' && requester.name !== review.user) {
+      const asking = rbacDecision(requester.name, { verb: '*', resource: '*', group: '' }, this.rbac());
+      if (!asking.allowed) throw new Forbidden(`${describeRequester(requester)} may ask only about itself, not about user ${JSON.stringify(review.user)} (that takes the admin role)`);
+    }
+    const d = rbacDecision(review.user, access, this.rbac());
+    if (requester.kind === 'node' && (review.resource === 'pods/exec' || review.resource === 'pods/log')) {
+      this.audit.record({
+        identity: `user ${JSON.stringify(review.user)}`, via: describeRequester(requester), verb: review.verb, resource: review.resource,
+        namespace: review.namespace, name: review.name, result: d.allowed ? 'OK' : 'Forbidden', reason: d.reason,
+      });
+    }
+    return d;
+  }
+
+  /** A write carried out: one audit line. */
+  done(requester: Requester, verb: string, info: KindInfo, req: ApiRequest, resourceVersion: string | undefined): void {
+    if (READS.has(verb)) return;
+    const { name, namespace } = target(req);
+    this.audit.record({ identity: describeRequester(requester), verb, resource: info.resource, namespace, name, result: 'OK', resourceVersion });
+  }
+}
+
+function parseReview(raw: unknown): AccessReview {
+  if (!isPlainObject(raw)) throw new BadRequest('field review: required, { user, verb, resource, namespace?, name? }');
+  for (const f of ['user', 'verb', 'resource'] as const) {
+    if (typeof raw[f] !== 'string' || raw[f] === '') throw new BadRequest(`field review.${f}: required, a string`);
+  }
+  for (const f of ['namespace', 'name'] as const) {
+    if (raw[f] !== undefined && typeof raw[f] !== 'string') throw new BadRequest(`field review.${f}: must be a string`);
+  }
+  return raw as unknown as AccessReview;
+}
