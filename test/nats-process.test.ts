@@ -1,7 +1,7 @@
 // The Procfile's nats process: nats-server as a child, /healthz and /metrics on PORT.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { connect } from 'nats';
+import { connectNats } from '../actors/platform/nats.ts';
 import { freePort, spawnProc, tempDir, waitFor } from './harness.ts';
 
 test('nats process - serves /healthz and /metrics on PORT, and stops nats-server with it', async () => {
@@ -11,7 +11,7 @@ test('nats process - serves /healthz and /metrics on PORT, and stops nats-server
   });
   try {
     await waitFor('the nats process to be healthy', async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).ok, 15_000);
-    const nc = await connect({ servers: `nats://127.0.0.1:${client}` });
+    const nc = await connectNats({ url: `nats://127.0.0.1:${client}`, name: 'test', persistent: false });
     await waitFor('a scrape to count the connection', async () => /skiff_nats_connections\{[^}]*\} 1/.test(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()), 5000, 100);
     const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     assert.match(metrics, /skiff_nats_up\{component="nats"[^}]*\} 1/);
@@ -22,7 +22,7 @@ test('nats process - serves /healthz and /metrics on PORT, and stops nats-server
     await proc.stop();
   }
   assert.is(await proc.exited, 0, 'a requested stop is a clean exit');
-  const reachable = await connect({ servers: `nats://127.0.0.1:${client}`, timeout: 500, reconnect: false }).then((c) => c.close().then(() => true), () => false);
+  const reachable = await connectNats({ url: `nats://127.0.0.1:${client}`, name: 'test', persistent: false, timeoutMs: 500 }).then((c) => c.close().then(() => true), () => false);
   assert.not.ok(reachable, 'nats-server stopped with it');
 });
 

@@ -25,9 +25,14 @@ export function testAuthDir(): string {
     ensureIdentity(authDir, 'master', 'master-test');
     writeAuthorization(authDir);
     process.env.SKIFF_CREDENTIALS = credentialsPath(authDir, 'master-test');
+    // What the processes a test starts look in (infra/nats.ts, skiff up, the CLI), rather than a
+    // local cluster's .skiff/auth in the checkout.
+    process.env.SKIFF_AUTH_DIR = authDir;
   }
   return authDir;
 }
+
+if (TEST_AUTH) testAuthDir();
 
 /** What a server whose config is in `confDir` includes to require the test's credentials; undefined with auth off. */
 export function testNatsAuth(confDir: string): NatsAuth | undefined {
