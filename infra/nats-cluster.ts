@@ -103,7 +103,7 @@ export function jetstreamBlock(storeDir: string): string {
 }
 
 /** The server's config: the project's nats.conf, then what is this instance's own. */
-export function instanceConfig(base: string, inst: NatsInstance, auth?: NatsAuth): string {
+export function instanceConfig(base: string, inst: NatsInstance, auth?: NatsAuth, tls?: { client: string; route: string }): string {
   const lines = [
     base.trimEnd(),
     '',
@@ -113,6 +113,7 @@ export function instanceConfig(base: string, inst: NatsInstance, auth?: NatsAuth
     jetstreamBlock(resolve(inst.storeDir)),
   ];
   if (auth) lines.push(`include ${JSON.stringify(auth.include)}`);
+  if (tls) lines.push(tls.client);
   if (inst.routes.length > 0) {
     const routes = auth ? inst.routes.map((r) => withRouteCredentials(r, auth)) : inst.routes;
     lines.push(
@@ -121,6 +122,7 @@ export function instanceConfig(base: string, inst: NatsInstance, auth?: NatsAuth
       `  name: ${JSON.stringify(inst.clusterName)}`,
       `  listen: ${JSON.stringify(`${inst.host}:${inst.clusterPort}`)}`,
       ...(auth ? [`  authorization { user: ${JSON.stringify(auth.routeUser)}, password: ${JSON.stringify(auth.routePassword)} }`] : []),
+      ...(tls ? [`  ${tls.route}`] : []),
       `  routes: [${routes.map((r) => JSON.stringify(r)).join(', ')}]`,
       '}',
     );

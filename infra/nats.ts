@@ -14,6 +14,7 @@ import { createRegistry, startStatusServer } from '../actors/platform/metrics.ts
 import { statusPort } from '../actors/platform/process.ts';
 import { instanceConfig, natsInstance, type NatsAuth, type NatsInstance } from './nats-cluster.ts';
 import { AUTH_CONFIG, ROUTE_USER, routeSecret } from './auth.ts';
+import { CA_FILE, defaultTlsDir, ensureServerCert, tlsBlocks } from './tls.ts';
 import { defaultAuthDir } from '../actors/platform/credentials.ts';
 import { AUTH_RELOAD_POLL_MS } from '../protocol/config.ts';
 
@@ -30,6 +31,9 @@ Environment:
   SKIFF_AUTH_DIR           the cluster's credentials (default .skiff/auth): when it holds
                            nats-auth.conf, clients must authenticate, each identity held to its
                            own subjects, and routes present the cluster's route password
+  SKIFF_TLS_DIR            the cluster's CA (default .skiff/tls; skiff up --tls makes it): when
+                           it holds ca.pem, this server makes its certificate from it and
+                           requires TLS of clients and routes (routes verified both ways)
 A cluster, under skiff up -m nats=N (PS=nats.I): SKIFF_NATS_CLUSTER_SIZE=N, and server I takes the
 ports above plus I-1 and the route port SKIFF_NATS_CLUSTER_PORT (6222) plus I-1.
 A cluster across hosts, each server told its own address and its peers:
@@ -79,8 +83,17 @@ const authConf = join(authDir, AUTH_CONFIG);
 const auth: NatsAuth | undefined = process.env.SKIFF_AUTH !== 'off' && existsSync(authConf)
   ? { include: relative(dirname(resolve(confFile)), resolve(authConf)), routeUser: ROUTE_USER, routePassword: routeSecret(authDir) }
   : undefined;
+// TLS once the cluster has a CA (skiff up --tls): this server's certificate is made from it.
+const tlsDir = defaultTlsDir(process.env);
+let tls: { client: string; route: string } | undefined;
+try {
+  tls = process.env.SKIFF_TLS !== 'off' && existsSync(join(tlsDir, CA_FILE)) ? tlsBlocks(ensureServerCert(tlsDir, inst.serverName, [inst.host])) : undefined;
+} catch (err) {
+  log.error((err as Error).message);
+  process.exit(2);
+}
 if (!auth) log.warn('no authorization config: anyone who reaches this server owns the cluster (skiff up makes one; see skiff auth --help)', { expected: authConf });
-writeFileSync(confFile, instanceConfig(readFileSync(join(PROJECT_ROOT, 'infra', 'nats.conf'), 'utf8'), inst, auth), { mode: 0o600 });
+writeFileSync(confFile, instanceConfig(readFileSync(join(PROJECT_ROOT, 'infra', 'nats.conf'), 'utf8'), inst, auth, tls), { mode: 0o600 });
 const child = spawn(bin, ['-c', resolve(confFile)], {
   stdio: 'inherit',
 });

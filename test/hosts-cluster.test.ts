@@ -13,6 +13,7 @@ import { connectNats, jetStreamAnswers } from '../actors/platform/nats.ts';
 import type { Deployment, Node, Pod, Service } from '../protocol/types.ts';
 import { healthy, startMaster, startNode, tempDir, waitFor, type Master, type NodeProc, type Proc } from './harness.ts';
 import { makeHosts, type TestHosts } from './test-hosts.ts';
+import { ensureCa } from '../infra/tls.ts';
 
 const NATS_HOSTS = [0, 1, 2];
 const NODE_HOSTS = [3, 4];
@@ -59,11 +60,23 @@ const deployment: Deployment = {
 } as Deployment;
 const service: Service = { apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: 'default' }, spec: { selector: { app: 'web' }, ports: [{ port: 8080, targetPort: 'http' }] } } as Service;
 
+test('clients and routes between hosts speak TLS: a client that cannot check the servers is refused', async () => {
+  const conf = readFileSync(`${natsStores[0]}/nats.conf`, 'utf8');
+  assert.match(conf, /tls \{ cert_file: [^}]*nats-1-cert\.pem/, 'the client port');
+  assert.match(conf, /cluster \{[^]*tls \{ [^}]*verify: true/, 'the routes, verified both ways');
+  const err = await connectNats({ url, name: 'no-ca', persistent: false, ca: '/dev/null' }).then((nc) => nc.close().then(() => undefined), (e: Error) => e);
+  assert.ok(err, 'refused');
+  assert.match(err!.message, /over TLS/);
+});
+
 const webPods = async () => (await client.list<Pod>('pods', { labelSelector: 'app=web' })).items;
 const running = (pods: Pod[]) => pods.filter((p) => p.status?.phase === 'Running' && !p.metadata.deletionTimestamp);
 const nodeReady = (n: Node) => n.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
 
 test.before(async () => {
+  // Hosts apart speak TLS, as skiff up --tls makes them: a CA in the test's TLS directory, from
+  // which each server makes its certificate for its address; every client here checks against it.
+  ensureCa(process.env.SKIFF_TLS_DIR!);
   hosts = makeHosts(5, 'sc');
   for (const i of NATS_HOSTS) nats.push(startNatsOn(i));
   await waitFor('the nats-servers on their hosts', async () => {

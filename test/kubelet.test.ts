@@ -361,6 +361,8 @@ adopt('a node killed and never started again has its containers killed after the
   await node.proc.exited;
   assert.ok(isAlive(pid), 'not before the grace');
   await waitFor('the container killed by the reaper', () => !isAlive(pid), 15_000);
+  // The reaper says so once its kills are done, a moment after the container is gone.
+  await waitFor('the reaper to report', () => /the kubelet did not come back: killed its containers/.test(reaperSaid()), 5000).catch(() => {});
   assert.match(reaperSaid(), /the kubelet did not come back: killed its containers/);
   await client.delete('pods', p.metadata.name!, 'default', { gracePeriodSeconds: 0 });
 });

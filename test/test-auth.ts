@@ -28,6 +28,7 @@ export function testAuthDir(): string {
     // What the processes a test starts look in (infra/nats.ts, skiff up, the CLI), rather than a
     // local cluster's .skiff/auth in the checkout.
     process.env.SKIFF_AUTH_DIR = authDir;
+    process.env.SKIFF_TLS_DIR = join(authDir, 'tls');
   }
   return authDir;
 }

@@ -1,4 +1,6 @@
 // Connecting to NATS: actors reconnect forever; the CLI fails fast with a sentence a user can act on.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { connect, createInbox, nkeyAuthenticator, type NatsConnection } from 'nats';
 import { NATS_CONNECT_TIMEOUT_MS, NATS_PING_INTERVAL_MS, NATS_RECONNECT_WAIT_MS, STRANDED_AFTER_MS, STRANDED_PROBE_MS } from '../../protocol/config.ts';
 import { APISERVER_BEAT, inboxPrefix, JS_STREAM_NAMES } from '../../protocol/subjects.ts';
@@ -16,6 +18,18 @@ export interface ConnectOptions {
   inOrder?: boolean;
   /** A credentials file (platform/credentials.ts); default $SKIFF_CREDENTIALS, none: no authentication. */
   credentials?: string;
+  /** The CA the servers' certificates are checked against; default clusterCa(). */
+  ca?: string;
+}
+
+/**
+ * The cluster's CA when its servers speak TLS (infra/tls.ts): $SKIFF_NATS_CA, else ca.pem in the
+ * TLS directory ($SKIFF_TLS_DIR, else .skiff/tls) if there is one.
+ */
+export function clusterCa(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (env.SKIFF_NATS_CA) return env.SKIFF_NATS_CA;
+  const file = join(env.SKIFF_TLS_DIR || join('.skiff', 'tls'), 'ca.pem');
+  return existsSync(file) ? file : undefined;
 }
 
 /** Who each connection is on the cluster's subjects: its identity's origin token (none: a master, or no authentication). */
@@ -36,11 +50,13 @@ export async function connectNats(opts: ConnectOptions): Promise<NatsConnection>
   const file = opts.credentials ?? (process.env.SKIFF_CREDENTIALS || undefined);
   const creds: Credentials | undefined = file ? readCredentials(file) : undefined;
   const origin = creds && credentialsOrigin(creds);
+  const ca = opts.ca ?? clusterCa();
   let nc: NatsConnection;
   try {
     nc = await connect({
       ...(creds ? { authenticator: nkeyAuthenticator(new TextEncoder().encode(creds.seed)) } : {}),
       ...(origin ? { inboxPrefix: inboxPrefix(origin) } : {}),
+      ...(ca ? { tls: { caFile: ca } } : {}),
       servers: opts.url.split(','),
       name: opts.name,
       timeout: opts.timeoutMs ?? NATS_CONNECT_TIMEOUT_MS,
@@ -58,6 +74,11 @@ export async function connectNats(opts: ConnectOptions): Promise<NatsConnection>
       throw new Unauthorized(file
         ? `the skiff cluster at ${opts.url} refused the credentials in ${file} (${message}): they may have been deleted; ask an admin for new ones (skiff auth create-user)`
         : `the skiff cluster at ${opts.url} requires credentials: pass --credentials FILE or set SKIFF_CREDENTIALS (skiff up makes .skiff/auth/admin.creds)`, { cause: err });
+    }
+    if (/certificate|tls|ssl/i.test(message)) {
+      throw new Unavailable(`cannot reach the skiff cluster at ${opts.url} over TLS (${message}): ${ca
+        ? `its servers' certificates are not signed by ${ca}`
+        : 'give the CA its certificates are signed by: SKIFF_NATS_CA=.skiff/tls/ca.pem (skiff up --tls made it)'}`, { cause: err });
     }
     throw new Unavailable(`cannot reach the skiff cluster at ${opts.url} (${message}); start one with: skiff up`, { cause: err });
   }

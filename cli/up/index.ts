@@ -1,10 +1,11 @@
 // `skiff up`: the project's own Procfile runner. This file reads the command line and the files;
 // runner.ts supervises the processes.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { clientUrls } from '../../infra/nats-cluster.ts';
 import { prepareClusterAuth } from '../../infra/auth.ts';
+import { CA_FILE, defaultTlsDir, ensureCa, TlsError } from '../../infra/tls.ts';
 import { defaultAuthDir } from '../../actors/platform/credentials.ts';
 import { loadConfig, type Config } from '../../protocol/config.ts';
 import {
@@ -25,6 +26,7 @@ export const UP_OPTIONS = {
   'ready-timeout': { type: 'string' },
   'no-restart': { type: 'boolean' },
   insecure: { type: 'boolean' },
+  tls: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -50,6 +52,9 @@ Options:
                              how long to wait for them (default ${cfg.readyTimeoutMs / 1000})
       --no-restart           leave crashed processes stopped
       --insecure             no authentication: anyone who reaches NATS owns the cluster
+      --tls                  TLS on every NATS connection, clients and routes: a CA of the
+                             cluster's own in .skiff/tls (SKIFF_TLS_DIR), a certificate per server;
+                             on from then on, while that CA is there
   -h, --help                 show this help
 
 Each process runs as /bin/sh -c COMMAND in its own process group, with the environment, then
@@ -144,6 +149,13 @@ export async function runUp(argv: string[]): Promise<number> {
     } else if (values.insecure) {
       env.SKIFF_AUTH = 'off';
     }
+    // TLS once asked for stays on: the CA's presence is the cluster's setting (delete it for plain connections).
+    const caFile = join(resolve(dirname(procfilePath), defaultTlsDir(env)), CA_FILE);
+    if (running.has('nats') && (values.tls || existsSync(caFile))) {
+      const ca = ensureCa(dirname(caFile));
+      env.SKIFF_NATS_CA = ca;
+      notes.push(`TLS on: servers' certificates are signed by ${relative(process.cwd(), ca)}, which clients check them against${values.tls ? '' : ' (delete that directory for plain connections)'}`);
+    }
     return exitCode(await runProcesses({
       dir: dirname(procfilePath),
       instances,
@@ -160,7 +172,7 @@ export async function runUp(argv: string[]): Promise<number> {
     if (err instanceof UsageError) return usageError(err.message);
     if (err instanceof ProcfileError) return startupError(`${procfilePath}: ${err.message}`);
     if (err instanceof DotenvError) return startupError(`${envPath}: ${err.message}`);
-    if (err instanceof StartupError) return startupError(err.message);
+    if (err instanceof StartupError || err instanceof TlsError) return startupError(err.message);
     throw err;
   }
 }
