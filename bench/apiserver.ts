@@ -1,8 +1,10 @@
 // Apiserver overhead: create, update and get through a real master process, at 1 and at 64
 // requests in flight, and the same operations straight on a JetStream KV bucket in the same run.
 // The ratio of the two is what the apiserver costs. All of it on a one-server store (R1) and on a
-// three-server one (R3), in turn: their ratio is what replication costs. Writes bench/results/apiserver.json.
-// Usage: tsx bench/apiserver.ts [--ops N] [--store r1|r3|both]
+// three-server one (R3), in turn: their ratio is what replication costs. And with security on (the
+// servers requiring credentials, the client a user authorized by RBAC, an audit line per write)
+// and off, in turn: their ratio is what security costs. Writes bench/results/apiserver.json.
+// Usage: tsx bench/apiserver.ts [--ops N] [--store r1|r3|both] [--auth on|off|both]
 import { parseArgs } from 'node:util';
 import { StorageType } from 'nats';
 import { ApiClient } from '../actors/client/client.ts';
@@ -10,14 +12,20 @@ import { connectNats } from '../actors/platform/nats.ts';
 import { encodeObject } from '../protocol/codec.ts';
 import type { Pod } from '../protocol/types.ts';
 import { startMaster, startNats, startNatsCluster } from '../test/harness.ts';
+import { identityEnv } from '../test/test-auth.ts';
+import type { RoleBinding } from '../protocol/types.ts';
 import { processUsage } from '../actors/platform/procfs.ts';
 import { progress, quantile, writeResult } from './stats.ts';
 
-const { values } = parseArgs({ options: { ops: { type: 'string', default: '3000' }, store: { type: 'string', default: 'both' }, help: { type: 'boolean', short: 'h' } } });
+const { values } = parseArgs({ options: { ops: { type: 'string', default: '3000' }, store: { type: 'string', default: 'both' }, auth: { type: 'string', default: 'both' }, help: { type: 'boolean', short: 'h' } } });
 if (values.help) {
-  console.log('Usage: tsx bench/apiserver.ts [--ops N] [--store r1|r3|both]   (operations per measurement at 64 in flight, default 3000; at most 1000 at 1 in flight; the store on one nats-server, three, or both in turn)');
+  console.log(`Usage: tsx bench/apiserver.ts [--ops N] [--store r1|r3|both] [--auth on|off|both]
+  --ops    operations per measurement at 64 in flight (default 3000; at most 1000 at 1 in flight)
+  --store  the store on one nats-server, three, or both in turn (default both)
+  --auth   security on (credentials, RBAC, audit), off, or both in turn (default both; on R1 only when both stores run)`);
   process.exit(0);
 }
+const AUTHS: ('on' | 'off')[] = values.auth === 'on' ? ['on'] : values.auth === 'off' ? ['off'] : ['on', 'off'];
 const OPS = Number(values.ops);
 const STORES: ('R1' | 'R3')[] = values.store === 'r1' ? ['R1'] : values.store === 'r3' ? ['R3'] : ['R1', 'R3'];
 const CONCURRENCY = [1, 64];
@@ -25,6 +33,8 @@ const CONCURRENCY = [1, 64];
 interface Sample {
   /** R1: one nats-server; R3: three, the store replicated three ways. */
   store: 'R1' | 'R3';
+  /** on: servers requiring credentials, the client a user authorized by RBAC, the audit log written; off: none of it. */
+  auth: 'on' | 'off';
   op: 'create' | 'update' | 'get';
   target: 'apiserver' | 'kv';
   concurrency: number;
@@ -70,17 +80,33 @@ function podManifest(name: string): Pod {
   };
 }
 
-/** Every measurement against one store: a single nats-server (R1), or a cluster of three (R3). */
-async function measureStore(store: 'R1' | 'R3'): Promise<Sample[]> {
-  const single = store === 'R1' ? await startNats() : undefined;
-  const cluster = store === 'R3' ? await startNatsCluster(3) : undefined;
+/** A user bound to the admin ClusterRole: every request goes through RBAC (a master's would not). */
+async function benchUser(url: string): Promise<string> {
+  const creds = (await identityEnv(url, 'user', 'bench')).SKIFF_CREDENTIALS!;
+  const master = await connectNats({ url, name: 'bench-setup', persistent: false });
+  const binding: RoleBinding = {
+    apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: 'bench-admin' },
+    roleRef: { kind: 'ClusterRole', name: 'admin' }, subjects: [{ kind: 'User', name: 'bench' }],
+  };
+  await new ApiClient(master, { timeoutMs: 30_000, waitForApiserver: true }).create(binding);
+  await master.close();
+  return creds;
+}
+
+/** Every measurement against one store: a single nats-server (R1), or a cluster of three (R3); with security on or off. */
+async function measureStore(store: 'R1' | 'R3', auth: 'on' | 'off'): Promise<Sample[]> {
+  const secure = auth === 'on';
+  const single = store === 'R1' ? await startNats({ auth: secure }) : undefined;
+  const cluster = store === 'R3' ? await startNatsCluster(3, { auth: secure }) : undefined;
   const url = single?.url ?? cluster!.url;
   const natsPids = single ? [single.proc.pid] : cluster!.servers.map((s) => s.proc.pid);
   // The apiserver alone: a scheduler would write to the unbound pods (Unschedulable) under the benchmark's feet.
-  const master = await startMaster(url, { SKIFF_KV_STORAGE: 'file', SKIFF_MASTER_COMPONENTS: 'apiserver' });
-  const nc = await connectNats({ url, name: 'bench', persistent: true });
+  const master = await startMaster(url, { SKIFF_KV_STORAGE: 'file', SKIFF_MASTER_COMPONENTS: 'apiserver', ...(secure ? {} : { SKIFF_CREDENTIALS: '', SKIFF_AUDIT_LOG: '' }) });
+  const nc = await connectNats({ url, name: 'bench', persistent: true, credentials: secure ? await benchUser(url) : '' });
+  // The raw KV path needs a master's rights: it is the same with security on or off.
+  const kvNc = secure ? await connectNats({ url, name: 'bench-kv', persistent: true }) : nc;
   const client = new ApiClient(nc, { timeoutMs: 30_000 });
-  const kv = await nc.jetstream().views.kv('bench-direct', { history: 1, storage: StorageType.File, replicas: natsPids.length });
+  const kv = await kvNc.jetstream().views.kv('bench-direct', { history: 1, storage: StorageType.File, replicas: natsPids.length });
   const samples: Sample[] = [];
   try {
     // Warm both paths up, so that neither pays for JIT or bucket creation in the figures.
@@ -107,17 +133,18 @@ async function measureStore(store: 'R1' | 'R3'): Promise<Sample[]> {
         ['get', 'kv', (i) => kv.get(`default.${tag}-${i}`)],
       ];
       for (const [op, target, fn] of plan) {
-        progress(`${store}: ${op} via ${target}, ${concurrency} in flight, ${n} operations`);
+        progress(`${store}, security ${auth}: ${op} via ${target}, ${concurrency} in flight, ${n} operations`);
         const cpuOf = () => ({ nats: natsPids.reduce((sum, pid) => sum + cpuSeconds(pid), 0), apiserver: cpuSeconds(master.proc.pid), client: cpuSeconds(process.pid) });
         const before = cpuOf();
         const { seconds, latencies } = await measure(n, concurrency, fn);
         const after = cpuOf();
         const cpuUsPerOp = Object.fromEntries(Object.entries(after).map(([k, v]) => [k, ((v - before[k as keyof typeof before]) / n) * 1e6]));
-        samples.push({ store, op, target, concurrency, ops: n, seconds, opsPerSec: n / seconds, p50Ms: quantile(latencies, 0.5), p99Ms: quantile(latencies, 0.99), cpuUsPerOp });
+        samples.push({ store, auth, op, target, concurrency, ops: n, seconds, opsPerSec: n / seconds, p50Ms: quantile(latencies, 0.5), p99Ms: quantile(latencies, 0.99), cpuUsPerOp });
       }
     }
   } finally {
     await nc.close();
+    if (kvNc !== nc) await kvNc.close();
     await master.stop();
     await single?.stop();
     await cluster?.stop();
@@ -126,18 +153,19 @@ async function measureStore(store: 'R1' | 'R3'): Promise<Sample[]> {
 }
 
 const samples: Sample[] = [];
-for (const store of STORES) samples.push(...await measureStore(store));
+// Security's cost is measured on the first store; replication's with security as it is by default (on).
+for (const store of STORES) for (const auth of store === STORES[0] ? AUTHS : [AUTHS[0]]) samples.push(...await measureStore(store, auth));
 
-const find = (op: string, target: string, c: number, store = STORES[0]) => samples.find((s) => s.store === store && s.op === op && s.target === target && s.concurrency === c)!;
+const find = (op: string, target: string, c: number, store = STORES[0], auth = AUTHS[0]) => samples.find((s) => s.store === store && s.auth === auth && s.op === op && s.target === target && s.concurrency === c)!;
 const ratios: Record<string, number> = {};
 for (const op of ['create', 'update', 'get']) for (const c of CONCURRENCY) ratios[`${op}@${c}`] = find(op, 'apiserver', c).opsPerSec / find(op, 'kv', c).opsPerSec;
 const worstRatio64 = Math.min(...['create', 'update', 'get'].map((op) => ratios[`${op}@64`]));
 const worstMutatingP99 = Math.max(find('create', 'apiserver', 64).p99Ms, find('update', 'apiserver', 64).p99Ms);
 
-console.log('\nstore op      target      in-flight     ops/s    p50 ms    p99 ms   CPU µs/op: nats apiserver client');
+console.log('\nstore auth op      target      in-flight     ops/s    p50 ms    p99 ms   CPU µs/op: nats apiserver client');
 for (const s of samples) {
   const cpu = ['nats', 'apiserver', 'client'].map((k) => s.cpuUsPerOp[k].toFixed(0).padStart(k === 'nats' ? 5 : 10)).join('');
-  console.log(`${s.store.padEnd(5)} ${s.op.padEnd(7)} ${s.target.padEnd(10)} ${String(s.concurrency).padStart(9)} ${s.opsPerSec.toFixed(0).padStart(9)} ${s.p50Ms.toFixed(2).padStart(9)} ${s.p99Ms.toFixed(2).padStart(9)}            ${cpu}`);
+  console.log(`${s.store.padEnd(5)} ${s.auth.padEnd(4)} ${s.op.padEnd(7)} ${s.target.padEnd(10)} ${String(s.concurrency).padStart(9)} ${s.opsPerSec.toFixed(0).padStart(9)} ${s.p50Ms.toFixed(2).padStart(9)} ${s.p99Ms.toFixed(2).padStart(9)}            ${cpu}`);
 }
 // What replication costs: the apiserver's throughput on a three-server store over a one-server store, in the same run.
 const replication: Record<string, number> = {};
@@ -146,14 +174,26 @@ if (STORES.length === 2) {
   console.log('\napiserver throughput, R3 store / R1 store (the cost of replication):');
   for (const [k, v] of Object.entries(replication)) console.log(`  ${k.padEnd(10)} ${(v * 100).toFixed(0)}%`);
 }
-console.log(`\napiserver / raw KV throughput (${STORES[0]}):`);
+// What security costs: the apiserver's throughput with it over without, in the same run.
+const security: Record<string, number> = {};
+if (AUTHS.length === 2) {
+  for (const op of ['create', 'update', 'get']) for (const c of CONCURRENCY) security[`${op}@${c}`] = find(op, 'apiserver', c, STORES[0], 'on').opsPerSec / find(op, 'apiserver', c, STORES[0], 'off').opsPerSec;
+  console.log(`\napiserver throughput, security on / off (${STORES[0]}; credentials, RBAC, audit log):`);
+  for (const [k, v] of Object.entries(security)) console.log(`  ${k.padEnd(10)} ${(v * 100).toFixed(0)}%`);
+}
+console.log(`\napiserver / raw KV throughput (${STORES[0]}, security ${AUTHS[0]}):`);
 for (const [k, v] of Object.entries(ratios)) console.log(`  ${k.padEnd(10)} ${(v * 100).toFixed(0)}%`);
 const targets = {
   throughputRatioAt64: { value: worstRatio64, min: 0.5, pass: worstRatio64 >= 0.5 },
   mutatingP99At64Ms: { value: worstMutatingP99, max: 20, pass: worstMutatingP99 <= 20 },
+  ...(AUTHS.length === 2 ? { securityCostAt64: (() => {
+    const worst = Math.min(...['create', 'update', 'get'].map((op) => security[`${op}@64`]));
+    return { value: worst, min: 0.95, pass: worst >= 0.95 };
+  })() } : {}),
 };
 console.log(`\ntarget: apiserver >= 50% of raw KV at 64 in flight: worst ${(worstRatio64 * 100).toFixed(0)}% ${targets.throughputRatioAt64.pass ? 'PASS' : 'FAIL'}`);
 console.log(`target: mutating p99 <= 20 ms at 64 in flight: worst ${worstMutatingP99.toFixed(2)} ms ${targets.mutatingP99At64Ms.pass ? 'PASS' : 'FAIL'}`);
+if (targets.securityCostAt64) console.log(`target: security on >= 95% of off at 64 in flight: worst ${(targets.securityCostAt64.value * 100).toFixed(0)}% ${targets.securityCostAt64.pass ? 'PASS' : 'FAIL'}`);
 
 console.log();
-writeResult('apiserver', { opsPerMeasurement: OPS, samples, ratios, replication, targets });
+writeResult('apiserver', { opsPerMeasurement: OPS, samples, ratios, replication, security, targets });

@@ -200,12 +200,13 @@ export async function freePorts(n: number): Promise<number[]> {
 
 const NATS_ATTEMPTS = 3;
 
-export async function startNats(): Promise<Nats> {
+/** `auth: false`: a server that takes anyone (benchmarks compare the two); default: as test-auth.ts says. */
+export async function startNats(opts: { auth?: boolean } = {}): Promise<Nats> {
   const bin = findNatsServer();
   const dir = mkdtempSync(join(tmpdir(), 'skiff-nats-'));
   // The project's config, and the test's authorization (test-auth.ts) unless it is off.
   const conf = join(dir, 'nats.conf');
-  const auth = testNatsAuth(dir);
+  const auth = opts.auth === false ? undefined : testNatsAuth(dir);
   writeFileSync(conf, `${readFileSync(join(ROOT, 'infra/nats.conf'), 'utf8')}\n${jetstreamBlock(dir)}\n${auth ? `include ${JSON.stringify(auth.include)}\n` : ''}`);
   let unregister = () => {};
   const launch = async (port: number, monitor: number) => {
@@ -275,7 +276,7 @@ export interface NatsCluster {
  * `size` nats-servers forming one cluster on 127.0.0.1 (routes, one server_name each, JetStream on
  * all), configured as infra/nats.ts configures them (infra/nats-cluster.ts), each with a store of its own.
  */
-export async function startNatsCluster(size = 3): Promise<NatsCluster> {
+export async function startNatsCluster(size = 3, opts: { auth?: boolean } = {}): Promise<NatsCluster> {
   const bin = findNatsServer();
   const dir = mkdtempSync(join(tmpdir(), 'skiff-natsc-'));
   const ports = await freePorts(size * 3);
@@ -288,7 +289,7 @@ export async function startNatsCluster(size = 3): Promise<NatsCluster> {
     };
     mkdirSync(inst.storeDir, { recursive: true });
     const conf = join(inst.storeDir, 'nats.conf');
-    writeFileSync(conf, instanceConfig(base, inst, testNatsAuth(inst.storeDir)));
+    writeFileSync(conf, instanceConfig(base, inst, opts.auth === false ? undefined : testNatsAuth(inst.storeDir)));
     let unregister = () => {};
     const server: NatsServer = {
       name: inst.serverName,
@@ -394,7 +395,8 @@ export interface Master {
 export async function startMaster(url: string, env: NodeJS.ProcessEnv = {}, opts: { compiled?: boolean } = {}): Promise<Master> {
   const port = await freePort();
   const proc = spawnProc(process.execPath, [...NODE_FLAGS, ...programArgs('actors/master/main', opts.compiled ?? false)], {
-    env: { SKIFF_NATS_URL: url, PORT: String(port), SKIFF_KV_STORAGE: 'memory', SKIFF_WATCH_HEARTBEAT_MS: '500', ...env },
+    // The audit log in a directory of its own, not the checkout's .skiff.
+    env: { SKIFF_NATS_URL: url, PORT: String(port), SKIFF_KV_STORAGE: 'memory', SKIFF_WATCH_HEARTBEAT_MS: '500', SKIFF_AUDIT_LOG: join(tempDir('skiff-audit-'), 'audit.log'), ...env },
   });
   await waitFor(`master on port ${port}`, () => healthy(port), 20_000).catch(async (err) => {
     await proc.stop();

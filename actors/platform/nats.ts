@@ -16,7 +16,7 @@ export interface ConnectOptions {
   timeoutMs?: number;
   /** Try the servers in the order given (tests); by default they are shuffled, to spread the clients. */
   inOrder?: boolean;
-  /** A credentials file (platform/credentials.ts); default $SKIFF_CREDENTIALS, none: no authentication. */
+  /** A credentials file (platform/credentials.ts); default $SKIFF_CREDENTIALS; '' or none there: no authentication. */
   credentials?: string;
   /** The CA the servers' certificates are checked against; default clusterCa(). */
   ca?: string;
