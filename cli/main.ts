@@ -5,6 +5,7 @@ import type { ApiClient } from '../actors/client/client.ts';
 import { ConfigError, loadConfig } from '../protocol/config.ts';
 import { formatError, UsageError, type CliContext } from './command.ts';
 import { findVerb, VERBS } from './commands/index.ts';
+import { takeCredentialsFlag } from './global-flags.ts';
 
 function topHelp(): string {
   const width = Math.max(...VERBS.map((v) => v.name.length));
@@ -30,28 +31,6 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   if (err.code === 'EPIPE') process.exit(0);
   throw err;
 });
-
-/**
- * Takes the global --credentials FILE (or --credentials=FILE) out of the arguments, wherever it is,
- * as kubectl's global flags may come before or after the verb.
- */
-export function takeCredentialsFlag(argv: string[]): { credentials?: string; args: string[] } {
-  const args: string[] = [];
-  let credentials: string | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === '--') {
-      args.push(...argv.slice(i));
-      break;
-    }
-    if (a === '--credentials') {
-      credentials = argv[++i];
-      if (credentials === undefined) throw new UsageError('--credentials: give the file, e.g. --credentials .skiff/auth/viewer.creds');
-    } else if (a.startsWith('--credentials=')) credentials = a.slice('--credentials='.length);
-    else args.push(a);
-  }
-  return { credentials, args };
-}
 
 export async function main(argvWithGlobals: string[]): Promise<number> {
   let argv: string[];
