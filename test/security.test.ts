@@ -17,7 +17,7 @@ import { deleteIdentity, ensureIdentity, prepareClusterAuth, writeAuthorization 
 import { decode, encode } from '../protocol/codec.ts';
 import { Forbidden } from '../protocol/errors.ts';
 import { KINDS } from '../protocol/kinds.ts';
-import { ACCESS_REVIEW_RESOURCE, apiSubject, VERSION_RESOURCE } from '../protocol/subjects.ts';
+import { ACCESS_REVIEW_RESOURCE, apiSubject, nodeSubject, VERSION_RESOURCE } from '../protocol/subjects.ts';
 import type { KubeObject, Node, Pod, RoleBinding } from '../protocol/types.ts';
 import { freePorts, healthy, setup, skiff, spawnProc, startCluster, stopCluster, waitFor, type Cluster } from './harness.ts';
 import { identityEnv, TEST_AUTH } from './test-auth.ts';
@@ -170,7 +170,7 @@ s('edit in namespace a writes there, not in namespace b', async (ctx) => {
   assert.is(r.stdout.trim(), 'hi');
 });
 
-s('garbage from a node or a viewer on every API subject they may publish to: typed errors, nothing crashes, the store unchanged', async (ctx) => {
+s('garbage from a node or a viewer on every API and kubelet subject they may publish to: typed errors, nothing crashes, the store unchanged', async (ctx) => {
   const client = ctx.client!;
   const fixed = KINDS.filter((k) => !['Node', 'Lease', 'Event', 'Pod'].includes(k.kind));
   const snapshot = async () => {
@@ -220,6 +220,21 @@ s('garbage from a node or a viewer on every API subject they may publish to: typ
         }
       }
       await nc.request(apiSubject(resource, 'watch', origin), pack(junk()), { timeout: 5000 }).catch(() => {});
+    }
+    // A user may also send the kubelets their logs and exec requests; a node may not (NATS refuses).
+    if (origin.startsWith('u-')) {
+      for (const node of ['node-1', 'node-2']) {
+        for (const op of ['logs', 'exec']) {
+          for (const data of payloads()) {
+            sent++;
+            const subject = nodeSubject(node, op, origin);
+            jobs.push(nc.request(subject, data, { timeout: 5000 }).then((m) => {
+              const reply = decode(m.data);
+              if (reply.type !== 'error' || !knownErrors.test((reply.error as { name?: string }).name ?? '')) problems.push(`${who} ${subject}: ${JSON.stringify(reply).slice(0, 120)}`);
+            }, (err: Error) => { problems.push(`${who} ${subject}: ${err.message}`); }));
+          }
+        }
+      }
     }
     await Promise.all(jobs);
   }
