@@ -86,7 +86,8 @@ class Load {
 }
 
 async function lost(client: ApiClient, acked: Map<string, string>): Promise<number> {
-  const list = await client.list<Namespace>('namespaces');
+  // Tens of thousands of namespaces by now: a list of them all takes longer than an attempt's usual second.
+  const list = await client.withTimeouts(60_000, 60_000).list<Namespace>('namespaces');
   const have = new Map(list.items.map((o) => [o.metadata.name!, o.metadata.uid!]));
   return [...acked].filter(([name, uid]) => have.get(name) !== uid).length;
 }

@@ -3,7 +3,8 @@
 // `skiff-claims` bucket for what no two objects may share (node ports, node-ports.ts).
 import { StorageType, type JetStreamManager, type NatsConnection } from 'nats';
 import { decodeObject, encodeObject } from '../../protocol/codec.ts';
-import { AlreadyExists, Conflict, errorMessage } from '../../protocol/errors.ts';
+import { AlreadyExists, Conflict, errorMessage, Unavailable } from '../../protocol/errors.ts';
+import { STORE_UNANSWERED_MS } from '../../protocol/config.ts';
 import { KINDS, type KindInfo } from '../../protocol/kinds.ts';
 import { kvBucket, kvStream } from '../../protocol/subjects.ts';
 import type { Config } from '../../protocol/config.ts';
@@ -83,6 +84,10 @@ async function withCopies(jsm: JetStreamManager, stream: string, replicas: numbe
 }
 
 export class Store {
+  /** When each bucket last left quickLastRevision unanswered; and the buckets being asked now. */
+  private readonly unanswered = new Map<string, number>();
+  private readonly probing = new Set<string>();
+
   private constructor(private readonly kv: KvRequests) {}
 
   static async open(nc: NatsConnection, cfg: Config): Promise<Store> {
@@ -191,6 +196,36 @@ export class Store {
   /** `seen` is told of every revision a bucket was seen to hold (kv-feed.ts's stall check). */
   onRevision(seen: (bucket: string, revision: number) => void): void {
     this.kv.onRevision = seen;
+  }
+
+  /**
+   * The bucket's last revision within `timeoutMs`, for a read that serves what it has otherwise
+   * (a list): while the bucket elects a leader, asking costs every list the whole wait, so for
+   * STORE_UNANSWERED_MS after one went unanswered the answer is "not now" at once, and a single
+   * question in the background finds out when the bucket answers again.
+   */
+  quickLastRevision(info: KindInfo, timeoutMs: number): Promise<number> {
+    const bucket = kvBucket(info.resource);
+    const since = this.unanswered.get(bucket);
+    if (since !== undefined && Date.now() - since < STORE_UNANSWERED_MS) {
+      if (!this.probing.has(bucket)) void this.askLast(bucket, timeoutMs).catch(() => { /* still electing */ });
+      return Promise.reject(new Unavailable(`the ${bucket} bucket did not answer ${Date.now() - since} ms ago (electing a leader?)`));
+    }
+    return this.askLast(bucket, timeoutMs);
+  }
+
+  private async askLast(bucket: string, timeoutMs: number): Promise<number> {
+    this.probing.add(bucket);
+    try {
+      const revision = await this.kv.lastSequence(bucket, timeoutMs);
+      this.unanswered.delete(bucket);
+      return revision;
+    } catch (err) {
+      this.unanswered.set(bucket, Date.now());
+      throw err;
+    } finally {
+      this.probing.delete(bucket);
+    }
   }
 
   /** The bucket's last revision: a read at or after it sees every write acknowledged so far. */

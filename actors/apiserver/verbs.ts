@@ -106,13 +106,14 @@ export async function getObject(ctx: ApiContext, info: KindInfo, req: ApiRequest
  * after a server died), or the cache cannot catch up in time (its feed being made again), the
  * cache is served as it is, as Kubernetes serves a list at resourceVersion 0: reads never stop.
  * "In time" is at most half of what is left of the client's attempt: an answer after the client
- * has given up on the attempt helps nobody, and every attempt would wait just as long.
+ * has given up on the attempt helps nobody, and every attempt would wait just as long. A store
+ * that has just left a list unanswered is not asked again for a moment (Store.quickLastRevision).
  */
 export async function listObjects(ctx: ApiContext, info: KindInfo, req: ApiRequest) {
   const filter = parseFilter(info, req);
   const cache = cacheOf(ctx, info);
   const left = typeof req.deadline === 'number' ? (req.deadline - Date.now()) / 2 : Infinity;
-  await ctx.store.lastRevision(info, LIST_STORE_WAIT_MS)
+  await ctx.store.quickLastRevision(info, LIST_STORE_WAIT_MS)
     .then((revision) => cache.waitUntil(revision, Math.max(0, Math.min(ctx.cfg.cacheSyncTimeoutMs, left))))
     .catch((err) => { if (!cache.ready) throw err; });
   const items = cache.list(filter).sort((a, b) =>
