@@ -1,4 +1,5 @@
-// Structured logs: one logfmt line per event that matters. Debug lines only with SKIFF_DEBUG=1.
+// Structured logs: one logfmt line per event that matters, its time first (RFC 3339 with
+// milliseconds, in UTC), as Loki, Vector and journald read it. Debug lines only with SKIFF_DEBUG=1.
 
 export type Level = 'debug' | 'info' | 'warn' | 'error';
 export type Fields = Record<string, unknown>;
@@ -19,10 +20,10 @@ export interface Logger {
   child(fields: Fields): Logger;
 }
 
-export function createLogger(base: Fields, write: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Logger {
+export function createLogger(base: Fields, write: (line: string) => void = (l) => process.stderr.write(`${l}\n`), now: () => Date = () => new Date()): Logger {
   const emit = (level: Level, msg: string, fields?: Fields) => {
     if (level === 'debug' && !debugEnabled) return;
-    const all = { level, ...base, msg, ...fields };
+    const all = { time: now().toISOString(), level, ...base, msg, ...fields };
     write(Object.entries(all).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${formatValue(v)}`).join(' '));
   };
   return {
@@ -30,7 +31,7 @@ export function createLogger(base: Fields, write: (line: string) => void = (l) =
     info: (m, f) => emit('info', m, f),
     warn: (m, f) => emit('warn', m, f),
     error: (m, f) => emit('error', m, f),
-    child: (f) => createLogger({ ...base, ...f }, write),
+    child: (f) => createLogger({ ...base, ...f }, write, now),
   };
 }
 
