@@ -99,3 +99,6 @@ export function applyDefaults(info: KindInfo, obj: KubeObject): KubeObject {
   }
   return obj;
 }
+
+/** A Node's annotation: where its node process serves /metrics (host:port), for the masters' /sd. */
+export const METRICS_ADDRESS_ANNOTATION = 'skiff.io/metrics-address';

@@ -24,7 +24,7 @@ const cases: [string, Access, NodeFacts, boolean][] = [
   ['registers another', { verb: 'create', resource: 'nodes', group: '', name: 'node-2' }, {}, false],
   ['its own status', { verb: 'update', resource: 'nodes/status', group: '', name: 'node-1' }, {}, true],
   ["another's status", { verb: 'patch', resource: 'nodes/status', group: '', name: 'node-2' }, {}, false],
-  ['its own labels', { verb: 'patch', resource: 'nodes', group: '', name: 'node-1' }, { patchFields: ['metadata.labels'] }, true],
+  ['its own labels and annotations', { verb: 'patch', resource: 'nodes', group: '', name: 'node-1' }, { patchFields: ['metadata.labels', 'metadata.annotations'] }, true],
   ['its own taints', { verb: 'patch', resource: 'nodes', group: '', name: 'node-1' }, { patchFields: ['spec'] }, false],
   ['its own Node, updated whole', { verb: 'update', resource: 'nodes', group: '', name: 'node-1' }, {}, false],
   ['deletes a Node', { verb: 'delete', resource: 'nodes', group: '', name: 'node-1' }, {}, false],

@@ -58,8 +58,8 @@ export function nodeRestriction(node: string, a: Access, facts: NodeFacts): stri
     case 'nodes':
       if (a.name !== node) return 'a node may write only its own Node';
       if (a.verb === 'create') return undefined;
-      if (a.verb === 'patch' && (facts.patchFields ?? []).every((f) => f === 'metadata.labels')) return undefined;
-      return "a node may change only its own Node's status and labels, not its spec (taints, unschedulable)";
+      if (a.verb === 'patch' && (facts.patchFields ?? []).every((f) => f === 'metadata.labels' || f === 'metadata.annotations')) return undefined;
+      return "a node may change only its own Node's status, labels and annotations, not its spec (taints, unschedulable)";
     case 'nodes/status':
       return a.name === node ? undefined : "a node may write only its own Node's status";
     case 'leases':

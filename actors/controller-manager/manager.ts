@@ -13,6 +13,7 @@ import { EndpointsController } from './endpoints/controller.ts';
 import { GarbageCollector } from './gc/controller.ts';
 import { NodeLifecycleController } from './nodelifecycle/controller.ts';
 import { ReplicaSetController } from './replicaset/controller.ts';
+import type { InformerView } from './state-metrics.ts';
 
 /** Registered once per process: a restarted controller-manager counts on. */
 export function controllerManagerMetrics(registry: Registry): { syncs: ControllerContext['syncs'] } {
@@ -28,12 +29,15 @@ export interface ControllerManagerDeps {
   cfg: ControllerConfig;
   watchDeadlineMs: number;
   gossip?: GossipView;
+  /** Read the informers from outside while this runs: the state metrics, /sd. */
+  views?: InformerView[];
 }
 
 export class ControllerManager implements LeaderOnly {
   readonly ctx: ControllerContext;
   private readonly controllers: Controller[];
   private resync?: NodeJS.Timeout;
+  private readonly detach: (() => void)[];
   /** The current term of leadership; a lead() that outlives its term must not start acting. */
   private term?: object;
 
@@ -63,6 +67,7 @@ export class ControllerManager implements LeaderOnly {
       new GarbageCollector(this.ctx),
       new EndpointsController(this.ctx),
     ];
+    this.detach = (deps.views ?? []).map((v) => v.attach({ informers: this.ctx.informers, leading: () => this.ctx.writer !== undefined }));
   }
 
   start(): void {
@@ -91,6 +96,7 @@ export class ControllerManager implements LeaderOnly {
   }
 
   stop(): void {
+    for (const d of this.detach) d();
     this.follow();
     for (const c of this.controllers) c.stop();
     for (const i of Object.values(this.ctx.informers)) i.stop();

@@ -11,6 +11,7 @@ export { ProcessRuntime, type Runtime, type ProcessHandle, type LaunchSpec, type
 export { realProber, type Prober } from './prober.ts';
 export { detectCgroups, WATCHDOG_MODES } from './limits.ts';
 export { serveNode } from './server.ts';
+export { registerPodMetrics } from './pod-metrics.ts';
 export { claimDataDir, DataDirInUse, startReaper, stopRecordedGroups } from './reaper.ts';
 
 export class NodeConfigError extends Error {}
@@ -23,6 +24,13 @@ function parseLabels(text: string | undefined): Record<string, string> {
     out[k] = v;
   }
   return out;
+}
+
+/** Where this node process serves /metrics: its status host and PORT; served on every address (0.0.0.0), at the node's own. */
+function metricsAddress(env: NodeJS.ProcessEnv): string | undefined {
+  if (!env.PORT || env.PORT === '0') return undefined;
+  const host = env.SKIFF_STATUS_HOST === '0.0.0.0' ? env.SKIFF_NODE_ADDRESS || '127.0.0.1' : env.SKIFF_STATUS_HOST || '127.0.0.1';
+  return `${host}:${env.PORT}`;
 }
 
 /** A kubelet's settings: the cluster config, plus this node's identity from its environment. */
@@ -46,6 +54,7 @@ export function kubeletConfig(name: string, cfg: Config, modes: LimitModes, env:
       maxPods: cfg.maxPodsPerNode,
       labels: parseLabels(env.SKIFF_NODE_LABELS),
       modes,
+      metricsAddress: metricsAddress(env),
     },
     // Absolute: the shim writes exit files from inside each pod's own working directory.
     dataDir: resolve(env.SKIFF_NODE_DATA_DIR || join('.skiff', 'nodes', name)),

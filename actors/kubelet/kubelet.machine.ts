@@ -22,6 +22,8 @@ import { loadPodStates, recordedGroups, type PodState } from './state.ts';
 
 /** The pods a kubelet runs, as its logs and exec server looks them up. */
 export interface PodLookup {
+  /** Every pod running here. */
+  all(): RunningPod[];
   find(namespace: string, name: string): (RunningPod & { uid: string }) | undefined;
   /** The pod with this uid as it is now, while it runs here. */
   get(uid: string): RunningPod | undefined;
@@ -93,7 +95,7 @@ function runningPod(ref: PodWorkerRef): RunningPod {
 }
 
 /** The kubelet's pods as its own snapshot has them now, for the actors that look them up later. */
-function podLookup(workers: () => Record<string, PodWorkerRef>): PodLookup & { all(): RunningPod[] } {
+function podLookup(workers: () => Record<string, PodWorkerRef>): PodLookup {
   return {
     all: () => Object.values(workers()).map(runningPod),
     find: (namespace, name) => {

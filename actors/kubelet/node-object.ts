@@ -1,6 +1,7 @@
 // The Node object a kubelet registers and keeps current: capacity, allocatable, labels,
 // addresses, conditions and how this node enforces limits. Pure.
 import { hostname } from 'node:os';
+import { METRICS_ADDRESS_ANNOTATION } from '../../protocol/defaults.ts';
 import { formatCpu, formatMemory } from '../../protocol/quantity.ts';
 import type { Condition, Node } from '../../protocol/types.ts';
 import { SKIFF_VERSION } from '../../protocol/version.ts';
@@ -20,6 +21,16 @@ export interface NodeIdentity {
   maxPods: number;
   labels: Record<string, string>;
   modes: LimitModes;
+  /** Where the node process serves /metrics (host:port), for Prometheus' discovery (the masters' /sd). */
+  metricsAddress?: string;
+}
+
+/** The annotations a kubelet keeps on its Node. */
+export function nodeAnnotations(id: NodeIdentity): Record<string, string> {
+  return {
+    'skiff.io/memory-limit-mode': id.modes.memory, 'skiff.io/cpu-limit-mode': id.modes.cpu,
+    ...(id.metricsAddress ? { [METRICS_ADDRESS_ANNOTATION]: id.metricsAddress } : {}),
+  };
 }
 
 function readyConditions(now: string, prev: Condition[] | undefined): Condition[] {
@@ -71,7 +82,7 @@ export function nodeLabels(id: NodeIdentity): Record<string, string> {
 export function newNode(id: NodeIdentity, now: Date): Node {
   return {
     apiVersion: 'v1', kind: 'Node',
-    metadata: { name: id.name, labels: nodeLabels(id), annotations: { 'skiff.io/memory-limit-mode': id.modes.memory, 'skiff.io/cpu-limit-mode': id.modes.cpu } },
+    metadata: { name: id.name, labels: nodeLabels(id), annotations: nodeAnnotations(id) },
     spec: {},
     status: nodeStatus(id, now),
   };

@@ -6,7 +6,7 @@ import type { Lease, Node } from '../../protocol/types.ts';
 import type { ApiClient } from '../client/client.ts';
 import type { Logger } from '../platform/log.ts';
 import type { KubeletConfig } from './kubelet.ts';
-import { newNode, nodeLabels, nodeStatus, NODE_LEASE_NAMESPACE } from './node-object.ts';
+import { newNode, nodeAnnotations, nodeLabels, nodeStatus, NODE_LEASE_NAMESPACE } from './node-object.ts';
 
 /** Creates the Node, or brings an existing one's labels and status up to date; resolves to it. */
 export async function registerNode(client: ApiClient, cfg: KubeletConfig, log: Logger): Promise<Node> {
@@ -20,7 +20,7 @@ export async function registerNode(client: ApiClient, cfg: KubeletConfig, log: L
     if (!(err instanceof AlreadyExists)) throw err;
   }
   const existing = await client.get<Node>('nodes', identity.name);
-  await client.patch('nodes', identity.name, undefined, { metadata: { labels: nodeLabels(identity) } });
+  await client.patch('nodes', identity.name, undefined, { metadata: { labels: nodeLabels(identity), annotations: nodeAnnotations(identity) } });
   const node = await client.updateStatus({ ...existing, status: nodeStatus(identity, now, existing.status) });
   log.info('node registered again', { node: identity.name });
   return node;

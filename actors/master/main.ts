@@ -6,7 +6,7 @@ import { createActor, toPromise } from 'xstate';
 import { loadConfig } from '../../protocol/config.ts';
 import { SYSTEM_NAMESPACE } from '../../protocol/defaults.ts';
 import { ApiServer } from '../apiserver/index.ts';
-import { ControllerManager, controllerManagerMetrics } from '../controller-manager/index.ts';
+import { ControllerManager, controllerManagerMetrics, parseSdTargets, serviceDiscovery, stateMetrics } from '../controller-manager/index.ts';
 import { ApiClient } from '../client/client.ts';
 import { EventRecorder } from '../runtime/events.ts';
 import { leaderMetrics, type LeaderOnlyInput } from '../runtime/leader.ts';
@@ -44,7 +44,10 @@ const election = (lease: string, actor: string): Omit<LeaderOnlyInput, 'componen
   cfg: { lease: `${SYSTEM_NAMESPACE}/${lease}`, identity: name, leaseDurationMs: cfg.leaderLeaseMs, renewDeadlineMs: cfg.leaderRenewDeadlineMs, retryPeriodMs: cfg.leaderRetryMs },
 });
 
-// Metrics and event recorders are made once: a restarted component counts on.
+// Metrics and event recorders are made once: a restarted component counts on. The object-state
+// metrics and Prometheus' discovery (/sd) read the controller-manager's informers.
+const discovery = serviceDiscovery(parseSdTargets(process.env.SKIFF_SD_TARGETS));
+const views = [stateMetrics(registry), discovery];
 const parts: { scheduler?: LeaderOnlyPart; controllerManager?: LeaderOnlyPart } = {};
 if (components.has('scheduler')) {
   const deps = {
@@ -55,7 +58,7 @@ if (components.has('scheduler')) {
 }
 if (components.has('controller-manager')) {
   const deps = {
-    client, log: log.child({ actor: 'controller-manager' }), registry, metrics: controllerManagerMetrics(registry), watchDeadlineMs, gossip: membership,
+    client, log: log.child({ actor: 'controller-manager' }), registry, metrics: controllerManagerMetrics(registry), watchDeadlineMs, gossip: membership, views,
     events: new EventRecorder(client, { component: 'controller-manager', ratePerSecond: 50, burst: 200 }),
     cfg: { nodeGraceMs: cfg.nodeGraceMs, nodeEvictionGraceMs: cfg.nodeEvictionGraceMs, nodeMonitorMs: cfg.nodeMonitorMs, resyncMs: cfg.controllerResyncMs, gcPeriodMs: cfg.gcPeriodMs, workers: cfg.controllerWorkers, statusSyncDelayMs: cfg.statusSyncDelayMs },
   };
@@ -70,6 +73,7 @@ const master = createActor(masterMachine, {
 const http = await startStatusServer({
   port: statusPort(),
   registry,
+  routes: { '/sd': () => discovery.targets() },
   health: () => {
     const served = master.getSnapshot().children.apiserver?.getSnapshot();
     return !apiserver || served?.matches({ running: 'serving' }) ? null : 'apiserver is not serving yet';

@@ -19,8 +19,8 @@ import { exitOnFailure, instanceName, onShutdown, statusPort } from '../platform
 import { startProfiling } from '../platform/profile.ts';
 import { nodeMachine } from './node.machine.ts';
 import {
-  claimDataDir, DataDirInUse, detectCgroups, Kubelet, kubeletConfig, NodeConfigError, ProcessRuntime, realProber, serveNode,
-  startReaper, stopRecordedGroups, WATCHDOG_MODES,
+  claimDataDir, DataDirInUse, detectCgroups, Kubelet, kubeletConfig, NodeConfigError, ProcessRuntime, realProber, registerPodMetrics, serveNode,
+  startReaper, stopRecordedGroups, WATCHDOG_MODES, type PodLookup,
 } from '../kubelet/index.ts';
 
 const HELP = `Usage: node --import tsx actors/node/main.ts [--name NAME] [--keep-pods]
@@ -137,10 +137,23 @@ const gone = (node: string) => {
   return state === 'dead' || state === 'left';
 };
 const proxy = new KubeProxy({ client, nodeName: name, address: kcfg.identity.address, services, endpoints, events, log: log.child({ actor: 'kube-proxy' }), registry, isDead: gone });
+// What the pods use, on /metrics: read from the kubelet's pods while it serves them.
+let runningPods: PodLookup | undefined;
+registerPodMetrics(registry, () => runningPods?.all() ?? []);
 const root = createActor(nodeMachine, {
   input: {
     nc, log, membership, informers: { services, endpoints }, proxy, keepPods, shutdownGraceMs, leaveTimeoutMs: cfg.leaveTimeoutMs,
-    kubelet: { kubelet, log: log.child({ actor: 'kubelet' }), retryMs: cfg.kubeletRetryMs, logRotateMs: cfg.logRotateMs, serve: (pods) => serveNode(nc, kubelet, pods, log) },
+    kubelet: {
+      kubelet, log: log.child({ actor: 'kubelet' }), retryMs: cfg.kubeletRetryMs, logRotateMs: cfg.logRotateMs,
+      serve: (pods) => {
+        runningPods = pods;
+        const stopServing = serveNode(nc, kubelet, pods, log);
+        return () => {
+          runningPods = undefined;
+          stopServing();
+        };
+      },
+    },
   },
 }).start();
 

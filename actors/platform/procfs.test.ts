@@ -5,7 +5,7 @@ import { groupRssBytes, isRunning, liveGroups, membersByGroup, parseProcStat, pr
 import { waitFor } from '../../test/harness.ts';
 
 // Fields 4 to 21, then the start time, vsize and rss, from a real line.
-const tail = '1 4240 4240 0 -1 4194304 104 0 0 0 7 3 0 0 20 0 1 0 987654 3133440 384';
+const tail = '1 4240 4240 0 -1 4194304 104 0 0 0 7 3 4 1 20 0 1 0 987654 3133440 384';
 const statCases: { comm: string; state: string }[] = [
   { comm: 'node', state: 'S' },
   { comm: 'my prog', state: 'R' },
@@ -14,7 +14,7 @@ const statCases: { comm: string; state: string }[] = [
 
 for (const c of statCases) {
   test(`proc stat - the command name ${JSON.stringify(c.comm)} does not shift the fields`, () => {
-    assert.equal(parseProcStat(`4242 (${c.comm}) ${c.state} ${tail}`), { state: c.state, ppid: 1, pgrp: 4240, cpuTicks: 10, startTime: '987654', rssPages: 384 });
+    assert.equal(parseProcStat(`4242 (${c.comm}) ${c.state} ${tail}`), { state: c.state, ppid: 1, pgrp: 4240, cpuTicks: 10, childCpuTicks: 5, startTime: '987654', rssPages: 384 });
   });
 }
 

@@ -10,6 +10,8 @@ export interface ProcStat {
   pgrp: number;
   /** User plus system CPU, in clock ticks. */
   cpuTicks: number;
+  /** The CPU of its children that it has waited for (cutime plus cstime), in clock ticks. */
+  childCpuTicks: number;
   /** Clock ticks since boot: with the pid, names one process even after the pid is reused. */
   startTime: string;
   rssPages: number;
@@ -27,6 +29,7 @@ export function parseProcStat(text: string): ProcStat {
     ppid: Number(fields[1]),
     pgrp: Number(fields[2]),
     cpuTicks: Number(fields[11]) + Number(fields[12]),
+    childCpuTicks: Number(fields[13]) + Number(fields[14]),
     startTime: fields[19],
     rssPages: Number(fields[21]),
   };
@@ -104,6 +107,27 @@ export function liveGroups(pgids: number[]): Set<number> {
 /** Resident memory of a whole group, in bytes. */
 export function groupRssBytes(pgid: number, members = membersByGroup()): number {
   return (members.get(pgid) ?? []).reduce((n, m) => n + m.stat.rssPages * PAGE_SIZE, 0);
+}
+
+/**
+ * The CPU a process group has used, in seconds: its live members' own and what they reaped of
+ * their children's (a member that exits is reaped by another, which then counts it).
+ */
+export function groupCpuSeconds(pgid: number, members = membersByGroup()): number {
+  return (members.get(pgid) ?? []).reduce((n, m) => n + m.stat.cpuTicks + m.stat.childCpuTicks, 0) / CLOCK_TICKS_PER_SECOND;
+}
+
+/** The whole machine: CPU seconds busy since boot (/proc/stat), and memory in use (MemTotal − MemAvailable). */
+export function machineUsage(): { cpuSeconds: number; memoryBytes: number } | undefined {
+  try {
+    const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    // user nice system idle iowait irq softirq steal: busy is all but idle and iowait.
+    const busy = cpu.slice(0, 8).reduce((a, b) => a + b, 0) - cpu[3] - cpu[4];
+    const mem = Object.fromEntries(readFileSync('/proc/meminfo', 'utf8').split('\n').map((l) => /^(\w+):\s+(\d+)/.exec(l)).filter((m) => m).map((m) => [m![1], Number(m![2]) * 1024]));
+    return { cpuSeconds: busy / CLOCK_TICKS_PER_SECOND, memoryBytes: mem.MemTotal - mem.MemAvailable };
+  } catch {
+    return undefined;
+  }
 }
 
 /** The groups that still have a live member (not merely zombies awaiting init). */

@@ -138,6 +138,8 @@ export async function runUp(argv: string[]): Promise<number> {
 
     const env = natsClusterEnv({ ...process.env, ...dotenv }, running.has('nats') ? formation.nats ?? 0 : 0);
     const notes: string[] = [];
+    // Every instance's /metrics, for the masters' Prometheus discovery (/sd): nodes say where they are themselves.
+    env.SKIFF_SD_TARGETS ||= instances.map((i) => `${i.process}-${i.number}@127.0.0.1:${i.port}`).join(',');
     if (running.has('nats') && !values.insecure) {
       // Every instance of the formation, named as it names itself (PS=node.2: node-2).
       const named = (p: string) => instances.filter((i) => i.process === p).map((i) => `${i.process}-${i.number}`);

@@ -1,0 +1,109 @@
+// What each container and the node use, on the kubelet's /metrics, named as cAdvisor and the
+// kubelet's resource metrics name them, so that Kubernetes dashboards and queries work as they
+// are. Read at scrape time from /proc: one pass over the process table for all containers.
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { groupCpuSeconds, groupRssBytes, machineUsage, membersByGroup } from '../platform/procfs.ts';
+import type { RunningPod } from './kubelet.ts';
+
+/** One running container as the metrics see it. */
+export interface ContainerSample {
+  namespace: string;
+  pod: string;
+  container: string;
+  cpuSeconds: number;
+  memoryBytes: number;
+  startTimeSeconds: number;
+}
+
+/** Every running container's usage, from one pass over /proc. */
+export function sampleContainers(pods: RunningPod[], members = membersByGroup()): ContainerSample[] {
+  const out: ContainerSample[] = [];
+  for (const { pod, state } of pods) {
+    for (const [container, saved] of Object.entries(state.containers)) {
+      const h = saved.handle;
+      if (!h || !members.has(h.pgid)) continue;
+      out.push({
+        namespace: pod.metadata.namespace ?? 'default', pod: pod.metadata.name!, container,
+        cpuSeconds: groupCpuSeconds(h.pgid, members), memoryBytes: groupRssBytes(h.pgid, members), startTimeSeconds: Date.parse(h.startedAt) / 1000,
+      });
+    }
+  }
+  return out;
+}
+
+/**
+ * A counter must not go down: a container's CPU is kept at the most it has shown per process
+ * group (a member reaped by a process outside the group, or by init, takes its CPU with it).
+ */
+class Monotonic {
+  private readonly most = new Map<string, number>();
+
+  value(key: string, v: number): number {
+    const m = Math.max(this.most.get(key) ?? 0, v);
+    this.most.set(key, m);
+    return m;
+  }
+
+  keep(keys: Set<string>): void {
+    for (const k of this.most.keys()) if (!keys.has(k)) this.most.delete(k);
+  }
+}
+
+/** Registers the container and node usage metrics; `pods` is read at each scrape. */
+export function registerPodMetrics(registry: Registry, pods: () => RunningPod[]): void {
+  const registers = [registry];
+  const labelNames = ['namespace', 'pod', 'container'] as const;
+  let samples: ContainerSample[] = [];
+  let sampledAt = 0;
+  // The three metrics are collected one after another in one scrape: one pass over /proc serves them.
+  const sample = () => {
+    if (Date.now() - sampledAt > 100) {
+      samples = sampleContainers(pods());
+      sampledAt = Date.now();
+    }
+    return samples;
+  };
+  const cpu = new Monotonic();
+  new Counter({
+    name: 'container_cpu_usage_seconds_total', help: 'CPU time used by a container (its process group), in seconds.', labelNames, registers,
+    collect() {
+      this.reset();
+      const seen = new Set<string>();
+      for (const s of sample()) {
+        const key = `${s.namespace}/${s.pod}/${s.container}`;
+        seen.add(key);
+        this.inc({ namespace: s.namespace, pod: s.pod, container: s.container }, cpu.value(key, s.cpuSeconds));
+      }
+      cpu.keep(seen);
+    },
+  });
+  new Gauge({
+    name: 'container_memory_working_set_bytes', help: 'Memory a container holds (resident set of its process group), in bytes.', labelNames, registers,
+    collect() {
+      this.reset();
+      for (const s of sample()) this.set({ namespace: s.namespace, pod: s.pod, container: s.container }, s.memoryBytes);
+    },
+  });
+  new Gauge({
+    name: 'container_start_time_seconds', help: 'When a container started, in seconds since the epoch.', labelNames, registers,
+    collect() {
+      this.reset();
+      for (const s of sample()) this.set({ namespace: s.namespace, pod: s.pod, container: s.container }, s.startTimeSeconds);
+    },
+  });
+  new Counter({
+    name: 'node_cpu_usage_seconds_total', help: 'CPU time the node (the whole machine) has been busy, in seconds.', registers,
+    collect() {
+      const m = machineUsage();
+      this.reset();
+      if (m) this.inc(m.cpuSeconds);
+    },
+  });
+  new Gauge({
+    name: 'node_memory_working_set_bytes', help: 'Memory in use on the node (the whole machine: total less available), in bytes.', registers,
+    collect() {
+      const m = machineUsage();
+      if (m) this.set(m.memoryBytes);
+    },
+  });
+}
