@@ -51,7 +51,7 @@ writeFileSync(join(dir, '.env'), [
 ].join('\n'));
 const base = 20_000 + Math.floor(Math.random() * 20_000);
 progress(`starting skiff up in ${dir} (ports from ${base}, nats ${natsPort})`);
-const up: Proc = spawnProc(process.execPath, [join(ROOT, 'cli/skiff.js'), 'up', '-f', join(dir, 'Procfile'), '-e', join(dir, '.env'), '-m', `master=2,node=${NODES}`, '-p', String(base)]);
+const up: Proc = spawnProc(process.execPath, [join(ROOT, 'cli/skiff.js'), 'up', '-f', join(dir, 'Procfile'), '-e', join(dir, '.env'), '-m', `master=2,node=${NODES},prometheus=0`, '-p', String(base)]);
 let finished = false;
 void up.exited.then((code) => {
   if (finished) return;

@@ -1,6 +1,6 @@
 #!/bin/sh
-# Makes a fresh machine ready for skiff: Node 20, the npm packages, and nats-server (from the
-# OS packages); with --test, what the tests need too (iproute2, nftables, ping). Installs what is
+# Makes a fresh machine ready for skiff: Node 20, the npm packages, nats-server and prometheus
+# (from the OS packages); with --test, what the tests need too (iproute2, nftables, ping). Installs what is
 # missing, or stops with a message saying how. Safe to run again.
 set -e
 cd "$(dirname "$0")/.."
@@ -37,6 +37,8 @@ need() {
 }
 
 need nats-server nats-server
+# Prometheus scrapes the cluster (the Procfile's prometheus line) and the tests check it end to end.
+need prometheus prometheus
 # The tests also make test hosts (infra/hosts.sh: network namespaces, a bridge, nftables) and ping them.
 if [ "${1:-}" = "--test" ]; then
   need iproute2 ip

@@ -17,6 +17,7 @@ export const PROGRAMS = [
   'actors/master/main',
   'actors/node/main',
   'infra/nats',
+  'infra/prometheus',
   'actors/kubelet/reaper-main',
   'cli/up/guardian-main',
 ];

@@ -393,7 +393,7 @@ export interface Master {
 }
 
 export async function startMaster(url: string, env: NodeJS.ProcessEnv = {}, opts: { compiled?: boolean } = {}): Promise<Master> {
-  const port = await freePort();
+  const port = env.PORT ? Number(env.PORT) : await freePort();
   const proc = spawnProc(process.execPath, [...NODE_FLAGS, ...programArgs('actors/master/main', opts.compiled ?? false)], {
     // The audit log in a directory of its own, not the checkout's .skiff.
     env: { SKIFF_NATS_URL: url, PORT: String(port), SKIFF_KV_STORAGE: 'memory', SKIFF_WATCH_HEARTBEAT_MS: '500', SKIFF_AUDIT_LOG: join(tempDir('skiff-audit-'), 'audit.log'), ...env },

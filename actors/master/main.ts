@@ -13,6 +13,7 @@ import { leaderMetrics, type LeaderOnlyInput } from '../runtime/leader.ts';
 import { Membership } from '../membership/index.ts';
 import { createLogger } from '../platform/log.ts';
 import { createRegistry, startStatusServer } from '../platform/metrics.ts';
+import { Registry } from 'prom-client';
 import { connectNats } from '../platform/nats.ts';
 import { ownCredentials } from '../platform/credentials.ts';
 import { exitOnFailure, instanceName, onShutdown, statusPort } from '../platform/process.ts';
@@ -47,7 +48,9 @@ const election = (lease: string, actor: string): Omit<LeaderOnlyInput, 'componen
 // Metrics and event recorders are made once: a restarted component counts on. The object-state
 // metrics and Prometheus' discovery (/sd) read the controller-manager's informers.
 const discovery = serviceDiscovery(parseSdTargets(process.env.SKIFF_SD_TARGETS));
-const views = [stateMetrics(registry), discovery];
+// Labelled by the objects they describe (a pod's node is its node), not by this process.
+const stateRegistry = new Registry();
+const views = [stateMetrics(stateRegistry), discovery];
 const parts: { scheduler?: LeaderOnlyPart; controllerManager?: LeaderOnlyPart } = {};
 if (components.has('scheduler')) {
   const deps = {
@@ -73,6 +76,7 @@ const master = createActor(masterMachine, {
 const http = await startStatusServer({
   port: statusPort(),
   registry,
+  unlabelled: stateRegistry,
   routes: { '/sd': () => discovery.targets() },
   health: () => {
     const served = master.getSnapshot().children.apiserver?.getSnapshot();

@@ -14,6 +14,8 @@ export interface StatusServerOptions {
   port: number;
   host?: string;
   registry: Registry;
+  /** Served after `registry`, without its default labels (the objects' state, labelled by what they describe). */
+  unlabelled?: Registry;
   /** Returns null when healthy, or the reason it is not. */
   health?: () => string | null;
   /** Extra routes, e.g. the apiserver's /sd. */
@@ -35,7 +37,7 @@ export async function startStatusServer(opts: StatusServerOptions): Promise<http
         res.writeHead(problem ? 503 : 200, { 'content-type': 'text/plain' });
         res.end(problem ? `unhealthy: ${problem}\n` : 'ok\n');
       } else if (path === '/metrics') {
-        const body = await opts.registry.metrics();
+        const body = opts.unlabelled ? `${await opts.registry.metrics()}\n${await opts.unlabelled.metrics()}` : await opts.registry.metrics();
         res.writeHead(200, { 'content-type': opts.registry.contentType });
         res.end(body);
       } else if (opts.routes?.[path]) {
