@@ -18,6 +18,8 @@ interface Ctx {
   nats: Nats;
   conns: NatsConnection[];
   members: Membership[];
+  /** master-a's metrics. */
+  registry: Registry;
 }
 
 const s = suite<Ctx>('membership over NATS');
@@ -45,7 +47,8 @@ s.after(async (ctx) => {
 });
 
 s('members started together find each other through the join subject', async (ctx) => {
-  const ms = [await member(ctx, 'master-a'), await member(ctx, 'node-a'), await member(ctx, 'node-b'), await member(ctx, 'node-c')];
+  ctx.registry = new Registry();
+  const ms = [await member(ctx, 'master-a', ctx.registry), await member(ctx, 'node-a'), await member(ctx, 'node-b'), await member(ctx, 'node-c')];
   for (const m of ms) m.start();
   await waitFor('all four see all four alive', () => ms.every((m) => ms.every((o) => m.state(o.name) === 'alive')), 15_000);
 });
@@ -76,6 +79,12 @@ s('a member whose connection vanishes (SIGKILL) is declared dead by all, through
   const took = Date.now() - at;
   // Within the minimum suspicion timeout would be luck; within the maximum is the bound.
   assert.ok(took < 8000, `took ${took} ms`);
+  // How long it was suspected, as master-a measured it: no longer than the whole detection.
+  const text = await ctx.registry.metrics();
+  const count = metricSum(text, 'skiff_gossip_suspicion_to_dead_seconds_count');
+  const sum = metricSum(text, 'skiff_gossip_suspicion_to_dead_seconds_sum');
+  assert.ok(count >= 1, text.split('\n').filter((l) => l.includes('suspicion')).join('\n'));
+  assert.ok(sum / count <= took / 1000, `suspected ${sum / count} s of ${took / 1000} s`);
 });
 
 s('a graceful leave through the actor is seen as "left"', async (ctx) => {

@@ -1,7 +1,7 @@
 // A process's membership: the SWIM member on NATS, its metrics, the `skiff get members` query,
 // and the changes the rest of the process (node lifecycle, kube-proxy) acts on.
 import type { NatsConnection, Subscription } from 'nats';
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { encode } from '../../protocol/codec.ts';
 import type { Config } from '../../protocol/config.ts';
 import { GOSSIP_MEMBERS_QUEUE, gossipChangesSubject, gossipMembersSubject } from '../../protocol/subjects.ts';
@@ -55,6 +55,9 @@ export class Membership {
   readonly swim: Swim<string>;
   private readonly transport: NatsTransport;
   private readonly listeners = new Set<MembershipListener>();
+  /** When each member now suspected was first seen so, by this process's clock. */
+  private readonly suspectedAt = new Map<string, number>();
+  private suspicionToDead?: Histogram;
   private subs: Subscription[] = [];
   private started = false;
   private onJoined?: () => void;
@@ -133,6 +136,13 @@ export class Membership {
   }
 
   private changed(member: Member, previous: Member | undefined): void {
+    if (member.state === 'suspect') {
+      if (!this.suspectedAt.has(member.name)) this.suspectedAt.set(member.name, Date.now());
+    } else {
+      const since = this.suspectedAt.get(member.name);
+      this.suspectedAt.delete(member.name);
+      if (member.state === 'dead' && since !== undefined) this.suspicionToDead?.observe((Date.now() - since) / 1000);
+    }
     // A first sighting is routine (a cluster of n members logs n² of them); changes are not.
     const level = member.state === 'dead' ? 'warn' : previous ? 'info' : 'debug';
     this.opts.log[level](`member is ${member.state}`, { member: member.name, incarnation: member.incarnation, was: previous?.state });
@@ -181,6 +191,10 @@ export class Membership {
     fromStats('skiff_gossip_failed_probes_total', 'Probes with no ack, direct or indirect.', () => swim.stats.failedProbes);
     fromStats('skiff_gossip_suspicions_total', 'Members this member suspected from its own probes.', () => swim.stats.suspicions);
     fromStats('skiff_gossip_refutations_total', 'Times this member refuted a suspicion of itself.', () => swim.stats.refutes);
+    this.suspicionToDead = new Histogram({
+      name: 'skiff_gossip_suspicion_to_dead_seconds', help: 'How long a member was suspected, here, before it was declared dead: failure detection is a probe period or two plus this.',
+      buckets: [0.25, 0.5, 1, 1.5, 2, 3, 5, 10, 30], registers,
+    });
     fromStats('skiff_gossip_deaths_declared_total', 'Members this member declared dead itself.', () => swim.stats.deaths);
   }
 }
