@@ -102,6 +102,8 @@ export interface Config {
   nodePortRange: string;
   /** Apiserver: the audit log, one JSON line per write, refusal and exec; empty: none. */
   auditLog: string;
+  /** Kubelet: how often it publishes its node's and pods' usage (protocol/metrics.ts); the apiservers serve a sample for three of these. */
+  metricsPublishMs: number;
   /** Node lifecycle: a node whose lease is late but which gossip still hears is evicted only after this. */
   nodeEvictionGraceMs: number;
   /** Gossip (SWIM): each member probes one other per period. */
@@ -187,6 +189,7 @@ const defaults: Config = {
   kvFeedRetryMs: 1000,
   nodePortRange: '30000-32767',
   auditLog: '.skiff/audit.log',
+  metricsPublishMs: 5000,
   nodeEvictionGraceMs: 30_000,
   gossipPeriodMs: 500,
   gossipProbeTimeoutMs: 200,
@@ -262,6 +265,7 @@ const envNames: Record<keyof Config, string> = {
   kvFeedRetryMs: 'SKIFF_KV_FEED_RETRY_MS',
   nodePortRange: 'SKIFF_NODE_PORT_RANGE',
   auditLog: 'SKIFF_AUDIT_LOG',
+  metricsPublishMs: 'SKIFF_METRICS_PUBLISH_MS',
   nodeEvictionGraceMs: 'SKIFF_NODE_EVICTION_GRACE_MS',
   gossipPeriodMs: 'SKIFF_GOSSIP_PERIOD_MS',
   gossipProbeTimeoutMs: 'SKIFF_GOSSIP_PROBE_TIMEOUT_MS',

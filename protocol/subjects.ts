@@ -107,6 +107,12 @@ export function gossipChangesSubject(member: string): string {
   return `${GOSSIP}.${member}.changes`;
 }
 
+/** Where a kubelet publishes its node's and pods' usage (protocol/metrics.ts). */
+export function metricsSubject(node: string): string {
+  return `skiff.metrics.${node}`;
+}
+export const METRICS_WILDCARD = 'skiff.metrics.*';
+
 export function kvBucket(resource: string): string {
   return `skiff-${resource}`;
 }
@@ -204,7 +210,7 @@ export const MASTER_PERMISSIONS = undefined;
  */
 export function nodePermissions(node: string): SubjectPermissions {
   return {
-    publish: [apiSubject('*', '*', node), apiInstanceSubject('*', '*', '*', node), `${GOSSIP}.>`, '_INBOX.>'],
+    publish: [apiSubject('*', '*', node), apiInstanceSubject('*', '*', '*', node), `${GOSSIP}.>`, '_INBOX.>', metricsSubject(node)],
     subscribe: [`${NODE}.${node}.>`, `${inboxPrefix(node)}.>`, gossipSubject(node), `${gossipSubject(node)}.>`, GOSSIP_JOIN, gossipMembersSubject(), APISERVER_BEAT],
     allowResponses: true,
   };

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { Deployment, Pod } from '../protocol/types.ts';
 import { ApiClient } from '../actors/client/client.ts';
 import { connectNats } from '../actors/platform/nats.ts';
-import { freePorts, healthy, ROOT, setup, spawnProc, startMaster, startNats, startNode, stopCluster, tempDir, waitFor, type Cluster, type Proc } from './harness.ts';
+import { freePorts, healthy, ROOT, setup, skiff, spawnProc, startMaster, startNats, startNode, stopCluster, tempDir, waitFor, type Cluster, type Proc } from './harness.ts';
 
 interface Ctx extends Partial<Cluster> {
   prometheus?: Proc;
@@ -58,7 +58,7 @@ s.before(setup(async (ctx) => {
   ctx.nats = await startNats();
   // The master with its own /metrics among the discovered processes, as skiff up names them.
   ctx.masters = [await startMaster(ctx.nats.url, { SKIFF_NODE_NAME: 'master-1', PORT: String(masterPort), SKIFF_SD_TARGETS: `master-1@127.0.0.1:${masterPort}` })];
-  ctx.nodes = [await startNode(ctx.nats.url, 'node-1')];
+  ctx.nodes = [await startNode(ctx.nats.url, 'node-1', { env: { SKIFF_METRICS_PUBLISH_MS: '1000' } })];
   ctx.client = new ApiClient(await connectNats({ url: ctx.nats.url, name: 'test', persistent: true }), { timeoutMs: 5000, waitForApiserver: true });
   await ctx.client!.create(app('web', 2, exporter, { 'prometheus.io/scrape': 'true', 'prometheus.io/port': 'http' }));
   await ctx.client!.create(app('burn', 1, burner, {}));
@@ -127,6 +127,32 @@ s('container_cpu_usage_seconds_total rises for a pod that burns CPU', async (ctx
   assert.ok(Number(idle[0]?.value[1] ?? 0) < rate, 'the idle pods use less');
   const mem = await query(ctx.promPort, 'container_memory_working_set_bytes{pod=~"burn-.*"}');
   assert.ok(Number(mem[0]?.value[1]) > 1e6, 'its memory too');
+});
+
+s('skiff top: a pod burning CPU shows what ps shows, within 20%; the nodes are listed', async (ctx) => {
+  const burn = (await ctx.client!.list<Pod>('pods', { labelSelector: 'app=burn' })).items[0];
+  const pid = burn.status?.containerStatuses?.[0]?.pid;
+  assert.ok(pid, 'the burner runs');
+  const pgid = execFileSync('ps', ['-o', 'pgid=', '-p', String(pid)], { encoding: 'utf8' }).trim();
+  // ps's %CPU is over the process's life; the burner is steady, so it is its rate too.
+  const psCores = () => execFileSync('ps', ['-o', 'pcpu=', '-g', pgid], { encoding: 'utf8' }).split('\n').filter(Boolean).reduce((n, l) => n + Number(l), 0) / 100;
+  let topCores = NaN;
+  let ps = NaN;
+  await waitFor('skiff top within 20% of ps', async () => {
+    const r = await skiff(['top', 'pods', '--sort-by', 'cpu'], { url: ctx.nats!.url, via: 'sources' });
+    const line = r.stdout.split('\n').find((l) => l.startsWith(burn.metadata.name!));
+    topCores = Number(/\s(\d+)m\s/.exec(line ?? '')?.[1]) / 1000;
+    ps = psCores();
+    return Math.abs(topCores - ps) <= 0.2 * ps;
+  }, 30_000, 1000).catch(() => { throw new Error(`skiff top ${topCores} cores, ps ${ps}`); });
+  console.log(`  skiff top: ${topCores.toFixed(3)} cores; ps: ${ps.toFixed(3)}`);
+  const nodes = await skiff(['top', 'nodes'], { url: ctx.nats!.url, via: 'sources' });
+  assert.is(nodes.code, 0, nodes.stderr);
+  assert.match(nodes.stdout, /^NAME\s+CPU\(cores\)\s+CPU%\s+MEMORY\(bytes\)\s+MEMORY%/);
+  assert.match(nodes.stdout, /\nnode-1\s+\d+m\s+\d+%\s+\d+Mi\s+\d+%/);
+  const all = await skiff(['top', 'pods', '-A', '--containers'], { url: ctx.nats!.url, via: 'sources' });
+  assert.match(all.stdout, /^NAMESPACE\s+POD\s+NAME\s+CPU\(cores\)\s+MEMORY\(bytes\)/);
+  assert.match(all.stdout, /\ndefault\s+burn-\S+\s+burn\s+\d+m/);
 });
 
 s('a deleted pod stops being a target', async (ctx) => {

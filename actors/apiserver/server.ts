@@ -7,7 +7,7 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { decode, encode, encodeWithStoredObject } from '../../protocol/codec.ts';
 import type { Config } from '../../protocol/config.ts';
 import { DEFAULT_NAMESPACE, NODE_LEASE_NAMESPACE, SYSTEM_NAMESPACE } from '../../protocol/defaults.ts';
-import { AlreadyExists, BadRequest, Invalid, Timeout, toWire } from '../../protocol/errors.ts';
+import { AlreadyExists, BadRequest, Forbidden, Invalid, Timeout, toWire } from '../../protocol/errors.ts';
 import { KINDS, kindByResource, kindInfo, type KindInfo } from '../../protocol/kinds.ts';
 import { ACCESS_REVIEW_RESOURCE, API_WILDCARD, APISERVER_BEAT, APISERVER_BEAT_MS, APISERVER_QUEUE, apiInstanceWildcard, kvBucket, parseApiSubject, VERSION_RESOURCE } from '../../protocol/subjects.ts';
 import { PROTOCOL_VERSION, SKIFF_VERSION, type ServerVersion } from '../../protocol/version.ts';
@@ -19,7 +19,10 @@ import { builtinClusterRoles } from './authorize.ts';
 import { deleteObject, sweepTerminatingNamespaces } from './deletion.ts';
 import { KvFeed } from './kv-feed.ts';
 import { AuditLog, Authorizer } from './authorizer.ts';
-import { requesterOf } from '../../protocol/identity.ts';
+import { accessOf } from './authorize.ts';
+import { UsageWindow } from './usage.ts';
+import { describeRequester, requesterOf, type Requester } from '../../protocol/identity.ts';
+import { NODE_METRICS_RESOURCE, POD_METRICS_RESOURCE } from '../../protocol/metrics.ts';
 import { Store } from './store.ts';
 import { outboundFor, type Outbound } from '../client/outbound.ts';
 import { cacheOf, getNamespaceForAdmission, optionalString, parseFilter, requiredString, returnsObject, type ApiContext, type ApiRequest } from './request.ts';
@@ -72,6 +75,8 @@ export interface ApiServerOptions {
 export class ApiServer {
   ctx?: ApiContext;
   authorizer?: Authorizer;
+  /** What nodes and pods use, as their kubelets last said. */
+  readonly usage: UsageWindow;
   /** This apiserver's own subject token (see serveRequests). */
   readonly instance = nuid.next();
   private readonly streams: WatchStreams;
@@ -85,6 +90,7 @@ export class ApiServer {
 
   constructor(private readonly opts: ApiServerOptions) {
     this.out = outboundFor(opts.nc);
+    this.usage = new UsageWindow(3 * opts.cfg.metricsPublishMs);
     this.streams = new WatchStreams(opts.nc, this.out, opts.cfg.watchHeartbeatMs);
     const registers = [opts.registry];
     this.requests = new Counter({
@@ -221,12 +227,14 @@ export class ApiServer {
     const { nc } = this.opts;
     const callback = (err: Error | null, msg: Msg) => { if (!err) void this.handle(msg); };
     const subs = [nc.subscribe(API_WILDCARD, { queue: APISERVER_QUEUE, callback }), nc.subscribe(apiInstanceWildcard(this.instance), { callback })];
+    const stopUsage = this.usage.subscribe(nc);
     const beat = new TextEncoder().encode(this.instance);
     const publishBeat = () => { if (!nc.isClosed()) nc.publish(APISERVER_BEAT, beat); };
     publishBeat();
     const t = setInterval(publishBeat, APISERVER_BEAT_MS);
     return () => {
       clearInterval(t);
+      stopUsage();
       for (const sub of subs) sub.unsubscribe();
     };
   }
@@ -266,6 +274,10 @@ export class ApiServer {
       if (parsed.resource === VERSION_RESOURCE) {
         decode(msg.data); // a client of another protocol version is told so
         this.respond(msg, encode('response', { version: this.version() }));
+        return;
+      }
+      if (parsed.resource === NODE_METRICS_RESOURCE || parsed.resource === POD_METRICS_RESOURCE) {
+        this.respond(msg, encode('response', { items: await this.usageList(parsed.resource, requesterOf(parsed.origin), decode(msg.data) as unknown as ApiRequest) }));
         return;
       }
       if (parsed.resource === ACCESS_REVIEW_RESOURCE) {
@@ -308,6 +320,16 @@ export class ApiServer {
     } finally {
       this.served(resource, verb, code, (performance.now() - started) / 1000);
     }
+  }
+
+  /** The window's nodes or pods, for whoever may list nodes, or pods in the namespace asked about. */
+  private async usageList(resource: string, requester: Requester, req: ApiRequest): Promise<unknown[]> {
+    const pods = resource === POD_METRICS_RESOURCE;
+    const namespace = typeof req.namespace === 'string' && req.namespace !== '' ? req.namespace : undefined;
+    const access = accessOf(kindInfo(pods ? 'Pod' : 'Node')!, 'list', { namespace });
+    const refusal = await this.authorizer!.refusal(requester, access);
+    if (refusal !== undefined) throw new Forbidden(`${describeRequester(requester)} may not list ${resource}${namespace ? ` in namespace ${JSON.stringify(namespace)}` : ''}: ${refusal}`);
+    return pods ? this.usage.pods(namespace) : this.usage.nodes();
   }
 
   /** What `skiff version` shows of the cluster, as Kubernetes' /version. */

@@ -8,6 +8,7 @@ import { fromWire, Timeout, Unavailable, type WireError } from '../../protocol/e
 import { kindInfo } from '../../protocol/kinds.ts';
 import { ACCESS_REVIEW_RESOURCE, apiInstanceSubject, apiSubject, VERSION_RESOURCE } from '../../protocol/subjects.ts';
 import type { AccessReview, AccessReviewResult } from '../../protocol/identity.ts';
+import { NODE_METRICS_RESOURCE, POD_METRICS_RESOURCE, type NodeUsage, type PodUsage } from '../../protocol/metrics.ts';
 import type { ServerVersion } from '../../protocol/version.ts';
 import { apiServers } from './apiservers.ts';
 import { connectionOrigin } from '../platform/nats.ts';
@@ -200,6 +201,16 @@ export class ApiClient {
   /** Whether a user may do something (the kubelet before logs and exec; skiff auth can-i). */
   async reviewAccess(review: AccessReview): Promise<AccessReviewResult> {
     return (await this.call(ACCESS_REVIEW_RESOURCE, 'create', { review })).result as AccessReviewResult;
+  }
+
+  /** What each node uses, as its kubelet last said (protocol/metrics.ts). */
+  async nodeMetrics(): Promise<Omit<NodeUsage, 'pods'>[]> {
+    return (await this.call(NODE_METRICS_RESOURCE, 'list', {})).items as Omit<NodeUsage, 'pods'>[];
+  }
+
+  /** What each pod uses, in one namespace or (none given) all. */
+  async podMetrics(namespace?: string): Promise<(PodUsage & { node: string; timestamp: number; windowMs: number })[]> {
+    return (await this.call(POD_METRICS_RESOURCE, 'list', { namespace })).items as (PodUsage & { node: string; timestamp: number; windowMs: number })[];
   }
 
   /** The answering apiserver's build and protocol version. */

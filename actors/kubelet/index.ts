@@ -11,7 +11,7 @@ export { ProcessRuntime, type Runtime, type ProcessHandle, type LaunchSpec, type
 export { realProber, type Prober } from './prober.ts';
 export { detectCgroups, WATCHDOG_MODES } from './limits.ts';
 export { serveNode } from './server.ts';
-export { registerPodMetrics } from './pod-metrics.ts';
+export { publishUsage, registerPodMetrics } from './pod-metrics.ts';
 export { claimDataDir, DataDirInUse, startReaper, stopRecordedGroups } from './reaper.ts';
 
 export class NodeConfigError extends Error {}

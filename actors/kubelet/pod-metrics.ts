@@ -1,7 +1,12 @@
-// What each container and the node use, on the kubelet's /metrics, named as cAdvisor and the
+// What each container and the node use: on the kubelet's /metrics, named as cAdvisor and the
 // kubelet's resource metrics name them, so that Kubernetes dashboards and queries work as they
-// are. Read at scrape time from /proc: one pass over the process table for all containers.
+// are, read at scrape time; and published on NATS every few seconds for the apiservers' window
+// (skiff top, the autoscaler). Each read is one pass over /proc for all containers.
+import type { NatsConnection } from 'nats';
 import { Counter, Gauge, type Registry } from 'prom-client';
+import { encode } from '../../protocol/codec.ts';
+import type { NodeUsage, PodUsage } from '../../protocol/metrics.ts';
+import { metricsSubject } from '../../protocol/subjects.ts';
 import { groupCpuSeconds, groupRssBytes, machineUsage, membersByGroup } from '../platform/procfs.ts';
 import type { RunningPod } from './kubelet.ts';
 
@@ -106,4 +111,41 @@ export function registerPodMetrics(registry: Registry, pods: () => RunningPod[])
       if (m) this.set(m.memoryBytes);
     },
   });
+}
+
+/**
+ * Rates from two samples: each container's CPU over the window since the previous sample (a
+ * container new since then, or restarted, starts from its own start time).
+ */
+export function usageBetween(node: string, now: { at: number; containers: ContainerSample[]; machine?: { cpuSeconds: number; memoryBytes: number } },
+  before: { at: number; containers: ContainerSample[]; machine?: { cpuSeconds: number; memoryBytes: number } } | undefined): NodeUsage {
+  const windowMs = before ? now.at - before.at : 0;
+  const key = (c: ContainerSample) => `${c.namespace}/${c.pod}/${c.container}@${c.startTimeSeconds}`;
+  const previous = new Map((before?.containers ?? []).map((c) => [key(c), c]));
+  const pods = new Map<string, PodUsage>();
+  for (const c of now.containers) {
+    const p = previous.get(key(c));
+    const since = p ? windowMs / 1000 : Math.max(0.001, now.at / 1000 - c.startTimeSeconds);
+    const cpuCores = Math.max(0, (c.cpuSeconds - (p?.cpuSeconds ?? 0)) / since);
+    const id = `${c.namespace}/${c.pod}`;
+    let pod = pods.get(id);
+    if (!pod) pods.set(id, (pod = { namespace: c.namespace, name: c.pod, containers: [] }));
+    pod.containers.push({ name: c.container, cpuCores, memoryBytes: c.memoryBytes });
+  }
+  const cpuCores = before?.machine && now.machine && windowMs > 0 ? Math.max(0, (now.machine.cpuSeconds - before.machine.cpuSeconds) / (windowMs / 1000)) : 0;
+  return { node, timestamp: now.at, windowMs, cpuCores, memoryBytes: now.machine?.memoryBytes ?? 0, pods: [...pods.values()] };
+}
+
+/** Publishes the node's and its pods' usage every `everyMs` (the first once a window has passed); returns its stop. */
+export function publishUsage(nc: NatsConnection, node: string, pods: () => RunningPod[], everyMs: number): () => void {
+  let before: Parameters<typeof usageBetween>[2];
+  const tick = () => {
+    const now = { at: Date.now(), containers: sampleContainers(pods()), machine: machineUsage() };
+    if (before && !nc.isClosed()) nc.publish(metricsSubject(node), encode('node-metrics', { usage: usageBetween(node, now, before) }));
+    before = now;
+  };
+  tick();
+  const timer = setInterval(tick, everyMs);
+  timer.unref();
+  return () => clearInterval(timer);
 }

@@ -3,7 +3,7 @@
 // on PORT.
 import { parseArgs } from 'node:util';
 import { createActor, toPromise } from 'xstate';
-import { ConfigError, loadConfig } from '../../protocol/config.ts';
+import { ConfigError, loadConfig, type Config } from '../../protocol/config.ts';
 import { ApiClient } from '../client/client.ts';
 import { EventRecorder } from '../runtime/events.ts';
 import { Informer } from '../client/informer.ts';
@@ -19,7 +19,7 @@ import { exitOnFailure, instanceName, onShutdown, statusPort } from '../platform
 import { startProfiling } from '../platform/profile.ts';
 import { nodeMachine } from './node.machine.ts';
 import {
-  claimDataDir, DataDirInUse, detectCgroups, Kubelet, kubeletConfig, NodeConfigError, ProcessRuntime, realProber, registerPodMetrics, serveNode,
+  claimDataDir, DataDirInUse, detectCgroups, Kubelet, kubeletConfig, NodeConfigError, ProcessRuntime, publishUsage, realProber, registerPodMetrics, serveNode,
   startReaper, stopRecordedGroups, WATCHDOG_MODES, type PodLookup,
 } from '../kubelet/index.ts';
 
@@ -72,7 +72,7 @@ const log = createLogger({ component: 'node', node: name });
 // What a signal does grows with what has started: at first, nothing to stop.
 let stop = async (): Promise<void> => {};
 onShutdown(log, () => stop());
-let cfg;
+let cfg: Config;
 let kcfg;
 const cgroups = (() => {
   try {
@@ -148,8 +148,10 @@ const root = createActor(nodeMachine, {
       serve: (pods) => {
         runningPods = pods;
         const stopServing = serveNode(nc, kubelet, pods, log);
+        const stopPublishing = publishUsage(nc, name, () => pods.all(), cfg.metricsPublishMs);
         return () => {
           runningPods = undefined;
+          stopPublishing();
           stopServing();
         };
       },

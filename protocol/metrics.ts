@@ -1,0 +1,32 @@
+// The metrics pipeline without Prometheus, as metrics-server provides it: each kubelet publishes
+// what its node and pods use every METRICS_PUBLISH_MS on metricsSubject(node); the apiservers keep
+// the latest sample of each node and answer `nodemetrics` and `podmetrics` lists (skiff top, and
+// the autoscaler). CPU is a rate over the window since the kubelet's previous sample.
+
+export interface ContainerUsage {
+  name: string;
+  /** CPU over the window, in cores (0.25 = a quarter of a core). */
+  cpuCores: number;
+  memoryBytes: number;
+}
+
+export interface PodUsage {
+  namespace: string;
+  name: string;
+  containers: ContainerUsage[];
+}
+
+/** One kubelet's sample. */
+export interface NodeUsage {
+  node: string;
+  /** When the sample was taken (ms since the epoch), and over how long its CPU rates are. */
+  timestamp: number;
+  windowMs: number;
+  cpuCores: number;
+  memoryBytes: number;
+  pods: PodUsage[];
+}
+
+/** The resources answered from the apiservers' window, as metrics.k8s.io's NodeMetrics and PodMetrics (not stored kinds). */
+export const NODE_METRICS_RESOURCE = 'nodemetrics';
+export const POD_METRICS_RESOURCE = 'podmetrics';
