@@ -11,9 +11,14 @@ import { join } from 'node:path';
 import type { Deployment, Pod } from '../protocol/types.ts';
 import { ApiClient } from '../actors/client/client.ts';
 import { connectNats } from '../actors/platform/nats.ts';
-import { freePorts, healthy, ROOT, setup, skiff, spawnProc, startMaster, startNats, startNode, stopCluster, tempDir, waitFor, type Cluster, type Proc } from './harness.ts';
+import { programArgs } from '../actors/platform/entry.ts';
+import { freePorts, healthy, ROOT, setup, skiff, spawnProc, startMaster, startNode, stopCluster, tempDir, waitFor, type Cluster, type Proc } from './harness.ts';
 
-interface Ctx extends Partial<Cluster> {
+interface Ctx extends Omit<Partial<Cluster>, 'nats'> {
+  /** The Procfile's nats process (infra/nats.ts), with its /metrics on natsPort. */
+  natsProc?: Proc;
+  url: string;
+  natsPort: number;
   prometheus?: Proc;
   promPort: number;
   masterPort: number;
@@ -52,14 +57,18 @@ async function query(port: number, promql: string): Promise<{ metric: Record<str
 
 s.before(setup(async (ctx) => {
   const bin = findBinary('prometheus');
-  const [masterPort, promPort] = await freePorts(2);
-  ctx.masterPort = masterPort;
-  ctx.promPort = promPort;
-  ctx.nats = await startNats();
-  // The master with its own /metrics among the discovered processes, as skiff up names them.
-  ctx.masters = [await startMaster(ctx.nats.url, { SKIFF_NODE_NAME: 'master-1', PORT: String(masterPort), SKIFF_SD_TARGETS: `master-1@127.0.0.1:${masterPort}` })];
-  ctx.nodes = [await startNode(ctx.nats.url, 'node-1', { env: { SKIFF_METRICS_PUBLISH_MS: '1000' } })];
-  ctx.client = new ApiClient(await connectNats({ url: ctx.nats.url, name: 'test', persistent: true }), { timeoutMs: 5000, waitForApiserver: true });
+  const [masterPort, promPort, natsPort, clientPort, monitorPort] = await freePorts(5);
+  Object.assign(ctx, { masterPort, promPort, natsPort });
+  // The Procfile's nats process, as skiff up runs it: nats-server, with /metrics of its own.
+  ctx.natsProc = spawnProc(process.execPath, programArgs('infra/nats', false), {
+    env: { PORT: String(natsPort), SKIFF_NATS_PORT: String(clientPort), SKIFF_NATS_MONITOR_PORT: String(monitorPort), SKIFF_NATS_STORE: tempDir('skiff-promnats-') },
+  });
+  await waitFor('the nats process', () => healthy(natsPort), 15_000);
+  ctx.url = `nats://127.0.0.1:${clientPort}`;
+  // The master, with the processes skiff up would name in SKIFF_SD_TARGETS.
+  ctx.masters = [await startMaster(ctx.url, { SKIFF_NODE_NAME: 'master-1', PORT: String(masterPort), SKIFF_SD_TARGETS: `nats-1@127.0.0.1:${natsPort},master-1@127.0.0.1:${masterPort}` })];
+  ctx.nodes = [await startNode(ctx.url, 'node-1', { env: { SKIFF_METRICS_PUBLISH_MS: '1000' } })];
+  ctx.client = new ApiClient(await connectNats({ url: ctx.url, name: 'test', persistent: true }), { timeoutMs: 5000, waitForApiserver: true });
   await ctx.client!.create(app('web', 2, exporter, { 'prometheus.io/scrape': 'true', 'prometheus.io/port': 'http' }));
   await ctx.client!.create(app('burn', 1, burner, {}));
   // infra/prometheus.yml as it stands, its discovery pointed at this master, scraping each second.
@@ -85,10 +94,11 @@ s.before(setup(async (ctx) => {
 s.after(async (ctx) => {
   await ctx.prometheus?.stop();
   await stopCluster(ctx);
+  await ctx.natsProc?.stop();
 });
 
 s('every skiff process and every annotated pod is discovered and scraped: up == 1', async (ctx) => {
-  const want = (pods: Pod[]) => ['master-1', 'node-1', ...pods.map((p) => p.metadata.name!)];
+  const want = (pods: Pod[]) => ['nats-1', 'master-1', 'node-1', ...pods.map((p) => p.metadata.name!)];
   let up: string[] = [];
   await waitFor('every target up', async () => {
     const pods = (await ctx.client!.list<Pod>('pods', { labelSelector: 'app=web' })).items.filter((p) => p.status?.phase === 'Running');
@@ -139,18 +149,18 @@ s('skiff top: a pod burning CPU shows what ps shows, within 20%; the nodes are l
   let topCores = NaN;
   let ps = NaN;
   await waitFor('skiff top within 20% of ps', async () => {
-    const r = await skiff(['top', 'pods', '--sort-by', 'cpu'], { url: ctx.nats!.url, via: 'sources' });
+    const r = await skiff(['top', 'pods', '--sort-by', 'cpu'], { url: ctx.url, via: 'sources' });
     const line = r.stdout.split('\n').find((l) => l.startsWith(burn.metadata.name!));
     topCores = Number(/\s(\d+)m\s/.exec(line ?? '')?.[1]) / 1000;
     ps = psCores();
     return Math.abs(topCores - ps) <= 0.2 * ps;
   }, 30_000, 1000).catch(() => { throw new Error(`skiff top ${topCores} cores, ps ${ps}`); });
   console.log(`  skiff top: ${topCores.toFixed(3)} cores; ps: ${ps.toFixed(3)}`);
-  const nodes = await skiff(['top', 'nodes'], { url: ctx.nats!.url, via: 'sources' });
+  const nodes = await skiff(['top', 'nodes'], { url: ctx.url, via: 'sources' });
   assert.is(nodes.code, 0, nodes.stderr);
   assert.match(nodes.stdout, /^NAME\s+CPU\(cores\)\s+CPU%\s+MEMORY\(bytes\)\s+MEMORY%/);
   assert.match(nodes.stdout, /\nnode-1\s+\d+m\s+\d+%\s+\d+Mi\s+\d+%/);
-  const all = await skiff(['top', 'pods', '-A', '--containers'], { url: ctx.nats!.url, via: 'sources' });
+  const all = await skiff(['top', 'pods', '-A', '--containers'], { url: ctx.url, via: 'sources' });
   assert.match(all.stdout, /^NAMESPACE\s+POD\s+NAME\s+CPU\(cores\)\s+MEMORY\(bytes\)/);
   assert.match(all.stdout, /\ndefault\s+burn-\S+\s+burn\s+\d+m/);
 });
@@ -167,7 +177,7 @@ s('a deleted pod stops being a target', async (ctx) => {
 s('promtool check metrics: no problem with a skiff_, kube_ or container_ name on any endpoint', async (ctx) => {
   const promtool = findBinary('promtool');
   assert.ok(await healthy(ctx.masterPort));
-  for (const port of [ctx.masterPort, ctx.nodes![0].port]) {
+  for (const port of [ctx.natsPort, ctx.masterPort, ctx.nodes![0].port]) {
     const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     const r = spawnSync(promtool, ['check', 'metrics'], { input: text, encoding: 'utf8' });
     const problems = `${r.stdout}${r.stderr}`.split('\n').filter((l) => /skiff_|kube_|container_|node_cpu|node_memory/.test(l));
