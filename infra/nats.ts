@@ -11,7 +11,7 @@ import { Counter, Gauge } from 'prom-client';
 import { PROJECT_ROOT } from '../actors/platform/entry.ts';
 import { createLogger } from '../actors/platform/log.ts';
 import { createRegistry, startStatusServer } from '../actors/platform/metrics.ts';
-import { statusPort } from '../actors/platform/process.ts';
+import { findProgram, statusPort } from '../actors/platform/process.ts';
 import { instanceConfig, natsInstance, type NatsAuth, type NatsInstance } from './nats-cluster.ts';
 import { AUTH_CONFIG, ROUTE_USER, routeSecret } from './auth.ts';
 import { CA_FILE, defaultTlsDir, ensureServerCert, tlsBlocks } from './tls.ts';
@@ -49,14 +49,7 @@ leaderships over, then lets its clients go.`);
 
 const log = createLogger({ component: 'nats' });
 
-function findNatsServer(): string | undefined {
-  for (const dir of [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/usr/local/sbin', '/usr/local/bin']) {
-    if (dir && existsSync(join(dir, 'nats-server'))) return join(dir, 'nats-server');
-  }
-  return undefined;
-}
-
-const bin = findNatsServer();
+const bin = findProgram('nats-server');
 if (!bin) {
   log.error('nats-server is not installed: run sh infra/bootstrap.sh, or: apt-get install nats-server');
   process.exit(127);
@@ -87,7 +80,7 @@ const auth: NatsAuth | undefined = process.env.SKIFF_AUTH !== 'off' && existsSyn
 const tlsDir = defaultTlsDir(process.env);
 let tls: { client: string; route: string } | undefined;
 try {
-  tls = process.env.SKIFF_TLS !== 'off' && existsSync(join(tlsDir, CA_FILE)) ? tlsBlocks(ensureServerCert(tlsDir, inst.serverName, [inst.host])) : undefined;
+  tls = existsSync(join(tlsDir, CA_FILE)) ? tlsBlocks(ensureServerCert(tlsDir, inst.serverName, [inst.host])) : undefined;
 } catch (err) {
   log.error((err as Error).message);
   process.exit(2);

@@ -3,11 +3,12 @@
 // (SKIFF_PROMETHEUS_DATA). Prometheus serves its own /metrics and /-/healthy there; skiff up's
 // discovery lists it with the other processes, so it scrapes itself too.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { PROJECT_ROOT } from '../actors/platform/entry.ts';
 import { createLogger } from '../actors/platform/log.ts';
-import { statusPort } from '../actors/platform/process.ts';
+import { findProgram, statusPort } from '../actors/platform/process.ts';
+import { statusHost } from '../actors/platform/metrics.ts';
 
 if (process.argv.includes('--help') || process.argv.includes('-h')) {
   console.log(`Usage: node dist/infra/prometheus.js   (the Procfile's prometheus line)
@@ -20,14 +21,14 @@ alert and recording rules in infra/prometheus/rules.yml.`);
 }
 
 const log = createLogger({ component: 'prometheus' });
-const bin = [...(process.env.PATH ?? '').split(':'), '/usr/bin', '/usr/local/bin'].map((d) => join(d, 'prometheus')).find((p) => existsSync(p));
+const bin = findProgram('prometheus');
 if (!bin) {
   log.error('prometheus is not installed: run sh infra/bootstrap.sh, or: apt-get install prometheus');
   process.exit(127);
 }
 const dataDir = resolve(process.env.SKIFF_PROMETHEUS_DATA || join('.skiff', 'prometheus'));
 mkdirSync(dataDir, { recursive: true });
-const address = `${process.env.SKIFF_STATUS_HOST || '127.0.0.1'}:${statusPort()}`;
+const address = `${statusHost()}:${statusPort()}`;
 const child = spawn(bin, [
   `--config.file=${join(PROJECT_ROOT, 'infra', 'prometheus.yml')}`,
   `--storage.tsdb.path=${dataDir}`,

@@ -7,14 +7,11 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
+import { CA_FILE, defaultTlsDir } from '../actors/platform/credentials.ts';
 
 export class TlsError extends Error {}
 
-export function defaultTlsDir(env: NodeJS.ProcessEnv = process.env): string {
-  return env.SKIFF_TLS_DIR || join('.skiff', 'tls');
-}
-
-export const CA_FILE = 'ca.pem';
+export { CA_FILE, defaultTlsDir };
 const CA_KEY = 'ca-key.pem';
 
 function openssl(args: string[], cwd: string): void {

@@ -31,6 +31,12 @@ export function describeRequester(r: Requester): string {
   return r.kind === 'master' ? 'a master' : `${r.kind} ${JSON.stringify(r.name)}`;
 }
 
+/** `delete pods "web-1" in namespace "default"`: for Forbidden messages and the audit log. */
+export function describeAccess(a: { verb: string; resource: string; namespace?: string; name?: string }): string {
+  const what = a.name ? `${a.resource} ${JSON.stringify(a.name)}` : a.resource;
+  return `${a.verb} ${what}${a.namespace ? ` in namespace ${JSON.stringify(a.namespace)}` : ''}`;
+}
+
 /** Why a node name cannot be used, or undefined. */
 export function nodeNameProblem(name: string): string | undefined {
   if (name.startsWith(USER_PREFIX)) return `a node's name may not begin with "${USER_PREFIX}" (that marks a user on the cluster's subjects)`;

@@ -12,6 +12,7 @@ import { Registry } from 'prom-client';
 import { startApiserver } from '../actors/apiserver/index.ts';
 import { ApiClient } from '../actors/client/client.ts';
 import { programArgs } from '../actors/platform/entry.ts';
+import { findProgram } from '../actors/platform/process.ts';
 import { silentLogger } from '../actors/platform/log.ts';
 import { connectNats } from '../actors/platform/nats.ts';
 import { loadConfig, type Config } from '../protocol/config.ts';
@@ -47,12 +48,15 @@ export async function freePort(): Promise<number> {
   return (await freePorts(1))[0];
 }
 
+/** An installed program the tests need, or an error saying how to install it. */
+export function requireProgram(name: string, pkg = name): string {
+  const found = findProgram(name);
+  if (!found) throw new Error(`${name} is not installed: run npm test (infra/bootstrap.sh installs it), or: apt-get install ${pkg}`);
+  return found;
+}
+
 export function findNatsServer(): string {
-  for (const dir of [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/usr/local/sbin', '/usr/local/bin']) {
-    const p = join(dir, 'nats-server');
-    if (dir && existsSync(p)) return p;
-  }
-  throw new Error('nats-server is not installed: run npm test (it installs it), or: apt-get install nats-server');
+  return requireProgram('nats-server');
 }
 
 /**

@@ -6,13 +6,13 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Deployment, Pod } from '../protocol/types.ts';
 import { ApiClient } from '../actors/client/client.ts';
 import { connectNats } from '../actors/platform/nats.ts';
 import { programArgs } from '../actors/platform/entry.ts';
-import { freePorts, healthy, ROOT, setup, skiff, spawnProc, startMaster, startNode, stopCluster, tempDir, waitFor, type Cluster, type Proc } from './harness.ts';
+import { freePorts, healthy, requireProgram, ROOT, setup, skiff, spawnProc, startMaster, startNode, stopCluster, tempDir, waitFor, type Cluster, type Proc } from './harness.ts';
 
 interface Ctx extends Omit<Partial<Cluster>, 'nats'> {
   /** The Procfile's nats process (infra/nats.ts), with its /metrics on natsPort. */
@@ -24,12 +24,6 @@ interface Ctx extends Omit<Partial<Cluster>, 'nats'> {
   masterPort: number;
 }
 const s = suite<Ctx>('prometheus');
-
-function findBinary(name: string): string {
-  const found = [...(process.env.PATH ?? '').split(':'), '/usr/bin', '/usr/local/bin'].map((d) => join(d, name)).find((p) => existsSync(p));
-  if (!found) throw new Error(`${name} is not installed: run npm test (infra/bootstrap.sh installs it), or: apt-get install prometheus`);
-  return found;
-}
 
 const app = (name: string, replicas: number, command: string[], annotations: Record<string, string>): Deployment => ({
   apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name, namespace: 'default' },
@@ -56,7 +50,7 @@ async function query(port: number, promql: string): Promise<{ metric: Record<str
 }
 
 s.before(setup(async (ctx) => {
-  const bin = findBinary('prometheus');
+  const bin = requireProgram('prometheus');
   const [masterPort, promPort, natsPort, clientPort, monitorPort] = await freePorts(5);
   Object.assign(ctx, { masterPort, promPort, natsPort });
   // The Procfile's nats process, as skiff up runs it: nats-server, with /metrics of its own.
@@ -175,7 +169,7 @@ s('a deleted pod stops being a target', async (ctx) => {
 });
 
 s('promtool check metrics: no problem with a skiff_, kube_ or container_ name on any endpoint', async (ctx) => {
-  const promtool = findBinary('promtool');
+  const promtool = requireProgram('promtool');
   assert.ok(await healthy(ctx.masterPort));
   for (const port of [ctx.natsPort, ctx.masterPort, ctx.nodes![0].port]) {
     const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();

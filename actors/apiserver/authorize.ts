@@ -4,6 +4,7 @@
 import { NODE_LEASE_NAMESPACE } from '../../protocol/defaults.ts';
 import type { KindInfo } from '../../protocol/kinds.ts';
 import type { ClusterRole, PolicyRule, RoleBinding } from '../../protocol/types.ts';
+import { describeAccess } from '../../protocol/identity.ts';
 
 /** One request as RBAC sees it: `update` on `pods/status`, `create` on `pods/exec`. */
 export interface Access {
@@ -16,7 +17,8 @@ export interface Access {
   name?: string;
 }
 
-const READS = new Set(['get', 'list', 'watch']);
+/** The verbs that change nothing. */
+export const READS = new Set(['get', 'list', 'watch']);
 
 /** The RBAC verb and resource of an API request verb. */
 export function accessOf(info: KindInfo, verb: string, opts: { namespace?: string; name?: string; subresource?: string }): Access {
@@ -28,11 +30,7 @@ export function accessOf(info: KindInfo, verb: string, opts: { namespace?: strin
   return { ...base, verb, resource: info.resource };
 }
 
-/** `delete pods "web-1" in namespace "default"`: for Forbidden messages and the audit log. */
-export function describeAccess(a: Access): string {
-  const what = a.name ? `${a.resource} ${JSON.stringify(a.name)}` : a.resource;
-  return `${a.verb} ${what}${a.namespace ? ` in namespace ${JSON.stringify(a.namespace)}` : ''}`;
-}
+export { describeAccess };
 
 // ---- NodeRestriction ----
 

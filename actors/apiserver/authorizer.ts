@@ -9,11 +9,10 @@ import { describeRequester, type AccessReview, type AccessReviewResult, type Req
 import { kindInfo, type KindInfo } from '../../protocol/kinds.ts';
 import { isPlainObject } from '../../protocol/schema.ts';
 import type { ClusterRole, Pod, RoleBinding } from '../../protocol/types.ts';
-import { accessOf, describeAccess, nodeRestriction, rbacDecision, type Access, type NodeFacts, type RbacView } from './authorize.ts';
+import { accessOf, describeAccess, nodeRestriction, rbacDecision, READS, type Access, type NodeFacts, type RbacView } from './authorize.ts';
 import { cacheOf, type ApiContext, type ApiRequest } from './request.ts';
 
 const ALL = { labels: [], fields: [] };
-const READS = new Set(['get', 'list', 'watch']);
 
 /** The name and namespace a request is about, wherever its verb carries them. */
 function target(req: ApiRequest): { name?: string; namespace?: string } {

@@ -21,7 +21,7 @@ import { KvFeed } from './kv-feed.ts';
 import { AuditLog, Authorizer } from './authorizer.ts';
 import { accessOf } from './authorize.ts';
 import { UsageWindow } from './usage.ts';
-import { describeRequester, requesterOf, type Requester } from '../../protocol/identity.ts';
+import { describeAccess, describeRequester, requesterOf, type Requester } from '../../protocol/identity.ts';
 import { NODE_METRICS_RESOURCE, POD_METRICS_RESOURCE } from '../../protocol/metrics.ts';
 import { Store } from './store.ts';
 import { outboundFor, type Outbound } from '../client/outbound.ts';
@@ -328,7 +328,7 @@ export class ApiServer {
     const namespace = typeof req.namespace === 'string' && req.namespace !== '' ? req.namespace : undefined;
     const access = accessOf(kindInfo(pods ? 'Pod' : 'Node')!, 'list', { namespace });
     const refusal = await this.authorizer!.refusal(requester, access);
-    if (refusal !== undefined) throw new Forbidden(`${describeRequester(requester)} may not list ${resource}${namespace ? ` in namespace ${JSON.stringify(namespace)}` : ''}: ${refusal}`);
+    if (refusal !== undefined) throw new Forbidden(`${describeRequester(requester)} may not ${describeAccess({ verb: 'list', resource, namespace })}: ${refusal}`);
     return pods ? this.usage.pods(namespace) : this.usage.nodes();
   }
 

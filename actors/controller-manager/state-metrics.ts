@@ -4,6 +4,7 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Deployment, Node, Pod, Service } from '../../protocol/types.ts';
 import type { Informers } from './context.ts';
+import { oncePerScrape } from '../platform/metrics.ts';
 
 export interface StateSample {
   name: string;
@@ -65,17 +66,10 @@ const HELP: Record<string, [string, 'gauge' | 'counter', string[]]> = {
 /** Registered once per process; `attach` points it at a controller-manager (a restarted one replaces it). */
 export function stateMetrics(registry: Registry): InformerView {
   let source: InformerSource | undefined;
-  let samples: StateSample[] = [];
-  let at = 0;
-  // The series are collected one after another in one scrape: one pass over the objects serves them.
-  const current = () => {
-    if (Date.now() - at > 100) {
-      const i = source?.informers;
-      samples = i && source!.leading() ? stateSamples({ deployments: i.deployments.list(), pods: i.pods.list(), nodes: i.nodes.list(), services: i.services.list() }) : [];
-      at = Date.now();
-    }
-    return samples;
-  };
+  const current = oncePerScrape(() => {
+    const i = source?.informers;
+    return i && source!.leading() ? stateSamples({ deployments: i.deployments.list(), pods: i.pods.list(), nodes: i.nodes.list(), services: i.services.list() }) : [];
+  });
   for (const [name, [help, type, labelNames]] of Object.entries(HELP)) {
     const Metric = type === 'counter' ? Counter : Gauge;
     new Metric({
@@ -93,7 +87,6 @@ export function stateMetrics(registry: Registry): InformerView {
   return {
     attach(s) {
       source = s;
-      at = 0;
       return () => { if (source === s) source = undefined; };
     },
   };

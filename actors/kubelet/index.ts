@@ -3,6 +3,7 @@ import { cpus, totalmem } from 'node:os';
 import type { Config } from '../../protocol/config.ts';
 import { cpuMillis, memoryBytes } from '../../protocol/quantity.ts';
 import type { KubeletConfig } from './kubelet.ts';
+import { statusHost } from '../platform/metrics.ts';
 import type { LimitModes } from './limits.ts';
 
 export { Kubelet, type KubeletConfig, type KubeletDeps } from './kubelet.ts';
@@ -29,7 +30,8 @@ function parseLabels(text: string | undefined): Record<string, string> {
 /** Where this node process serves /metrics: its status host and PORT; served on every address (0.0.0.0), at the node's own. */
 function metricsAddress(env: NodeJS.ProcessEnv): string | undefined {
   if (!env.PORT || env.PORT === '0') return undefined;
-  const host = env.SKIFF_STATUS_HOST === '0.0.0.0' ? env.SKIFF_NODE_ADDRESS || '127.0.0.1' : env.SKIFF_STATUS_HOST || '127.0.0.1';
+  const listening = statusHost(env);
+  const host = listening === '0.0.0.0' ? env.SKIFF_NODE_ADDRESS || '127.0.0.1' : listening;
   return `${host}:${env.PORT}`;
 }
 

@@ -7,6 +7,7 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import { encode } from '../../protocol/codec.ts';
 import type { NodeUsage, PodUsage } from '../../protocol/metrics.ts';
 import { metricsSubject } from '../../protocol/subjects.ts';
+import { oncePerScrape } from '../platform/metrics.ts';
 import { groupCpuSeconds, groupRssBytes, machineUsage, membersByGroup } from '../platform/procfs.ts';
 import type { RunningPod } from './kubelet.ts';
 
@@ -58,16 +59,8 @@ class Monotonic {
 export function registerPodMetrics(registry: Registry, pods: () => RunningPod[]): void {
   const registers = [registry];
   const labelNames = ['namespace', 'pod', 'container'] as const;
-  let samples: ContainerSample[] = [];
-  let sampledAt = 0;
-  // The three metrics are collected one after another in one scrape: one pass over /proc serves them.
-  const sample = () => {
-    if (Date.now() - sampledAt > 100) {
-      samples = sampleContainers(pods());
-      sampledAt = Date.now();
-    }
-    return samples;
-  };
+  const sample = oncePerScrape(() => sampleContainers(pods()));
+  const machine = oncePerScrape(machineUsage);
   const cpu = new Monotonic();
   new Counter({
     name: 'container_cpu_usage_seconds_total', help: 'CPU time used by a container (its process group), in seconds.', labelNames, registers,
@@ -99,7 +92,7 @@ export function registerPodMetrics(registry: Registry, pods: () => RunningPod[])
   new Counter({
     name: 'node_cpu_usage_seconds_total', help: 'CPU time the node (the whole machine) has been busy, in seconds.', registers,
     collect() {
-      const m = machineUsage();
+      const m = machine();
       this.reset();
       if (m) this.inc(m.cpuSeconds);
     },
@@ -107,7 +100,7 @@ export function registerPodMetrics(registry: Registry, pods: () => RunningPod[])
   new Gauge({
     name: 'node_memory_working_set_bytes', help: 'Memory in use on the node (the whole machine: total less available), in bytes.', registers,
     collect() {
-      const m = machineUsage();
+      const m = machine();
       if (m) this.set(m.memoryBytes);
     },
   });

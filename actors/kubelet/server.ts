@@ -5,7 +5,7 @@
 import { ErrorCode, type Msg, type NatsConnection, type NatsError } from 'nats';
 import { decode, encode } from '../../protocol/codec.ts';
 import { BadRequest, Forbidden, NotFound, toWire } from '../../protocol/errors.ts';
-import { describeRequester, requesterOf } from '../../protocol/identity.ts';
+import { describeAccess, describeRequester, requesterOf } from '../../protocol/identity.ts';
 import { nodeOpSubjects, nodeSubjectOrigin } from '../../protocol/subjects.ts';
 import type { Container } from '../../protocol/types.ts';
 import type { Logger } from '../platform/log.ts';
@@ -151,7 +151,7 @@ export function serveNode(nc: NatsConnection, kubelet: Kubelet, pods: PodLookup,
     const namespace = typeof req.namespace === 'string' ? req.namespace : undefined;
     const name = typeof req.name === 'string' ? req.name : undefined;
     const d = await kubelet.deps.client.reviewAccess({ user: requester.name, ...access, namespace, name });
-    if (!d.allowed) throw new Forbidden(`${describeRequester(requester)} may not ${access.verb} ${access.resource}${name ? ` ${JSON.stringify(name)}` : ''}${namespace ? ` in namespace ${JSON.stringify(namespace)}` : ''}: ${d.reason}`);
+    if (!d.allowed) throw new Forbidden(`${describeRequester(requester)} may not ${describeAccess({ ...access, namespace, name })}: ${d.reason}`);
   };
   const handle = (fn: (m: Msg) => void, access: { verb: string; resource: string }) => async (err: Error | null, msg: Msg) => {
     if (err) return;

@@ -24,6 +24,12 @@ export function defaultAuthDir(env: NodeJS.ProcessEnv = process.env): string {
   return env.SKIFF_AUTH_DIR || join('.skiff', 'auth');
 }
 
+/** The cluster's TLS directory (skiff up --tls makes it; infra/tls.ts), and its CA's file name there. */
+export function defaultTlsDir(env: NodeJS.ProcessEnv = process.env): string {
+  return env.SKIFF_TLS_DIR || join('.skiff', 'tls');
+}
+export const CA_FILE = 'ca.pem';
+
 /** The requester these credentials make a process on the cluster's subjects. */
 export function requesterFor(c: Credentials): Requester {
   return c.kind === 'master' ? { kind: 'master' } : { kind: c.kind, name: c.name };

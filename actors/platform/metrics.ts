@@ -10,6 +10,22 @@ export function createRegistry(labels: { component: string; node?: string }): Re
   return registry;
 }
 
+/**
+ * `read`'s result taken once per scrape: a registry collects its metrics one after another within
+ * milliseconds, and several of them may need one costly reading (a pass over /proc, the objects).
+ */
+export function oncePerScrape<T>(read: () => T, windowMs = 100): () => T {
+  let value: T;
+  let at = -Infinity;
+  return () => {
+    if (Date.now() - at > windowMs) {
+      value = read();
+      at = Date.now();
+    }
+    return value;
+  };
+}
+
 export interface StatusServerOptions {
   port: number;
   host?: string;
@@ -23,7 +39,7 @@ export interface StatusServerOptions {
 }
 
 /** Where /healthz and /metrics listen: SKIFF_STATUS_HOST (0.0.0.0 for a Prometheus on another machine), else loopback only. */
-function statusHost(env: NodeJS.ProcessEnv = process.env): string {
+export function statusHost(env: NodeJS.ProcessEnv = process.env): string {
   return env.SKIFF_STATUS_HOST || '127.0.0.1';
 }
 

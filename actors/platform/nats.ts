@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { connect, createInbox, nkeyAuthenticator, type NatsConnection } from 'nats';
 import { NATS_CONNECT_TIMEOUT_MS, NATS_PING_INTERVAL_MS, NATS_RECONNECT_WAIT_MS, STRANDED_AFTER_MS, STRANDED_PROBE_MS } from '../../protocol/config.ts';
 import { APISERVER_BEAT, inboxPrefix, JS_STREAM_NAMES } from '../../protocol/subjects.ts';
-import { credentialsOrigin, readCredentials, type Credentials } from './credentials.ts';
+import { CA_FILE, credentialsOrigin, defaultTlsDir, readCredentials, type Credentials } from './credentials.ts';
 import { createLogger, type Logger } from './log.ts';
 import { Unauthorized, Unavailable } from '../../protocol/errors.ts';
 
@@ -28,7 +28,7 @@ export interface ConnectOptions {
  */
 export function clusterCa(env: NodeJS.ProcessEnv = process.env): string | undefined {
   if (env.SKIFF_NATS_CA) return env.SKIFF_NATS_CA;
-  const file = join(env.SKIFF_TLS_DIR || join('.skiff', 'tls'), 'ca.pem');
+  const file = join(defaultTlsDir(env), CA_FILE);
   return existsSync(file) ? file : undefined;
 }
 

@@ -1,5 +1,14 @@
-// What every skiff process does at its edges: learn its name and port, and stop cleanly.
+// What every skiff process does at its edges: learn its name and port, find the programs it runs,
+// and stop cleanly.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Logger } from './log.ts';
+
+/** An installed program: on PATH, or where Debian's packages put it (a user's PATH may lack /usr/sbin). */
+export function findProgram(name: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const dirs = [...(env.PATH ?? '').split(':'), '/usr/sbin', '/usr/bin', '/usr/local/sbin', '/usr/local/bin'];
+  return dirs.filter(Boolean).map((d) => join(d, name)).find((p) => existsSync(p));
+}
 
 /**
  * The instance name: SKIFF_NODE_NAME, else the runner's instance variable (`PS=node.2` from
