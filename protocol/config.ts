@@ -289,12 +289,15 @@ const envNames: Record<keyof Config, string> = {
 
 export class ConfigError extends Error {}
 
+/** Settings where an empty value is a choice (SKIFF_AUDIT_LOG= : no audit log), not an unset variable. */
+const EMPTY_IS_A_VALUE = new Set<keyof Config>(['auditLog']);
+
 /** The defaults, overridden by SKIFF_* environment variables, then by `overrides`. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
   const cfg: Config = { ...defaults };
   for (const [key, name] of Object.entries(envNames) as [keyof Config, string][]) {
     const raw = env[name];
-    if (raw === undefined || raw === '') continue;
+    if (raw === undefined || (raw === '' && !EMPTY_IS_A_VALUE.has(key))) continue;
     if (typeof defaults[key] === 'number') {
       const n = Number(raw);
       if (!Number.isFinite(n) || n < 0) throw new ConfigError(`${name}=${JSON.stringify(raw)}: must be a non-negative number`);

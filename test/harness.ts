@@ -26,7 +26,8 @@ import type { Node } from '../protocol/types.ts';
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 /** The flags the Procfile gives skiff's processes: a larger young generation for their allocation rate. */
-export const NODE_FLAGS = ['--max-semi-space-size=32'];
+/** Node's flags for the processes the harness starts; SKIFF_PROF_DIR=DIR writes a CPU profile of each there (how bench costs are traced). */
+export const NODE_FLAGS = ['--max-semi-space-size=32', ...(process.env.SKIFF_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.SKIFF_PROF_DIR}`] : [])];
 
 const started = new Set<ChildProcess>();
 // The runner ends a file that overran with SIGTERM: exit, so that what it started is stopped too.

@@ -3,6 +3,11 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { KINDS, kindInfo } from '../../protocol/kinds.ts';
 import type { ClusterRole, RoleBinding } from '../../protocol/types.ts';
+import { encodeObject } from '../../protocol/codec.ts';
+import { AuditLog, Authorizer } from './authorizer.ts';
+import type { ApiContext } from './request.ts';
+import { storeKey } from './store.ts';
+import { WatchCache } from './watch-cache.ts';
 import { accessOf, builtinClusterRoles, nodeRestriction, rbacDecision, type Access, type NodeFacts, type RbacView } from './authorize.ts';
 
 const pods = kindInfo('Pod')!;
@@ -57,7 +62,7 @@ function view(bindings: RoleBinding[], extraRoles: ClusterRole[] = []): RbacView
     clusterRole: (name) => roles.find((r) => r.kind === 'ClusterRole' && r.metadata.name === name),
     role: (namespace, name) => roles.find((r) => r.kind === 'Role' && r.metadata.namespace === namespace && r.metadata.name === name),
     clusterRoleBindings: () => bindings.filter((b) => b.kind === 'ClusterRoleBinding'),
-    roleBindings: (namespace) => bindings.filter((b) => b.kind === 'RoleBinding' && b.metadata.namespace === namespace),
+    roleBindings: (namespace) => bindings.filter((b) => b.kind === 'RoleBinding' && (namespace === undefined || b.metadata.namespace === namespace)),
   };
 }
 
@@ -102,6 +107,34 @@ test('authorize - RBAC: a Role of a namespace, resource names, and reasons that 
   assert.not.ok(rbacDecision('sam', { verb: 'get', resource: 'services', group: 'apps', namespace: 'a', name: 'web' }, v).allowed, 'another group');
   const no = rbacDecision('sam', { verb: 'get', resource: 'services', group: '', namespace: 'b', name: 'web' }, v);
   assert.match(no.reason, /no Role or ClusterRole bound to user "sam" in namespace "b" allows get on services/);
+});
+
+test('authorize - the apiserver keeps each user\'s rules, and sees a binding change at the next request', async () => {
+  const caches = new Map(KINDS.map((k) => [k.resource, new WatchCache(k, 100)]));
+  let rev = 0;
+  const put = (o: ClusterRole | RoleBinding) => {
+    const info = kindInfo(o.kind)!;
+    caches.get(info.resource)!.apply({ key: storeKey(info, o.metadata.name, o.metadata.namespace), revision: ++rev, operation: 'PUT', value: encodeObject(o) });
+  };
+  const del = (o: RoleBinding) => {
+    const info = kindInfo(o.kind)!;
+    caches.get(info.resource)!.apply({ key: storeKey(info, o.metadata.name, o.metadata.namespace), revision: ++rev, operation: 'DEL' });
+  };
+  for (const r of builtinClusterRoles(KINDS)) put(r);
+  const authorizer = new Authorizer({ caches } as unknown as ApiContext, new AuditLog('', () => {}));
+  const sam = { kind: 'user' as const, name: 'sam' };
+  const write = accessOf(pods, 'create', { namespace: 'a', name: 'web' });
+  assert.match((await authorizer.refusal(sam, write))!, 'no Role or ClusterRole bound to user "sam" in namespace "a"');
+  const binding = bind('sam', 'edit', 'a');
+  put(binding);
+  assert.is(await authorizer.refusal(sam, write), undefined, 'the new RoleBinding counts at once');
+  assert.ok(await authorizer.refusal(sam, accessOf(pods, 'create', { namespace: 'b', name: 'web' })), 'in its namespace only');
+  del(binding);
+  assert.ok(await authorizer.refusal(sam, write), 'and its deletion too');
+  put(bind('sam', 'view'));
+  assert.is(await authorizer.refusal(sam, accessOf(pods, 'get', { namespace: 'b', name: 'web' })), undefined, 'a ClusterRoleBinding, everywhere');
+  put({ ...builtinClusterRoles(KINDS).find((r) => r.metadata.name === 'view')!, rules: [] });
+  assert.ok(await authorizer.refusal(sam, accessOf(pods, 'get', { namespace: 'b', name: 'web' })), 'a role emptied takes the rights away');
 });
 
 test.run();

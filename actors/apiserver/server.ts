@@ -303,7 +303,8 @@ export class ApiServer {
       const requester = requesterOf(parsed.origin);
       const fn = VERBS[parsed.verb];
       if (!fn && parsed.verb !== 'watch') throw new BadRequest(`unknown verb ${JSON.stringify(parsed.verb)} (supported: ${[...Object.keys(VERBS), 'watch'].join(', ')})`);
-      await this.authorizer!.check(requester, parsed.verb, info, req);
+      const authorizing = this.authorizer!.check(requester, parsed.verb, info, req);
+      if (authorizing) await authorizing;
       if (parsed.verb === 'watch') {
         this.startWatch(info, req, msg);
       } else {
