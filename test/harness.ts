@@ -25,8 +25,10 @@ import type { Node } from '../protocol/types.ts';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-/** The flags the Procfile gives skiff's processes: a larger young generation for their allocation rate. */
-/** Node's flags for the processes the harness starts; SKIFF_PROF_DIR=DIR writes a CPU profile of each there (how bench costs are traced). */
+/**
+ * The flags the Procfile gives skiff's processes: a larger young generation for their allocation
+ * rate. SKIFF_PROF_DIR=DIR adds a CPU profile of each process the harness starts, written there.
+ */
 export const NODE_FLAGS = ['--max-semi-space-size=32', ...(process.env.SKIFF_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.SKIFF_PROF_DIR}`] : [])];
 
 const started = new Set<ChildProcess>();
