@@ -1,14 +1,20 @@
 // Apiserver overhead: create, update and get through a real master process, at 1 and at 64
 // requests in flight, and the same operations straight on a JetStream KV bucket in the same run.
-// The ratio of the two is what the apiserver costs. All of it on a one-server store (R1) and on a
-// three-server one (R3), in turn: their ratio is what replication costs. And with security on (the
-// servers requiring credentials, the client a user authorized by RBAC, an audit line per write)
-// and off, in turn: their ratio is what security costs. Each ratio is taken within a round, and
-// the rounds alternate which goes first (a process warms up over a run: whatever ran second would
-// have the edge); the figures are the medians over rounds. Writes bench/results/apiserver.json.
-// Usage: tsx bench/apiserver.ts [--ops N] [--store r1|r3|both] [--auth on|off|both] [--rounds N]
+// The ratio of the two is what the apiserver costs. On a one-server store (R1) and on a
+// three-server one (R3): their ratio is what replication costs. With security on (the servers
+// requiring credentials, the client a user authorized by RBAC, an audit line per write) and off:
+// their ratio is what security costs.
+//
+// Every setup (store and security) runs at once, idle but for the one being measured, and every
+// measurement is cut into slices taken from each setup in turn, alternating which goes first. On a
+// shared machine throughput drifts by 20-30% from one second to the next; measured one setup after
+// another, that drift, not the setups, decided the ratios. Taken in turn, slice by slice, it falls
+// on all alike. What is left of the noise shows in a control: a second, identical setup with
+// security off (--control), whose ratio to the first ought to be 100%. Writes
+// bench/results/apiserver.json.
+// Usage: tsx bench/apiserver.ts [--ops N] [--store r1|r3|both] [--auth on|off|both] [--slices N] [--control]
 import { parseArgs } from 'node:util';
-import { StorageType } from 'nats';
+import { StorageType, type KV } from 'nats';
 import { ApiClient } from '../actors/client/client.ts';
 import { connectNats } from '../actors/platform/nats.ts';
 import { encodeObject } from '../protocol/codec.ts';
@@ -19,34 +25,41 @@ import type { RoleBinding } from '../protocol/types.ts';
 import { processUsage } from '../actors/platform/procfs.ts';
 import { progress, quantile, writeResult } from './stats.ts';
 
-const { values } = parseArgs({ options: { ops: { type: 'string', default: '3000' }, store: { type: 'string', default: 'both' }, auth: { type: 'string', default: 'both' }, rounds: { type: 'string', default: '3' }, help: { type: 'boolean', short: 'h' } } });
+const { values } = parseArgs({ options: { ops: { type: 'string', default: '20000' }, store: { type: 'string', default: 'both' }, auth: { type: 'string', default: 'both' }, slices: { type: 'string', default: '20' }, control: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
 if (values.help) {
-  console.log(`Usage: tsx bench/apiserver.ts [--ops N] [--store r1|r3|both] [--auth on|off|both] [--rounds N]
-  --ops    operations per measurement at 64 in flight (default 3000; at most 1000 at 1 in flight)
-  --store  the store on one nats-server, three, or both in turn (default both)
-  --auth   security on (credentials, RBAC, audit), off, or both in turn (default both; on R1 only when both stores run)
-  --rounds rounds of every measurement, alternating which store and which security setting go first (default 3)`);
+  console.log(`Usage: tsx bench/apiserver.ts [--ops N] [--store r1|r3|both] [--auth on|off|both] [--slices N] [--control]
+  --ops    operations per measurement at 64 in flight (default 20000; at most 1000 at 1 in flight)
+  --store  the store on one nats-server, three, or both (default both)
+  --auth   security on (credentials, RBAC, audit), off, or both (default both; on R1 only when both stores run)
+  --slices each measurement cut into this many slices, taken from every setup in turn (default 20)
+  --control a second setup, the same as the first store's with security off: their ratio is the noise floor`);
   process.exit(0);
 }
 const AUTHS: ('on' | 'off')[] = values.auth === 'on' ? ['on'] : values.auth === 'off' ? ['off'] : ['on', 'off'];
 const OPS = Number(values.ops);
-const ROUNDS = Number(values.rounds);
-if (!(Number.isInteger(ROUNDS) && ROUNDS >= 1)) throw new Error(`--rounds=${values.rounds}: use a whole number, 1 or more`);
+const SLICES = Number(values.slices);
+if (!(Number.isInteger(SLICES) && SLICES >= 1)) throw new Error(`--slices=${values.slices}: use a whole number, 1 or more`);
 const STORES: ('R1' | 'R3')[] = values.store === 'r1' ? ['R1'] : values.store === 'r3' ? ['R3'] : ['R1', 'R3'];
 const CONCURRENCY = [1, 64];
 
+type Op = 'create' | 'update' | 'get';
+type Target = 'apiserver' | 'kv';
+
 interface Sample {
-  round: number;
   /** R1: one nats-server; R3: three, the store replicated three ways. */
   store: 'R1' | 'R3';
   /** on: servers requiring credentials, the client a user authorized by RBAC, the audit log written; off: none of it. */
   auth: 'on' | 'off';
-  op: 'create' | 'update' | 'get';
-  target: 'apiserver' | 'kv';
+  /** 1, or 2 for the control: a second setup like the first, to show what noise alone does to a ratio. */
+  copy: number;
+  op: Op;
+  target: Target;
   concurrency: number;
   ops: number;
   seconds: number;
   opsPerSec: number;
+  /** Each slice's throughput, in the order taken. */
+  sliceOpsPerSec: number[];
   p50Ms: number;
   p99Ms: number;
   /** CPU time per operation, in microseconds, of each process involved. */
@@ -56,16 +69,16 @@ interface Sample {
 /** User plus system CPU seconds a process has used so far. */
 const cpuSeconds = (pid: number): number => processUsage(pid)?.cpuSeconds ?? NaN;
 
-/** Runs `n` operations with `concurrency` in flight; returns throughput and latency percentiles. */
-async function measure(n: number, concurrency: number, op: (i: number) => Promise<unknown>): Promise<{ seconds: number; latencies: number[] }> {
-  const latencies: number[] = new Array(n);
-  let next = 0;
+/** Runs operations `from` to `to` - 1 with `concurrency` in flight; returns the time taken and each one's latency. */
+async function measure(from: number, to: number, concurrency: number, op: (i: number) => Promise<unknown>): Promise<{ seconds: number; latencies: number[] }> {
+  const latencies: number[] = [];
+  let next = from;
   const start = performance.now();
   await Promise.all(Array.from({ length: concurrency }, async () => {
-    for (let i = next++; i < n; i = next++) {
+    for (let i = next++; i < to; i = next++) {
       const t = performance.now();
       await op(i);
-      latencies[i] = performance.now() - t;
+      latencies.push(performance.now() - t);
     }
   }));
   return { seconds: (performance.now() - start) / 1000, latencies };
@@ -99,113 +112,177 @@ async function benchUser(url: string): Promise<string> {
   return creds;
 }
 
-/** Every measurement against one store: a single nats-server (R1), or a cluster of three (R3); with security on or off. */
-async function measureStore(round: number, store: 'R1' | 'R3', auth: 'on' | 'off'): Promise<Sample[]> {
+/** One store and security setting, running: a nats-server (or three), an apiserver, and clients of both paths. */
+interface Setup {
+  store: 'R1' | 'R3';
+  auth: 'on' | 'off';
+  copy: number;
+  client: ApiClient;
+  kv: KV;
+  pids: { nats: number[]; apiserver: number };
+  /** What the API path created, and the raw path's revisions, by measurement tag. */
+  apiObjects: Map<string, Pod[]>;
+  kvRevisions: Map<string, number[]>;
+  stop(): Promise<void>;
+}
+
+async function openSetup(store: 'R1' | 'R3', auth: 'on' | 'off', copy: number): Promise<Setup> {
+  progress(`starting ${store}, security ${auth}${copy > 1 ? ' (control)' : ''}`);
   const secure = auth === 'on';
   const single = store === 'R1' ? await startNats({ auth: secure }) : undefined;
   const cluster = store === 'R3' ? await startNatsCluster(3, { auth: secure }) : undefined;
   const url = single?.url ?? cluster!.url;
-  const natsPids = single ? [single.proc.pid] : cluster!.servers.map((s) => s.proc.pid);
   // The apiserver alone: a scheduler would write to the unbound pods (Unschedulable) under the benchmark's feet.
   const master = await startMaster(url, { SKIFF_KV_STORAGE: 'file', SKIFF_MASTER_COMPONENTS: 'apiserver', ...(secure ? {} : { SKIFF_CREDENTIALS: '', SKIFF_AUDIT_LOG: '' }) });
   const nc = await connectNats({ url, name: 'bench', persistent: true, credentials: secure ? await benchUser(url) : '' });
   // The raw KV path needs a master's rights: it is the same with security on or off.
   const kvNc = secure ? await connectNats({ url, name: 'bench-kv', persistent: true }) : nc;
+  const nats = single ? [single.proc.pid] : cluster!.servers.map((s) => s.proc.pid);
   const client = new ApiClient(nc, { timeoutMs: 30_000 });
-  const kv = await kvNc.jetstream().views.kv('bench-direct', { history: 1, storage: StorageType.File, replicas: natsPids.length });
-  const samples: Sample[] = [];
-  try {
-    // Warm both paths up, so that neither pays for JIT or bucket creation in the figures.
-    await measure(300, 16, (i) => client.create(podManifest(`warm-${i}`)));
-    await measure(300, 16, (i) => kv.create(`default.warm-${i}`, encodeObject(podManifest(`warm-${i}`))));
+  const kv = await kvNc.jetstream().views.kv('bench-direct', { history: 1, storage: StorageType.File, replicas: nats.length });
+  // Warm both paths up, so that neither pays for JIT or bucket creation in the figures.
+  await measure(0, 300, 16, (i) => client.create(podManifest(`warm-${i}`)));
+  await measure(0, 300, 16, (i) => kv.create(`default.warm-${i}`, encodeObject(podManifest(`warm-${i}`))));
+  return {
+    store, auth, copy, client, kv, pids: { nats, apiserver: master.proc.pid }, apiObjects: new Map(), kvRevisions: new Map(),
+    stop: async () => {
+      await nc.close();
+      if (kvNc !== nc) await kvNc.close();
+      await master.stop();
+      await single?.stop();
+      await cluster?.stop();
+    },
+  };
+}
 
-    for (const concurrency of CONCURRENCY) {
-      const n = concurrency === 1 ? Math.min(OPS, 1000) : OPS;
-      const tag = `c${concurrency}`;
-      const apiObjects: Pod[] = [];
-      const kvRevisions: number[] = [];
-      const plan: [Sample['op'], Sample['target'], (i: number) => Promise<unknown>][] = [
-        ['create', 'apiserver', async (i) => { apiObjects[i] = await client.create(podManifest(`${tag}-${i}`)); }],
-        ['create', 'kv', async (i) => { kvRevisions[i] = await kv.create(`default.${tag}-${i}`, encodeObject(podManifest(`${tag}-${i}`))); }],
-        ['update', 'apiserver', async (i) => {
-          const o = apiObjects[i];
-          apiObjects[i] = await client.update({ ...o, metadata: { ...o.metadata, labels: { ...o.metadata.labels, rev: '2' } } });
-        }],
-        ['update', 'kv', async (i) => {
-          const o = podManifest(`${tag}-${i}`);
-          kvRevisions[i] = await kv.update(`default.${tag}-${i}`, encodeObject({ ...o, metadata: { ...o.metadata, labels: { rev: '2' } } }), kvRevisions[i]);
-        }],
-        ['get', 'apiserver', (i) => client.get('pods', `${tag}-${i}`, 'default')],
-        ['get', 'kv', (i) => kv.get(`default.${tag}-${i}`)],
-      ];
-      for (const [op, target, fn] of plan) {
-        progress(`round ${round + 1}/${ROUNDS}, ${store}, security ${auth}: ${op} via ${target}, ${concurrency} in flight, ${n} operations`);
-        const cpuOf = () => ({ nats: natsPids.reduce((sum, pid) => sum + cpuSeconds(pid), 0), apiserver: cpuSeconds(master.proc.pid), client: cpuSeconds(process.pid) });
-        const before = cpuOf();
-        const { seconds, latencies } = await measure(n, concurrency, fn);
-        const after = cpuOf();
-        const cpuUsPerOp = Object.fromEntries(Object.entries(after).map(([k, v]) => [k, ((v - before[k as keyof typeof before]) / n) * 1e6]));
-        samples.push({ round, store, auth, op, target, concurrency, ops: n, seconds, opsPerSec: n / seconds, p50Ms: quantile(latencies, 0.5), p99Ms: quantile(latencies, 0.99), cpuUsPerOp });
+/** Operation `i` of a measurement tagged `tag`, on one setup. */
+function operation(s: Setup, op: Op, target: Target, tag: string): (i: number) => Promise<unknown> {
+  const objects = s.apiObjects.get(tag) ?? s.apiObjects.set(tag, []).get(tag)!;
+  const revisions = s.kvRevisions.get(tag) ?? s.kvRevisions.set(tag, []).get(tag)!;
+  const key = (i: number) => `default.${tag}-${i}`;
+  if (target === 'apiserver') {
+    if (op === 'create') return async (i) => { objects[i] = await s.client.create(podManifest(`${tag}-${i}`)); };
+    if (op === 'update') return async (i) => {
+      const o = objects[i];
+      objects[i] = await s.client.update({ ...o, metadata: { ...o.metadata, labels: { ...o.metadata.labels, rev: '2' } } });
+    };
+    return (i) => s.client.get('pods', `${tag}-${i}`, 'default');
+  }
+  if (op === 'create') return async (i) => { revisions[i] = await s.kv.create(key(i), encodeObject(podManifest(`${tag}-${i}`))); };
+  if (op === 'update') return async (i) => {
+    const o = podManifest(`${tag}-${i}`);
+    revisions[i] = await s.kv.update(key(i), encodeObject({ ...o, metadata: { ...o.metadata, labels: { rev: '2' } } }), revisions[i]);
+  };
+  return (i) => s.kv.get(key(i));
+}
+
+const PLAN: [Op, Target][] = [['create', 'apiserver'], ['create', 'kv'], ['update', 'apiserver'], ['update', 'kv'], ['get', 'apiserver'], ['get', 'kv']];
+
+/** Every measurement, each cut into slices taken from every setup in turn. */
+async function measureAll(setups: Setup[]): Promise<Sample[]> {
+  const samples: Sample[] = [];
+  for (const concurrency of CONCURRENCY) {
+    const n = concurrency === 1 ? Math.min(OPS, 1000) : OPS;
+    const tag = `c${concurrency}`;
+    for (const [op, target] of PLAN) {
+      progress(`${op} via ${target}, ${concurrency} in flight, ${n} operations on each of ${setups.length} setups, in ${SLICES} slices`);
+      const acc = setups.map(() => ({ seconds: 0, latencies: [] as number[], slices: [] as number[], cpu: { nats: 0, apiserver: 0, client: 0 } }));
+      const fns = setups.map((s) => operation(s, op, target, tag));
+      for (let slice = 0; slice < SLICES; slice++) {
+        const from = Math.floor((n * slice) / SLICES);
+        const to = Math.floor((n * (slice + 1)) / SLICES);
+        const order = setups.map((_, k) => k);
+        if (slice % 2 === 1) order.reverse();
+        for (const k of order) {
+          const s = setups[k];
+          const cpuOf = () => ({ nats: s.pids.nats.reduce((sum, pid) => sum + cpuSeconds(pid), 0), apiserver: cpuSeconds(s.pids.apiserver), client: cpuSeconds(process.pid) });
+          const before = cpuOf();
+          const { seconds, latencies } = await measure(from, to, concurrency, fns[k]);
+          const after = cpuOf();
+          const a = acc[k];
+          a.seconds += seconds;
+          a.latencies.push(...latencies);
+          a.slices.push((to - from) / seconds);
+          for (const key of ['nats', 'apiserver', 'client'] as const) a.cpu[key] += after[key] - before[key];
+        }
       }
+      setups.forEach((s, k) => {
+        const a = acc[k];
+        const cpuUsPerOp = Object.fromEntries(Object.entries(a.cpu).map(([key, v]) => [key, (v / n) * 1e6]));
+        samples.push({
+          store: s.store, auth: s.auth, copy: s.copy, op, target, concurrency, ops: n, seconds: a.seconds, opsPerSec: n / a.seconds, sliceOpsPerSec: a.slices,
+          p50Ms: quantile(a.latencies, 0.5), p99Ms: quantile(a.latencies, 0.99), cpuUsPerOp,
+        });
+      });
     }
-  } finally {
-    await nc.close();
-    if (kvNc !== nc) await kvNc.close();
-    await master.stop();
-    await single?.stop();
-    await cluster?.stop();
   }
   return samples;
 }
 
-const samples: Sample[] = [];
 // Security's cost is measured on the first store; replication's with security as it is by default (on).
-for (let round = 0; round < ROUNDS; round++) {
-  const runs: ['R1' | 'R3', 'on' | 'off'][] = [];
-  for (const store of STORES) for (const auth of store === STORES[0] ? AUTHS : [AUTHS[0]]) runs.push([store, auth]);
-  if (round % 2 === 1) runs.reverse();
-  for (const [store, auth] of runs) samples.push(...await measureStore(round, store, auth));
+const wanted: ['R1' | 'R3', 'on' | 'off', number][] = [];
+for (const store of STORES) for (const auth of store === STORES[0] ? AUTHS : [AUTHS[0]]) wanted.push([store, auth, 1]);
+if (values.control) wanted.push([STORES[0], 'off', 2]);
+const setups: Setup[] = [];
+let samples: Sample[];
+try {
+  for (const [store, auth, copy] of wanted) setups.push(await openSetup(store, auth, copy));
+  samples = await measureAll(setups);
+} finally {
+  for (const s of setups) await s.stop();
 }
 
-const find = (round: number, op: string, target: string, c: number, store = STORES[0], auth = AUTHS[0]) =>
-  samples.find((s) => s.round === round && s.store === store && s.auth === auth && s.op === op && s.target === target && s.concurrency === c)!;
-/** A ratio taken within each round, as its median over the rounds, and each round's. */
-const overRounds = (ratio: (round: number) => number) => {
-  const each = Array.from({ length: ROUNDS }, (_, r) => ratio(r));
-  return { median: quantile([...each], 0.5), each };
-};
-const ratios: Record<string, number> = {};
-for (const op of ['create', 'update', 'get']) for (const c of CONCURRENCY) ratios[`${op}@${c}`] = overRounds((r) => find(r, op, 'apiserver', c).opsPerSec / find(r, op, 'kv', c).opsPerSec).median;
-const worstRatio64 = Math.min(...['create', 'update', 'get'].map((op) => ratios[`${op}@64`]));
-const worstMutatingP99 = quantile(Array.from({ length: ROUNDS }, (_, r) => Math.max(find(r, 'create', 'apiserver', 64).p99Ms, find(r, 'update', 'apiserver', 64).p99Ms)), 0.5);
-
+const find = (op: string, target: string, c: number, store = STORES[0], auth = AUTHS[0], copy = 1) =>
+  samples.find((s) => s.store === store && s.auth === auth && s.copy === copy && s.op === op && s.target === target && s.concurrency === c)!;
 const pct = (v: number) => `${(v * 100).toFixed(0)}%`;
-console.log('\nround store auth op      target      in-flight     ops/s    p50 ms    p99 ms   CPU µs/op: nats apiserver client');
+/** The ratio of two samples' throughput, over the whole measurement, and the spread of their slice-by-slice ratios. */
+const ratioOf = (a: Sample, b: Sample) => {
+  const each = a.sliceOpsPerSec.map((v, i) => v / b.sliceOpsPerSec[i]);
+  return { ratio: a.opsPerSec / b.opsPerSec, q1: quantile(each, 0.25), q3: quantile(each, 0.75) };
+};
+const show = (label: string, r: ReturnType<typeof ratioOf>) => console.log(`  ${label.padEnd(10)} ${pct(r.ratio).padStart(4)}   slices' middle half ${pct(r.q1)}-${pct(r.q3)}`);
+
+const ratios: Record<string, number> = {};
+for (const op of ['create', 'update', 'get']) for (const c of CONCURRENCY) ratios[`${op}@${c}`] = find(op, 'apiserver', c).opsPerSec / find(op, 'kv', c).opsPerSec;
+const worstRatio64 = Math.min(...['create', 'update', 'get'].map((op) => ratios[`${op}@64`]));
+const worstMutatingP99 = Math.max(find('create', 'apiserver', 64).p99Ms, find('update', 'apiserver', 64).p99Ms);
+
+console.log('\nstore auth op      target      in-flight     ops/s    p50 ms    p99 ms   CPU µs/op: nats apiserver client');
 for (const s of samples) {
   const cpu = ['nats', 'apiserver', 'client'].map((k) => s.cpuUsPerOp[k].toFixed(0).padStart(k === 'nats' ? 5 : 10)).join('');
-  console.log(`${String(s.round + 1).padStart(5)} ${s.store.padEnd(5)} ${s.auth.padEnd(4)} ${s.op.padEnd(7)} ${s.target.padEnd(10)} ${String(s.concurrency).padStart(9)} ${s.opsPerSec.toFixed(0).padStart(9)} ${s.p50Ms.toFixed(2).padStart(9)} ${s.p99Ms.toFixed(2).padStart(9)}            ${cpu}`);
+  console.log(`${s.store.padEnd(5)} ${(s.copy > 1 ? `${s.auth}*` : s.auth).padEnd(4)} ${s.op.padEnd(7)} ${s.target.padEnd(10)} ${String(s.concurrency).padStart(9)} ${s.opsPerSec.toFixed(0).padStart(9)} ${s.p50Ms.toFixed(2).padStart(9)} ${s.p99Ms.toFixed(2).padStart(9)}            ${cpu}`);
 }
-// What replication costs: the apiserver's throughput on a three-server store over a one-server store, in the same round.
+// What replication costs: the apiserver's throughput on a three-server store over a one-server store.
 const replication: Record<string, number> = {};
 if (STORES.length === 2) {
-  console.log('\napiserver throughput, R3 store / R1 store (the cost of replication), median of rounds [each round]:');
+  console.log('\napiserver throughput, R3 store / R1 store (the cost of replication):');
   for (const op of ['create', 'update', 'get']) for (const c of CONCURRENCY) {
-    const r = overRounds((round) => find(round, op, 'apiserver', c, 'R3').opsPerSec / find(round, op, 'apiserver', c, 'R1').opsPerSec);
-    replication[`${op}@${c}`] = r.median;
-    console.log(`  ${`${op}@${c}`.padEnd(10)} ${pct(r.median).padStart(4)}  [${r.each.map(pct).join(' ')}]`);
+    const r = ratioOf(find(op, 'apiserver', c, 'R3'), find(op, 'apiserver', c, 'R1'));
+    replication[`${op}@${c}`] = r.ratio;
+    show(`${op}@${c}`, r);
   }
 }
-// What security costs: the apiserver's throughput with it over without, in the same round.
+// What security costs: the apiserver's throughput with it over without.
 const security: Record<string, number> = {};
 if (AUTHS.length === 2) {
-  console.log(`\napiserver throughput, security on / off (${STORES[0]}; credentials, RBAC, audit log), median of rounds [each round]:`);
+  console.log(`\napiserver throughput, security on / off (${STORES[0]}; credentials, RBAC, audit log):`);
   for (const op of ['create', 'update', 'get']) for (const c of CONCURRENCY) {
-    const r = overRounds((round) => find(round, op, 'apiserver', c, STORES[0], 'on').opsPerSec / find(round, op, 'apiserver', c, STORES[0], 'off').opsPerSec);
-    security[`${op}@${c}`] = r.median;
-    console.log(`  ${`${op}@${c}`.padEnd(10)} ${pct(r.median).padStart(4)}  [${r.each.map(pct).join(' ')}]`);
+    const r = ratioOf(find(op, 'apiserver', c, STORES[0], 'on'), find(op, 'apiserver', c, STORES[0], 'off'));
+    security[`${op}@${c}`] = r.ratio;
+    show(`${op}@${c}`, r);
   }
 }
-console.log(`\napiserver / raw KV throughput (${STORES[0]}, security ${AUTHS[0]}), median of rounds:`);
+// The control: the same setup twice, so what a ratio does by chance alone.
+const control: Record<string, number> = {};
+if (values.control) {
+  console.log(`\ncontrol: apiserver throughput, ${STORES[0]} security off / an identical second setup (off*); 100% but for noise:`);
+  for (const op of ['create', 'update', 'get']) for (const c of CONCURRENCY) {
+    const r = ratioOf(find(op, 'apiserver', c, STORES[0], 'off'), find(op, 'apiserver', c, STORES[0], 'off', 2));
+    control[`${op}@${c}`] = r.ratio;
+    show(`${op}@${c}`, r);
+  }
+}
+console.log(`\napiserver / raw KV throughput (${STORES[0]}, security ${AUTHS[0]}):`);
 for (const [k, v] of Object.entries(ratios)) console.log(`  ${k.padEnd(10)} ${pct(v)}`);
 const targets = {
   throughputRatioAt64: { value: worstRatio64, min: 0.5, pass: worstRatio64 >= 0.5 },
@@ -220,4 +297,4 @@ console.log(`target: mutating p99 <= 20 ms at 64 in flight: worst ${worstMutatin
 if (targets.securityCostAt64) console.log(`target: security on >= 95% of off at 64 in flight: worst ${(targets.securityCostAt64.value * 100).toFixed(0)}% ${targets.securityCostAt64.pass ? 'PASS' : 'FAIL'}`);
 
 console.log();
-writeResult('apiserver', { opsPerMeasurement: OPS, rounds: ROUNDS, samples, ratios, replication, security, targets });
+writeResult('apiserver', { opsPerMeasurement: OPS, slices: SLICES, samples, ratios, replication, security, control, targets });

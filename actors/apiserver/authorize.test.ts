@@ -114,11 +114,11 @@ test('authorize - the apiserver keeps each user\'s rules, and sees a binding cha
   let rev = 0;
   const put = (o: ClusterRole | RoleBinding) => {
     const info = kindInfo(o.kind)!;
-    caches.get(info.resource)!.apply({ key: storeKey(info, o.metadata.name, o.metadata.namespace), revision: ++rev, operation: 'PUT', value: encodeObject(o) });
+    caches.get(info.resource)!.apply({ key: storeKey(info, o.metadata.name!, o.metadata.namespace), revision: ++rev, operation: 'PUT', value: encodeObject(o) });
   };
   const del = (o: RoleBinding) => {
     const info = kindInfo(o.kind)!;
-    caches.get(info.resource)!.apply({ key: storeKey(info, o.metadata.name, o.metadata.namespace), revision: ++rev, operation: 'DEL' });
+    caches.get(info.resource)!.apply({ key: storeKey(info, o.metadata.name!, o.metadata.namespace), revision: ++rev, operation: 'DEL' });
   };
   for (const r of builtinClusterRoles(KINDS)) put(r);
   const authorizer = new Authorizer({ caches } as unknown as ApiContext, new AuditLog('', () => {}));
