@@ -115,6 +115,7 @@ const COLUMNS: Record<string, Column[]> = {
   Service: [
     name,
     { header: 'TYPE', value: (o) => (o as Service).spec.type ?? 'ClusterIP' },
+    { header: 'CLUSTER-IP', value: (o) => (o as Service).spec.clusterIP || '<pending>' },
     { header: 'PORT(S)', value: (o) => servicePorts(o as Service) },
     ageCol,
     { header: 'SELECTOR', wide: true, value: (o) => selectorText((o as Service).spec.selector) },

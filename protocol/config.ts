@@ -100,6 +100,8 @@ export interface Config {
   kvFeedRetryMs: number;
   /** Where NodePort services get their node ports, as Kubernetes' --service-node-port-range. */
   nodePortRange: string;
+  /** Apiserver: where services' ClusterIPs come from, inside 127.0.0.0/8, as Kubernetes' --service-cluster-ip-range. */
+  serviceCidr: string;
   /** Apiserver: the audit log, one JSON line per write, refusal and exec; empty: none. */
   auditLog: string;
   /** Kubelet: how often it publishes its node's and pods' usage (protocol/metrics.ts); the apiservers serve a sample for three of these. */
@@ -188,6 +190,7 @@ const defaults: Config = {
   namespaceSweepMs: 5000,
   kvFeedRetryMs: 1000,
   nodePortRange: '30000-32767',
+  serviceCidr: '127.1.0.0/16',
   auditLog: '.skiff/audit.log',
   metricsPublishMs: 5000,
   nodeEvictionGraceMs: 30_000,
@@ -264,6 +267,7 @@ const envNames: Record<keyof Config, string> = {
   namespaceSweepMs: 'SKIFF_NAMESPACE_SWEEP_MS',
   kvFeedRetryMs: 'SKIFF_KV_FEED_RETRY_MS',
   nodePortRange: 'SKIFF_NODE_PORT_RANGE',
+  serviceCidr: 'SKIFF_SERVICE_CIDR',
   auditLog: 'SKIFF_AUDIT_LOG',
   metricsPublishMs: 'SKIFF_METRICS_PUBLISH_MS',
   nodeEvictionGraceMs: 'SKIFF_NODE_EVICTION_GRACE_MS',

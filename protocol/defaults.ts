@@ -102,3 +102,6 @@ export function applyDefaults(info: KindInfo, obj: KubeObject): KubeObject {
 
 /** A Node's annotation: where its node process serves /metrics (host:port), for the masters' /sd. */
 export const METRICS_ADDRESS_ANNOTATION = 'skiff.io/metrics-address';
+
+/** `spec.clusterIP: None`: a headless service, with no address of its own and no proxying. */
+export const HEADLESS_CLUSTER_IP = 'None';

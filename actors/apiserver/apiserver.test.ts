@@ -305,23 +305,29 @@ api('bind - fenced: a stale leader\'s binding is refused with StaleLeader and la
   await client.delete('pods', 'fenced-bind', 'default', { gracePeriodSeconds: 0 });
 });
 
-api('services - a service port is a port on every node: a second service on it is refused until the first is gone', async ({ client }) => {
-  const service = (name: string, port: number): Service => ({ apiVersion: 'v1', kind: 'Service', metadata: { name }, spec: { selector: { app: name }, ports: [{ port }] } });
-  await client.create(service('first-on-7070', 7070));
-  try {
-    await client.create(service('second-on-7070', 7070));
-    assert.unreachable('two services on one port');
-  } catch (err) {
-    assert.instance(err, Invalid);
-    assert.match((err as Error).message, /spec.ports\[0\].port: 7070 is already allocated to service default\/first-on-7070/);
-  }
-  await client.delete('services', 'first-on-7070', 'default');
-  await waitFor('the port free again', () => client.create(service('second-on-7070', 7070)).then(() => true, () => false));
-  // A port given up by an update is free at once too, not only after the claims' grace.
-  const moved = await client.get<Service>('services', 'second-on-7070', 'default');
-  await client.update({ ...moved, spec: { ...moved.spec, ports: [{ port: 7071 }] } });
-  await waitFor('its old port taken by another', () => client.create(service('third-on-7070', 7070)).then(() => true, () => false), 5000);
-  for (const n of ['second-on-7070', 'third-on-7070']) await client.delete('services', n, 'default');
+api('services - each gets a ClusterIP of its own, so two may share a port; a requested one is honoured or refused; released on delete', async ({ client }) => {
+  const service = (name: string, clusterIP?: string): Service => ({ apiVersion: 'v1', kind: 'Service', metadata: { name }, spec: { selector: { app: name }, ports: [{ port: 7070 }], ...(clusterIP ? { clusterIP } : {}) } });
+  const first = await client.create(service('first-on-7070'));
+  const second = await client.create(service('second-on-7070'));
+  assert.match(first.spec.clusterIP!, /^127\.1\.\d+\.\d+$/);
+  assert.match(second.spec.clusterIP!, /^127\.1\.\d+\.\d+$/);
+  assert.is.not(first.spec.clusterIP, second.spec.clusterIP);
+  const asked = await client.create(service('asked', '127.1.200.7'));
+  assert.is(asked.spec.clusterIP, '127.1.200.7');
+  const refusal = await client.create(service('also-asked', '127.1.200.7')).then(() => undefined, (err: Error) => err);
+  assert.instance(refusal, Invalid);
+  assert.match(refusal!.message, /spec.clusterIP: 127\.1\.200\.7 is already allocated to service default\/asked/);
+  // An update cannot move it, and keeps it when it leaves the field out.
+  const moved = await client.update({ ...asked, spec: { ...asked.spec, clusterIP: '127.1.200.8' } }).then(() => undefined, (err: Error) => err);
+  assert.match(moved!.message, /spec.clusterIP: "127\.1\.200\.8": the field is immutable \(the service has 127\.1\.200\.7\)/);
+  const kept = await client.update({ ...asked, spec: { ...asked.spec, clusterIP: undefined } });
+  assert.is(kept.spec.clusterIP, '127.1.200.7');
+  const headless = await client.create(service('headless', 'None'));
+  assert.is(headless.spec.clusterIP, 'None');
+  // Deleted, its address is free at once for another.
+  await client.delete('services', 'asked', 'default');
+  await waitFor('the address free again', () => client.create(service('also-asked', '127.1.200.7')).then(() => true, () => false), 5000);
+  for (const n of ['first-on-7070', 'second-on-7070', 'also-asked', 'headless']) await client.delete('services', n, 'default');
 });
 
 api('fence - a write under a lease that moved on is refused with StaleLeader', async ({ client }) => {
@@ -553,6 +559,26 @@ multi('node ports: services created at once through both apiservers never share 
   // Deleted, its port is free again at once, for another service.
   await a.client.delete('services', 'auto-0', 'default');
   await b.client.create(nodePortSvc('reuse', ports[0]));
+});
+
+multi('ClusterIPs: services created at once through both apiservers never share one, also after an apiserver restarts', async (ctx) => {
+  const svc = (name: string, clusterIP?: string): Service => ({
+    apiVersion: 'v1', kind: 'Service', metadata: { name }, spec: { selector: { app: name }, ports: [{ port: 80 }], ...(clusterIP ? { clusterIP } : {}) },
+  });
+  const asked = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => (i % 2 ? ctx.a : ctx.b).client.create(svc(`ip-same-${i}`, '127.1.77.7'))));
+  const refused = asked.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+  assert.is(asked.length - refused.length, 1, 'one service has 127.1.77.7');
+  for (const r of refused) assert.match(r.reason.message, /spec.clusterIP: 127\.1\.77\.7 is already allocated to service default\/ip-same-\d/);
+  const chosen = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? ctx.a : ctx.b).client.create(svc(`ip-auto-${i}`))));
+  const ips = chosen.map((s) => s.spec.clusterIP!);
+  assert.is(new Set([...ips, '127.1.77.7']).size, 21, `all different: ${ips.join(' ')}`);
+  // A restarted apiserver knows what is held: the store has it, not the process.
+  await ctx.a.stop();
+  ctx.a = await startInProcessApiserver(ctx.nats.url, { kvStorage: 'file' });
+  const again = await ctx.a.client.create(svc('ip-after', ips[3])).then(() => undefined, (err: Error) => err);
+  assert.match(again!.message, new RegExp(`spec.clusterIP: ${ips[3].replace(/\./g, '\\.')} is already allocated to service default/ip-auto-3`));
+  const more = await Promise.all(Array.from({ length: 5 }, (_, i) => ctx.a.client.create(svc(`ip-later-${i}`))));
+  assert.is(new Set([...ips, '127.1.77.7', ...more.map((s) => s.spec.clusterIP!)]).size, 26);
 });
 
 multi('watch - resumes without a gap after nats-server restarts', async ({ nats, a }) => {

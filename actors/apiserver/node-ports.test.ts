@@ -1,6 +1,6 @@
-// The ports services hold on every node: node port allocation from the range, the check of
-// service ports, the choice against the services an apiserver sees, and the claims that keep two
-// apiservers from giving one port to two services.
+// The ports services hold on every node: node port allocation from the range, the choice
+// against the services an apiserver sees, and the claims that keep two apiservers from giving one
+// node port to two services.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { NODE_PORT_CLAIM_GRACE_MS } from '../../protocol/config.ts';
@@ -8,35 +8,8 @@ import { Conflict, Invalid } from '../../protocol/errors.ts';
 import { kindInfo } from '../../protocol/kinds.ts';
 import type { Service } from '../../protocol/types.ts';
 import type { AdmissionRequest } from './admission.ts';
-import { allocateServicePorts, claimPort, parsePortRange, releasePort, servicePortAllocator, type ClaimStore } from './node-ports.ts';
-
-/** The store's claims in memory: compare-and-swap on a revision, as the KV bucket does. */
-class MemoryClaims implements ClaimStore {
-  private revision = 0;
-  readonly keys = new Map<string, { value?: Uint8Array; revision: number }>();
-  /** Called inside every put, before it lands: lets a test write in between. */
-  beforePut?: () => void;
-
-  async getClaim(key: string) {
-    return this.keys.get(key) ?? null;
-  }
-
-  async putClaim(key: string, value: Uint8Array, revision: number) {
-    this.beforePut?.();
-    if ((this.keys.get(key)?.revision ?? 0) !== revision) return false;
-    this.keys.set(key, { value, revision: ++this.revision });
-    return true;
-  }
-
-  async dropClaim(key: string, revision: number) {
-    if (this.keys.get(key)?.revision === revision) this.keys.set(key, { revision: ++this.revision });
-  }
-
-  holder(port: number): string | undefined {
-    const v = this.keys.get(`nodeport.${port}`)?.value;
-    return v && (JSON.parse(new TextDecoder().decode(v)) as { holder: string }).holder;
-  }
-}
+import { MemoryClaims } from '../../test/memory-claims.ts';
+import { allocateServicePorts, claimPort, parsePortRange, releasePort, servicePortAllocator } from './node-ports.ts';
 
 const RANGE = { min: 30000, max: 30009 };
 
@@ -75,21 +48,19 @@ test('allocateServicePorts: free node ports from the range, kept on update, name
   assert.throws(() => allocateServicePorts(svc('d'), full, RANGE), /no free node port left in 30000-30009/);
 });
 
-test('allocateServicePorts: a service port is a port on every node, so no two services share one', () => {
-  const taken = new Map([[8080, 'default/web'], [30001, 'default/b']]);
+test('allocateServicePorts: services may share a port (each has its own address); node ports may not be shared', () => {
+  const taken = new Map([[30001, 'default/b']]);
   const refuse = (s2: Service, message: RegExp) => assert.throws(() => allocateServicePorts(s2, taken, RANGE), (e: Error) => e instanceof Invalid && message.test(e.message));
-  refuse(svc('api', [undefined], 'ClusterIP', 8080), /spec.ports\[0\].port: 8080 is already allocated to service default\/web \(a service's ports are ports on every node; choose another\)/);
-  refuse(svc('api', [undefined], 'NodePort', 30001), /spec.ports\[0\].port: 30001 is already allocated to service default\/b/);
+  assert.equal(allocateServicePorts(svc('api', [undefined], 'ClusterIP', 80), taken, RANGE).spec.ports[0].port, 80);
+  assert.equal(allocateServicePorts(svc('web', [undefined], 'ClusterIP', 80), taken, RANGE).spec.ports[0].port, 80, 'a second service on port 80');
+  refuse(svc('api', [30001]), /spec.ports\[0\].nodePort: 30001 is already allocated to service default\/b \(a node port is a port on every node/);
   refuse(svc('api', [8080]), /spec.ports\[0\].nodePort: 8080 is outside the node port range/);
   const twice: Service = { ...svc('api', [], 'ClusterIP'), spec: { selector: {}, ports: [{ name: 'a', port: 9000 }, { name: 'b', port: 9000 }] } };
   refuse(twice, /spec.ports\[1\].port: 9000 is given twice/);
-  assert.equal(allocateServicePorts(svc('api', [], 'ClusterIP', 9100), taken, RANGE).spec.ports, [], 'no ports: nothing to check');
-  const own = svc('api', [undefined], 'NodePort', 30002);
-  assert.equal(ports(allocateServicePorts(own, taken, RANGE, undefined, () => 0.2)), [30003], 'a node port avoids the service\'s own ports (30002 here) and those taken');
-  // A store from before service ports were checked may hold two services on one port: what a
-  // service already holds stays writable.
-  const before = svc('old', [undefined], 'ClusterIP', 8080);
-  assert.equal(allocateServicePorts(before, taken, RANGE, before).spec.ports[0].port, 8080);
+  // A store from before node ports were claimed may hold two services on one: what a service
+  // already holds stays writable.
+  const before = svc('old', [30001]);
+  assert.equal(ports(allocateServicePorts(before, taken, RANGE, before)), [30001]);
   const [clusterIp] = allocateServicePorts({ ...svc('api', [], 'ClusterIP'), spec: { selector: {}, ports: [{ name: 'a', port: 9200 }] } }, taken, RANGE).spec.ports;
   assert.equal(clusterIp, { name: 'a', port: 9200 }, 'a ClusterIP service is stored as it came');
 });
@@ -141,34 +112,28 @@ test('two apiservers, neither seeing the other\'s service yet: one node port goe
   });
 });
 
-test('two apiservers, neither seeing the other\'s service yet: one service port goes to one service', async () => {
+test('two services on one port claim nothing for it: their own ports are not node ports', async () => {
   const store = new MemoryClaims();
   const [a, b] = [servicePortAllocator(RANGE, () => [], store), servicePortAllocator(RANGE, () => [], store)];
   const ctx = { getNamespace: async () => undefined };
-  const results = await Promise.allSettled([a.admit(create(svc('left', [undefined], 'ClusterIP', 9300)), ctx), b.admit(create(svc('right', [undefined], 'ClusterIP', 9300)), ctx)]);
-  assert.equal(results.map((r) => r.status).sort(), ['fulfilled', 'rejected']);
-  const refused = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
-  assert.match(refused.reason.message, /spec.ports\[0\].port: 9300 is already allocated to service default\/(left|right)/);
-  // One apiserver that sees the first service refuses the second from its cache alone.
-  const first = svc('seen', [undefined], 'ClusterIP', 9400);
-  const c = servicePortAllocator(RANGE, () => [first], new MemoryClaims());
-  await Promise.resolve(c.admit(create(svc('late', [undefined], 'ClusterIP', 9400)), ctx)).then(() => assert.unreachable(), (err: Error) => assert.match(err.message, /9400 is already allocated to service default\/seen/));
+  await Promise.all([a.admit(create(svc('left', [undefined], 'ClusterIP', 80)), ctx), b.admit(create(svc('right', [undefined], 'ClusterIP', 80)), ctx)]);
+  assert.is(store.keys.size, 0);
 });
 
-test('an update releases the claims of the ports the service gave up, once it is written', async () => {
+test('an update releases the claims of the node ports the service gave up, once it is written', async () => {
   const store = new MemoryClaims();
   const plugin = servicePortAllocator(RANGE, () => [], store);
   const ctx = { getNamespace: async () => undefined };
-  const before = svc('moving', [undefined], 'ClusterIP', 9500);
+  const before = svc('moving', [30005]);
   await plugin.admit(create(before), ctx);
-  assert.is(store.holder(9500), 'default/moving');
-  const after = svc('moving', [undefined], 'ClusterIP', 9600);
+  assert.is(store.holder(30005), 'default/moving');
+  const after = svc('moving', [30006]);
   await plugin.admit({ operation: 'UPDATE', info: kindInfo('Service')!, object: after, oldObject: before, dryRun: false }, ctx);
-  assert.is(store.holder(9600), 'default/moving');
-  assert.is(store.holder(9500), 'default/moving', 'admitting is not writing: the old port is kept until the update lands');
+  assert.is(store.holder(30006), 'default/moving');
+  assert.is(store.holder(30005), 'default/moving', 'admitting is not writing: the old port is kept until the update lands');
   await plugin.updated!(kindInfo('Service')!, before, after);
-  assert.is(store.holder(9500), undefined);
-  assert.is(store.holder(9600), 'default/moving');
+  assert.is(store.holder(30005), undefined);
+  assert.is(store.holder(30006), 'default/moving');
 });
 
 test('a dry run claims nothing; a deleted service releases its claims once the delete is written', async () => {
@@ -180,13 +145,12 @@ test('a dry run claims nothing; a deleted service releases its claims once the d
   const s = svc('real', [30007]);
   await plugin.admit(create(s), ctx);
   assert.is(store.holder(30007), 'default/real');
-  assert.is(store.holder(s.spec.ports[0].port), 'default/real', 'its service port too');
+  assert.is(store.holder(s.spec.ports[0].port), undefined, 'its own port is not a node port');
   // Admitting a delete is not the delete: it may still be refused (a stale fence) or lose its race.
   await plugin.admit({ operation: 'DELETE', info: kindInfo('Service')!, object: s, dryRun: false }, ctx);
   assert.is(store.holder(30007), 'default/real');
   await plugin.deleted!(kindInfo('Service')!, s);
   assert.is(store.holder(30007), undefined);
-  assert.is(store.holder(s.spec.ports[0].port), undefined);
 });
 
 test.run();

@@ -1,12 +1,13 @@
 // The ports a service holds on every node, as Kubernetes' apiserver allocates NodePorts: a
 // NodePort service's ports get a port from the range (30000-32767 by default) unless they name
-// one. In skiff a service's own `port` is also a port on every node (there are no virtual IPs:
-// README, "ClusterIP, the skiff way"), so no two services may share any of these ports: a second
-// service on port 80 would otherwise take the first one's traffic on every node.
-import { NODE_PORT_CLAIM_GRACE_MS } from '../../protocol/config.ts';
+// one, and no two services share a node port. A service's own `port` is served at its ClusterIP
+// (cluster-ips.ts), so any number of services may use port 80.
 import { Conflict, Invalid, type FieldError } from '../../protocol/errors.ts';
-import type { KubeObject, Service } from '../../protocol/types.ts';
+import type { Service } from '../../protocol/types.ts';
 import type { AdmissionPlugin } from './admission.ts';
+import { ALLOCATION_ATTEMPTS, claim, holderOf, release, type ClaimStore } from './claims.ts';
+
+export type { ClaimStore };
 
 export interface PortRange {
   min: number;
@@ -23,22 +24,26 @@ export function parsePortRange(text: string): PortRange {
 }
 
 /**
- * The service with its node ports filled in, once its ports are checked. `taken` maps every port
- * other services hold on the nodes (their ports and node ports) to the one holding it;
- * `previous` is the stored service on an update, whose node ports are kept.
+ * The service with its node ports filled in, once its ports are checked. `taken` maps every node
+ * port other services hold to the one holding it; `previous` is the stored service on an update,
+ * whose node ports are kept.
  */
 export function allocateServicePorts(svc: Service, taken: Map<number, string>, range: PortRange, previous?: Service, random = Math.random): Service {
   const errors: FieldError[] = [];
+  const servicePorts = new Set<number>();
+  svc.spec.ports.forEach((p, i) => {
+    if (servicePorts.has(p.port)) errors.push({ path: `spec.ports[${i}].port`, message: `${p.port} is given twice` });
+    servicePorts.add(p.port);
+  });
   const mine = new Set<number>();
-  // What the stored service holds stays its own (a store from before service ports were checked
-  // may hold two services on one port: each must still be writable).
+  // What the stored service holds stays its own (a store from before node ports were claimed may
+  // hold two services on one: each must still be writable).
   const held = new Set(portsOf(previous));
   const check = (port: number, path: string) => {
-    if (taken.has(port) && !held.has(port)) errors.push({ path, message: `${port} is already allocated to service ${taken.get(port)} (a service's ports are ports on every node; choose another)` });
+    if (taken.has(port) && !held.has(port)) errors.push({ path, message: `${port} is already allocated to service ${taken.get(port)} (a node port is a port on every node; choose another, or leave it out to be given one)` });
     else if (mine.has(port)) errors.push({ path, message: `${port} is given twice` });
     mine.add(port);
   };
-  svc.spec.ports.forEach((p, i) => check(p.port, `spec.ports[${i}].port`));
   if (svc.spec.type !== 'NodePort') {
     if (errors.length) throw new Invalid(`Service ${JSON.stringify(svc.metadata.name)}`, errors);
     return svc;
@@ -70,65 +75,30 @@ export function allocateServicePorts(svc: Service, taken: Map<number, string>, r
   return { ...svc, spec: { ...svc.spec, ports } };
 }
 
-/** What the allocator needs of the store to agree with other apiservers (Store has it; tests use a map). */
-export interface ClaimStore {
-  getClaim(key: string): Promise<{ value?: Uint8Array; revision: number } | null>;
-  putClaim(key: string, value: Uint8Array, revision: number): Promise<boolean>;
-  dropClaim(key: string, revision: number): Promise<void>;
-}
-
-const ALLOCATION_ATTEMPTS = 5;
-
-interface Claim {
-  holder: string;
-  at: number;
-}
-
-// `nodeport.` for every port a service holds on the nodes (the key predates service ports' claims).
+// `nodeport.N` for every node port a service holds.
 const claimKey = (port: number) => `nodeport.${port}`;
-const readClaim = (value: Uint8Array) => JSON.parse(new TextDecoder().decode(value)) as Claim;
 
 /**
- * Claims `port` for `holder` (namespace/name) in the store, which every apiserver writes through
- * compare-and-swap: two apiservers admitting two services at once cannot both have it. Returns
- * undefined when the port is the holder's, else who has it. A claim is taken over once its holder
- * no longer has the port (`holds`, from this apiserver's cache) and the grace has passed: claims
- * of services deleted without their release, or whose ports changed.
+ * Claims node port `port` for `holder` (namespace/name) in the store: undefined when it is the
+ * holder's, else who has it (claims.ts).
  */
-export async function claimPort(store: ClaimStore, port: number, holder: string, holds: (holder: string) => boolean, now = Date.now()): Promise<string | undefined> {
-  const mine = new TextEncoder().encode(JSON.stringify({ holder, at: now } satisfies Claim));
-  for (let attempt = 0; attempt < ALLOCATION_ATTEMPTS; attempt++) {
-    const current = await store.getClaim(claimKey(port));
-    if (current?.value) {
-      const claim = readClaim(current.value);
-      if (claim.holder === holder) return undefined;
-      if (holds(claim.holder) || now - claim.at < NODE_PORT_CLAIM_GRACE_MS) return claim.holder;
-    }
-    if (await store.putClaim(claimKey(port), mine, current?.revision ?? 0)) return undefined;
-  }
-  return 'another service';
+export function claimPort(store: ClaimStore, port: number, holder: string, holds: (holder: string) => boolean, now = Date.now()): Promise<string | undefined> {
+  return claim(store, claimKey(port), holder, holds, now);
 }
 
-/** Drops `holder`'s claim on `port`, if it is still its. */
-export async function releasePort(store: ClaimStore, port: number, holder: string): Promise<void> {
-  const current = await store.getClaim(claimKey(port));
-  if (current?.value && readClaim(current.value).holder === holder) await store.dropClaim(claimKey(port), current.revision);
+/** Drops `holder`'s claim on node port `port`, if it is still its. */
+export function releasePort(store: ClaimStore, port: number, holder: string): Promise<void> {
+  return release(store, claimKey(port), holder);
 }
 
-const holderOf = (obj: KubeObject) => `${obj.metadata.namespace}/${obj.metadata.name}`;
-
-/** Every port `svc` holds on the nodes: its ports, and its node ports. */
+/** Every port `svc` holds on the nodes: its node ports. */
 function portsOf(svc: Service | undefined): number[] {
-  const out: number[] = [];
-  for (const p of svc?.spec.ports ?? []) {
-    out.push(p.port);
-    if (svc!.spec.type === 'NodePort' && p.nodePort) out.push(p.nodePort);
-  }
-  return out;
+  if (svc?.spec.type !== 'NodePort') return [];
+  return svc.spec.ports.flatMap((p) => (p.nodePort ? [p.nodePort] : []));
 }
 
 /**
- * The ServicePorts admission plugin. A service's ports are checked, and its node ports chosen,
+ * The ServicePorts admission plugin. A service's node ports are checked or chosen,
  * against this apiserver's cache of services, then claimed in the store (without `claims`, as in
  * unit tests, the cache alone decides); a port another apiserver has just given away counts as
  * taken, and the choice is made again. A deleted service releases its claims once the delete is
@@ -181,7 +151,7 @@ export function servicePortAllocator(range: PortRange, services: () => Service[]
           return;
         }
         for (const port of won) await releasePort(claims, port, holder).catch(() => {});
-        if (attempt === ALLOCATION_ATTEMPTS) throw new Conflict(`Service ${JSON.stringify(svc.metadata.name)}: its ports were taken by other services while it was admitted ${ALLOCATION_ATTEMPTS} times; try again`);
+        if (attempt === ALLOCATION_ATTEMPTS) throw new Conflict(`Service ${JSON.stringify(svc.metadata.name)}: its node ports were taken by other services while it was admitted ${ALLOCATION_ATTEMPTS} times; try again`);
       }
     },
   };

@@ -14,6 +14,7 @@ import { PROTOCOL_VERSION, SKIFF_VERSION, type ServerVersion } from '../../proto
 import type { Logger } from '../platform/log.ts';
 import { AdmissionChain, namespaceLifecycle, type AdmissionPlugin } from './admission.ts';
 import { parsePortRange, servicePortAllocator } from './node-ports.ts';
+import { parseServiceCidr, serviceClusterIPAllocator } from './cluster-ips.ts';
 import type { KubeObject, RoleBinding, Service } from '../../protocol/types.ts';
 import { builtinClusterRoles } from './authorize.ts';
 import { deleteObject, sweepTerminatingNamespaces } from './deletion.ts';
@@ -129,9 +130,11 @@ export class ApiServer {
       onFence: (fence, accepted) => this.fenced.inc({ lease: fence.lease, holder: fence.holder, result: accepted ? 'accepted' : 'stale' }),
     };
     this.authorizer = new Authorizer(ctx, new AuditLog(cfg.auditLog, (err) => this.opts.log.warn('cannot write the audit log', { file: cfg.auditLog, err: err.message })));
+    const services = () => cacheOf(ctx, kindInfo('Service')!).list({ labels: [], fields: [] }) as Service[];
     ctx.admission = new AdmissionChain({ getNamespace: (name) => getNamespaceForAdmission(ctx, name) }, [
       namespaceLifecycle,
-      servicePortAllocator(parsePortRange(cfg.nodePortRange), () => cacheOf(ctx, kindInfo('Service')!).list({ labels: [], fields: [] }) as Service[], store),
+      servicePortAllocator(parsePortRange(cfg.nodePortRange), services, store),
+      serviceClusterIPAllocator(parseServiceCidr(cfg.serviceCidr), services, store),
       ...(this.opts.plugins ?? []),
     ]);
     this.ctx = ctx;

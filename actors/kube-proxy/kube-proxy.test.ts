@@ -1,5 +1,6 @@
-// kube-proxy against a real apiserver (in this process) and real listeners on a loopback
-// address of its own: an event costs its own service's work, not every service's.
+// kube-proxy against a real apiserver (in this process) and real listeners at the services'
+// ClusterIPs: every service on the same port, each at its own address; an event costs its own
+// service's work, not every service's.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Registry } from 'prom-client';
@@ -30,11 +31,13 @@ test('a change to one service touches only that service; gossip news looks at th
   };
   kp.start();
   try {
-    const ports = await freePorts(10);
+    const [port] = await freePorts(1);
     const name = (i: number) => `kp-${i}`;
-    await Promise.all(ports.map((port, i) => client.create<Service>({ apiVersion: 'v1', kind: 'Service', metadata: { name: name(i) }, spec: { selector: { app: name(i) }, ports: [{ name: 'http', port }] } })));
-    const listening = (port: number) => kp.proxy.listening().includes(`${ADDRESS}:${port}`);
-    await waitFor('every service port listened on', () => ports.every(listening));
+    const ips = Array.from({ length: 10 }, (_, i) => `127.1.60.${i + 1}`);
+    await Promise.all(ips.map((clusterIP, i) => client.create<Service>({ apiVersion: 'v1', kind: 'Service', metadata: { name: name(i) }, spec: { selector: { app: name(i) }, clusterIP, ports: [{ name: 'http', port }] } })));
+    const listening = (ip: string) => kp.proxy.listening().includes(`${ip}:${port}`);
+    await waitFor('every service listened on at its address', () => ips.every(listening));
+    assert.not.ok(kp.proxy.listening().some((l) => l.startsWith(`${ADDRESS}:`)), 'nothing at the node\'s address: they are not NodePort services');
     touched.length = 0;
     // Endpoints for one service: its balancer gets the backend, and no other service is looked at.
     await client.create<Endpoints>({
@@ -46,8 +49,8 @@ test('a change to one service touches only that service; gossip news looks at th
     // A service deleted: its port closes, the others stay, and still no other service is looked at.
     touched.length = 0;
     await client.delete('services', name(5), 'default');
-    await waitFor('its port closed', () => !listening(ports[5]));
-    assert.ok(ports.every((p, i) => i === 5 || listening(p)), 'the other ports still listened on');
+    await waitFor('its port closed', () => !listening(ips[5]));
+    assert.ok(ips.every((ip, i) => i === 5 || listening(ip)), 'the other services still listened on');
     assert.equal(touched, []);
     // Gossip news (a node's verdict changed) looks at every service again.
     kp.scheduleSync();

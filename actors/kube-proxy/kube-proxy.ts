@@ -1,8 +1,11 @@
-// kube-proxy: every service port is a stable port on every node. This node listens on that port
-// (at its own address, and at 127.0.0.1 when no other node on the host already does) and, for
-// NodePort services, on the node port too; each new connection goes to a Ready endpoint of the
-// service, wherever it runs. It follows Services and Endpoints and applies each change at once.
+// kube-proxy: every service is served at its ClusterIP, on its ports, on every node; a NodePort
+// service also at its node ports, at the node's own address (and at 127.0.0.1 when no other node
+// on the host already does). Each new connection goes to a Ready endpoint of the service,
+// wherever it runs. It follows Services and Endpoints and applies each change at once. Nodes that
+// share a host share its loopback addresses: one of them serves a ClusterIP, the others try again
+// in case it goes. A headless service (`clusterIP: None`) is not proxied.
 import { Counter, Gauge, type Registry } from 'prom-client';
+import { HEADLESS_CLUSTER_IP } from '../../protocol/defaults.ts';
 import { NotFound } from '../../protocol/errors.ts';
 import type { Condition, Endpoints, Service } from '../../protocol/types.ts';
 import type { ApiClient } from '../client/client.ts';
@@ -169,16 +172,22 @@ export class KubeProxy {
     const key = objectKey(svc);
     const ep = this.deps.endpoints.get(key);
     const opts = balancerOptions(svc);
+    const clusterIP = svc.spec.clusterIP && svc.spec.clusterIP !== HEADLESS_CLUSTER_IP ? svc.spec.clusterIP : undefined;
     for (const sp of svc.spec.ports ?? []) {
+      const nodePort = svc.spec.type === 'NodePort' ? sp.nodePort : undefined;
+      if (!clusterIP && !nodePort) continue;
       const target = this.proxy.target(`${key}:${sp.name ?? sp.port}`, opts);
       target.balancer.setBackends(backendsFor(ep, sp.name, isDead));
-      for (const port of [sp.port, ...(svc.spec.type === 'NodePort' && sp.nodePort ? [sp.nodePort] : [])]) {
-        this.proxy.listen(target, address, port, false);
-        keep.add(`${address}:${port}`);
-        if (address !== LOOPBACK) {
-          this.proxy.listen(target, LOOPBACK, port, true);
-          keep.add(`${LOOPBACK}:${port}`);
-        }
+      if (clusterIP) {
+        this.proxy.listen(target, clusterIP, sp.port, true);
+        keep.add(`${clusterIP}:${sp.port}`);
+      }
+      if (!nodePort) continue;
+      this.proxy.listen(target, address, nodePort, false);
+      keep.add(`${address}:${nodePort}`);
+      if (address !== LOOPBACK) {
+        this.proxy.listen(target, LOOPBACK, nodePort, true);
+        keep.add(`${LOOPBACK}:${nodePort}`);
       }
     }
   }

@@ -45,7 +45,8 @@ async function deletePods(prefix: string, n: number): Promise<void> {
 
 test('pods start only once the services have been listed, so their environment names every service', async () => {
   const { client } = cluster.api;
-  await client.create<Service>({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'db' }, spec: { selector: { app: 'db' }, ports: [{ port: 5432 }] } });
+  const db = await client.create<Service>({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'db' }, spec: { selector: { app: 'db' }, ports: [{ port: 5432 }] } });
+  assert.match(db.spec.clusterIP ?? '', /^127\.1\.\d+\.\d+$/, 'the apiserver gave it an address');
   await client.create<Pod>({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'app' }, spec: { nodeName: 'k-node', containers: [{ name: 'c', command: ['true'] }] } });
   const { actor, runtime, services, drain } = fakeKubelet('k-node');
   actor.start();
@@ -56,7 +57,7 @@ test('pods start only once the services have been listed, so their environment n
     await waitFor('pods synced', () => actor.getSnapshot().matches({ active: 'running' }));
     await waitFor('the container started', () => runtime.processes.size === 1);
     const env = [...runtime.processes.values()][0].spec.env;
-    assert.is(env.DB_SERVICE_HOST, '127.0.1.9');
+    assert.is(env.DB_SERVICE_HOST, db.spec.clusterIP, 'the service\'s own address');
     assert.is(env.DB_SERVICE_PORT, '5432');
   } finally {
     services.stop();

@@ -125,10 +125,9 @@ export class Kubelet {
   }
 
   private baseEnv(pod: Pod): Record<string, string> {
-    const { address } = this.cfg.identity;
     return {
       PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: podPaths(this.cfg.dataDir, pod.metadata.uid!).root, LANG: process.env.LANG ?? 'C.UTF-8',
-      ...serviceEnv(this.deps.services?.listByNamespace(pod.metadata.namespace ?? 'default') ?? [], address),
+      ...serviceEnv(this.deps.services?.listByNamespace(pod.metadata.namespace ?? 'default') ?? []),
     };
   }
 

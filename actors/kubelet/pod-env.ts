@@ -1,5 +1,6 @@
 // A container's environment, as Kubernetes builds it, plus what processes need from skiff: the
 // allocated ports (PORT for the first, SKIFF_PORT_<NAME> for named ones) and the volume paths.
+import { HEADLESS_CLUSTER_IP } from '../../protocol/defaults.ts';
 import type { Container, Pod, Service } from '../../protocol/types.ts';
 
 export interface AllocatedPort {
@@ -58,16 +59,18 @@ export function containerArgv(c: Container, env: Record<string, string>): string
 
 /**
  * Kubernetes' service environment variables for the services of a pod's namespace that exist
- * when it starts: `WEB_SERVICE_HOST`, `WEB_SERVICE_PORT` and `WEB_SERVICE_PORT_<NAME>`. The host
- * is the pod's own node, where kube-proxy serves every service port.
+ * when it starts: `WEB_SERVICE_HOST` (the service's ClusterIP), `WEB_SERVICE_PORT` and
+ * `WEB_SERVICE_PORT_<NAME>`. Headless services, and services not yet given an address, have none,
+ * as in Kubernetes.
  */
-export function serviceEnv(services: Service[], nodeAddress: string): Record<string, string> {
+export function serviceEnv(services: Service[]): Record<string, string> {
   const env: Record<string, string> = {};
   for (const s of services) {
     const ports = s.spec.ports ?? [];
-    if (ports.length === 0) continue;
+    const ip = s.spec.clusterIP;
+    if (ports.length === 0 || !ip || ip === HEADLESS_CLUSTER_IP) continue;
     const prefix = envName(s.metadata.name!);
-    env[`${prefix}_SERVICE_HOST`] = nodeAddress;
+    env[`${prefix}_SERVICE_HOST`] = ip;
     env[`${prefix}_SERVICE_PORT`] = String(ports[0].port);
     for (const p of ports) if (p.name) env[`${prefix}_SERVICE_PORT_${envName(p.name)}`] = String(p.port);
   }
