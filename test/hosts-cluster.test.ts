@@ -1,8 +1,9 @@
 // A cluster across test hosts (network namespaces on a bridge, infra/hosts.sh): three nats-servers
 // clustered over their own addresses, two masters, and two worker nodes each on a host of its own.
-// A service answers on every node host's address; a nats-server's death costs no node and no pod;
-// a worker host cut off is declared dead and its pods run on the other, and when its link returns
-// it stops the pods it had; a nats-server cut off from the other two acknowledges no write.
+// Services answer at their ClusterIPs inside every node host, and at a node port on every
+// host's address; a nats-server's death costs no node and no pod; a worker host cut off is
+// declared dead and its pods run on the other, and when its link returns it stops the pods it
+// had; a nats-server cut off from the other two acknowledges no write.
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { test } from 'uvu';
@@ -39,17 +40,18 @@ function startNatsOn(i: number): Proc {
   });
 }
 
-const deployment: Deployment = {
-  apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web', namespace: 'default' },
+/** A deployment whose pods answer `answer`, and its service: every service here on port 8080, each at its own ClusterIP. */
+const deploymentOf = (app: string, replicas: number, answer: string): Deployment => ({
+  apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: app, namespace: 'default' },
   spec: {
-    replicas: 2,
-    selector: { matchLabels: { app: 'web' } },
+    replicas,
+    selector: { matchLabels: { app } },
     template: {
-      metadata: { labels: { app: 'web' } },
+      metadata: { labels: { app } },
       spec: {
         containers: [{
           name: 'web',
-          command: ['node', '-e', "require('http').createServer((q,s)=>s.end('hello\\n')).listen(process.env.PORT)"],
+          command: ['node', '-e', `require('http').createServer((q,s)=>s.end(${JSON.stringify(answer)})).listen(process.env.PORT)`],
           ports: [{ name: 'http', containerPort: 8080 }],
           readinessProbe: { httpGet: { path: '/', port: 'http' }, periodSeconds: 1 },
         }],
@@ -57,8 +59,11 @@ const deployment: Deployment = {
       },
     },
   },
-} as Deployment;
-const service: Service = { apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: 'default' }, spec: { selector: { app: 'web' }, ports: [{ port: 8080, targetPort: 'http' }] } } as Service;
+});
+const serviceOf = (app: string, type: Service['spec']['type']): Service => ({
+  apiVersion: 'v1', kind: 'Service', metadata: { name: app, namespace: 'default' }, spec: { type, selector: { app }, ports: [{ port: 8080, targetPort: 'http' }] },
+});
+const deployment = deploymentOf('web', 2, 'hello\n');
 
 test('clients and routes between hosts speak TLS: a client that cannot check the servers is refused', async () => {
   const conf = readFileSync(`${natsStores[0]}/nats.conf`, 'utf8');
@@ -101,21 +106,37 @@ test.after(async () => {
   }
 });
 
-test('a service answers on every node host\'s address', async () => {
+/** GET http://address/ from inside test host `i`: its body, or undefined. */
+function getFrom(i: number, address: string): string | undefined {
+  const code = `fetch(${JSON.stringify(`http://${address}/`)}, { signal: AbortSignal.timeout(1000) }).then((r) => r.text()).then((t) => process.stdout.write(t), () => process.exit(1))`;
+  const r = spawnSync('ip', ['netns', 'exec', hosts!.hosts[i].netns, process.execPath, '-e', code], { encoding: 'utf8', timeout: 5000 });
+  return r.status === 0 ? r.stdout : undefined;
+}
+
+test('two services on one port, each at its ClusterIP from every node host; a NodePort service at every node host\'s address', async () => {
   await client.create(deployment);
-  await client.create(service);
+  await client.create(deploymentOf('other', 1, 'other\n'));
+  const web = await client.create(serviceOf('web', 'NodePort'));
+  const other = await client.create(serviceOf('other', 'ClusterIP'));
+  assert.is.not(web.spec.clusterIP, other.spec.clusterIP);
+  const nodePort = web.spec.ports[0].nodePort!;
   await waitFor('2 web pods Running and Ready', async () => running(await webPods()).filter((p) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')).length === 2, 30_000);
   for (const i of NODE_HOSTS) {
     const address = hosts!.hosts[i].address;
-    const body = await waitFor(`the service on ${address}:8080`, async () => {
+    const body = await waitFor(`the node port on ${address}:${nodePort}`, async () => {
       try {
-        return await (await fetch(`http://${address}:8080/`, { signal: AbortSignal.timeout(1000) })).text();
+        return await (await fetch(`http://${address}:${nodePort}/`, { signal: AbortSignal.timeout(1000) })).text();
       } catch {
         return undefined;
       }
     }, 15_000);
     assert.is(body, 'hello\n');
+    // Inside the host, each service at its own address on the same port, each to its own pods.
+    assert.is(await waitFor(`web at ${web.spec.clusterIP}:8080 from host ${i}`, async () => getFrom(i, `${web.spec.clusterIP}:8080`), 15_000), 'hello\n');
+    assert.is(await waitFor(`other at ${other.spec.clusterIP}:8080 from host ${i}`, async () => getFrom(i, `${other.spec.clusterIP}:8080`), 15_000), 'other\n');
   }
+  await client.delete('deployments', 'other', 'default');
+  await client.delete('services', 'other', 'default');
   // Each node registered its host's own address.
   const addresses = (await client.list<Node>('nodes')).items.map((n) => n.status?.addresses?.[0]?.address).sort();
   assert.equal(addresses, NODE_HOSTS.map((i) => hosts!.hosts[i].address).sort());

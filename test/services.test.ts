@@ -1,9 +1,10 @@
 // Services end to end: the endpoints controller and kube-proxy on three real nodes, with a tiny
-// HTTP server that answers with its pod name.
+// HTTP server that answers with its pod name. The service is reached at its ClusterIP, and, as a
+// NodePort service, at its node port on every node's own address.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, connect } from 'node:net';
+import { createServer, connect, type Server } from 'node:net';
 import { join } from 'node:path';
 import type { ApiClient } from '../actors/client/client.ts';
 import type { Deployment, Endpoints, Event, Pod, Service } from '../protocol/types.ts';
@@ -17,7 +18,11 @@ const SERVER = `require('http').createServer((q, s) => {
 }).listen(process.env.PORT); require('fs').writeFileSync('env.txt', Object.entries(process.env).map(([k, v]) => k + '=' + v).join('\\n'));`;
 
 interface Ctx extends Cluster {
+  /** The web service's port, at its ClusterIP `ip`. */
   port: number;
+  ip: string;
+  /** Its node port, on every node. */
+  nodePort: number;
 }
 
 const s = suite<Ctx>('services');
@@ -25,7 +30,9 @@ const s = suite<Ctx>('services');
 s.before(setup(async (ctx) => {
   await startCluster(ctx, { masters: ['svc-master'], nodes: ADDRESSES.map((address, i) => ({ name: `svc-node-${i + 1}`, env: { SKIFF_NODE_ADDRESS: address } })) });
   ctx.port = await freePort();
-  await ctx.client.create<Service>({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'web' }, spec: { selector: { app: 'web' }, ports: [{ name: 'http', port: ctx.port, targetPort: 'http' }] } });
+  const web = await ctx.client.create<Service>({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'web' }, spec: { type: 'NodePort', selector: { app: 'web' }, ports: [{ name: 'http', port: ctx.port, targetPort: 'http' }] } });
+  ctx.ip = web.spec.clusterIP!;
+  ctx.nodePort = web.spec.ports[0].nodePort!;
   await ctx.client.create<Deployment>({
     apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web' },
     spec: {
@@ -68,42 +75,66 @@ async function spread(host: string, port: number, n: number): Promise<Map<string
 
 const webPods = async (client: ApiClient) => (await client.list<Pod>('pods', { labelSelector: 'app=web' })).items.filter((p) => !p.metadata.deletionTimestamp);
 
-s('300 requests on new connections, on each node, reach all 3 pods evenly', async ({ client, port }) => {
-  const names = (await webPods(client)).map((p) => p.metadata.name!).sort();
-  for (const host of [...ADDRESSES, '127.0.0.1']) {
+/** Where the web service is served: its ClusterIP, and its node port on every node (and 127.0.0.1). */
+const everywhere = ({ ip, port, nodePort }: Ctx): [string, number][] => [[ip, port], ...[...ADDRESSES, '127.0.0.1'].map((h): [string, number] => [h, nodePort])];
+
+s('300 requests on new connections, at the ClusterIP and at each node\'s node port, reach all 3 pods evenly', async (ctx) => {
+  const names = (await webPods(ctx.client)).map((p) => p.metadata.name!).sort();
+  for (const [host, port] of everywhere(ctx)) {
     const counts = await spread(host, port, 300);
-    assert.equal([...counts.keys()].sort(), names, `on ${host}`);
-    for (const [pod, n] of counts) assert.ok(Math.abs(n - 100) <= 20, `${pod} got ${n} of 300 on ${host}`);
+    assert.equal([...counts.keys()].sort(), names, `on ${host}:${port}`);
+    for (const [pod, n] of counts) assert.ok(Math.abs(n - 100) <= 20, `${pod} got ${n} of 300 on ${host}:${port}`);
   }
 });
 
-s('pods get <SVC>_SERVICE_HOST and _PORT', async ({ client, nodes, port }) => {
+s('two services on one port, with different selectors, each reach their own pods', async ({ client, port, ip }) => {
+  await client.create<Service>({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'other' }, spec: { selector: { app: 'other' }, ports: [{ name: 'http', port, targetPort: 'http' }] } });
+  await client.create<Pod>({
+    apiVersion: 'v1', kind: 'Pod', metadata: { name: 'other-1', labels: { app: 'other' } },
+    spec: { containers: [{ name: 'web', command: ['node', '-e', SERVER], ports: [{ name: 'http', containerPort: 8080 }], readinessProbe: { httpGet: { path: '/ready', port: 'http' }, periodSeconds: 1 } }] },
+  });
+  try {
+    const other = await client.get<Service>('services', 'other', 'default');
+    assert.is.not(other.spec.clusterIP, ip);
+    await waitFor('the other service\'s endpoint', async () => readyAddresses(await endpoints(client, 'other')).length === 1, 20_000);
+    await waitFor('the other service served', async () => (await get(other.spec.clusterIP!, port).catch(() => '')) === 'other-1', 10_000);
+    const [mine, theirs] = await Promise.all([spread(ip, port, 30), spread(other.spec.clusterIP!, port, 30)]);
+    assert.ok([...mine.keys()].every((n) => n.startsWith('web-')), `web's address: ${[...mine.keys()]}`);
+    assert.equal([...theirs.keys()], ['other-1']);
+  } finally {
+    await client.delete('pods', 'other-1', 'default', { gracePeriodSeconds: 0 }).catch(() => {});
+    await client.delete('services', 'other', 'default').catch(() => {});
+  }
+});
+
+s('pods get <SVC>_SERVICE_HOST (the ClusterIP) and _PORT', async ({ client, nodes, port, ip }) => {
   const pod = (await webPods(client))[0];
   const node = nodes.find((n) => n.name === pod.spec.nodeName)!;
   const env = readFileSync(join(node.dataDir, 'pods', pod.metadata.uid!, 'root', 'env.txt'), 'utf8').split('\n');
-  assert.ok(env.includes(`WEB_SERVICE_HOST=${ADDRESSES[nodes.indexOf(node)]}`), env.filter((l) => l.startsWith('WEB_')).join(' '));
+  assert.ok(env.includes(`WEB_SERVICE_HOST=${ip}`), env.filter((l) => l.startsWith('WEB_')).join(' '));
   assert.ok(env.includes(`WEB_SERVICE_PORT=${port}`));
   assert.ok(env.includes(`WEB_SERVICE_PORT_HTTP=${port}`));
 });
 
-s('scale to 5: the spread includes the new pods', async ({ client, port }) => {
+s('scale to 5: the spread includes the new pods', async ({ client, nodePort }) => {
   await client.patch('deployments', 'web', 'default', { spec: { replicas: 5 } });
   await waitFor('5 endpoints', async () => readyAddresses(await endpoints(client)).length === 5, 30_000);
-  const counts = await spread(ADDRESSES[1], port, 250);
+  const counts = await spread(ADDRESSES[1], nodePort, 250);
   assert.is(counts.size, 5);
   for (const [pod, n] of counts) assert.ok(Math.abs(n - 50) <= 15, `${pod} got ${n} of 250`);
 });
 
-s('a pod that stops being ready gets no new connections', async ({ client, nodes, port }) => {
+s('a pod that stops being ready gets no new connections', async (ctx) => {
+  const { client, nodes } = ctx;
   const pod = (await webPods(client))[0];
   const node = nodes.find((n) => n.name === pod.spec.nodeName)!;
   const flag = join(node.dataDir, 'pods', pod.metadata.uid!, 'root', 'unready');
   writeFileSync(flag, '');
   try {
     await waitFor('the pod among the not-ready addresses', async () => notReadyAddresses(await endpoints(client)).some((a) => a.targetRef?.name === pod.metadata.name), 10_000);
-    for (const host of ADDRESSES) {
+    for (const [host, port] of everywhere(ctx)) {
       const counts = await spread(host, port, 40);
-      assert.not.ok(counts.has(pod.metadata.name!), `${pod.metadata.name} still got ${counts.get(pod.metadata.name!)} on ${host}`);
+      assert.not.ok(counts.has(pod.metadata.name!), `${pod.metadata.name} still got ${counts.get(pod.metadata.name!)} on ${host}:${port}`);
     }
   } finally {
     rmSync(flag, { force: true });
@@ -111,7 +142,9 @@ s('a pod that stops being ready gets no new connections', async ({ client, nodes
   await waitFor('ready again', async () => readyAddresses(await endpoints(client)).some((a) => a.targetRef?.name === pod.metadata.name), 10_000);
 });
 
-s('killing a pod\'s process fails no request: the proxy tries the next endpoint', async ({ client, port }) => {
+s('killing a pod\'s process fails no request: the proxy tries the next endpoint', async (ctx) => {
+  const { client } = ctx;
+  const places = everywhere(ctx);
   const victim = (await webPods(client))[0];
   const pid = victim.status!.containerStatuses![0].pid!;
   let failed = 0;
@@ -119,7 +152,7 @@ s('killing a pod\'s process fails no request: the proxy tries the next endpoint'
   const load = (async () => {
     for (let i = 0; i < 300; i++) {
       try {
-        await get(ADDRESSES[i % 3], port);
+        await get(...places[i % places.length]);
       } catch {
         failed++;
       }
@@ -146,20 +179,37 @@ s('sessionAffinity ClientIP keeps a client on one pod; NodePort serves on every 
   await waitFor('endpoints for sticky', async () => readyAddresses(await endpoints(client, 'sticky')).length >= 3, 10_000);
   // Each node's kube-proxy learns the Endpoints from its own watch, a moment after the apiserver has them.
   const serves = (host: string, port: number) => get(host, port).then((t) => t.startsWith('web-'), () => false);
-  await waitFor('every node to serve both ports', async () => (await Promise.all(ADDRESSES.flatMap((h) => [serves(h, svc.spec.ports[0].port), serves(h, nodePort)]))).every(Boolean), 10_000);
-  const counts = await spread(ADDRESSES[0], svc.spec.ports[0].port, 20);
+  await waitFor('its ClusterIP and every node to serve it', async () => (await Promise.all([serves(svc.spec.clusterIP!, svc.spec.ports[0].port), ...ADDRESSES.map((h) => serves(h, nodePort))])).every(Boolean), 10_000);
+  const counts = await spread(svc.spec.clusterIP!, svc.spec.ports[0].port, 20);
   assert.is(counts.size, 1, `one pod for one client: ${[...counts.keys()]}`);
   for (const host of ADDRESSES) assert.ok((await get(host, nodePort)).startsWith('web-'), `node port on ${host}`);
   await client.delete('services', 'sticky', 'default');
 });
 
-s('a service port taken on a node: an Event and a condition; the other nodes still serve; freed, it is served', async ({ client }) => {
-  const [taken, alsoTaken] = await freePorts(2);
-  const squatters = [createServer(), createServer()];
-  await Promise.all(squatters.map((sq, i) => new Promise<void>((r) => sq.listen([taken, alsoTaken][i], ADDRESSES[0], () => r()))));
+/** `n` node ports of the range that nothing listens on at `host`, each then taken there by a server of the test's. */
+async function squat(host: string, n: number, not: number[]): Promise<{ ports: number[]; squatters: Server[] }> {
+  const ports: number[] = [];
+  const squatters: Server[] = [];
+  for (let port = 30000 + Math.floor(Math.random() * 2500); ports.length < n; port++) {
+    if (not.includes(port)) continue;
+    const server = createServer();
+    if (await new Promise<boolean>((r) => server.once('error', () => r(false)).listen(port, host, () => r(true)))) {
+      ports.push(port);
+      squatters.push(server);
+    }
+  }
+  return { ports, squatters };
+}
+
+s('a node port taken on a node: an Event and a condition; the other nodes still serve; freed, it is served', async ({ client, nodePort }) => {
+  const { ports: [taken, alsoTaken], squatters } = await squat(ADDRESSES[0], 2, [nodePort]);
+  const [portA, portB] = await freePorts(2);
   const condition = async () => (await client.get<Service>('services', 'clash', 'default')).status?.conditions?.find((c) => c.type === 'PortsAvailable');
   try {
-    await client.create<Service>({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'clash' }, spec: { selector: { app: 'web' }, ports: [{ name: 'a', port: taken, targetPort: 'http' }, { name: 'b', port: alsoTaken, targetPort: 'http' }] } });
+    await client.create<Service>({
+      apiVersion: 'v1', kind: 'Service', metadata: { name: 'clash' },
+      spec: { type: 'NodePort', selector: { app: 'web' }, ports: [{ name: 'a', port: portA, nodePort: taken, targetPort: 'http' }, { name: 'b', port: portB, nodePort: alsoTaken, targetPort: 'http' }] },
+    });
     const cond = await waitFor('the PortsAvailable condition', condition, 10_000);
     assert.is(cond.status, 'False');
     assert.match(cond.message!, new RegExp(`port (${taken}|${alsoTaken}) is not available on node svc-node-1 \\(${ADDRESSES[0].replace(/\./g, '\\.')}\\)`));
@@ -187,11 +237,10 @@ s('a service port taken on a node: an Event and a condition; the other nodes sti
   }
 });
 
-s('a service made again on a port still taken is told again; a failing port dropped from its spec clears the condition', async ({ client }) => {
-  const [taken, free] = await freePorts(2);
-  const squatter = createServer();
-  await new Promise<void>((r) => squatter.listen(taken, ADDRESSES[0], () => r()));
-  const make = () => client.create<Service>({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'again' }, spec: { selector: { app: 'web' }, ports: [{ name: 'a', port: taken, targetPort: 'http' }] } });
+s('a service made again on a node port still taken is told again; a failing port dropped from its spec clears the condition', async ({ client, nodePort }) => {
+  const { ports: [taken], squatters: [squatter] } = await squat(ADDRESSES[0], 1, [nodePort]);
+  const [port, free] = await freePorts(2);
+  const make = () => client.create<Service>({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'again' }, spec: { type: 'NodePort', selector: { app: 'web' }, ports: [{ name: 'a', port, nodePort: taken, targetPort: 'http' }] } });
   const condition = async () => (await client.get<Service>('services', 'again', 'default')).status?.conditions?.find((c) => c.type === 'PortsAvailable');
   const portInUse = async (uid: string) => (await client.list<Event>('events', { fieldSelector: 'involvedObject.name=again' })).items.find((e) => e.reason === 'PortInUse' && e.involvedObject.uid === uid);
   try {
@@ -213,10 +262,10 @@ s('a service made again on a port still taken is told again; a failing port drop
   }
 });
 
-s('deleting the service closes its port on every node', async ({ client, port }) => {
-  await client.delete('services', 'web', 'default');
-  for (const host of ADDRESSES) {
-    await waitFor(`the port to close on ${host}`, () => new Promise<boolean>((resolve) => {
+s('deleting the service closes its address and its node port on every node', async (ctx) => {
+  await ctx.client.delete('services', 'web', 'default');
+  for (const [host, port] of everywhere(ctx)) {
+    await waitFor(`the port to close on ${host}:${port}`, () => new Promise<boolean>((resolve) => {
       const sock = connect({ host, port });
       sock.once('connect', () => { sock.destroy(); resolve(false); });
       sock.once('error', () => resolve(true));

@@ -183,4 +183,13 @@ test('an optional port (127.0.0.1, maybe another node\'s) in use fails quietly a
   proxy.close();
 });
 
+test('an optional address that cannot be had for another reason than use is told', async () => {
+  const { proxy, told } = tellingProxy();
+  // TEST-NET-1: no interface of this host has it.
+  proxy.listen(proxy.target('default/web:80', { policy: 'round-robin' }), '192.0.2.1', 8080, true);
+  await waitFor('the failure told', () => told.length > 0, 2000);
+  assert.equal(told, ['failed 8080 EADDRNOTAVAIL']);
+  proxy.close();
+});
+
 test.run();

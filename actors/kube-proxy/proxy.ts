@@ -59,9 +59,10 @@ export class Proxy {
   /**
    * Listens on `address:port` for `target`. A port that cannot be had is tried again every
    * PROXY_LISTEN_RETRY_MS on a timer of its own (not at every sync) until it is served or no
-   * longer wanted. `optional` listeners (127.0.0.1 on a host where other nodes may already hold it)
-   * fail quietly and are tried again every PROXY_OPTIONAL_LISTEN_RETRY_MS (a sync touches only the
-   * services that changed, so a quiet service's would otherwise never be tried again).
+   * longer wanted. `optional` listeners (127.0.0.1 and ClusterIPs, on a host where other nodes may
+   * already hold them) fail quietly when the address is in use, and are tried again every
+   * PROXY_OPTIONAL_LISTEN_RETRY_MS (a sync touches only the services that changed, so a quiet
+   * service's would otherwise never be tried again); any other failure of theirs is told.
    */
   listen(target: Target, address: string, port: number, optional: boolean): void {
     const key = `${address}:${port}`;
@@ -78,25 +79,28 @@ export class Proxy {
     this.open(target, address, port, optional, false);
   }
 
-  private open(target: Target, address: string, port: number, optional: boolean, retried: boolean): void {
+  /** `told`: a failure to listen here was told, so that being served now is told too. */
+  private open(target: Target, address: string, port: number, optional: boolean, told: boolean): void {
     const key = `${address}:${port}`;
     const listener: Listener = { server: createServer({ allowHalfOpen: true, pauseOnConnect: true }), target, port, address };
     listener.server.on('connection', (socket) => this.forward(listener.target, socket));
     listener.server.on('error', (err: NodeJS.ErrnoException) => {
       if (this.listeners.get(key) === listener) this.listeners.delete(key);
+      // An optional address may be another node's on this host; any other failure is told.
+      const tell = !optional || err.code !== 'EADDRINUSE';
       const failure: Failure = {
         target: listener.target,
         timer: setTimeout(() => {
           if (this.failed.get(key) !== failure) return;
           this.failed.delete(key);
-          this.open(failure.target, address, port, optional, true);
+          this.open(failure.target, address, port, optional, tell);
         }, optional ? PROXY_OPTIONAL_LISTEN_RETRY_MS : PROXY_LISTEN_RETRY_MS).unref(),
       };
       this.failed.set(key, failure);
-      if (!optional) this.events.listenFailed(listener.target, address, port, err);
+      if (tell) this.events.listenFailed(listener.target, address, port, err);
     });
     listener.server.once('listening', () => {
-      if (retried && !optional) this.events.listening(listener.target, address, port);
+      if (told) this.events.listening(listener.target, address, port);
     });
     listener.server.listen(port, address);
     this.listeners.set(key, listener);
