@@ -4,7 +4,8 @@ import { Forbidden, Invalid, NotFound, SkiffError, formatFieldError } from '../.
 import { kindInfo, type KindInfo } from '../../protocol/kinds.ts';
 import { applyPatch, deepEqual } from '../../protocol/merge-patch.ts';
 import { validateObject } from '../../protocol/validate.ts';
-import type { KubeObject } from '../../protocol/types.ts';
+import { HEADLESS_CLUSTER_IP } from '../../protocol/defaults.ts';
+import type { KubeObject, Service } from '../../protocol/types.ts';
 import type { ApiClient } from '../../actors/client/client.ts';
 import { listOption, NAMESPACE_OPTIONS, stringOption, UsageError, type CliContext, type Command, type Values } from '../command.ts';
 import { ManifestError, formatProblem, readManifests, type ManifestDoc, type ManifestProblem } from '../manifest.ts';
@@ -60,9 +61,69 @@ export function prepareDocs(docs: ManifestDoc[], opts: { namespace?: string; str
   return { prepared, problems };
 }
 
+/**
+ * What the documents of one batch claim twice among themselves: the same object, a ClusterIP, a
+ * node port. Each document passes the server's dry run on its own (the server sees only what is
+ * stored), so without this the batch would write the first and be refused the second.
+ */
+export function batchConflicts(prepared: Prepared[]): string[] {
+  const problems: string[] = [];
+  const seen = new Map<string, Prepared>();
+  const claim = (key: string, p: Prepared, what: string) => {
+    const first = seen.get(key);
+    if (!first) seen.set(key, p);
+    else if (what === '') problems.push(`${describeDoc(p)}: the same object as ${describeDoc(first)}; one batch cannot write an object twice`);
+    else problems.push(`${describeDoc(p)}: ${what} is also claimed by ${describeDoc(first)}; one batch cannot have it twice`);
+  };
+  for (const p of prepared) {
+    const { metadata } = p.manifest;
+    claim(`object ${p.info.resource} ${metadata.namespace ?? ''}/${metadata.name}`, p, '');
+    if (p.info.kind !== 'Service') continue;
+    const spec = (p.manifest as Service).spec;
+    if (spec.clusterIP && spec.clusterIP !== HEADLESS_CLUSTER_IP) claim(`clusterIP ${spec.clusterIP}`, p, `spec.clusterIP ${spec.clusterIP}`);
+    if (spec.type !== 'NodePort') continue;
+    spec.ports.forEach((port, i) => {
+      if (port.nodePort) claim(`nodePort ${port.nodePort}`, p, `spec.ports[${i}].nodePort ${port.nodePort}`);
+    });
+  }
+  return problems;
+}
+
+/** What a batch has written so far, so that a write refused part-way can be undone. */
+export interface Written {
+  p: Prepared;
+  /** The object as it was before (undefined: this batch created it), and as it is now. */
+  before?: KubeObject;
+  after: KubeObject;
+}
+
+/**
+ * Undoes a batch's writes, last first: objects it created are deleted, objects it changed are put
+ * back as they were. Returns a line per object, saying what was done or why it could not be.
+ */
+export async function undoWrites(client: ApiClient, written: Written[]): Promise<string[]> {
+  const lines: string[] = [];
+  for (const w of [...written].reverse()) {
+    const { info, manifest } = w.p;
+    const ref = objectRef(info, manifest.metadata.name!);
+    try {
+      if (!w.before) {
+        await client.delete(info.resource, manifest.metadata.name!, manifest.metadata.namespace, { gracePeriodSeconds: 0 });
+        lines.push(`${ref} deleted again`);
+      } else {
+        await client.update({ ...w.before, metadata: { ...w.before.metadata, resourceVersion: w.after.metadata.resourceVersion } });
+        lines.push(`${ref} put back as it was`);
+      }
+    } catch (err) {
+      lines.push(`${ref} could not be undone: ${(err as Error).message}`);
+    }
+  }
+  return lines;
+}
+
 export type ApplyResult = 'created' | 'configured' | 'unchanged';
 
-export async function applyOne(client: ApiClient, p: Prepared, opts: { dryRun: boolean; strict: boolean }): Promise<ApplyResult> {
+export async function applyOne(client: ApiClient, p: Prepared, opts: { dryRun: boolean; strict: boolean; written?: Written[] }): Promise<ApplyResult> {
   const { info, manifest } = p;
   const name = manifest.metadata.name!;
   const ns = manifest.metadata.namespace;
@@ -75,7 +136,8 @@ export async function applyOne(client: ApiClient, p: Prepared, opts: { dryRun: b
     if (!(err instanceof NotFound)) throw err;
     const annotated = structuredClone(manifest);
     annotated.metadata.annotations = { ...annotated.metadata.annotations, [LAST_APPLIED]: lastApplied };
-    await client.create(annotated, wo);
+    const created = await client.create(annotated, wo);
+    opts.written?.push({ p, after: created });
     return 'created';
   }
   let last: unknown = {};
@@ -88,7 +150,9 @@ export async function applyOne(client: ApiClient, p: Prepared, opts: { dryRun: b
   patch.metadata = { ...patch.metadata, annotations: { ...(patch.metadata?.annotations ?? {}), [LAST_APPLIED]: lastApplied } };
   const result = await client.patch(info.resource, name, ns, patch, wo);
   const strip = (o: KubeObject) => ({ ...o, metadata: { ...o.metadata, resourceVersion: undefined } });
-  return deepEqual(strip(result), strip(existing)) ? 'unchanged' : 'configured';
+  if (deepEqual(strip(result), strip(existing))) return 'unchanged';
+  opts.written?.push({ p, before: existing, after: result });
+  return 'configured';
 }
 
 function serverError(err: unknown): string {
@@ -103,7 +167,8 @@ function ordered(prepared: Prepared[]): Prepared[] {
   return [...prepared.filter((p) => p.info.kind === 'Namespace'), ...prepared.filter((p) => p.info.kind !== 'Namespace')];
 }
 
-export async function loadAndPrepare(values: Values, ctx: CliContext, forApply: boolean): Promise<Prepared[] | number> {
+/** The manifests of -f, checked locally; `writes`: they are to be written, so claims made twice in the batch are refused too. */
+export async function loadAndPrepare(values: Values, ctx: CliContext, forApply: boolean, writes = true): Promise<Prepared[] | number> {
   const files = listOption(values, 'filename');
   if (files.length === 0) throw new UsageError('-f FILE is required (a file, a directory, or - for stdin)');
   const validate = stringOption(values, 'validate') ?? 'true';
@@ -122,11 +187,20 @@ export async function loadAndPrepare(values: Values, ctx: CliContext, forApply: 
   }
   const strict = validate === 'true' || validate === 'strict';
   const { prepared, problems } = prepareDocs(docs, { namespace: stringOption(values, 'namespace'), strict, forApply });
+  if (writes && problems.length === 0) problems.push(...batchConflicts(prepared));
   if (problems.length) {
     reportProblems(ctx, problems, new Set(problems.map((p) => p.split(':')[0])).size);
     return 1;
   }
   return ordered(prepared);
+}
+
+/** A batch refused part-way: the refusal, then what was undone. Returns the exit code. */
+export function reportUndone(ctx: CliContext, refusal: string, undone: string[]): number {
+  ctx.err(`error: ${refusal}`);
+  if (undone.length) ctx.err(`the ${undone.length} object${undone.length === 1 ? '' : 's'} this batch had written ${undone.length === 1 ? 'was' : 'were'} undone:`);
+  for (const l of undone) ctx.err(`  ${l}`);
+  return 1;
 }
 
 function reportProblems(ctx: CliContext, lines: string[], docCount: number): void {
@@ -158,8 +232,10 @@ export const applyCommand: Command = {
 Usage:
   skiff apply -f FILE|DIR|- [-f ...] [-R] [-n NAMESPACE] [--dry-run=server] [--validate=false]
 
-Every document is validated first, locally and by the server; if any is invalid, every problem is
-listed with its file, document number and field path, and nothing is applied.
+Every document is validated first, locally and by the server, and the batch as a whole (no object,
+ClusterIP or node port claimed twice); if any is invalid, every problem is listed with its file,
+document number and field path, and nothing is applied. A write refused after that (the cluster
+changed in between) undoes what the batch had written.
 
 Options:
   -f, --filename FILE   A manifest file, a directory of .yaml/.yml/.json files, or - for stdin.
@@ -198,7 +274,7 @@ Examples:
       return 1;
     }
     const dryRun = dryRunFlag === 'server';
-    let failed = 0;
+    const written: Written[] = [];
     for (const p of prepared) {
       const ref = objectRef(p.info, p.manifest.metadata.name!);
       if (dryRun) {
@@ -206,13 +282,13 @@ Examples:
         continue;
       }
       try {
-        const result = await applyOne(client, p, { dryRun: false, strict });
+        const result = await applyOne(client, p, { dryRun: false, strict, written });
         ctx.out(output === 'name' ? ref : `${ref} ${result}`);
       } catch (err) {
-        failed++;
-        ctx.err(`error: ${describeDoc(p)}: ${serverError(err)}`);
+        // Refused after the dry run passed (something changed in between): nothing half-written.
+        return reportUndone(ctx, `${describeDoc(p)}: ${serverError(err)}`, await undoWrites(client, written));
       }
     }
-    return failed ? 1 : 0;
+    return 0;
   },
 };

@@ -3,7 +3,7 @@ import { Invalid, formatFieldError } from '../../protocol/errors.ts';
 import { validateObject } from '../../protocol/validate.ts';
 import { NAMESPACE_OPTIONS, stringOption, UsageError, type Command } from '../command.ts';
 import { objectRef } from '../resources.ts';
-import { describeDoc, loadAndPrepare, serverDryRun } from './apply.ts';
+import { describeDoc, loadAndPrepare, reportUndone, serverDryRun, undoWrites, type Written } from './apply.ts';
 
 export const createCommand: Command = {
   name: 'create',
@@ -55,16 +55,17 @@ Options:
       for (const p of problems) ctx.err(`  ${p}`);
       return 1;
     }
-    let failed = 0;
+    const written: Written[] = [];
     for (const p of prepared) {
       try {
         const o = await client.create(p.manifest, { fieldValidation });
+        written.push({ p, after: o });
         ctx.out(`${objectRef(p.info, o.metadata.name!)} created`);
       } catch (err) {
-        failed++;
-        ctx.err(`error: ${describeDoc(p)}: ${(err as Error).message}`);
+        // Refused after the dry run passed (something changed in between): nothing half-written.
+        return reportUndone(ctx, `${describeDoc(p)}: ${(err as Error).message}`, await undoWrites(client, written));
       }
     }
-    return failed ? 1 : 0;
+    return 0;
   },
 };

@@ -35,7 +35,7 @@ function deleteOptions(values: Values): DeleteOptions {
 async function victimsFrom(values: Values, positionals: string[], client: () => Promise<ApiClient>, ctx: CliContext): Promise<Victim[] | number> {
   if (listOption(values, 'filename').length) {
     if (positionals.length) throw new UsageError('give either -f or KIND NAME, not both');
-    const prepared = await loadAndPrepare(values, ctx, false);
+    const prepared = await loadAndPrepare(values, ctx, false, false);
     if (typeof prepared === 'number') return prepared;
     return prepared.reverse().map((p) => ({ info: p.info, name: p.manifest.metadata.name!, namespace: p.manifest.metadata.namespace }));
   }
