@@ -5,6 +5,7 @@
 // share a host share its loopback addresses: one of them serves a ClusterIP, the others try again
 // in case it goes. A headless service (`clusterIP: None`) is not proxied.
 import { Counter, Gauge, type Registry } from 'prom-client';
+import { PROXY_CLUSTER_IP_RETRY_MS } from '../../protocol/config.ts';
 import { HEADLESS_CLUSTER_IP } from '../../protocol/defaults.ts';
 import { NotFound } from '../../protocol/errors.ts';
 import type { Condition, Endpoints, Service } from '../../protocol/types.ts';
@@ -179,7 +180,7 @@ export class KubeProxy {
       const target = this.proxy.target(`${key}:${sp.name ?? sp.port}`, opts);
       target.balancer.setBackends(backendsFor(ep, sp.name, isDead));
       if (clusterIP) {
-        this.proxy.listen(target, clusterIP, sp.port, true);
+        this.proxy.listen(target, clusterIP, sp.port, true, PROXY_CLUSTER_IP_RETRY_MS);
         keep.add(`${clusterIP}:${sp.port}`);
       }
       if (!nodePort) continue;

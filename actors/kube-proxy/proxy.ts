@@ -61,10 +61,11 @@ export class Proxy {
    * PROXY_LISTEN_RETRY_MS on a timer of its own (not at every sync) until it is served or no
    * longer wanted. `optional` listeners (127.0.0.1 and ClusterIPs, on a host where other nodes may
    * already hold them) fail quietly when the address is in use, and are tried again every
-   * PROXY_OPTIONAL_LISTEN_RETRY_MS (a sync touches only the services that changed, so a quiet
-   * service's would otherwise never be tried again); any other failure of theirs is told.
+   * `retryMs`, by default PROXY_OPTIONAL_LISTEN_RETRY_MS (a sync touches only the services that
+   * changed, so a quiet service's would otherwise never be tried again); any other failure of
+   * theirs is told.
    */
-  listen(target: Target, address: string, port: number, optional: boolean): void {
+  listen(target: Target, address: string, port: number, optional: boolean, retryMs = optional ? PROXY_OPTIONAL_LISTEN_RETRY_MS : PROXY_LISTEN_RETRY_MS): void {
     const key = `${address}:${port}`;
     const existing = this.listeners.get(key);
     if (existing) {
@@ -76,11 +77,11 @@ export class Proxy {
       failure.target = target; // its timer tries it again
       return;
     }
-    this.open(target, address, port, optional, false);
+    this.open(target, address, port, optional, retryMs, false);
   }
 
   /** `told`: a failure to listen here was told, so that being served now is told too. */
-  private open(target: Target, address: string, port: number, optional: boolean, told: boolean): void {
+  private open(target: Target, address: string, port: number, optional: boolean, retryMs: number, told: boolean): void {
     const key = `${address}:${port}`;
     const listener: Listener = { server: createServer({ allowHalfOpen: true, pauseOnConnect: true }), target, port, address };
     listener.server.on('connection', (socket) => this.forward(listener.target, socket));
@@ -93,8 +94,8 @@ export class Proxy {
         timer: setTimeout(() => {
           if (this.failed.get(key) !== failure) return;
           this.failed.delete(key);
-          this.open(failure.target, address, port, optional, tell);
-        }, optional ? PROXY_OPTIONAL_LISTEN_RETRY_MS : PROXY_LISTEN_RETRY_MS).unref(),
+          this.open(failure.target, address, port, optional, retryMs, tell);
+        }, retryMs).unref(),
       };
       this.failed.set(key, failure);
       if (tell) this.events.listenFailed(listener.target, address, port, err);
