@@ -100,6 +100,11 @@ export interface Config {
   kvFeedRetryMs: number;
   /** Where NodePort services get their node ports, as Kubernetes' --service-node-port-range. */
   nodePortRange: string;
+  /**
+   * kube-proxy: `userspace` (connections pass through the node process: retries, least
+   * connections) or `nftables` (a DNAT in the kernel; needs root and nft, else userspace).
+   */
+  proxyMode: string;
   /** Apiserver: where services' ClusterIPs come from, inside 127.0.0.0/8, as Kubernetes' --service-cluster-ip-range. */
   serviceCidr: string;
   /** Apiserver: the audit log, one JSON line per write, refusal and exec; empty: none. */
@@ -190,6 +195,7 @@ const defaults: Config = {
   namespaceSweepMs: 5000,
   kvFeedRetryMs: 1000,
   nodePortRange: '30000-32767',
+  proxyMode: 'userspace',
   serviceCidr: '127.1.0.0/16',
   auditLog: '.skiff/audit.log',
   metricsPublishMs: 5000,
@@ -267,6 +273,7 @@ const envNames: Record<keyof Config, string> = {
   namespaceSweepMs: 'SKIFF_NAMESPACE_SWEEP_MS',
   kvFeedRetryMs: 'SKIFF_KV_FEED_RETRY_MS',
   nodePortRange: 'SKIFF_NODE_PORT_RANGE',
+  proxyMode: 'SKIFF_PROXY_MODE',
   serviceCidr: 'SKIFF_SERVICE_CIDR',
   auditLog: 'SKIFF_AUDIT_LOG',
   metricsPublishMs: 'SKIFF_METRICS_PUBLISH_MS',

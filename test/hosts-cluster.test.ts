@@ -90,7 +90,8 @@ test.before(async () => {
   }, 20_000);
   url = NATS_HOSTS.map((i) => `nats://${hosts!.hosts[i].address}:4222`).join(',');
   for (let m = 0; m < 2; m++) masters.push(await startMaster(url, { SKIFF_NODE_NAME: `master-${m + 1}` }));
-  for (const [k, i] of NODE_HOSTS.entries()) nodes.push(await startNode(url, `node-${k + 1}`, { host: hosts!.hosts[i] }));
+  // node-2's kube-proxy serves services with nftables, node-1's in userspace: both kinds in one cluster.
+  for (const [k, i] of NODE_HOSTS.entries()) nodes.push(await startNode(url, `node-${k + 1}`, { host: hosts!.hosts[i], env: k === 1 ? { SKIFF_PROXY_MODE: 'nftables' } : {} }));
   const nc = await connectNats({ url, name: 'test-client', persistent: true });
   client = new ApiClient(nc, { timeoutMs: 10_000, waitForApiserver: true });
   await waitFor('both nodes Ready', async () => (await client.list<Node>('nodes')).items.filter(nodeReady).length === 2, 30_000);
@@ -105,6 +106,9 @@ test.after(async () => {
     hosts?.down();
   }
 });
+
+/** The nftables tables inside test host `i`. */
+const tablesOn = (i: number) => spawnSync('ip', ['netns', 'exec', hosts!.hosts[i].netns, 'nft', 'list', 'tables'], { encoding: 'utf8' }).stdout;
 
 /** GET http://address/ from inside test host `i`: its body, or undefined. */
 function getFrom(i: number, address: string): string | undefined {
@@ -135,6 +139,9 @@ test('two services on one port, each at its ClusterIP from every node host; a No
     assert.is(await waitFor(`web at ${web.spec.clusterIP}:8080 from host ${i}`, async () => getFrom(i, `${web.spec.clusterIP}:8080`), 15_000), 'hello\n');
     assert.is(await waitFor(`other at ${other.spec.clusterIP}:8080 from host ${i}`, async () => getFrom(i, `${other.spec.clusterIP}:8080`), 15_000), 'other\n');
   }
+  // node-2's were DNATs in its host's kernel (to pods on either host), not listeners.
+  assert.match(tablesOn(NODE_HOSTS[1]), /table ip skiff_node_2/);
+  assert.not.match(tablesOn(NODE_HOSTS[0]), /skiff_node/);
   await client.delete('deployments', 'other', 'default');
   await client.delete('services', 'other', 'default');
   // Each node registered its host's own address.
@@ -204,7 +211,7 @@ test('a worker host cut off: declared dead, its pods run on the other; back, it 
   assert.ok(most <= 3, `at most replicas + surge pods Running after the return (saw ${most})`);
   let lastStill: string[] = [];
   const gone = await waitFor('the old pods\' processes to end', () => {
-    const still = hostPids(NODE_HOSTS[0]).filter((pid) => pidsBefore.includes(pid) && pid !== victim.proc.pid && !isReaperStandby(pid));
+    const still = hostPids(NODE_HOSTS[0]).filter((pid) => pidsBefore.includes(pid) && pid !== victim.proc.pid && !isNodeHelper(pid));
     if (still.length > 0) lastStill = still.map((pid) => { try { return `${pid} ${readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').slice(0, 120)}`; } catch { return `${pid} (gone)`; } });
     return still.length === 0 ? true : undefined;
   }, 20_000, 200).catch((err) => { throw new Error(`${(err as Error).message}: ${lastStill.join('; ')}`); });
@@ -224,9 +231,14 @@ async function jetStreamEverywhere(): Promise<void> {
 }
 
 /** The node's reaper, standing by for as long as the node runs (kubelet/reaper.ts). */
-function isReaperStandby(pid: number): boolean {
+/**
+ * A process of the node's own, not a pod's: the reaper's standby, or the esbuild service tsx
+ * starts in the node process when a source file is not in its cache yet.
+ */
+function isNodeHelper(pid: number): boolean {
   try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('stand-down');
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    return cmdline.includes('stand-down') || cmdline.includes('/@esbuild/');
   } catch {
     return false;
   }
@@ -293,6 +305,12 @@ test('a nats-server cut off from the other two acknowledges no write; its client
     await only.close();
     await mover.close();
   }
+});
+
+test('a node in nftables mode deletes its table when it stops', async () => {
+  assert.match(tablesOn(NODE_HOSTS[1]), /skiff_node_2/);
+  await nodes[1].stop();
+  assert.not.match(tablesOn(NODE_HOSTS[1]), /skiff_node_2/);
 });
 
 test.run();

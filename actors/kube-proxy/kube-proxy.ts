@@ -14,6 +14,7 @@ import type { EventRecorder } from '../runtime/events.ts';
 import { objectKey, type Informer } from '../client/informer.ts';
 import type { Logger } from '../platform/log.ts';
 import type { Backend, BalancerOptions, Policy } from './balancer.ts';
+import type { NftablesProxy, NftService } from './nftables.ts';
 import { Proxy, type Target } from './proxy.ts';
 
 export const LOAD_BALANCING_ANNOTATION = 'skiff.io/load-balancing';
@@ -32,6 +33,8 @@ export interface KubeProxyDeps {
   registry: Registry;
   /** Nodes whose endpoints get no new connections (gossip says they are dead). */
   isDead?: (node: string) => boolean;
+  /** nftables mode: services as DNATs in this table, rather than listeners in this process. */
+  nftables?: NftablesProxy;
 }
 
 export function balancerOptions(svc: Service): BalancerOptions {
@@ -102,6 +105,7 @@ export class KubeProxy {
 
   stop(): void {
     this.proxy.close();
+    this.deps.nftables?.close();
   }
 
   /** Every service is looked at again (gossip's verdict on a node changed). */
@@ -154,12 +158,49 @@ export class KubeProxy {
    * deleted, a port dropped); returns the endpoints skipped as on dead nodes, by node.
    */
   private apply(services: Service[], among: (service: string) => boolean): Map<string, number> {
+    if (this.deps.nftables) return this.applyNftables(among);
     const skipped = new Map<string, number>();
     const keep = new Set<string>();
     for (const svc of services) this.serve(svc, keep, skipped);
     this.proxy.closeExcept(keep, (t) => among(serviceOf(t)));
     this.forgetFailures(keep, among);
     return skipped;
+  }
+
+  /**
+   * nftables mode: every service's rules, of which those of the services `among` picks are
+   * written again (the table needs every service to know which are gone).
+   */
+  private applyNftables(among: (service: string) => boolean): Map<string, number> {
+    const skipped = new Map<string, number>();
+    const rules: NftService[] = [];
+    for (const svc of this.deps.services.list()) {
+      const picked = among(objectKey(svc));
+      const isDead = (node: string) => {
+        if (!this.deps.isDead?.(node)) return false;
+        if (picked) skipped.set(node, (skipped.get(node) ?? 0) + 1);
+        return true;
+      };
+      rules.push(...this.nftServices(svc, isDead));
+    }
+    this.deps.nftables!.sync(rules, (key) => among(key.slice(0, key.lastIndexOf(':'))))
+      .catch((err: Error) => this.deps.log.error('could not write the nftables rules', { table: this.deps.nftables!.table, err: err.message }));
+    return skipped;
+  }
+
+  /** The service's ports as DNATs: at the ClusterIP, and a NodePort service's node ports at this node's address (and 127.0.0.1). */
+  private nftServices(svc: Service, isDead: (node: string) => boolean): NftService[] {
+    const { address } = this.deps;
+    const key = objectKey(svc);
+    const ep = this.deps.endpoints.get(key);
+    const clusterIP = svc.spec.clusterIP && svc.spec.clusterIP !== HEADLESS_CLUSTER_IP ? svc.spec.clusterIP : undefined;
+    const affinity = balancerOptions(svc).affinityMs !== undefined;
+    return (svc.spec.ports ?? []).flatMap((sp) => {
+      const frontends: NftService['frontends'] = clusterIP ? [{ address: clusterIP, port: sp.port }] : [];
+      const nodePort = svc.spec.type === 'NodePort' ? sp.nodePort : undefined;
+      if (nodePort) frontends.push(...[address, ...(address !== LOOPBACK ? [LOOPBACK] : [])].map((a) => ({ address: a, port: nodePort })));
+      return frontends.length ? [{ key: `${key}:${sp.name ?? sp.port}`, frontends, backends: backendsFor(ep, sp.name, isDead), affinity }] : [];
+    });
   }
 
   /** Listens on the service's ports and gives each its backends; the listener keys go into `keep`. */

@@ -7,7 +7,7 @@ import { ConfigError, loadConfig, type Config } from '../../protocol/config.ts';
 import { ApiClient } from '../client/client.ts';
 import { EventRecorder } from '../runtime/events.ts';
 import { Informer } from '../client/informer.ts';
-import { KubeProxy } from '../kube-proxy/index.ts';
+import { checkProxyMode, KubeProxy, nftablesFor } from '../kube-proxy/index.ts';
 import type { Endpoints, Service } from '../../protocol/types.ts';
 import { createLogger } from '../platform/log.ts';
 import { Membership } from '../membership/index.ts';
@@ -77,6 +77,7 @@ let kcfg;
 const cgroups = (() => {
   try {
     cfg = loadConfig();
+    checkProxyMode(cfg.proxyMode);
     const found = detectCgroups(name, cfg.memoryLimitMode);
     kcfg = kubeletConfig(name, cfg, found?.modes ?? WATCHDOG_MODES);
     return found;
@@ -136,7 +137,8 @@ const gone = (node: string) => {
   const state = membership.state(node);
   return state === 'dead' || state === 'left';
 };
-const proxy = new KubeProxy({ client, nodeName: name, address: kcfg.identity.address, services, endpoints, events, log: log.child({ actor: 'kube-proxy' }), registry, isDead: gone });
+const proxyLog = log.child({ actor: 'kube-proxy' });
+const proxy = new KubeProxy({ client, nodeName: name, address: kcfg.identity.address, services, endpoints, events, log: proxyLog, registry, isDead: gone, nftables: nftablesFor(cfg.proxyMode, name, proxyLog) });
 // What the pods use, on /metrics: read from the kubelet's pods while it serves them.
 let runningPods: PodLookup | undefined;
 registerPodMetrics(registry, () => runningPods?.all() ?? []);
