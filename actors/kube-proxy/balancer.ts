@@ -49,9 +49,14 @@ export class Balancer {
     return this.backends.length;
   }
 
+  /** Whether a pick needs the client's address (ClientIP affinity): reading it costs a system call. */
+  get usesClientIp(): boolean {
+    return this.opts.affinityMs !== undefined && this.opts.affinityMs > 0;
+  }
+
   /** A backend for a connection from `clientIp`, skipping those that just refused it. */
-  pick(clientIp: string, now: number, exclude: Set<string> = new Set()): Backend | undefined {
-    const candidates = this.backends.filter((b) => !exclude.has(b.key));
+  pick(clientIp: string, now: number, exclude?: Set<string>): Backend | undefined {
+    const candidates = exclude?.size ? this.backends.filter((b) => !exclude.has(b.key)) : this.backends;
     if (candidates.length === 0) return undefined;
     if (this.opts.affinityMs) {
       // Clients that never come back would otherwise be remembered for ever.

@@ -76,6 +76,8 @@ export class KubeProxy {
   private readonly deadSkips: Counter;
   /** Nodes whose endpoints the last sync left out as gossip-dead. */
   private deadNodes = new Set<string>();
+  /** Each target's connection counter, found once rather than by its labels on every connection. */
+  private readonly connectionCounters = new WeakMap<Target, { inc(): void }>();
 
   constructor(private readonly deps: KubeProxyDeps) {
     const registers = [deps.registry];
@@ -84,7 +86,7 @@ export class KubeProxy {
     this.deadSkips = new Counter({ name: 'skiff_proxy_dead_endpoints_skipped_total', help: 'Endpoints left out of a balancer because gossip had declared their node dead before the Endpoints object said so.', registers });
     const unserved = new Counter({ name: 'skiff_proxy_no_endpoint_total', help: 'Connections closed because no endpoint was Ready.', labelNames: ['service'], registers });
     const proxy = (this.proxy = new Proxy({
-      connection: (t) => this.connections.inc({ service: serviceOf(t) }),
+      connection: (t) => this.connectionsOf(t).inc(),
       refused: (t, b) => {
         this.refusals.inc({ service: serviceOf(t) });
         deps.log.debug('endpoint refused a connection; trying the next', { service: t.id, endpoint: b.key });
@@ -94,6 +96,12 @@ export class KubeProxy {
       listening: (t, address, port) => this.listenRecovered(t, address, port),
     }));
     new Gauge({ name: 'skiff_proxy_listeners', help: 'Ports this kube-proxy listens on.', registers, collect() { this.set(proxy.listening().length); } });
+  }
+
+  private connectionsOf(t: Target): { inc(): void } {
+    let c = this.connectionCounters.get(t);
+    if (!c) this.connectionCounters.set(t, (c = this.connections.labels({ service: serviceOf(t) })));
+    return c;
   }
 
   start(): void {

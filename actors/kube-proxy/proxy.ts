@@ -139,7 +139,8 @@ export class Proxy {
   }
 
   private forward(target: Target, client: Socket): void {
-    const clientIp = client.remoteAddress ?? '';
+    // The client's address only when a pick needs it (a getpeername per connection otherwise).
+    const clientIp = target.balancer.usesClientIp ? client.remoteAddress ?? '' : '';
     const tried = new Set<string>();
     // What the client sent before the backend answered: replayed to the next backend if this one
     // dies without a byte of answer (refused, reset, or closed). Past REPLAY_LIMIT_BYTES, or once
