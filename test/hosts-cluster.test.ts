@@ -40,7 +40,7 @@ function startNatsOn(i: number): Proc {
   });
 }
 
-/** A deployment whose pods answer `answer`, and its service: every service here on port 8080, each at its own ClusterIP. */
+/** A deployment whose pods answer `answer`, and its service: every service here on port 80 (the nodes run as root), each at its own ClusterIP. */
 const deploymentOf = (app: string, replicas: number, answer: string): Deployment => ({
   apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: app, namespace: 'default' },
   spec: {
@@ -61,7 +61,7 @@ const deploymentOf = (app: string, replicas: number, answer: string): Deployment
   },
 });
 const serviceOf = (app: string, type: Service['spec']['type']): Service => ({
-  apiVersion: 'v1', kind: 'Service', metadata: { name: app, namespace: 'default' }, spec: { type, selector: { app }, ports: [{ port: 8080, targetPort: 'http' }] },
+  apiVersion: 'v1', kind: 'Service', metadata: { name: app, namespace: 'default' }, spec: { type, selector: { app }, ports: [{ port: 80, targetPort: 'http' }] },
 });
 const deployment = deploymentOf('web', 2, 'hello\n');
 
@@ -136,8 +136,8 @@ test('two services on one port, each at its ClusterIP from every node host; a No
     }, 15_000);
     assert.is(body, 'hello\n');
     // Inside the host, each service at its own address on the same port, each to its own pods.
-    assert.is(await waitFor(`web at ${web.spec.clusterIP}:8080 from host ${i}`, async () => getFrom(i, `${web.spec.clusterIP}:8080`), 15_000), 'hello\n');
-    assert.is(await waitFor(`other at ${other.spec.clusterIP}:8080 from host ${i}`, async () => getFrom(i, `${other.spec.clusterIP}:8080`), 15_000), 'other\n');
+    assert.is(await waitFor(`web at ${web.spec.clusterIP}:80 from host ${i}`, async () => getFrom(i, `${web.spec.clusterIP}:80`), 15_000), 'hello\n');
+    assert.is(await waitFor(`other at ${other.spec.clusterIP}:80 from host ${i}`, async () => getFrom(i, `${other.spec.clusterIP}:80`), 15_000), 'other\n');
   }
   // node-2's were DNATs in its host's kernel (to pods on either host), not listeners.
   assert.match(tablesOn(NODE_HOSTS[1]), /table ip skiff_node_2/);
