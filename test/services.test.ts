@@ -3,6 +3,7 @@
 // NodePort service, at its node port on every node's own address.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect, type Server } from 'node:net';
 import { join } from 'node:path';
@@ -260,6 +261,25 @@ s('a service made again on a node port still taken is told again; a failing port
     squatter.close();
     await client.delete('services', 'again', 'default').catch(() => {});
   }
+});
+
+/** The process listening on `address:port` on this host, from ss. */
+function listenerPid(address: string, port: number): number | undefined {
+  const out = execFileSync('ss', ['-Hltnp', `src ${address}:${port}`], { encoding: 'utf8' });
+  return Number(/pid=(\d+)/.exec(out)?.[1]) || undefined;
+}
+
+s('when the node serving a ClusterIP on this host dies, another node serves it within about a second', async ({ nodes, ip, port }) => {
+  const holder = listenerPid(ip, port);
+  const node = nodes.find((n) => n.proc.pid === holder);
+  assert.ok(node, `a node process holds ${ip}:${port} (pid ${holder})`);
+  process.kill(holder!, 'SIGKILL');
+  const killedAt = Date.now();
+  await waitFor('the address served again', async () => (await get(ip, port).catch(() => '')).startsWith('web-'), 5000, 50);
+  const took = Date.now() - killedAt;
+  console.log(`  ${ip}:${port} served again ${took} ms after its node was killed`);
+  assert.ok(took < 3000, `took ${took} ms`);
+  assert.ok(nodes.some((n) => n !== node && n.proc.pid === listenerPid(ip, port)), 'by another node');
 });
 
 s('deleting the service closes its address and its node port on every node', async (ctx) => {
