@@ -40,9 +40,9 @@ export function parseServiceCidr(text: string): ServiceCidr {
   const base = ipv4ToNumber(ip ?? '');
   const prefix = /^\d+$/.test(bits ?? '') ? Number(bits) : NaN;
   const fix = 'use an IPv4 range inside 127.0.0.0/8 of at least 4 addresses, e.g. 127.1.0.0/16 (kube-proxy listens on the addresses, and only 127.0.0.0/8 is every host\'s own)';
-  if (base === undefined || extra !== undefined || !(prefix >= 8 && prefix <= 30) || base >>> 24 !== 127) throw new Error(`service range ${JSON.stringify(text)}: ${fix}`);
+  if (base === undefined || extra !== undefined || !(prefix >= 8 && prefix <= 30) || base >>> 24 !== 127) throw new Error(`service range ${JSON.stringify(text)} (SKIFF_SERVICE_CIDR): ${fix}`);
   const size = 2 ** (32 - prefix);
-  if (base % size !== 0) throw new Error(`service range ${JSON.stringify(text)}: ${numberToIpv4(base)} is not the start of a /${prefix}; ${fix}`);
+  if (base % size !== 0) throw new Error(`service range ${JSON.stringify(text)} (SKIFF_SERVICE_CIDR): ${numberToIpv4(base)} is not the start of a /${prefix}; ${fix}`);
   return { text: text.trim(), base, size };
 }
 

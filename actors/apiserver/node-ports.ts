@@ -18,7 +18,7 @@ export function parsePortRange(text: string): PortRange {
   const m = /^(\d+)-(\d+)$/.exec(text.trim());
   const range = m ? { min: Number(m[1]), max: Number(m[2]) } : undefined;
   if (!range || range.min < 1 || range.max > 65535 || range.min > range.max) {
-    throw new Error(`node port range ${JSON.stringify(text)}: use FROM-TO, e.g. 30000-32767`);
+    throw new Error(`node port range ${JSON.stringify(text)} (SKIFF_NODE_PORT_RANGE): use FROM-TO, e.g. 30000-32767`);
   }
   return range;
 }

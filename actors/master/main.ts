@@ -4,6 +4,8 @@
 // and /metrics on PORT.
 import { createActor, toPromise } from 'xstate';
 import { loadConfig } from '../../protocol/config.ts';
+import { parseServiceCidr } from '../apiserver/cluster-ips.ts';
+import { parsePortRange } from '../apiserver/node-ports.ts';
 import { SYSTEM_NAMESPACE } from '../../protocol/defaults.ts';
 import { ApiServer } from '../apiserver/index.ts';
 import { ControllerManager, controllerManagerMetrics, parseSdTargets, serviceDiscovery, stateMetrics } from '../controller-manager/index.ts';
@@ -26,7 +28,18 @@ const name = instanceName('master');
 // measure them apart.
 const components = new Set((process.env.SKIFF_MASTER_COMPONENTS || 'apiserver,scheduler,controller-manager').split(',').map((c) => c.trim()));
 const log = createLogger({ component: 'master', instance: name });
-const cfg = loadConfig();
+const cfg = (() => {
+  try {
+    const c = loadConfig();
+    // Checked here, where a mistake stops the process with its message, not at each store opening.
+    parseServiceCidr(c.serviceCidr);
+    parsePortRange(c.nodePortRange);
+    return c;
+  } catch (err) {
+    log.error((err as Error).message);
+    process.exit(2);
+  }
+})();
 const registry = createRegistry({ component: 'master', node: name });
 
 const nc = await connectNats({ url: cfg.natsUrl, name, persistent: true, credentials: ownCredentials(name) });

@@ -39,10 +39,11 @@ Options:
   -h, --help     show this help
 
 Environment: SKIFF_NATS_URL, SKIFF_NODE_ADDRESS (node-N: 127.0.1.N, so that nodes sharing a host
-each have an address for their service ports; otherwise 127.0.0.1), SKIFF_NODE_CPU, SKIFF_NODE_MEMORY
+each have an address for their node ports; otherwise 127.0.0.1), SKIFF_NODE_CPU, SKIFF_NODE_MEMORY
 (default: the host's), SKIFF_NODE_LABELS (k=v,...), SKIFF_NODE_DATA_DIR (.skiff/nodes/NAME),
-SKIFF_MEMORY_LIMIT_MODE (auto|cgroup|watchdog), SKIFF_GOSSIP_SEEDS (members to join through;
-default: whoever answers on the join subject), and the SKIFF_* timings in protocol/config.ts.`;
+SKIFF_MEMORY_LIMIT_MODE (auto|cgroup|watchdog), SKIFF_PROXY_MODE (userspace|nftables; nftables
+needs root and nft), SKIFF_GOSSIP_SEEDS (members to join through; default: whoever answers on the
+join subject), and the SKIFF_* timings in protocol/config.ts.`;
 
 let args;
 try {
