@@ -54,6 +54,8 @@ export interface Config {
   podStatusSettleMs: number;
   /** Controllers: a pod's status change reaches its ReplicaSet's status after at most this long, batched with others. */
   statusSyncDelayMs: number;
+  /** HorizontalPodAutoscaler: how often each HPA looks at its figures (Kubernetes: 15 s). */
+  hpaSyncMs: number;
   /** Kubelet: a container log is rotated past this size. */
   logMaxBytes: number;
   /** Kubelet: how often the memory watchdog measures, where no cgroup enforces limits. */
@@ -171,6 +173,7 @@ const defaults: Config = {
   podStatusRetryMs: 500,
   podStatusSettleMs: 2000,
   statusSyncDelayMs: 100,
+  hpaSyncMs: 1000,
   logMaxBytes: 10 * 1024 * 1024,
   memoryWatchdogMs: 250,
   memoryLimitMode: 'auto',
@@ -249,6 +252,7 @@ const envNames: Record<keyof Config, string> = {
   podStatusRetryMs: 'SKIFF_POD_STATUS_RETRY_MS',
   podStatusSettleMs: 'SKIFF_POD_STATUS_SETTLE_MS',
   statusSyncDelayMs: 'SKIFF_STATUS_SYNC_DELAY_MS',
+  hpaSyncMs: 'SKIFF_HPA_SYNC_MS',
   logMaxBytes: 'SKIFF_LOG_MAX_BYTES',
   memoryWatchdogMs: 'SKIFF_MEMORY_WATCHDOG_MS',
   memoryLimitMode: 'SKIFF_MEMORY_LIMIT_MODE',

@@ -1,7 +1,7 @@
 // What every controller of the controller-manager shares: the informers (kept warm whether or
 // not this process leads), the fenced writer while it leads, events and logging.
 import type { Counter, Registry } from 'prom-client';
-import type { Deployment, Endpoints, Lease, MemberState, Node, Pod, ReplicaSet, Service } from '../../protocol/types.ts';
+import type { Deployment, Endpoints, HorizontalPodAutoscaler, Lease, MemberState, Node, Pod, ReplicaSet, Service } from '../../protocol/types.ts';
 import type { ApiClient } from '../client/client.ts';
 import type { EventRecorder } from '../runtime/events.ts';
 import type { Informer } from '../client/informer.ts';
@@ -16,6 +16,7 @@ export interface Informers {
   nodeLeases: Informer<Lease>;
   services: Informer<Service>;
   endpoints: Informer<Endpoints>;
+  hpas: Informer<HorizontalPodAutoscaler>;
 }
 
 export interface ControllerConfig {
@@ -29,6 +30,8 @@ export interface ControllerConfig {
   workers: number;
   /** Status-only changes are synced after this delay, so that a burst of them costs one sync. */
   statusSyncDelayMs: number;
+  /** How often each HorizontalPodAutoscaler looks at its figures. */
+  hpaSyncMs: number;
 }
 
 /** Gossip's view of the members, as this master sees it. */

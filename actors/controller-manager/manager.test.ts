@@ -21,7 +21,7 @@ function manager(): ControllerManager {
   return new ControllerManager({
     client, log: silentLogger, registry, metrics: controllerManagerMetrics(registry), watchDeadlineMs: 5000,
     events: new EventRecorder(client, { component: 'controller-manager', ratePerSecond: 50, burst: 200 }),
-    cfg: { nodeGraceMs: cfg.nodeGraceMs, nodeEvictionGraceMs: cfg.nodeEvictionGraceMs, nodeMonitorMs: cfg.nodeMonitorMs, resyncMs: cfg.controllerResyncMs, gcPeriodMs: cfg.gcPeriodMs, workers: 2, statusSyncDelayMs: 50 },
+    cfg: { nodeGraceMs: cfg.nodeGraceMs, nodeEvictionGraceMs: cfg.nodeEvictionGraceMs, nodeMonitorMs: cfg.nodeMonitorMs, resyncMs: cfg.controllerResyncMs, gcPeriodMs: cfg.gcPeriodMs, workers: 2, statusSyncDelayMs: 50, hpaSyncMs: 200 },
   });
 }
 

@@ -11,6 +11,7 @@ import type { Controller, ControllerConfig, ControllerContext, GossipView } from
 import { DeploymentController } from './deployment/controller.ts';
 import { EndpointsController } from './endpoints/controller.ts';
 import { GarbageCollector } from './gc/controller.ts';
+import { HpaController } from './hpa/controller.ts';
 import { NodeLifecycleController } from './nodelifecycle/controller.ts';
 import { ReplicaSetController } from './replicaset/controller.ts';
 import type { InformerView } from './state-metrics.ts';
@@ -52,6 +53,7 @@ export class ControllerManager implements LeaderOnly {
         nodeLeases: new Informer(deps.client, 'leases', { ...opts, namespace: NODE_LEASE_NAMESPACE }),
         services: new Informer(deps.client, 'services', opts),
         endpoints: new Informer(deps.client, 'endpoints', opts),
+        hpas: new Informer(deps.client, 'horizontalpodautoscalers', opts),
       },
       gossip: deps.gossip,
       events: deps.events,
@@ -66,6 +68,7 @@ export class ControllerManager implements LeaderOnly {
       new NodeLifecycleController(this.ctx),
       new GarbageCollector(this.ctx),
       new EndpointsController(this.ctx),
+      new HpaController(this.ctx),
     ];
     this.detach = (deps.views ?? []).map((v) => v.attach({ informers: this.ctx.informers, leading: () => this.ctx.writer !== undefined }));
   }

@@ -76,7 +76,7 @@ if (components.has('controller-manager')) {
   const deps = {
     client, log: log.child({ actor: 'controller-manager' }), registry, metrics: controllerManagerMetrics(registry), watchDeadlineMs, gossip: membership, views,
     events: new EventRecorder(client, { component: 'controller-manager', ratePerSecond: 50, burst: 200 }),
-    cfg: { nodeGraceMs: cfg.nodeGraceMs, nodeEvictionGraceMs: cfg.nodeEvictionGraceMs, nodeMonitorMs: cfg.nodeMonitorMs, resyncMs: cfg.controllerResyncMs, gcPeriodMs: cfg.gcPeriodMs, workers: cfg.controllerWorkers, statusSyncDelayMs: cfg.statusSyncDelayMs },
+    cfg: { nodeGraceMs: cfg.nodeGraceMs, nodeEvictionGraceMs: cfg.nodeEvictionGraceMs, nodeMonitorMs: cfg.nodeMonitorMs, resyncMs: cfg.controllerResyncMs, gcPeriodMs: cfg.gcPeriodMs, workers: cfg.controllerWorkers, statusSyncDelayMs: cfg.statusSyncDelayMs, hpaSyncMs: cfg.hpaSyncMs },
   };
   parts.controllerManager = { make: () => new ControllerManager(deps), election: election('skiff-controller-manager', 'controller-manager') };
 }
