@@ -4,25 +4,17 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { ApiClient } from '../actors/client/client.ts';
-import { loadConfig } from '../protocol/config.ts';
 import type { Service } from '../protocol/types.ts';
 import { apiserverForTests } from '../test/harness.ts';
-import type { CliContext, Command } from './command.ts';
+import { runCommand } from '../test/cli-run.ts';
+import type { Command } from './command.ts';
 import { applyCommand } from './commands/apply.ts';
 import { createCommand } from './commands/create.ts';
 
 const cluster = apiserverForTests(test);
 
 /** Runs a command on `yaml` (given as -f -); its exit code, and what it printed. */
-async function run(command: Command, yaml: string, client: ApiClient = cluster.api.client): Promise<{ code: number; out: string[]; err: string[] }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const ctx: CliContext = {
-    cfg: loadConfig({}), out: (t) => out.push(t), err: (t) => err.push(t), client: async () => client,
-    nats: async () => { throw new Error('not used'); }, readStdin: async () => yaml, interrupted: new Promise(() => {}),
-  };
-  return { code: await command.run({ filename: ['-'] }, [], ctx), out, err };
-}
+const run = (command: Command, yaml: string, client: ApiClient = cluster.api.client) => runCommand(command, { filename: ['-'] }, [], client, yaml);
 
 const service = (name: string, spec: string) => `apiVersion: v1\nkind: Service\nmetadata: { name: ${name} }\nspec: { selector: { app: ${name} }, ${spec} }\n`;
 const exists = (name: string) => cluster.api.client.get('services', name, 'default').then(() => true, () => false);

@@ -141,15 +141,7 @@ const COLUMNS: Record<string, Column[]> = {
   HorizontalPodAutoscaler: [
     name,
     { header: 'REFERENCE', value: (o) => `${(o as HorizontalPodAutoscaler).spec.scaleTargetRef.kind}/${(o as HorizontalPodAutoscaler).spec.scaleTargetRef.name}` },
-    {
-      header: 'TARGETS',
-      value: (o) => {
-        const h = o as HorizontalPodAutoscaler;
-        const target = h.spec.metrics?.[0]?.resource?.target;
-        const current = (h.status?.currentMetrics?.[0] as { resource?: { current?: { averageUtilization?: number } } } | undefined)?.resource?.current?.averageUtilization;
-        return target?.averageUtilization !== undefined ? `${current ?? '<unknown>'}${current !== undefined ? '%' : ''}/${target.averageUtilization}%` : '<none>';
-      },
-    },
+    { header: 'TARGETS', value: (o) => hpaTargets(o as HorizontalPodAutoscaler) },
     { header: 'MINPODS', value: (o) => String((o as HorizontalPodAutoscaler).spec.minReplicas ?? 1) },
     { header: 'MAXPODS', value: (o) => String((o as HorizontalPodAutoscaler).spec.maxReplicas) },
     { header: 'REPLICAS', value: (o) => String((o as HorizontalPodAutoscaler).status?.currentReplicas ?? 0) },
@@ -185,4 +177,22 @@ export function renderTable(headers: string[], rows: string[][]): string {
 
 export function tableRows(objs: KubeObject[], cols: Column[], now = Date.now()): string[][] {
   return objs.map((o) => cols.map((c) => c.value(o, now)));
+}
+
+/** kubectl's TARGETS: each metric's current figure against its target (`80%/50%`, `12/50`), `<unknown>` until there is one. */
+export function hpaTargets(h: HorizontalPodAutoscaler): string {
+  const metrics = h.spec.metrics ?? [];
+  if (metrics.length === 0) return '<none>';
+  type Current = { type?: string; resource?: { name?: string; current?: { averageUtilization?: number; averageValue?: string } }; pods?: { metric?: { name?: string }; current?: { averageValue?: string } } };
+  const currents = (h.status?.currentMetrics ?? []) as Current[];
+  return metrics.map((m) => {
+    if (m.type === 'Resource' && m.resource) {
+      const c = currents.find((x) => x.type === 'Resource' && x.resource?.name === m.resource!.name)?.resource?.current;
+      const t = m.resource.target;
+      if (t.type === 'Utilization') return `${c?.averageUtilization !== undefined ? `${c.averageUtilization}%` : '<unknown>'}/${t.averageUtilization}%`;
+      return `${c?.averageValue ?? '<unknown>'}/${t.averageValue}`;
+    }
+    const c = currents.find((x) => x.type === 'Pods' && x.pods?.metric?.name === m.pods?.metric.name)?.pods?.current;
+    return `${c?.averageValue ?? '<unknown>'}/${m.pods?.target.averageValue ?? '?'}`;
+  }).join(', ');
 }

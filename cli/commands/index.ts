@@ -17,6 +17,7 @@ export const VERBS: Verb[] = [
   { name: 'logs', summary: 'Print the output of a container in a pod', load: async () => (await import('./logs.ts')).logsCommand },
   { name: 'exec', summary: 'Run a command in a container\'s environment', load: async () => (await import('./exec.ts')).execCommand },
   { name: 'scale', summary: 'Set the number of replicas of a Deployment or ReplicaSet', load: async () => (await import('./scale.ts')).scaleCommand },
+  { name: 'autoscale', summary: 'Make a HorizontalPodAutoscaler for a Deployment or ReplicaSet', load: async () => (await import('./autoscale.ts')).autoscaleCommand },
   { name: 'rollout', summary: 'Follow, list, undo, restart, pause or resume the rollout of a Deployment', load: async () => (await import('./rollout.ts')).rolloutCommand },
   { name: 'cordon', summary: 'Mark a node unschedulable, so that no new pods are placed on it', load: async () => (await import('./cordon.ts')).cordonCommand },
   { name: 'uncordon', summary: 'Mark a node schedulable again, after cordon or drain', load: async () => (await import('./uncordon.ts')).uncordonCommand },
