@@ -37,6 +37,22 @@ function context(): ControllerContext {
   };
 }
 
+/** Runs `body` with an HPA controller leading through the test's client, its informers synced. */
+async function leading(body: () => Promise<void>): Promise<void> {
+  const ctx = context();
+  const hpa = new HpaController(ctx);
+  hpa.register();
+  for (const i of Object.values(ctx.informers)) i.start();
+  try {
+    await Promise.all(Object.values(ctx.informers).map((i) => i.synced()));
+    ctx.writer = cluster.api.client;
+    await body();
+  } finally {
+    hpa.stop();
+    for (const i of Object.values(ctx.informers)) i.stop();
+  }
+}
+
 /** What a kubelet would publish: each pod's CPU, in cores, over the last 5 s. */
 function publishUsage(cpu: Record<string, number>): void {
   const usage: NodeUsage = {
@@ -65,13 +81,7 @@ test('scales up within its policies on high CPU, holds while it holds, and back 
   });
   await runningPod('web-1');
   await runningPod('web-2');
-  const ctx = context();
-  const hpa = new HpaController(ctx);
-  hpa.register();
-  for (const i of Object.values(ctx.informers)) i.start();
-  try {
-    await Promise.all(Object.values(ctx.informers).map((i) => i.synced()));
-    ctx.writer = client;
+  await leading(async () => {
     // 200m on each of two pods requesting 100m: 200% of request against a target of 50%.
     publishUsage({ 'web-1': 0.2, 'web-2': 0.2 });
     await client.create<HorizontalPodAutoscaler>({
@@ -104,10 +114,7 @@ test('scales up within its policies on high CPU, holds while it holds, and back 
     // The load ends: 10% of request. After the 1 s window, down to the minimum.
     publishUsage({ 'web-1': 0.01, 'web-2': 0.01 });
     await waitFor('scaled down to 1', async () => (await replicas()) === 1, 5000, 50);
-  } finally {
-    hpa.stop();
-    for (const i of Object.values(ctx.informers)) i.stop();
-  }
+  });
 });
 
 test('no CPU request: no action, and a condition that says why', async () => {
@@ -117,13 +124,7 @@ test('no CPU request: no action, and a condition that says why', async () => {
     spec: { replicas: 1, selector: { matchLabels: { app: 'norequest' } }, template: { metadata: { labels: { app: 'norequest' } }, spec: { containers: [{ name: 'web', command: ['sleep', '1000'] }] } } },
   });
   await client.create<Pod>({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'norequest-1', labels: { app: 'norequest' } }, spec: { nodeName: 'hpa-node', containers: [{ name: 'web', command: ['sleep', '1000'] }] } });
-  const ctx = context();
-  const hpa = new HpaController(ctx);
-  hpa.register();
-  for (const i of Object.values(ctx.informers)) i.start();
-  try {
-    await Promise.all(Object.values(ctx.informers).map((i) => i.synced()));
-    ctx.writer = client;
+  await leading(async () => {
     await client.create<HorizontalPodAutoscaler>({
       apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', metadata: { name: 'norequest' },
       spec: { scaleTargetRef: { kind: 'Deployment', name: 'norequest' }, maxReplicas: 5, metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 50 } } }] },
@@ -133,10 +134,7 @@ test('no CPU request: no action, and a condition that says why', async () => {
     assert.is(active.reason, 'FailedGetResourceMetric');
     assert.match(active.message!, /pod norequest-1 has no cpu request/);
     assert.is((await client.get<Deployment>('deployments', 'norequest', 'default')).spec.replicas, 1);
-  } finally {
-    hpa.stop();
-    for (const i of Object.values(ctx.informers)) i.stop();
-  }
+  });
 });
 
 test.run();
