@@ -16,6 +16,20 @@ export interface PodUsage {
   containers: ContainerUsage[];
 }
 
+/**
+ * What one node's kube-proxy forwarded to a pod over a sample's window: requests (HTTP/1.x
+ * request lines that begin a read; a connection that is not HTTP counts as one request), new
+ * connections, and the connections open at the sample. Userspace mode only: the kernel's
+ * nftables DNAT counts nothing.
+ */
+export interface PodTraffic {
+  namespace: string;
+  name: string;
+  requestsPerSecond: number;
+  connectionsPerSecond: number;
+  activeConnections: number;
+}
+
 /** One kubelet's sample. */
 export interface NodeUsage {
   node: string;
@@ -25,6 +39,8 @@ export interface NodeUsage {
   cpuCores: number;
   memoryBytes: number;
   pods: PodUsage[];
+  /** What this node's kube-proxy forwarded to pods, wherever they run. */
+  traffic?: PodTraffic[];
 }
 
 /** The resources answered from the apiservers' window, as metrics.k8s.io's NodeMetrics and PodMetrics (not stored kinds). */

@@ -7,6 +7,12 @@ import { decode } from '../../protocol/codec.ts';
 import type { NodeUsage, PodUsage } from '../../protocol/metrics.ts';
 import { METRICS_WILDCARD } from '../../protocol/subjects.ts';
 
+/** What the kube-proxies forwarded to one pod, all nodes together. */
+export interface PodLoad {
+  requestsPerSecond: number;
+  activeConnections: number;
+}
+
 export class UsageWindow {
   private readonly latest = new Map<string, NodeUsage>();
 
@@ -38,10 +44,25 @@ export class UsageWindow {
     return this.fresh().map(({ pods: _pods, ...rest }) => rest);
   }
 
-  /** Every pod's usage, or one namespace's, with its node and the sample's time. */
-  pods(namespace?: string): (PodUsage & { node: string; timestamp: number; windowMs: number })[] {
-    return this.fresh().flatMap((u) => u.pods
+  /**
+   * Every pod's usage, or one namespace's, with its node and the sample's time, and what every
+   * node's kube-proxy forwarded to it (summed: clients reach a pod through any node).
+   */
+  pods(namespace?: string): (PodUsage & Partial<PodLoad> & { node: string; timestamp: number; windowMs: number })[] {
+    const samples = this.fresh();
+    // No node counted (every kube-proxy in nftables mode): no figure at all, rather than a zero.
+    const counted = samples.some((u) => u.traffic !== undefined);
+    const load = new Map<string, PodLoad>();
+    for (const u of samples) {
+      for (const t of u.traffic ?? []) {
+        if (namespace !== undefined && t.namespace !== namespace) continue;
+        const id = `${t.namespace}/${t.name}`;
+        const l = load.get(id) ?? { requestsPerSecond: 0, activeConnections: 0 };
+        load.set(id, { requestsPerSecond: l.requestsPerSecond + t.requestsPerSecond, activeConnections: l.activeConnections + t.activeConnections });
+      }
+    }
+    return samples.flatMap((u) => u.pods
       .filter((p) => namespace === undefined || p.namespace === namespace)
-      .map((p) => ({ ...p, node: u.node, timestamp: u.timestamp, windowMs: u.windowMs })));
+      .map((p) => ({ ...p, ...(counted ? load.get(`${p.namespace}/${p.name}`) ?? { requestsPerSecond: 0, activeConnections: 0 } : {}), node: u.node, timestamp: u.timestamp, windowMs: u.windowMs })));
   }
 }

@@ -209,8 +209,8 @@ export class ApiClient {
   }
 
   /** What each pod uses, in one namespace or (none given) all. */
-  async podMetrics(namespace?: string): Promise<(PodUsage & { node: string; timestamp: number; windowMs: number })[]> {
-    return (await this.call(POD_METRICS_RESOURCE, 'list', { namespace })).items as (PodUsage & { node: string; timestamp: number; windowMs: number })[];
+  async podMetrics(namespace?: string): Promise<(PodUsage & { node: string; timestamp: number; windowMs: number; requestsPerSecond?: number; activeConnections?: number })[]> {
+    return (await this.call(POD_METRICS_RESOURCE, 'list', { namespace })).items as (PodUsage & { node: string; timestamp: number; windowMs: number; requestsPerSecond?: number; activeConnections?: number })[];
   }
 
   /** The answering apiserver's build and protocol version. */

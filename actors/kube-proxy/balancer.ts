@@ -8,6 +8,8 @@ export interface Backend {
   key: string;
   ip: string;
   port: number;
+  /** The pod behind it (`namespace/name`), when its Endpoints say: what its traffic is counted under. */
+  pod?: string;
 }
 
 export type Policy = 'round-robin' | 'least-connections';

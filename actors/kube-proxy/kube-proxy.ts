@@ -54,7 +54,8 @@ export function backendsFor(ep: Endpoints | undefined, portName: string | undefi
     if (!port) continue;
     for (const a of subset.addresses ?? []) {
       if (a.nodeName && isDead(a.nodeName)) continue;
-      out.push({ key: `${a.ip}:${port.port}`, ip: a.ip, port: port.port });
+      const pod = a.targetRef?.kind === 'Pod' ? `${a.targetRef.namespace ?? ep?.metadata.namespace ?? 'default'}/${a.targetRef.name}` : undefined;
+      out.push({ key: `${a.ip}:${port.port}`, ip: a.ip, port: port.port, ...(pod ? { pod } : {}) });
     }
   }
   return out;

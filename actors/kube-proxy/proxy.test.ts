@@ -192,4 +192,30 @@ test('an optional address that cannot be had for another reason than use is told
   proxy.close();
 });
 
+test('traffic by pod: each read that begins an HTTP/1.x request counts one, a connection that is not HTTP counts one', async () => {
+  // Answers each read at once and keeps the connection (keep-alive) until the client ends it.
+  const { server, backend: b } = await backend((socket) => {
+    socket.on('data', () => socket.write('ok'));
+    socket.on('end', () => socket.end());
+  });
+  const { proxy, port } = await proxyFor([{ ...b, pod: 'default/web-1' }], recorder().events);
+  try {
+    const talk = (reads: string[]) => new Promise<void>((resolve, reject) => {
+      const socket = connect({ host: '127.0.0.1', port });
+      let i = 0;
+      socket.on('error', reject);
+      socket.on('data', () => (++i < reads.length ? socket.write(reads[i]) : socket.end()));
+      socket.on('close', () => resolve());
+      socket.write(reads[0]);
+    });
+    await talk(['GET / HTTP/1.1\r\nHost: a\r\n\r\n', 'GET /2 HTTP/1.1\r\nHost: a\r\n\r\n', 'POST /3 HTTP/1.1\r\nContent-Length: 0\r\n\r\n']);
+    await talk(['\x16\x03\x01 not http', 'more']);
+    await waitFor('both connections closed', () => proxy.traffic.get('default/web-1')?.active === 0);
+    assert.equal(proxy.traffic.get('default/web-1'), { requests: 4, connections: 2, active: 0 });
+  } finally {
+    proxy.close();
+    server.close();
+  }
+});
+
 test.run();

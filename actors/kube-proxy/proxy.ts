@@ -32,6 +32,17 @@ interface Listener {
   address: string;
 }
 
+/** A pod's traffic through this proxy since it started: the counts only grow. */
+export interface TrafficCount {
+  requests: number;
+  connections: number;
+  active: number;
+}
+
+/** A read that begins an HTTP/1.x request (its method and a space): one request. */
+const REQUEST_START = /^(?:GET|POST|PUT|DELETE|HEAD|OPTIONS|PATCH) /;
+const startsRequest = (chunk: Buffer) => REQUEST_START.test(chunk.toString('latin1', 0, Math.min(chunk.length, 8)));
+
 /** How much of what a client sends before the first answer is kept for replay to another backend. */
 const REPLAY_LIMIT_BYTES = 64 * 1024;
 
@@ -46,8 +57,17 @@ export class Proxy {
   /** Ports that could not be listened on, by `address:port`. */
   private readonly failed = new Map<string, Failure>();
   readonly targets = new Map<string, Target>();
+  /** Traffic by pod (`namespace/name`), for the autoscaler's requests per second. */
+  readonly traffic = new Map<string, TrafficCount>();
 
   constructor(private readonly events: ProxyEvents) {}
+
+  private trafficOf(backend: Backend): TrafficCount | undefined {
+    if (!backend.pod) return undefined;
+    let t = this.traffic.get(backend.pod);
+    if (!t) this.traffic.set(backend.pod, (t = { requests: 0, connections: 0, active: 0 }));
+    return t;
+  }
 
   target(id: string, opts: BalancerOptions): Target {
     let t = this.targets.get(id);
@@ -149,7 +169,17 @@ export class Proxy {
     let sentBytes = 0;
     let clientEnded = false;
     let upstream: Socket | undefined;
+    let counted: TrafficCount | undefined;
+    // Not HTTP (its first read begins no request): the connection counts as one request.
+    let http: boolean | undefined;
     client.on('data', (chunk: Buffer) => {
+      if (counted) {
+        if (http === undefined) {
+          http = startsRequest(chunk);
+          if (!http) counted.requests++;
+        }
+        if (http && startsRequest(chunk)) counted.requests++;
+      }
       if (sent) {
         sentBytes += chunk.length;
         if (sentBytes <= REPLAY_LIMIT_BYTES) sent.push(chunk);
@@ -189,6 +219,11 @@ export class Proxy {
         connected = true;
         target.balancer.opened(backend);
         this.events.connection(target, backend);
+        counted = this.trafficOf(backend);
+        if (counted) {
+          counted.connections++;
+          counted.active++;
+        }
         upstream = up;
         client.setNoDelay(true);
         for (const chunk of sent ?? []) up.write(chunk);
@@ -207,7 +242,11 @@ export class Proxy {
       });
       up.once('close', () => {
         clearTimeout(timer);
-        if (connected) target.balancer.closed(backend);
+        if (connected) {
+          target.balancer.closed(backend);
+          const t = this.trafficOf(backend);
+          if (t) t.active--;
+        }
         if (upstream === up) upstream = undefined;
         if (client.destroyed) return;
         if (answered) {

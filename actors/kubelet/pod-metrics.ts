@@ -5,7 +5,7 @@
 import type { NatsConnection } from 'nats';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { encode } from '../../protocol/codec.ts';
-import type { NodeUsage, PodUsage } from '../../protocol/metrics.ts';
+import type { NodeUsage, PodTraffic, PodUsage } from '../../protocol/metrics.ts';
 import { metricsSubject } from '../../protocol/subjects.ts';
 import { oncePerScrape } from '../platform/metrics.ts';
 import { groupCpuSeconds, groupRssBytes, machineUsage, membersByGroup } from '../platform/procfs.ts';
@@ -129,13 +129,43 @@ export function usageBetween(node: string, now: { at: number; containers: Contai
   return { node, timestamp: now.at, windowMs, cpuCores, memoryBytes: now.machine?.memoryBytes ?? 0, pods: [...pods.values()] };
 }
 
-/** Publishes the node's and its pods' usage every `everyMs` (the first once a window has passed); returns its stop. */
-export function publishUsage(nc: NatsConnection, node: string, pods: () => RunningPod[], everyMs: number): () => void {
+/** Counts that only grow, by pod (`namespace/name`): what kube-proxy forwarded. */
+export type TrafficCounts = () => ReadonlyMap<string, { requests: number; connections: number; active: number }>;
+
+/** The traffic between two readings of the counts, as rates over `windowMs`. */
+export function trafficBetween(now: ReturnType<TrafficCounts>, before: ReadonlyMap<string, { requests: number; connections: number }>, windowMs: number): PodTraffic[] {
+  const out: PodTraffic[] = [];
+  const seconds = Math.max(0.001, windowMs / 1000);
+  for (const [id, c] of now) {
+    const b = before.get(id);
+    const slash = id.indexOf('/');
+    out.push({
+      namespace: id.slice(0, slash), name: id.slice(slash + 1),
+      requestsPerSecond: Math.max(0, c.requests - (b?.requests ?? 0)) / seconds,
+      connectionsPerSecond: Math.max(0, c.connections - (b?.connections ?? 0)) / seconds,
+      activeConnections: c.active,
+    });
+  }
+  return out;
+}
+
+/**
+ * Publishes the node's and its pods' usage every `everyMs` (the first once a window has passed),
+ * with what this node's kube-proxy forwarded to each pod over the window; returns its stop.
+ */
+export function publishUsage(nc: NatsConnection, node: string, pods: () => RunningPod[], everyMs: number, traffic?: TrafficCounts): () => void {
   let before: Parameters<typeof usageBetween>[2];
+  let trafficBefore = new Map<string, { requests: number; connections: number }>();
   const tick = () => {
     const now = { at: Date.now(), containers: sampleContainers(pods()), machine: machineUsage() };
-    if (before && !nc.isClosed()) nc.publish(metricsSubject(node), encode('node-metrics', { usage: usageBetween(node, now, before) }));
+    const counts = traffic?.() ?? new Map();
+    if (before && !nc.isClosed()) {
+      const usage = usageBetween(node, now, before);
+      if (traffic) usage.traffic = trafficBetween(counts, trafficBefore, usage.windowMs);
+      nc.publish(metricsSubject(node), encode('node-metrics', { usage }));
+    }
     before = now;
+    trafficBefore = new Map([...counts].map(([id, c]) => [id, { requests: c.requests, connections: c.connections }]));
   };
   tick();
   const timer = setInterval(tick, everyMs);

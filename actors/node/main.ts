@@ -139,7 +139,10 @@ const gone = (node: string) => {
   return state === 'dead' || state === 'left';
 };
 const proxyLog = log.child({ actor: 'kube-proxy' });
-const proxy = new KubeProxy({ client, nodeName: name, address: kcfg.identity.address, services, endpoints, events, log: proxyLog, registry, isDead: gone, nftables: nftablesFor(cfg.proxyMode, name, proxyLog) });
+const nftables = nftablesFor(cfg.proxyMode, name, proxyLog);
+const proxy = new KubeProxy({ client, nodeName: name, address: kcfg.identity.address, services, endpoints, events, log: proxyLog, registry, isDead: gone, nftables });
+// What kube-proxy forwarded to each pod, for the autoscaler: in userspace mode only (the kernel counts nothing).
+const traffic = nftables ? undefined : () => proxy.proxy.traffic;
 // What the pods use, on /metrics: read from the kubelet's pods while it serves them.
 let runningPods: PodLookup | undefined;
 registerPodMetrics(registry, () => runningPods?.all() ?? []);
@@ -151,7 +154,7 @@ const root = createActor(nodeMachine, {
       serve: (pods) => {
         runningPods = pods;
         const stopServing = serveNode(nc, kubelet, pods, log);
-        const stopPublishing = publishUsage(nc, name, () => pods.all(), cfg.metricsPublishMs);
+        const stopPublishing = publishUsage(nc, name, () => pods.all(), cfg.metricsPublishMs, traffic);
         return () => {
           runningPods = undefined;
           stopPublishing();

@@ -53,11 +53,12 @@ async function leading(body: () => Promise<void>): Promise<void> {
   }
 }
 
-/** What a kubelet would publish: each pod's CPU, in cores, over the last 5 s. */
-function publishUsage(cpu: Record<string, number>): void {
+/** What a kubelet would publish: each pod's CPU, in cores, over the last 5 s; and, given, what its kube-proxy forwarded to each. */
+function publishUsage(cpu: Record<string, number>, rps?: Record<string, number>): void {
   const usage: NodeUsage = {
     node: 'hpa-node', timestamp: Date.now(), windowMs: 5000, cpuCores: 1, memoryBytes: 1e9,
     pods: Object.entries(cpu).map(([name, cores]) => ({ namespace: 'default', name, containers: [{ name: 'web', cpuCores: cores, memoryBytes: 50e6 }] })),
+    ...(rps ? { traffic: Object.entries(rps).map(([name, r]) => ({ namespace: 'default', name, requestsPerSecond: r, connectionsPerSecond: r, activeConnections: 0 })) } : {}),
   };
   cluster.api.nc.publish(metricsSubject('hpa-node'), encode('node-metrics', { usage }));
 }
@@ -114,6 +115,31 @@ test('scales up within its policies on high CPU, holds while it holds, and back 
     // The load ends: 10% of request. After the 1 s window, down to the minimum.
     publishUsage({ 'web-1': 0.01, 'web-2': 0.01 });
     await waitFor('scaled down to 1', async () => (await replicas()) === 1, 5000, 50);
+  });
+});
+
+test('requests per second, as the kube-proxies counted them: up to what the load needs', async () => {
+  const { client } = cluster.api;
+  await client.create<Deployment>({
+    apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'rps' },
+    spec: { replicas: 2, selector: { matchLabels: { app: APP } }, template: { metadata: { labels: { app: APP } }, spec: { containers: [{ name: 'web', command: ['sleep', '1000'] }] } } },
+  });
+  await leading(async () => {
+    // The two pods of the first test still run: 30 requests per second each against a target of 10.
+    publishUsage({ 'web-1': 0.01, 'web-2': 0.01 }, { 'web-1': 30, 'web-2': 30 });
+    await client.create<HorizontalPodAutoscaler>({
+      apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', metadata: { name: 'rps' },
+      spec: {
+        scaleTargetRef: { kind: 'Deployment', name: 'rps' }, maxReplicas: 10,
+        metrics: [{ type: 'Pods', pods: { metric: { name: 'requests_per_second' }, target: { type: 'AverageValue', averageValue: '10' } } }],
+      },
+    });
+    await waitFor('scaled to 6 (the policy\'s +4 of the proposed 6)', async () => (await client.get<Deployment>('deployments', 'rps', 'default')).spec.replicas === 6, 5000, 50);
+    const h = await waitFor('its figure in the status', async () => {
+      const x = await client.get<HorizontalPodAutoscaler>('horizontalpodautoscalers', 'rps', 'default');
+      return x.status?.currentMetrics?.length ? x : undefined;
+    }, 5000, 50);
+    assert.equal(h.status!.currentMetrics, [{ type: 'Pods', pods: { metric: { name: 'requests_per_second' }, current: { averageValue: '30' } } }]);
   });
 });
 

@@ -6,7 +6,8 @@
 // target's spec.replicas, records an Event, and writes the status: currentReplicas,
 // desiredReplicas, currentMetrics, lastScaleTime, and the conditions AbleToScale, ScalingActive and
 // ScalingLimited with Kubernetes' reasons.
-// Resource metrics (cpu, memory) only, for now: a Pods metric is reported as not available yet.
+// Metrics: Resource (cpu, memory) from the kubelets' samples; Pods requests_per_second and
+// active_connections from what the kube-proxies forwarded (userspace mode).
 import { cpuMillis, formatCpu, memoryBytes } from '../../../protocol/quantity.ts';
 import { labelSelectorMatches } from '../../../protocol/selector.ts';
 import type { Condition, Deployment, HorizontalPodAutoscaler, MetricSpec, Pod, ReplicaSet } from '../../../protocol/types.ts';
@@ -47,6 +48,11 @@ export function samplesOf(usage: Usage[], resource: 'cpu' | 'memory'): Map<strin
   }]));
 }
 
+/** An average as a quantity: whole, or in thousandths (`12`, `12500m`). */
+function formatAverage(v: number): string {
+  return Number.isInteger(v) ? String(v) : `${Math.round(v * 1000)}m`;
+}
+
 /** How a metric is named in events and conditions, as Kubernetes names it. */
 function describeMetric(m: MetricSpec): string {
   if (m.type === 'Resource' && m.resource) {
@@ -55,9 +61,26 @@ function describeMetric(m: MetricSpec): string {
   return `pods metric ${m.pods?.metric.name ?? ''}`;
 }
 
+/** The Pods metrics the kube-proxies count, by their names in an HPA. */
+const POD_LOADS: Record<string, 'requestsPerSecond' | 'activeConnections'> = { requests_per_second: 'requestsPerSecond', active_connections: 'activeConnections' };
+
+/** A Pods metric's figures: those of pods the window has, where some kube-proxy counted. */
+function loadSamples(usage: Usage[], field: 'requestsPerSecond' | 'activeConnections'): Map<string, Sample> {
+  return new Map(usage.flatMap((u) => (u[field] === undefined ? [] : [[u.name, { value: u[field]!, at: u.timestamp, windowMs: u.windowMs }] as [string, Sample]])));
+}
+
 /** What one metric proposes, and the currentMetrics entry it reports. */
 function proposalFor(m: MetricSpec, current: number, pods: Pod[], usage: Usage[], o: CalcOptions): { proposal: Proposal; status?: Record<string, unknown> } {
-  if (m.type !== 'Resource' || !m.resource) return { proposal: { error: `${describeMetric(m)}: Pods metrics are not collected yet` } };
+  if (m.type === 'Pods' && m.pods) {
+    const name = m.pods.metric.name;
+    const field = POD_LOADS[name];
+    if (!field) return { proposal: { error: `${describeMetric(m)}: unknown (the kube-proxies count ${Object.keys(POD_LOADS).join(' and ')})` } };
+    if (m.pods.target.averageValue === undefined) return { proposal: { error: `${describeMetric(m)}: needs an AverageValue target` } };
+    const target = cpuMillis(m.pods.target.averageValue) / 1000;
+    const proposal = averageValueReplicas(current, target, pods.map((p) => podInfo(p, 'cpu')), loadSamples(usage, field), o);
+    return { proposal, status: 'replicas' in proposal ? { type: 'Pods', pods: { metric: { name }, current: { averageValue: formatAverage(proposal.current) } } } : undefined };
+  }
+  if (m.type !== 'Resource' || !m.resource) return { proposal: { error: `${describeMetric(m)}: not a metric this controller reads (Resource or Pods)` } };
   const resource = m.resource.name as 'cpu' | 'memory';
   const infos = pods.map((p) => podInfo(p, resource));
   const samples = samplesOf(usage, resource);
