@@ -143,6 +143,28 @@ test('requests per second, as the kube-proxies counted them: up to what the load
   });
 });
 
+test('a new HPA does not shrink its target before the scale-down window has passed', async () => {
+  const { client } = cluster.api;
+  await client.create<Deployment>({
+    apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'fresh' },
+    spec: { replicas: 3, selector: { matchLabels: { app: APP } }, template: { metadata: { labels: { app: APP } }, spec: { containers: [{ name: 'web', command: ['sleep', '1000'] }] } } },
+  });
+  await leading(async () => {
+    publishUsage({ 'web-1': 0.01, 'web-2': 0.01 });
+    await client.create<HorizontalPodAutoscaler>({
+      apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', metadata: { name: 'fresh' },
+      spec: {
+        scaleTargetRef: { kind: 'Deployment', name: 'fresh' }, maxReplicas: 5, behavior: { scaleDown: { stabilizationWindowSeconds: 2 } },
+        metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 50 } } }],
+      },
+    });
+    const replicas = async () => (await client.get<Deployment>('deployments', 'fresh', 'default')).spec.replicas;
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.is(await replicas(), 3, 'held for the window');
+    await waitFor('down once the window has passed', async () => (await replicas()) === 1, 5000, 50);
+  });
+});
+
 test('no CPU request: no action, and a condition that says why', async () => {
   const { client } = cluster.api;
   await client.create<Deployment>({

@@ -147,7 +147,11 @@ export class HpaController extends QueueController {
     const min = hpa.spec.minReplicas ?? 1;
     const max = hpa.spec.maxReplicas;
     const behavior: Behavior = behaviorWithDefaults(hpa.spec.behavior as Parameters<typeof behaviorWithDefaults>[0]);
-    const history = this.histories.get(key) ?? this.histories.set(key, emptyHistory()).get(key)!;
+    // First seen (made, or this controller just took over): the scale-down window starts now, at
+    // the current size, as Kubernetes' maybeInitScaleDownStabilizationWindow does; so a new HPA
+    // does not shrink its target on its first figures, before the load has shown itself.
+    let history = this.histories.get(key);
+    if (!history) this.histories.set(key, (history = { ...emptyHistory(), recommendations: [{ at: now, replicas: current }] }));
     let desired = current;
     let reason = '';
     let currentMetrics: Record<string, unknown>[] | undefined;
