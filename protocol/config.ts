@@ -376,10 +376,11 @@ export const KV_FEED_HEARTBEAT_MS = 5000;
  */
 export const KV_FEED_STALL_MS = 1000;
 /**
- * apiserver/node-ports.ts: a claim whose holder this apiserver does not see holding the port is
- * still honoured this long: the holder's write may not have reached this apiserver's cache yet.
+ * apiserver/claims.ts: a claim (a node port, a ClusterIP) whose holder this apiserver does not see
+ * holding it is still honoured this long: the holder's write may not have reached this
+ * apiserver's cache yet.
  */
-export const NODE_PORT_CLAIM_GRACE_MS = 30_000;
+export const CLAIM_GRACE_MS = 30_000;
 /** platform/nats.ts: how long connecting to NATS may take, unless the caller says otherwise. */
 export const NATS_CONNECT_TIMEOUT_MS = 2000;
 /** platform/nats.ts: a long-running process that lost NATS tries again this often. */

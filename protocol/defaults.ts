@@ -105,3 +105,9 @@ export const METRICS_ADDRESS_ANNOTATION = 'skiff.io/metrics-address';
 
 /** `spec.clusterIP: None`: a headless service, with no address of its own and no proxying. */
 export const HEADLESS_CLUSTER_IP = 'None';
+
+/** The address a service holds: its ClusterIP, unless it is headless or has none yet. */
+export function clusterIPOf(svc: Service | undefined): string | undefined {
+  const ip = svc?.spec.clusterIP;
+  return ip && ip !== HEADLESS_CLUSTER_IP ? ip : undefined;
+}

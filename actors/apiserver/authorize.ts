@@ -4,7 +4,6 @@
 import { NODE_LEASE_NAMESPACE } from '../../protocol/defaults.ts';
 import type { KindInfo } from '../../protocol/kinds.ts';
 import type { ClusterRole, PolicyRule, RoleBinding } from '../../protocol/types.ts';
-import { describeAccess } from '../../protocol/identity.ts';
 
 /** One request as RBAC sees it: `update` on `pods/status`, `create` on `pods/exec`. */
 export interface Access {
@@ -34,8 +33,6 @@ export function accessOf(info: KindInfo, verb: string, opts: { namespace?: strin
   } else if (verb === 'patch' && opts.subresource) resource += `/${opts.subresource}`;
   return { verb, resource, group, namespace: info.namespaced ? opts.namespace : undefined, name: opts.name };
 }
-
-export { describeAccess };
 
 // ---- NodeRestriction ----
 

@@ -5,11 +5,11 @@ import { appendFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { AUDIT_FLUSH_MS } from '../../protocol/config.ts';
 import { BadRequest, Forbidden } from '../../protocol/errors.ts';
-import { describeRequester, type AccessReview, type AccessReviewResult, type Requester } from '../../protocol/identity.ts';
+import { describeAccess, describeRequester, type AccessReview, type AccessReviewResult, type Requester } from '../../protocol/identity.ts';
 import { kindInfo, type KindInfo } from '../../protocol/kinds.ts';
 import { isPlainObject } from '../../protocol/schema.ts';
 import type { ClusterRole, Pod, RoleBinding } from '../../protocol/types.ts';
-import { accessOf, decide, describeAccess, grantsOf, nodeRestriction, READS, type Access, type Grant, type NodeFacts, type RbacView } from './authorize.ts';
+import { accessOf, decide, grantsOf, nodeRestriction, READS, type Access, type Grant, type NodeFacts, type RbacView } from './authorize.ts';
 import { cacheOf, type ApiContext, type ApiRequest } from './request.ts';
 import type { WatchCache } from './watch-cache.ts';
 

@@ -1,7 +1,7 @@
 // Claims in the store: how two apiservers admitting at once agree on who holds a node port or a
 // ClusterIP. Each claim is a key of the store's claims, written by compare-and-swap; the cache
 // of services says whether a claim's holder still has what it claimed.
-import { NODE_PORT_CLAIM_GRACE_MS } from '../../protocol/config.ts';
+import { CLAIM_GRACE_MS } from '../../protocol/config.ts';
 import type { KubeObject } from '../../protocol/types.ts';
 
 /** What an allocator needs of the store to agree with other apiservers (Store has it; tests use a map). */
@@ -37,7 +37,7 @@ export async function claim(store: ClaimStore, key: string, holder: string, hold
     if (current?.value) {
       const c = readClaim(current.value);
       if (c.holder === holder) return undefined;
-      if (holds(c.holder) || now - c.at < NODE_PORT_CLAIM_GRACE_MS) return c.holder;
+      if (holds(c.holder) || now - c.at < CLAIM_GRACE_MS) return c.holder;
     }
     if (await store.putClaim(key, mine, current?.revision ?? 0)) return undefined;
   }

@@ -4,7 +4,7 @@
 // of 127.0.0.0/8, in every network namespace, so kube-proxy can serve the address on every node
 // with no virtual-IP tricks; the range must lie there. Two apiservers admitting at once agree
 // through claims in the store (claims.ts), as for node ports.
-import { HEADLESS_CLUSTER_IP } from '../../protocol/defaults.ts';
+import { clusterIPOf, HEADLESS_CLUSTER_IP } from '../../protocol/defaults.ts';
 import { Conflict, Invalid, type FieldError } from '../../protocol/errors.ts';
 import type { Service } from '../../protocol/types.ts';
 import type { AdmissionPlugin } from './admission.ts';
@@ -50,12 +50,6 @@ export function parseServiceCidr(text: string): ServiceCidr {
 export function inServiceRange(ip: string, cidr: ServiceCidr): boolean {
   const n = ipv4ToNumber(ip);
   return n !== undefined && n > cidr.base && n < cidr.base + cidr.size - 1;
-}
-
-/** The address a service holds in the range, if any. */
-function clusterIpOf(svc: Service | undefined): string | undefined {
-  const ip = svc?.spec.clusterIP;
-  return ip && ip !== HEADLESS_CLUSTER_IP ? ip : undefined;
 }
 
 /**
@@ -105,7 +99,7 @@ export function serviceClusterIPAllocator(cidr: ServiceCidr, services: () => Ser
   return {
     name: 'ServiceClusterIP',
     async deleted(info, object) {
-      const ip = clusterIpOf(object as Service);
+      const ip = clusterIPOf(object as Service);
       if (info.kind !== 'Service' || !claims || !ip) return;
       await release(claims, claimKey(ip), holderOf(object));
     },
@@ -116,14 +110,14 @@ export function serviceClusterIPAllocator(cidr: ServiceCidr, services: () => Ser
       const old = req.oldObject as Service | undefined;
       const taken = new Map<string, string>();
       for (const other of services()) {
-        const ip = clusterIpOf(other);
+        const ip = clusterIPOf(other);
         if (!ip || other.metadata.uid === svc.metadata.uid || holderOf(other) === holder) continue;
         taken.set(ip, holderOf(other));
       }
       for (let attempt = 1; ; attempt++) {
         const next = allocateClusterIP(svc, taken, cidr, old);
-        const ip = clusterIpOf(next);
-        if (!claims || req.dryRun || !ip || ip === clusterIpOf(old)) {
+        const ip = clusterIPOf(next);
+        if (!claims || req.dryRun || !ip || ip === clusterIPOf(old)) {
           svc.spec = next.spec;
           return;
         }

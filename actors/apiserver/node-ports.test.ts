@@ -3,7 +3,7 @@
 // node port to two services.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { NODE_PORT_CLAIM_GRACE_MS } from '../../protocol/config.ts';
+import { CLAIM_GRACE_MS } from '../../protocol/config.ts';
 import { Conflict, Invalid } from '../../protocol/errors.ts';
 import { kindInfo } from '../../protocol/kinds.ts';
 import type { Service } from '../../protocol/types.ts';
@@ -71,8 +71,8 @@ test('claimPort: first come first served; the holder may claim again; a stale cl
   assert.is(await claimPort(store, 30000, 'default/a', nobody, 1_000_000), undefined);
   assert.is(await claimPort(store, 30000, 'default/a', nobody, 1_000_001), undefined, 'its own claim');
   assert.is(await claimPort(store, 30000, 'default/b', nobody, 1_000_002), 'default/a', 'fresh: honoured even unseen in the cache');
-  assert.is(await claimPort(store, 30000, 'default/b', (h) => h === 'default/a', 1_000_000 + NODE_PORT_CLAIM_GRACE_MS + 1), 'default/a', 'old, but the holder has it');
-  assert.is(await claimPort(store, 30000, 'default/b', nobody, 1_000_000 + NODE_PORT_CLAIM_GRACE_MS + 1), undefined, 'old, and nobody has it');
+  assert.is(await claimPort(store, 30000, 'default/b', (h) => h === 'default/a', 1_000_000 + CLAIM_GRACE_MS + 1), 'default/a', 'old, but the holder has it');
+  assert.is(await claimPort(store, 30000, 'default/b', nobody, 1_000_000 + CLAIM_GRACE_MS + 1), undefined, 'old, and nobody has it');
   assert.is(store.holder(30000), 'default/b');
   await releasePort(store, 30000, 'default/a');
   assert.is(store.holder(30000), 'default/b', 'only the holder releases');

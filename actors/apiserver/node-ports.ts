@@ -7,8 +7,6 @@ import type { Service } from '../../protocol/types.ts';
 import type { AdmissionPlugin } from './admission.ts';
 import { ALLOCATION_ATTEMPTS, claim, holderOf, release, type ClaimStore } from './claims.ts';
 
-export type { ClaimStore };
-
 export interface PortRange {
   min: number;
   max: number;
@@ -103,7 +101,7 @@ function portsOf(svc: Service | undefined): number[] {
  * unit tests, the cache alone decides); a port another apiserver has just given away counts as
  * taken, and the choice is made again. A deleted service releases its claims once the delete is
  * written (`deleted`), an updated one those of the ports it gave up (`updated`); claims won by a
- * write that then fails (a conflict, a stale fence) stay until NODE_PORT_CLAIM_GRACE_MS lets
+ * write that then fails (a conflict, a stale fence) stay until CLAIM_GRACE_MS lets
  * another service take them over.
  */
 export function servicePortAllocator(range: PortRange, services: () => Service[], claims?: ClaimStore): AdmissionPlugin {

@@ -1,6 +1,6 @@
 // The object store: one JetStream KV bucket per kind, key `<namespace>.<name>` (`_.<name>` for
 // cluster-scoped kinds), resourceVersion = KV revision, every write a compare-and-swap; and a
-// `skiff-claims` bucket for what no two objects may share (node ports, node-ports.ts).
+// `skiff-claims` bucket for what no two objects may share (node ports and ClusterIPs, claims.ts).
 import { StorageType, type JetStreamManager, type NatsConnection } from 'nats';
 import { decodeObject, encodeObject } from '../../protocol/codec.ts';
 import { AlreadyExists, Conflict, errorMessage, Unavailable } from '../../protocol/errors.ts';

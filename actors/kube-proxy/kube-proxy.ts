@@ -6,7 +6,7 @@
 // in case it goes. A headless service (`clusterIP: None`) is not proxied.
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { PROXY_CLUSTER_IP_RETRY_MS } from '../../protocol/config.ts';
-import { HEADLESS_CLUSTER_IP } from '../../protocol/defaults.ts';
+import { clusterIPOf } from '../../protocol/defaults.ts';
 import { NotFound } from '../../protocol/errors.ts';
 import type { Condition, Endpoints, Service } from '../../protocol/types.ts';
 import type { ApiClient } from '../client/client.ts';
@@ -59,6 +59,28 @@ export function backendsFor(ep: Endpoints | undefined, portName: string | undefi
     }
   }
   return out;
+}
+
+/** Where one service port is served on a node: its ClusterIP, and a NodePort's node port. */
+interface PortFrontends {
+  /** The target's id: `namespace/name:port` (the port's name, or its number). */
+  id: string;
+  portName?: string;
+  clusterIP?: { address: string; port: number };
+  /** The node port at the node's address, and at 127.0.0.1 (optional: another node on the host may hold it). */
+  nodePorts: { address: string; port: number; optional: boolean }[];
+}
+
+/** The service's ports that are served on a node at `address`, and where: the same in userspace and in nftables mode. */
+function frontendsOf(svc: Service, address: string): PortFrontends[] {
+  const key = objectKey(svc);
+  const clusterIP = clusterIPOf(svc);
+  return (svc.spec.ports ?? []).flatMap((sp) => {
+    const nodePort = svc.spec.type === 'NodePort' ? sp.nodePort : undefined;
+    if (!clusterIP && !nodePort) return [];
+    const nodePorts = nodePort ? [{ address, port: nodePort, optional: false }, ...(address !== LOOPBACK ? [{ address: LOOPBACK, port: nodePort, optional: true }] : [])] : [];
+    return [{ id: `${key}:${sp.name ?? sp.port}`, portName: sp.name, clusterIP: clusterIP ? { address: clusterIP, port: sp.port } : undefined, nodePorts }];
+  });
 }
 
 export class KubeProxy {
@@ -182,66 +204,47 @@ export class KubeProxy {
    */
   private applyNftables(among: (service: string) => boolean): Map<string, number> {
     const skipped = new Map<string, number>();
-    const rules: NftService[] = [];
-    for (const svc of this.deps.services.list()) {
-      const picked = among(objectKey(svc));
-      const isDead = (node: string) => {
-        if (!this.deps.isDead?.(node)) return false;
-        if (picked) skipped.set(node, (skipped.get(node) ?? 0) + 1);
-        return true;
-      };
-      rules.push(...this.nftServices(svc, isDead));
-    }
-    this.deps.nftables!.sync(rules, (key) => among(key.slice(0, key.lastIndexOf(':'))))
-      .catch((err: Error) => this.deps.log.error('could not write the nftables rules', { table: this.deps.nftables!.table, err: err.message }));
-    return skipped;
-  }
-
-  /** The service's ports as DNATs: at the ClusterIP, and a NodePort service's node ports at this node's address (and 127.0.0.1). */
-  private nftServices(svc: Service, isDead: (node: string) => boolean): NftService[] {
-    const { address } = this.deps;
-    const key = objectKey(svc);
-    const ep = this.deps.endpoints.get(key);
-    const clusterIP = svc.spec.clusterIP && svc.spec.clusterIP !== HEADLESS_CLUSTER_IP ? svc.spec.clusterIP : undefined;
-    const affinity = balancerOptions(svc).affinityMs !== undefined;
-    return (svc.spec.ports ?? []).flatMap((sp) => {
-      const frontends: NftService['frontends'] = clusterIP ? [{ address: clusterIP, port: sp.port }] : [];
-      const nodePort = svc.spec.type === 'NodePort' ? sp.nodePort : undefined;
-      if (nodePort) frontends.push(...[address, ...(address !== LOOPBACK ? [LOOPBACK] : [])].map((a) => ({ address: a, port: nodePort })));
-      return frontends.length ? [{ key: `${key}:${sp.name ?? sp.port}`, frontends, backends: backendsFor(ep, sp.name, isDead), affinity }] : [];
+    const rules = this.deps.services.list().flatMap((svc) => {
+      const ep = this.deps.endpoints.get(objectKey(svc));
+      const affinity = balancerOptions(svc).affinityMs !== undefined;
+      const isDead = this.deadCounter(among(objectKey(svc)) ? skipped : undefined);
+      return frontendsOf(svc, this.deps.address).map((f): NftService => ({
+        key: f.id, frontends: [...(f.clusterIP ? [f.clusterIP] : []), ...f.nodePorts], backends: backendsFor(ep, f.portName, isDead), affinity,
+      }));
     });
+    const nft = this.deps.nftables!;
+    nft.sync(rules, (id) => among(serviceOfId(id))).catch((err: Error) => this.deps.log.error('could not write the nftables rules', { table: nft.table, err: err.message }));
+    return skipped;
   }
 
   /** Listens on the service's ports and gives each its backends; the listener keys go into `keep`. */
   private serve(svc: Service, keep: Set<string>, skipped: Map<string, number>): void {
-    const { address } = this.deps;
-    const isDead = (node: string) => {
-      if (!this.deps.isDead?.(node)) return false;
-      skipped.set(node, (skipped.get(node) ?? 0) + 1);
-      return true;
-    };
-    const key = objectKey(svc);
-    const ep = this.deps.endpoints.get(key);
+    const ep = this.deps.endpoints.get(objectKey(svc));
     const opts = balancerOptions(svc);
-    const clusterIP = svc.spec.clusterIP && svc.spec.clusterIP !== HEADLESS_CLUSTER_IP ? svc.spec.clusterIP : undefined;
-    for (const sp of svc.spec.ports ?? []) {
-      const nodePort = svc.spec.type === 'NodePort' ? sp.nodePort : undefined;
-      if (!clusterIP && !nodePort) continue;
-      const target = this.proxy.target(`${key}:${sp.name ?? sp.port}`, opts);
-      target.balancer.setBackends(backendsFor(ep, sp.name, isDead));
-      if (clusterIP) {
-        this.proxy.listen(target, clusterIP, sp.port, true, PROXY_CLUSTER_IP_RETRY_MS);
-        keep.add(`${clusterIP}:${sp.port}`);
+    const isDead = this.deadCounter(skipped);
+    for (const f of frontendsOf(svc, this.deps.address)) {
+      const target = this.proxy.target(f.id, opts);
+      target.balancer.setBackends(backendsFor(ep, f.portName, isDead));
+      if (f.clusterIP) {
+        this.proxy.listen(target, f.clusterIP.address, f.clusterIP.port, true, PROXY_CLUSTER_IP_RETRY_MS);
+        keep.add(`${f.clusterIP.address}:${f.clusterIP.port}`);
       }
-      if (!nodePort) continue;
-      this.proxy.listen(target, address, nodePort, false);
-      keep.add(`${address}:${nodePort}`);
-      if (address !== LOOPBACK) {
-        this.proxy.listen(target, LOOPBACK, nodePort, true);
-        keep.add(`${LOOPBACK}:${nodePort}`);
+      for (const n of f.nodePorts) {
+        this.proxy.listen(target, n.address, n.port, n.optional);
+        keep.add(`${n.address}:${n.port}`);
       }
     }
   }
+
+  /** Gossip's verdict on a node, counting in `skipped` (when given) the endpoints it leaves out. */
+  private deadCounter(skipped?: Map<string, number>): (node: string) => boolean {
+    return (node) => {
+      if (!this.deps.isDead?.(node)) return false;
+      skipped?.set(node, (skipped.get(node) ?? 0) + 1);
+      return true;
+    };
+  }
+
 
   /** A failing port no longer asked for (of the services `among` picks) fails no more: its service's condition is settled again. */
   private forgetFailures(keep: Set<string>, among: (service: string) => boolean): void {
@@ -316,5 +319,10 @@ export class KubeProxy {
 
 /** A target's service, as its informer key (`namespace/name`). */
 function serviceOf(t: Target): string {
-  return t.id.slice(0, t.id.lastIndexOf(':'));
+  return serviceOfId(t.id);
+}
+
+/** The service of a target id (`namespace/name:port`), as its informer key. */
+function serviceOfId(id: string): string {
+  return id.slice(0, id.lastIndexOf(':'));
 }

@@ -104,7 +104,7 @@ function dnatRule(s: NftService): string {
 
 export class NftablesProxy {
   /** The chain of every service port in the table, and its map entries. */
-  private readonly installed = new Map<string, { chain: string; elements: string[] }>();
+  private installed = new Map<string, { chain: string; elements: string[] }>();
   private created = false;
   private routeLocalnet = false;
   private queue: Promise<void> = Promise.resolve();
@@ -142,7 +142,7 @@ export class NftablesProxy {
     if (!this.created) {
       // Whatever a killed node left, replaced in the same transaction.
       script.push(`table ip ${t}`, `delete table ip ${t}`, ...baseTable(t));
-      this.installed.clear();
+      this.installed = new Map();
     }
     const wanted = new Set(services.map((s) => s.key));
     const next = new Map(this.installed);
@@ -174,8 +174,7 @@ export class NftablesProxy {
     if (script.length === 0) return;
     await runNft(this.command(['-f', '-']), `${script.join('\n')}\n`);
     this.created = true;
-    this.installed.clear();
-    for (const [k, v] of next) this.installed.set(k, v);
+    this.installed = next;
   }
 
   /**

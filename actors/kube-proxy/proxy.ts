@@ -173,12 +173,10 @@ export class Proxy {
     // Not HTTP (its first read begins no request): the connection counts as one request.
     let http: boolean | undefined;
     client.on('data', (chunk: Buffer) => {
-      if (counted) {
-        if (http === undefined) {
-          http = startsRequest(chunk);
-          if (!http) counted.requests++;
-        }
-        if (http && startsRequest(chunk)) counted.requests++;
+      if (counted && http !== false) {
+        const starts = startsRequest(chunk);
+        http ??= starts;
+        if (starts || !http) counted.requests++;
       }
       if (sent) {
         sentBytes += chunk.length;
@@ -244,8 +242,7 @@ export class Proxy {
         clearTimeout(timer);
         if (connected) {
           target.balancer.closed(backend);
-          const t = this.trafficOf(backend);
-          if (t) t.active--;
+          if (counted) counted.active--;
         }
         if (upstream === up) upstream = undefined;
         if (client.destroyed) return;

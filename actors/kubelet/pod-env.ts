@@ -1,6 +1,6 @@
 // A container's environment, as Kubernetes builds it, plus what processes need from skiff: the
 // allocated ports (PORT for the first, SKIFF_PORT_<NAME> for named ones) and the volume paths.
-import { HEADLESS_CLUSTER_IP } from '../../protocol/defaults.ts';
+import { clusterIPOf } from '../../protocol/defaults.ts';
 import type { Container, Pod, Service } from '../../protocol/types.ts';
 
 export interface AllocatedPort {
@@ -67,8 +67,8 @@ export function serviceEnv(services: Service[]): Record<string, string> {
   const env: Record<string, string> = {};
   for (const s of services) {
     const ports = s.spec.ports ?? [];
-    const ip = s.spec.clusterIP;
-    if (ports.length === 0 || !ip || ip === HEADLESS_CLUSTER_IP) continue;
+    const ip = clusterIPOf(s);
+    if (ports.length === 0 || !ip) continue;
     const prefix = envName(s.metadata.name!);
     env[`${prefix}_SERVICE_HOST`] = ip;
     env[`${prefix}_SERVICE_PORT`] = String(ports[0].port);

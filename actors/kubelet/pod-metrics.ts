@@ -138,13 +138,12 @@ export function trafficBetween(now: ReturnType<TrafficCounts>, before: ReadonlyM
   const seconds = Math.max(0.001, windowMs / 1000);
   for (const [id, c] of now) {
     const b = before.get(id);
+    const requests = Math.max(0, c.requests - (b?.requests ?? 0));
+    const connections = Math.max(0, c.connections - (b?.connections ?? 0));
+    // A pod nothing reached in the window is left out: the apiservers read it as 0.
+    if (requests === 0 && connections === 0 && c.active === 0) continue;
     const slash = id.indexOf('/');
-    out.push({
-      namespace: id.slice(0, slash), name: id.slice(slash + 1),
-      requestsPerSecond: Math.max(0, c.requests - (b?.requests ?? 0)) / seconds,
-      connectionsPerSecond: Math.max(0, c.connections - (b?.connections ?? 0)) / seconds,
-      activeConnections: c.active,
-    });
+    out.push({ namespace: id.slice(0, slash), name: id.slice(slash + 1), requestsPerSecond: requests / seconds, connectionsPerSecond: connections / seconds, activeConnections: c.active });
   }
   return out;
 }

@@ -4,7 +4,7 @@ import { Forbidden, Invalid, NotFound, SkiffError, formatFieldError } from '../.
 import { kindInfo, type KindInfo } from '../../protocol/kinds.ts';
 import { applyPatch, deepEqual } from '../../protocol/merge-patch.ts';
 import { validateObject } from '../../protocol/validate.ts';
-import { HEADLESS_CLUSTER_IP } from '../../protocol/defaults.ts';
+import { clusterIPOf } from '../../protocol/defaults.ts';
 import type { KubeObject, Service } from '../../protocol/types.ts';
 import type { ApiClient } from '../../actors/client/client.ts';
 import { listOption, NAMESPACE_OPTIONS, stringOption, UsageError, type CliContext, type Command, type Values } from '../command.ts';
@@ -69,20 +69,22 @@ export function prepareDocs(docs: ManifestDoc[], opts: { namespace?: string; str
 export function batchConflicts(prepared: Prepared[]): string[] {
   const problems: string[] = [];
   const seen = new Map<string, Prepared>();
-  const claim = (key: string, p: Prepared, what: string) => {
+  /** `what` is claimed: a field's value; none, the object itself. */
+  const claim = (key: string, p: Prepared, what?: string) => {
     const first = seen.get(key);
     if (!first) seen.set(key, p);
-    else if (what === '') problems.push(`${describeDoc(p)}: the same object as ${describeDoc(first)}; one batch cannot write an object twice`);
+    else if (what === undefined) problems.push(`${describeDoc(p)}: the same object as ${describeDoc(first)}; one batch cannot write an object twice`);
     else problems.push(`${describeDoc(p)}: ${what} is also claimed by ${describeDoc(first)}; one batch cannot have it twice`);
   };
   for (const p of prepared) {
     const { metadata } = p.manifest;
-    claim(`object ${p.info.resource} ${metadata.namespace ?? ''}/${metadata.name}`, p, '');
+    claim(`object ${p.info.resource} ${metadata.namespace ?? ''}/${metadata.name}`, p);
     if (p.info.kind !== 'Service') continue;
-    const spec = (p.manifest as Service).spec;
-    if (spec.clusterIP && spec.clusterIP !== HEADLESS_CLUSTER_IP) claim(`clusterIP ${spec.clusterIP}`, p, `spec.clusterIP ${spec.clusterIP}`);
-    if (spec.type !== 'NodePort') continue;
-    spec.ports.forEach((port, i) => {
+    const svc = p.manifest as Service;
+    const ip = clusterIPOf(svc);
+    if (ip) claim(`clusterIP ${ip}`, p, `spec.clusterIP ${ip}`);
+    if (svc.spec.type !== 'NodePort') continue;
+    svc.spec.ports.forEach((port, i) => {
       if (port.nodePort) claim(`nodePort ${port.nodePort}`, p, `spec.ports[${i}].nodePort ${port.nodePort}`);
     });
   }
@@ -198,7 +200,7 @@ export async function loadAndPrepare(values: Values, ctx: CliContext, forApply: 
 /** A batch refused part-way: the refusal, then what was undone. Returns the exit code. */
 export function reportUndone(ctx: CliContext, refusal: string, undone: string[]): number {
   ctx.err(`error: ${refusal}`);
-  if (undone.length) ctx.err(`the ${undone.length} object${undone.length === 1 ? '' : 's'} this batch had written ${undone.length === 1 ? 'was' : 'were'} undone:`);
+  if (undone.length) ctx.err(`undoing the ${undone.length} object${undone.length === 1 ? '' : 's'} this batch had written:`);
   for (const l of undone) ctx.err(`  ${l}`);
   return 1;
 }
