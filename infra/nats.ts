@@ -11,7 +11,7 @@ import { Counter, Gauge } from 'prom-client';
 import { PROJECT_ROOT } from '../actors/platform/entry.ts';
 import { createLogger } from '../actors/platform/log.ts';
 import { createRegistry, startStatusServer } from '../actors/platform/metrics.ts';
-import { findProgram, statusPort } from '../actors/platform/process.ts';
+import { requireProgram, statusPort } from '../actors/platform/process.ts';
 import { instanceConfig, natsInstance, type NatsAuth, type NatsInstance } from './nats-cluster.ts';
 import { AUTH_CONFIG, ROUTE_USER, routeSecret } from './auth.ts';
 import { CA_FILE, defaultTlsDir, ensureServerCert, tlsBlocks } from './tls.ts';
@@ -49,11 +49,7 @@ leaderships over, then lets its clients go.`);
 
 const log = createLogger({ component: 'nats' });
 
-const bin = findProgram('nats-server');
-if (!bin) {
-  log.error('nats-server is not installed: run sh infra/bootstrap.sh, or: apt-get install nats-server');
-  process.exit(127);
-}
+const bin = requireProgram('nats-server', 'nats-server', log);
 let inst: NatsInstance;
 try {
   inst = natsInstance(process.env);

@@ -7,7 +7,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { PROJECT_ROOT } from '../actors/platform/entry.ts';
 import { createLogger } from '../actors/platform/log.ts';
-import { findProgram, statusPort } from '../actors/platform/process.ts';
+import { requireProgram, statusPort } from '../actors/platform/process.ts';
 import { statusHost } from '../actors/platform/metrics.ts';
 import { parseSdTargets } from '../actors/controller-manager/discovery.ts';
 
@@ -23,11 +23,7 @@ infra/prometheus/rules.yml.`);
 }
 
 const log = createLogger({ component: 'prometheus' });
-const bin = findProgram('prometheus');
-if (!bin) {
-  log.error('prometheus is not installed: run sh infra/bootstrap.sh, or: apt-get install prometheus');
-  process.exit(127);
-}
+const bin = requireProgram('prometheus', 'prometheus', log);
 const dataDir = resolve(process.env.SKIFF_PROMETHEUS_DATA || join('.skiff', 'prometheus'));
 mkdirSync(dataDir, { recursive: true });
 const address = `${statusHost()}:${statusPort()}`;

@@ -10,6 +10,14 @@ export function findProgram(name: string, env: NodeJS.ProcessEnv = process.env):
   return dirs.filter(Boolean).map((d) => join(d, name)).find((p) => existsSync(p));
 }
 
+/** The program a process runs; if it is missing, says how to install it and exits 127 (the shell's "not found"). */
+export function requireProgram(name: string, debianPackage: string, log: Logger): string {
+  const bin = findProgram(name);
+  if (bin) return bin;
+  log.error(`${name} is not installed: run sh infra/bootstrap.sh, or: apt-get install ${debianPackage}`);
+  process.exit(127);
+}
+
 /**
  * The instance name: SKIFF_NODE_NAME, else the runner's instance variable (`PS=node.2` from
  * `skiff up` and foreman, as `node-2`: dots cannot appear in subject tokens), else role and PORT.

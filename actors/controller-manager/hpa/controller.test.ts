@@ -37,6 +37,14 @@ function context(): ControllerContext {
   };
 }
 
+/** A Deployment of `replicas` picking the pods labelled app=`app` (the test makes the pods itself). */
+function deployment(name: string, replicas: number, app: string): Promise<Deployment> {
+  return cluster.api.client.create<Deployment>({
+    apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name },
+    spec: { replicas, selector: { matchLabels: { app } }, template: { metadata: { labels: { app } }, spec: { containers: [{ name: 'web', command: ['sleep', '1000'] }] } } },
+  });
+}
+
 /** Runs `body` with an HPA controller leading through the test's client, its informers synced. */
 async function leading(body: () => Promise<void>): Promise<void> {
   const ctx = context();
@@ -76,10 +84,7 @@ async function runningPod(name: string): Promise<void> {
 
 test('scales up within its policies on high CPU, holds while it holds, and back down after the window', async () => {
   const { client } = cluster.api;
-  await client.create<Deployment>({
-    apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: APP },
-    spec: { replicas: 2, selector: { matchLabels: { app: APP } }, template: { metadata: { labels: { app: APP } }, spec: { containers: [{ name: 'web', command: ['sleep', '1000'] }] } } },
-  });
+  await deployment(APP, 2, APP);
   await runningPod('web-1');
   await runningPod('web-2');
   await leading(async () => {
@@ -120,10 +125,7 @@ test('scales up within its policies on high CPU, holds while it holds, and back 
 
 test('requests per second, as the kube-proxies counted them: up to what the load needs', async () => {
   const { client } = cluster.api;
-  await client.create<Deployment>({
-    apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'rps' },
-    spec: { replicas: 2, selector: { matchLabels: { app: APP } }, template: { metadata: { labels: { app: APP } }, spec: { containers: [{ name: 'web', command: ['sleep', '1000'] }] } } },
-  });
+  await deployment('rps', 2, APP);
   await leading(async () => {
     // The two pods of the first test still run: 30 requests per second each against a target of 10.
     publishUsage({ 'web-1': 0.01, 'web-2': 0.01 }, { 'web-1': 30, 'web-2': 30 });
@@ -145,10 +147,7 @@ test('requests per second, as the kube-proxies counted them: up to what the load
 
 test('a new HPA does not shrink its target before the scale-down window has passed', async () => {
   const { client } = cluster.api;
-  await client.create<Deployment>({
-    apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'fresh' },
-    spec: { replicas: 3, selector: { matchLabels: { app: APP } }, template: { metadata: { labels: { app: APP } }, spec: { containers: [{ name: 'web', command: ['sleep', '1000'] }] } } },
-  });
+  await deployment('fresh', 3, APP);
   await leading(async () => {
     publishUsage({ 'web-1': 0.01, 'web-2': 0.01 });
     await client.create<HorizontalPodAutoscaler>({
@@ -167,10 +166,7 @@ test('a new HPA does not shrink its target before the scale-down window has pass
 
 test('no CPU request: no action, and a condition that says why', async () => {
   const { client } = cluster.api;
-  await client.create<Deployment>({
-    apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'norequest' },
-    spec: { replicas: 1, selector: { matchLabels: { app: 'norequest' } }, template: { metadata: { labels: { app: 'norequest' } }, spec: { containers: [{ name: 'web', command: ['sleep', '1000'] }] } } },
-  });
+  await deployment('norequest', 1, 'norequest');
   await client.create<Pod>({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'norequest-1', labels: { app: 'norequest' } }, spec: { nodeName: 'hpa-node', containers: [{ name: 'web', command: ['sleep', '1000'] }] } });
   await leading(async () => {
     await client.create<HorizontalPodAutoscaler>({
