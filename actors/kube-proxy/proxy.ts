@@ -41,7 +41,8 @@ export interface TrafficCount {
 
 /** A read that begins an HTTP/1.x request (its method and a space): one request. */
 const REQUEST_START = /^(?:GET|POST|PUT|DELETE|HEAD|OPTIONS|PATCH) /;
-const startsRequest = (chunk: Buffer) => REQUEST_START.test(chunk.toString('latin1', 0, Math.min(chunk.length, 8)));
+/** Tested on every read of a counted connection: most reads that are not requests (bodies, TLS) are let go on their first byte. */
+const startsRequest = (chunk: Buffer) => chunk[0] >= 0x41 && chunk[0] <= 0x5a && REQUEST_START.test(chunk.toString('latin1', 0, Math.min(chunk.length, 8)));
 
 /** How much of what a client sends before the first answer is kept for replay to another backend. */
 const REPLAY_LIMIT_BYTES = 64 * 1024;
