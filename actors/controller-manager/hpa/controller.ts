@@ -144,7 +144,7 @@ export class HpaController extends QueueController {
       return;
     }
     const current = target.spec.replicas ?? 1;
-    const min = hpa.spec.minReplicas ?? 1;
+    const min = hpa.spec.minReplicas ?? 1; // defaulted by the apiserver; kept for the type
     const max = hpa.spec.maxReplicas;
     const behavior: Behavior = behaviorWithDefaults(hpa.spec.behavior as Parameters<typeof behaviorWithDefaults>[0]);
     // First seen (made, or this controller just took over): the scale-down window starts now, at
@@ -169,18 +169,19 @@ export class HpaController extends QueueController {
       const pods = this.ctx.informers.pods.candidates(ns, selector.matchLabels ?? {}).filter((p) => labelSelectorMatches(selector, p.metadata.labels));
       const usage = await writer.podMetrics(ns);
       const o: CalcOptions = { now, tolerance: DEFAULT_TOLERANCE, cpuInitializationPeriodMs: CPU_INITIALIZATION_PERIOD_MS, delayOfInitialReadinessStatusMs: DELAY_OF_INITIAL_READINESS_STATUS_MS };
-      const metrics = hpa.spec.metrics?.length ? hpa.spec.metrics : [{ type: 'Resource' as const, resource: { name: 'cpu', target: { type: 'Utilization' as const, averageUtilization: 80 } } }];
+      // The apiserver's defaulting gave an HPA without metrics Kubernetes' 80% of CPU.
+      const metrics = hpa.spec.metrics ?? [];
       const each = metrics.map((m) => proposalFor(m, current, pods, usage, o));
       const combined = combineProposals(current, each.map((e) => e.proposal));
       currentMetrics = each.flatMap((e) => (e.status ? [e.status] : []));
       if ('error' in combined) {
         set('ScalingActive', 'False', metrics.some((m) => m.type === 'Pods') ? 'FailedGetPodsMetric' : 'FailedGetResourceMetric', `the HPA was unable to compute the replica count: ${combined.error}`);
       } else {
-        const best = each.findIndex((e) => 'replicas' in e.proposal && e.proposal.replicas === combined.replicas);
-        set('ScalingActive', 'True', 'ValidMetricFound', `the HPA was able to successfully calculate a replica count from ${describeMetric(metrics[Math.max(0, best)])}`);
+        const deciding = describeMetric(metrics[Math.max(0, each.findIndex((e) => 'replicas' in e.proposal && e.proposal.replicas === combined.replicas))]);
+        set('ScalingActive', 'True', 'ValidMetricFound', `the HPA was able to successfully calculate a replica count from ${deciding}`);
         const d = decide(history, behavior, current, combined.replicas, min, max, now);
         desired = d.replicas;
-        reason = `${describeMetric(metrics[Math.max(0, best)])} ${combined.replicas > current ? 'above' : 'below'} target`;
+        reason = `${deciding} ${combined.replicas > current ? 'above' : 'below'} target`;
         set('AbleToScale', 'True', d.stabilized.reason, d.stabilized.message);
         set('ScalingLimited', d.limited.status, d.limited.reason, d.limited.message);
       }
