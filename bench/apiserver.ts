@@ -252,36 +252,30 @@ for (const s of samples) {
   const cpu = ['nats', 'apiserver', 'client'].map((k) => s.cpuUsPerOp[k].toFixed(0).padStart(k === 'nats' ? 5 : 10)).join('');
   console.log(`${s.store.padEnd(5)} ${(s.copy > 1 ? `${s.auth}*` : s.auth).padEnd(4)} ${s.op.padEnd(7)} ${s.target.padEnd(10)} ${String(s.concurrency).padStart(9)} ${s.opsPerSec.toFixed(0).padStart(9)} ${s.p50Ms.toFixed(2).padStart(9)} ${s.p99Ms.toFixed(2).padStart(9)}            ${cpu}`);
 }
+/**
+ * The apiserver's throughput in one setup over another's, for every operation and concurrency,
+ * printed under `title`; empty when `run` is false (that pair was not measured).
+ */
+function ratioTable(run: boolean, title: string, a: (op: string, c: number) => Sample, b: (op: string, c: number) => Sample): Record<string, number> {
+  const out: Record<string, number> = {};
+  if (!run) return out;
+  console.log(`\n${title}`);
+  for (const op of ['create', 'update', 'get']) for (const c of CONCURRENCY) {
+    const r = ratioOf(a(op, c), b(op, c));
+    out[`${op}@${c}`] = r.ratio;
+    show(`${op}@${c}`, r);
+  }
+  return out;
+}
 // What replication costs: the apiserver's throughput on a three-server store over a one-server store.
-const replication: Record<string, number> = {};
-if (STORES.length === 2) {
-  console.log('\napiserver throughput, R3 store / R1 store (the cost of replication):');
-  for (const op of ['create', 'update', 'get']) for (const c of CONCURRENCY) {
-    const r = ratioOf(find(op, 'apiserver', c, 'R3'), find(op, 'apiserver', c, 'R1'));
-    replication[`${op}@${c}`] = r.ratio;
-    show(`${op}@${c}`, r);
-  }
-}
+const replication = ratioTable(STORES.length === 2, 'apiserver throughput, R3 store / R1 store (the cost of replication):',
+  (op, c) => find(op, 'apiserver', c, 'R3'), (op, c) => find(op, 'apiserver', c, 'R1'));
 // What security costs: the apiserver's throughput with it over without.
-const security: Record<string, number> = {};
-if (AUTHS.length === 2) {
-  console.log(`\napiserver throughput, security on / off (${STORES[0]}; credentials, RBAC, audit log):`);
-  for (const op of ['create', 'update', 'get']) for (const c of CONCURRENCY) {
-    const r = ratioOf(find(op, 'apiserver', c, STORES[0], 'on'), find(op, 'apiserver', c, STORES[0], 'off'));
-    security[`${op}@${c}`] = r.ratio;
-    show(`${op}@${c}`, r);
-  }
-}
+const security = ratioTable(AUTHS.length === 2, `apiserver throughput, security on / off (${STORES[0]}; credentials, RBAC, audit log):`,
+  (op, c) => find(op, 'apiserver', c, STORES[0], 'on'), (op, c) => find(op, 'apiserver', c, STORES[0], 'off'));
 // The control: the same setup twice, so what a ratio does by chance alone.
-const control: Record<string, number> = {};
-if (values.control) {
-  console.log(`\ncontrol: apiserver throughput, ${STORES[0]} security off / an identical second setup (off*); 100% but for noise:`);
-  for (const op of ['create', 'update', 'get']) for (const c of CONCURRENCY) {
-    const r = ratioOf(find(op, 'apiserver', c, STORES[0], 'off'), find(op, 'apiserver', c, STORES[0], 'off', 2));
-    control[`${op}@${c}`] = r.ratio;
-    show(`${op}@${c}`, r);
-  }
-}
+const control = ratioTable(values.control === true, `control: apiserver throughput, ${STORES[0]} security off / an identical second setup (off*); 100% but for noise:`,
+  (op, c) => find(op, 'apiserver', c, STORES[0], 'off'), (op, c) => find(op, 'apiserver', c, STORES[0], 'off', 2));
 console.log(`\napiserver / raw KV throughput (${STORES[0]}, security ${AUTHS[0]}):`);
 for (const [k, v] of Object.entries(ratios)) console.log(`  ${k.padEnd(10)} ${pct(v)}`);
 const targets = {
