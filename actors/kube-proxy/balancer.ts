@@ -51,6 +51,11 @@ export class Balancer {
     return this.backends.length;
   }
 
+  /** The pods behind the backends, where the Endpoints name them. */
+  *pods(): Iterable<string> {
+    for (const b of this.backends) if (b.pod) yield b.pod;
+  }
+
   /** Whether a pick needs the client's address (ClientIP affinity): reading it costs a system call. */
   get usesClientIp(): boolean {
     return this.opts.affinityMs !== undefined && this.opts.affinityMs > 0;

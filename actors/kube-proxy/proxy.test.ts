@@ -192,7 +192,7 @@ test('an optional address that cannot be had for another reason than use is told
   proxy.close();
 });
 
-test('traffic by pod: each read that begins an HTTP/1.x request counts one, a connection that is not HTTP counts one', async () => {
+test('traffic by pod: each read that begins an HTTP/1.x request counts one, a connection that is not HTTP counts one; a pod no longer served is forgotten', async () => {
   // Answers each read at once and keeps the connection (keep-alive) until the client ends it.
   const { server, backend: b } = await backend((socket) => {
     socket.on('data', () => socket.write('ok'));
@@ -210,8 +210,12 @@ test('traffic by pod: each read that begins an HTTP/1.x request counts one, a co
     });
     await talk(['GET / HTTP/1.1\r\nHost: a\r\n\r\n', 'GET /2 HTTP/1.1\r\nHost: a\r\n\r\n', 'POST /3 HTTP/1.1\r\nContent-Length: 0\r\n\r\n']);
     await talk(['\x16\x03\x01 not http', 'more']);
-    await waitFor('both connections closed', () => proxy.traffic.get('default/web-1')?.active === 0);
-    assert.equal(proxy.traffic.get('default/web-1'), { requests: 4, connections: 2, active: 0 });
+    await waitFor('both connections closed', () => proxy.trafficCounts().get('default/web-1')?.active === 0);
+    assert.equal(proxy.trafficCounts().get('default/web-1'), { requests: 4, connections: 2, active: 0 });
+    // Still a backend: kept, though idle. Gone from the Endpoints: forgotten.
+    assert.ok(proxy.trafficCounts().has('default/web-1'));
+    proxy.target('default/web:80', { policy: 'round-robin' }).balancer.setBackends([]);
+    assert.not.ok(proxy.trafficCounts().has('default/web-1'));
   } finally {
     proxy.close();
     server.close();

@@ -58,8 +58,8 @@ export class Proxy {
   /** Ports that could not be listened on, by `address:port`. */
   private readonly failed = new Map<string, Failure>();
   readonly targets = new Map<string, Target>();
-  /** Traffic by pod (`namespace/name`), for the autoscaler's requests per second. */
-  readonly traffic = new Map<string, TrafficCount>();
+  /** Traffic by pod (`namespace/name`), for the autoscaler's requests per second: read it through trafficCounts. */
+  private readonly traffic = new Map<string, TrafficCount>();
 
   constructor(private readonly events: ProxyEvents) {}
 
@@ -68,6 +68,18 @@ export class Proxy {
     let t = this.traffic.get(backend.pod);
     if (!t) this.traffic.set(backend.pod, (t = { requests: 0, connections: 0, active: 0 }));
     return t;
+  }
+
+  /**
+   * Traffic by pod, having forgotten the pods no target sends to any more and with no connection
+   * open (otherwise the map would grow with every pod ever served). Read once a sample: the
+   * forgetting walks every target's backends.
+   */
+  trafficCounts(): ReadonlyMap<string, TrafficCount> {
+    const served = new Set<string>();
+    for (const t of this.targets.values()) for (const pod of t.balancer.pods()) served.add(pod);
+    for (const [pod, c] of this.traffic) if (c.active === 0 && !served.has(pod)) this.traffic.delete(pod);
+    return this.traffic;
   }
 
   target(id: string, opts: BalancerOptions): Target {

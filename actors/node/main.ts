@@ -142,7 +142,7 @@ const proxyLog = log.child({ actor: 'kube-proxy' });
 const nftables = nftablesFor(cfg.proxyMode, name, proxyLog);
 const proxy = new KubeProxy({ client, nodeName: name, address: kcfg.identity.address, services, endpoints, events, log: proxyLog, registry, isDead: gone, nftables });
 // What kube-proxy forwarded to each pod, for the autoscaler: in userspace mode only (the kernel counts nothing).
-const traffic = nftables ? undefined : () => proxy.proxy.traffic;
+const traffic = nftables ? undefined : () => proxy.proxy.trafficCounts();
 // What the pods use, on /metrics: read from the kubelet's pods while it serves them.
 let runningPods: PodLookup | undefined;
 registerPodMetrics(registry, () => runningPods?.all() ?? []);
