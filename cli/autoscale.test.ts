@@ -6,6 +6,7 @@ import { apiserverForTests } from '../test/harness.ts';
 import { runCommand } from '../test/cli-run.ts';
 import { UsageError } from './command.ts';
 import { autoscaleCommand } from './commands/autoscale.ts';
+import { describeCommand } from './commands/describe.ts';
 import { hpaTargets } from './table.ts';
 
 const cluster = apiserverForTests(test);
@@ -59,6 +60,32 @@ test('get hpa TARGETS: each metric\'s figure against its target, <unknown> until
   });
   assert.is(hpaTargets(hpa()), '<unknown>/50%, <unknown>/20');
   assert.is(hpaTargets(hpa({ currentMetrics: [{ type: 'Resource', resource: { name: 'cpu', current: { averageUtilization: 73 } } }] })), '73%/50%, <unknown>/20');
+});
+
+test('describe hpa: reference, each metric against its target, bounds, behavior with the defaults, replicas, conditions and events', async () => {
+  const { client } = cluster.api;
+  await client.create<HorizontalPodAutoscaler>({
+    apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', metadata: { name: 'described' },
+    spec: {
+      scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web' }, minReplicas: 1, maxReplicas: 6,
+      metrics: [{ type: 'Pods', pods: { metric: { name: 'requests_per_second' }, target: { type: 'AverageValue', averageValue: '20' } } }],
+      behavior: { scaleDown: { stabilizationWindowSeconds: 5 } },
+    },
+  });
+  await client.patch('horizontalpodautoscalers', 'described', 'default', { status: {
+    currentReplicas: 4, desiredReplicas: 4, currentMetrics: [{ type: 'Pods', pods: { metric: { name: 'requests_per_second' }, current: { averageValue: '19980m' } } }],
+    conditions: [{ type: 'ScalingActive', status: 'True', reason: 'ValidMetricFound', message: 'the HPA was able to successfully calculate a replica count', lastTransitionTime: new Date().toISOString() }],
+  } }, { subresource: 'status' });
+  const r = await runCommand(describeCommand, {}, ['hpa', 'described'], client);
+  assert.is(r.code, 0, r.err.join('\n'));
+  const text = r.out.join('\n');
+  for (const line of [
+    /^Reference: +Deployment\/web$/m, /^ +"requests_per_second" on pods: +19980m \/ 20$/m, /^Min replicas: 1$/m, /^Max replicas: 6$/m,
+    /Scale Up:\n +Stabilization Window: 0 seconds\n +Select Policy: Max\n +Policies:\n +- Type: Pods +Value: 4 +Period: 15 seconds\n +- Type: Percent +Value: 100 +Period: 15 seconds/,
+    /Scale Down:\n +Stabilization Window: 5 seconds/, /^Deployment pods: 4 current \/ 4 desired$/m,
+    /^ +ScalingActive +True +ValidMetricFound +the HPA was able/m, /^Events: +<none>$/m,
+  ]) assert.match(text, line);
+  assert.not.match(text, /^Spec:/m, 'not the generic dump');
 });
 
 test.run();

@@ -179,20 +179,27 @@ export function tableRows(objs: KubeObject[], cols: Column[], now = Date.now()):
   return objs.map((o) => cols.map((c) => c.value(o, now)));
 }
 
-/** kubectl's TARGETS: each metric's current figure against its target (`80%/50%`, `12/50`), `<unknown>` until there is one. */
-export function hpaTargets(h: HorizontalPodAutoscaler): string {
-  const metrics = h.spec.metrics ?? [];
-  if (metrics.length === 0) return '<none>';
+/** Each metric of an HPA: how kubectl's describe names it, its current figure (`<unknown>` until there is one) and its target. */
+export function hpaMetricFigures(h: HorizontalPodAutoscaler): { name: string; current: string; target: string }[] {
   type Current = { type?: string; resource?: { name?: string; current?: { averageUtilization?: number; averageValue?: string } }; pods?: { metric?: { name?: string }; current?: { averageValue?: string } } };
   const currents = (h.status?.currentMetrics ?? []) as Current[];
-  return metrics.map((m) => {
+  return (h.spec.metrics ?? []).map((m) => {
     if (m.type === 'Resource' && m.resource) {
       const c = currents.find((x) => x.type === 'Resource' && x.resource?.name === m.resource!.name)?.resource?.current;
       const t = m.resource.target;
-      if (t.type === 'Utilization') return `${c?.averageUtilization !== undefined ? `${c.averageUtilization}%` : '<unknown>'}/${t.averageUtilization}%`;
-      return `${c?.averageValue ?? '<unknown>'}/${t.averageValue}`;
+      if (t.type === 'Utilization') {
+        const name = `resource ${m.resource.name} on pods  (as a percentage of request)`;
+        return { name, current: c?.averageUtilization !== undefined ? `${c.averageUtilization}%` : '<unknown>', target: `${t.averageUtilization}%` };
+      }
+      return { name: `resource ${m.resource.name} on pods`, current: c?.averageValue ?? '<unknown>', target: String(t.averageValue) };
     }
     const c = currents.find((x) => x.type === 'Pods' && x.pods?.metric?.name === m.pods?.metric.name)?.pods?.current;
-    return `${c?.averageValue ?? '<unknown>'}/${m.pods?.target.averageValue ?? '?'}`;
-  }).join(', ');
+    return { name: `"${m.pods?.metric.name ?? '?'}" on pods`, current: c?.averageValue ?? '<unknown>', target: m.pods?.target.averageValue ?? '?' };
+  });
+}
+
+/** kubectl's TARGETS: each metric's current figure against its target (`80%/50%`, `12/50`), `<unknown>` until there is one. */
+export function hpaTargets(h: HorizontalPodAutoscaler): string {
+  const figures = hpaMetricFigures(h);
+  return figures.length ? figures.map((f) => `${f.current}/${f.target}`).join(', ') : '<none>';
 }

@@ -1,10 +1,11 @@
 // skiff describe: one object in readable form, with the events about it.
 import { stringify } from 'yaml';
-import type { Event, KubeObject, Pod } from '../../protocol/types.ts';
+import { behaviorWithDefaults, type ScalingRules } from '../../actors/controller-manager/hpa/algorithm.ts';
+import type { Event, HorizontalPodAutoscaler, KubeObject, Pod } from '../../protocol/types.ts';
 import type { KindInfo } from '../../protocol/kinds.ts';
 import { NAMESPACE_OPTIONS, stringOption, type Command } from '../command.ts';
 import { parseTargets } from '../resources.ts';
-import { age, podStatus } from '../table.ts';
+import { age, hpaMetricFigures, podStatus, renderTable } from '../table.ts';
 import { fetchObjects, scopeOf } from './get.ts';
 import type { ApiClient } from '../../actors/client/client.ts';
 
@@ -47,8 +48,44 @@ async function eventsFor(client: ApiClient, o: KubeObject, now: number): Promise
   return ['Events:', '  Type     Reason               Age   From / Message', ...rows].join('\n');
 }
 
+/** A scaling direction's rules, as kubectl describes them. */
+function rulesText(title: string, r: ScalingRules): string[] {
+  return [
+    `  ${title}:`,
+    `    Stabilization Window: ${r.stabilizationWindowSeconds} seconds`,
+    `    Select Policy: ${r.selectPolicy}`,
+    '    Policies:',
+    ...r.policies.map((p) => `      - Type: ${p.type.padEnd(7)} Value: ${String(p.value).padEnd(4)} Period: ${p.periodSeconds} seconds`),
+  ];
+}
+
+/** An HPA as kubectl describes it: reference, each metric's current figure against its target, bounds, behavior (defaults filled in), replicas and conditions. */
+function describeHpa(h: HorizontalPodAutoscaler): string[] {
+  const figures = hpaMetricFigures(h);
+  const width = Math.max(...figures.map((f) => f.name.length + 4), 'Metrics:'.length) + 2;
+  const ref = h.spec.scaleTargetRef;
+  const behavior = behaviorWithDefaults(h.spec.behavior as Parameters<typeof behaviorWithDefaults>[0]);
+  const conditions = h.status?.conditions ?? [];
+  return [
+    `Reference:    ${ref.kind}/${ref.name}`,
+    `${'Metrics:'.padEnd(width)}( current / target )`,
+    ...figures.map((f) => `${`  ${f.name}:`.padEnd(width)}${f.current} / ${f.target}`),
+    `Min replicas: ${h.spec.minReplicas ?? 1}`,
+    `Max replicas: ${h.spec.maxReplicas}`,
+    'Behavior:',
+    ...rulesText('Scale Up', behavior.scaleUp),
+    ...rulesText('Scale Down', behavior.scaleDown),
+    `${ref.kind} pods: ${h.status?.currentReplicas ?? 0} current / ${h.status?.desiredReplicas ?? 0} desired`,
+    ...(h.status?.lastScaleTime ? [`Last scaled:  ${h.status.lastScaleTime}`] : []),
+    conditions.length
+      ? `Conditions:\n${indent(renderTable(['Type', 'Status', 'Reason', 'Message'], conditions.map((c) => [c.type, c.status, c.reason ?? '', c.message ?? ''])))}`
+      : 'Conditions:   <none>',
+  ];
+}
+
 export function describeObject(o: KubeObject, info: KindInfo, now: number): string {
   const out = header(o, info, now);
+  if (info.kind === 'HorizontalPodAutoscaler') return [...out, ...describeHpa(o as HorizontalPodAutoscaler)].join('\n');
   const { apiVersion: _a, kind: _k, metadata: _m, ...rest } = o;
   for (const [field, value] of Object.entries(rest)) {
     if (value === undefined) continue;

@@ -17,7 +17,7 @@ Usage:
   skiff top nodes
   skiff top pods [-n NAMESPACE | -A] [--containers] [--sort-by cpu|memory]
 
-Each kubelet samples its node and its pods' process groups every 5 s (SKIFF_METRICS_PUBLISH_MS)
+Each kubelet samples its node and its pods' process groups every second (SKIFF_METRICS_PUBLISH_MS)
 and publishes them; the apiservers keep the latest, which this reads. A node whose last sample is
 older than three periods is left out. CPU% and MEMORY% of a node are of its capacity.
 
