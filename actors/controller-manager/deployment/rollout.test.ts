@@ -33,15 +33,24 @@ test('scaled - integers pass through, percentages round as asked', () => {
 
 /**
  * Runs a rollout to the end in a little world where pods become available `lag` syncs after their
- * ReplicaSet asks for them, checking the bounds at every step.
+ * ReplicaSet asks for them, checking the bounds at every step. `rescale`: at that step the
+ * Deployment's replicas change (an autoscaler's doing), and the bounds are the new count's.
  */
-function simulate(d: Deployment, start: RsView[], lag: number) {
+function simulate(d: Deployment, start: RsView[], lag: number, rescale?: { atStep: number; replicas: number }) {
   let views = start.map((v) => ({ ...v }));
-  const { maxSurge, maxUnavailable } = rollingParams(d);
-  const replicas = d.spec.replicas ?? 1;
+  let { maxSurge, maxUnavailable } = rollingParams(d);
+  let replicas = d.spec.replicas ?? 1;
+  /** The fewest available allowed: once rescaled, the lower of the two counts' (new pods take their time). */
+  let minAvailable = replicas - maxUnavailable;
   const pending = new Map<string, number[]>();
   let steps = 0;
   for (; steps < 200; steps++) {
+    if (rescale && steps === rescale.atStep) {
+      d = { ...d, spec: { ...d.spec, replicas: rescale.replicas } };
+      ({ maxSurge, maxUnavailable } = rollingParams(d));
+      replicas = rescale.replicas;
+      minAvailable = Math.min(minAvailable, replicas - maxUnavailable);
+    }
     const plan = planRollout(d, views, 1_000_000 + steps);
     for (const a of plan.actions) {
       if (a.type === 'create') views.push({ rs: { ...a.rs, metadata: { ...a.rs.metadata, uid: a.rs.metadata.name }, status: { replicas: 0, availableReplicas: 0 } }, podCount: 0 });
@@ -65,7 +74,7 @@ function simulate(d: Deployment, start: RsView[], lag: number) {
     const total = views.reduce((n, v) => n + (v.rs.spec.replicas ?? 0), 0);
     const available = views.reduce((n, v) => n + (v.rs.status?.availableReplicas ?? 0), 0);
     assert.ok(total <= replicas + maxSurge, `step ${steps}: ${total} pods exceed ${replicas} + surge ${maxSurge}`);
-    assert.ok(available >= replicas - maxUnavailable, `step ${steps}: ${available} available, below ${replicas} - ${maxUnavailable}`);
+    assert.ok(available >= minAvailable, `step ${steps}: ${available} available, below ${minAvailable}`);
     const current = views.find((v) => templateHash(templateOf(v.rs)) === templateHash(d.spec.template));
     if (current && current.rs.status?.availableReplicas === replicas && total === replicas) break;
   }
@@ -96,6 +105,18 @@ for (const [name, replicas, strategy, lag] of rollouts) {
     assert.is(live.length, 1);
     assert.is(live[0].rs.spec.template.spec.containers[0].image, 'v2');
     assert.is(revisionOf(live[0].rs), 2);
+  });
+}
+
+// An HPA rescales a Deployment mid-rollout: the rollout carries on to the new count, all of it on
+// the new template, within the new count's surge and unavailability at every step.
+for (const [from, to] of [[4, 8], [8, 4], [10, 3]]) {
+  test(`rollout - rescaled from ${from} to ${to} half-way: completes at ${to}, within bounds`, () => {
+    const strategy: Deployment['spec']['strategy'] = { type: 'RollingUpdate', rollingUpdate: { maxSurge: '25%', maxUnavailable: '25%' } };
+    const { views, steps } = simulate(deployment(from, 'v2', strategy), steady(deployment(from, 'v1', strategy)), 2, { atStep: 2, replicas: to });
+    assert.ok(steps < 200, 'it converged');
+    const live = views.filter((v) => (v.rs.spec.replicas ?? 0) > 0);
+    assert.equal(live.map((v) => [v.rs.spec.template.spec.containers[0].image, v.rs.spec.replicas]), [['v2', to]]);
   });
 }
 

@@ -137,7 +137,21 @@ export function planRollout(d: Deployment, views: RsView[], nowMs: number): Roll
     const cur = current!;
     const total = () => views.reduce((n, v) => n + replicasOf(v), 0) + (views.includes(cur) ? 0 : replicasOf(cur));
     if (replicasOf(cur) > replicas) scale(cur, replicas);
-    else if (replicasOf(cur) < replicas) {
+    // Scaled down mid-rollout (an autoscaler, a user): more pods than the new count and its surge
+    // allow. The excess goes in this sync, as Kubernetes' proportional scaling takes it, but
+    // where it costs least: pods not available first (old, then new), then old available ones,
+    // oldest first.
+    let excess = total() - (replicas + maxSurge);
+    const byAge = [...old].sort((a, b) => revisionOf(a.rs) - revisionOf(b.rs));
+    for (const [v, unavailableOnly] of [...byAge.map((o) => [o, true] as const), [cur, true] as const, ...byAge.map((o) => [o, false] as const)]) {
+      if (excess <= 0) break;
+      const cut = Math.min(excess, unavailableOnly ? Math.max(0, replicasOf(v) - availableOf(v)) : replicasOf(v));
+      if (cut > 0) {
+        scale(v, replicasOf(v) - cut);
+        excess -= cut;
+      }
+    }
+    if (replicasOf(cur) < replicas) {
       const up = Math.min(replicas + maxSurge - total(), replicas - replicasOf(cur));
       if (up > 0) scale(cur, replicasOf(cur) + up);
     }
