@@ -72,10 +72,10 @@ function publishUsage(cpu: Record<string, number>, rps?: Record<string, number>)
 }
 
 /** A pod of the deployment, Running and Ready for nine of its ten minutes, requesting 100m. */
-async function runningPod(name: string): Promise<void> {
+async function runningPod(name: string, app = APP): Promise<void> {
   const { client } = cluster.api;
   await client.create<Pod>({
-    apiVersion: 'v1', kind: 'Pod', metadata: { name, labels: { app: APP } },
+    apiVersion: 'v1', kind: 'Pod', metadata: { name, labels: { app } },
     spec: { nodeName: 'hpa-node', containers: [{ name: 'web', command: ['sleep', '1000'], resources: { requests: { cpu: '100m' } } }] },
   });
   const minutesAgo = (m: number) => new Date(Date.now() - m * 60_000).toISOString();
@@ -161,6 +161,33 @@ test('a new HPA does not shrink its target before the scale-down window has pass
     await new Promise((r) => setTimeout(r, 1000));
     assert.is(await replicas(), 3, 'held for the window');
     await waitFor('down once the window has passed', async () => (await replicas()) === 1, 5000, 50);
+  });
+});
+
+test('a rollout\'s surge: its extra pods share the load, so the HPA neither scales down for them nor counts them as wanted', async () => {
+  const { client } = cluster.api;
+  // 4 wanted, 6 running (a surge of 2 mid-rollout), 40 requests a second spread over the 6 against
+  // a target of 10: ceil(6 x 0.67) = 4, the count it has. Reading the figures against the 4 wanted
+  // instead would propose 3.
+  await deployment('surge', 4, 'surge');
+  const pods = ['surge-1', 'surge-2', 'surge-3', 'surge-4', 'surge-5', 'surge-6'];
+  for (const p of pods) await runningPod(p, 'surge');
+  await leading(async () => {
+    publishUsage(Object.fromEntries(pods.map((p) => [p, 0.01])), Object.fromEntries(pods.map((p) => [p, 40 / 6])));
+    await client.create<HorizontalPodAutoscaler>({
+      apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', metadata: { name: 'surge' },
+      spec: {
+        scaleTargetRef: { kind: 'Deployment', name: 'surge' }, minReplicas: 1, maxReplicas: 10, behavior: { scaleDown: { stabilizationWindowSeconds: 0 } },
+        metrics: [{ type: 'Pods', pods: { metric: { name: 'requests_per_second' }, target: { type: 'AverageValue', averageValue: '10' } } }],
+      },
+    });
+    const h = await waitFor('its figure in the status', async () => {
+      const x = await client.get<HorizontalPodAutoscaler>('horizontalpodautoscalers', 'surge', 'default');
+      return x.status?.currentMetrics?.length ? x : undefined;
+    }, 5000, 50);
+    assert.is(h.status!.desiredReplicas, 4);
+    await new Promise((r) => setTimeout(r, 500));
+    assert.is((await client.get<Deployment>('deployments', 'surge', 'default')).spec.replicas, 4);
   });
 });
 
