@@ -1,7 +1,8 @@
 // The metrics pipeline without Prometheus, as metrics-server provides it: each kubelet publishes
 // what its node and pods use every METRICS_PUBLISH_MS on metricsSubject(node); the apiservers keep
 // the latest sample of each node and answer `nodemetrics` and `podmetrics` lists (skiff top, and
-// the autoscaler). CPU is a rate over the window since the kubelet's previous sample.
+// the autoscaler). CPU is a rate over a recent window: the node's since the kubelet's previous
+// sample, a container's over the shortest window precise enough (up to 5 s; pod-metrics.ts).
 
 export interface ContainerUsage {
   name: string;
@@ -14,6 +15,11 @@ export interface PodUsage {
   namespace: string;
   name: string;
   containers: ContainerUsage[];
+  /**
+   * How long a window its CPU figures are over, when not the sample's: a kubelet takes a quiet
+   * container's over up to 5 s, for precision (actors/kubelet/pod-metrics.ts).
+   */
+  windowMs?: number;
 }
 
 /**

@@ -426,15 +426,16 @@ export interface Cluster {
 
 /**
  * Starts nats-server, the masters (by name) and the nodes (name, and environment such as
- * SKIFF_NODE_ADDRESS), then waits for every node to be Ready. Each part goes into `into` as it
- * starts, so that stopCluster after a failure part-way stops what did start.
+ * SKIFF_NODE_ADDRESS; `env` goes to every process), then waits for every node to be Ready. Each
+ * part goes into `into` as it starts, so that stopCluster after a failure part-way stops what did
+ * start.
  */
-export async function startCluster(into: Partial<Cluster>, opts: { masters: string[]; nodes: { name: string; env?: NodeJS.ProcessEnv }[]; readyMs?: number }): Promise<void> {
+export async function startCluster(into: Partial<Cluster>, opts: { masters: string[]; nodes: { name: string; env?: NodeJS.ProcessEnv }[]; readyMs?: number; env?: NodeJS.ProcessEnv }): Promise<void> {
   into.nats = await startNats();
   into.masters = [];
   into.nodes = [];
-  for (const name of opts.masters) into.masters.push(await startMaster(into.nats.url, { SKIFF_NODE_NAME: name }));
-  for (const n of opts.nodes) into.nodes.push(await startNode(into.nats.url, n.name, { env: n.env }));
+  for (const name of opts.masters) into.masters.push(await startMaster(into.nats.url, { ...opts.env, SKIFF_NODE_NAME: name }));
+  for (const n of opts.nodes) into.nodes.push(await startNode(into.nats.url, n.name, { env: { ...opts.env, ...n.env } }));
   const client = (into.client = new ApiClient(await connectNats({ url: into.nats.url, name: 'test', persistent: true }), { timeoutMs: 5000 }));
   const ready = (n: Node) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
   const want = opts.nodes.length;

@@ -61,7 +61,7 @@ s.before(setup(async (ctx) => {
   ctx.url = `nats://127.0.0.1:${clientPort}`;
   // The master, with the processes skiff up would name in SKIFF_SD_TARGETS.
   ctx.masters = [await startMaster(ctx.url, { SKIFF_NODE_NAME: 'master-1', PORT: String(masterPort), SKIFF_SD_TARGETS: `nats-1@127.0.0.1:${natsPort},master-1@127.0.0.1:${masterPort}` })];
-  ctx.nodes = [await startNode(ctx.url, 'node-1', { env: { SKIFF_METRICS_PUBLISH_MS: '1000' } })];
+  ctx.nodes = [await startNode(ctx.url, 'node-1')];
   ctx.client = new ApiClient(await connectNats({ url: ctx.url, name: 'test', persistent: true }), { timeoutMs: 5000, waitForApiserver: true });
   await ctx.client!.create(app('web', 2, exporter, { 'prometheus.io/scrape': 'true', 'prometheus.io/port': 'http' }));
   await ctx.client!.create(app('burn', 1, burner, {}));

@@ -45,8 +45,9 @@ export class UsageWindow {
   }
 
   /**
-   * Every pod's usage, or one namespace's, with its node and the sample's time, and what every
-   * node's kube-proxy forwarded to it (summed: clients reach a pod through any node).
+   * Every pod's usage, or one namespace's, with its node, the sample's time and the window of its
+   * CPU figures, and what every node's kube-proxy forwarded to it (summed: clients reach a pod
+   * through any node).
    */
   pods(namespace?: string): (PodUsage & Partial<PodLoad> & { node: string; timestamp: number; windowMs: number })[] {
     const samples = this.fresh();
@@ -63,6 +64,6 @@ export class UsageWindow {
     }
     return samples.flatMap((u) => u.pods
       .filter((p) => namespace === undefined || p.namespace === namespace)
-      .map((p) => ({ ...p, ...(counted ? load.get(`${p.namespace}/${p.name}`) ?? { requestsPerSecond: 0, activeConnections: 0 } : {}), node: u.node, timestamp: u.timestamp, windowMs: u.windowMs })));
+      .map((p) => ({ ...p, ...(counted ? load.get(`${p.namespace}/${p.name}`) ?? { requestsPerSecond: 0, activeConnections: 0 } : {}), node: u.node, timestamp: u.timestamp, windowMs: p.windowMs ?? u.windowMs })));
   }
 }

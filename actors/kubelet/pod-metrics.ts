@@ -106,26 +106,54 @@ export function registerPodMetrics(registry: Registry, pods: () => RunningPod[])
   });
 }
 
+/** A reading of the containers and the machine, as publishUsage keeps them. */
+export interface UsageReading {
+  at: number;
+  containers: ContainerSample[];
+  machine?: { cpuSeconds: number; memoryBytes: number };
+}
+
 /**
- * Rates from two samples: each container's CPU over the window since the previous sample (a
- * container new since then, or restarted, starts from its own start time).
+ * /proc counts CPU in clock ticks of 10 ms, so a figure over one second of a container using 50m
+ * is 5 ticks, ±1: ±20%, twice the autoscaler's tolerance. A container's CPU is therefore taken
+ * over the shortest recent window in which it used at least this much (20 ticks: within 5%), or
+ * over the longest window kept (CPU_WINDOW_MAX_MS) when it used less. A busy container's figure
+ * is a second old; a quiet one's is steady.
  */
-export function usageBetween(node: string, now: { at: number; containers: ContainerSample[]; machine?: { cpuSeconds: number; memoryBytes: number } },
-  before: { at: number; containers: ContainerSample[]; machine?: { cpuSeconds: number; memoryBytes: number } } | undefined): NodeUsage {
-  const windowMs = before ? now.at - before.at : 0;
+export const CPU_PRECISION_SECONDS = 0.2;
+export const CPU_WINDOW_MAX_MS = 5000;
+
+/**
+ * Rates from a reading and the readings before it (oldest first): each container's CPU over the
+ * shortest window back to an earlier reading that is precise enough (CPU_PRECISION_SECONDS), else
+ * back to the oldest that has it (a container new, or restarted, since the oldest counts from its
+ * own start); the machine's over the window since the latest reading. A pod's windowMs is the
+ * longest of its containers'.
+ */
+export function usageBetween(node: string, now: UsageReading, before: UsageReading[]): NodeUsage {
+  const latest = before.at(-1);
+  const windowMs = latest ? now.at - latest.at : 0;
   const key = (c: ContainerSample) => `${c.namespace}/${c.pod}/${c.container}@${c.startTimeSeconds}`;
-  const previous = new Map((before?.containers ?? []).map((c) => [key(c), c]));
+  const earlier = before.map((r) => ({ at: r.at, byKey: new Map(r.containers.map((c) => [key(c), c])) })).reverse();
   const pods = new Map<string, PodUsage>();
   for (const c of now.containers) {
-    const p = previous.get(key(c));
-    const since = p ? windowMs / 1000 : Math.max(0.001, now.at / 1000 - c.startTimeSeconds);
-    const cpuCores = Math.max(0, (c.cpuSeconds - (p?.cpuSeconds ?? 0)) / since);
+    const k = key(c);
+    let from: { at: number; cpuSeconds: number } | undefined;
+    for (const r of earlier) {
+      const p = r.byKey.get(k);
+      if (!p) break; // older readings are of another run of it, or none
+      from = { at: r.at, cpuSeconds: p.cpuSeconds };
+      if (c.cpuSeconds - p.cpuSeconds >= CPU_PRECISION_SECONDS) break;
+    }
+    const since = from ? (now.at - from.at) / 1000 : Math.max(0.001, now.at / 1000 - c.startTimeSeconds);
+    const cpuCores = Math.max(0, (c.cpuSeconds - (from?.cpuSeconds ?? 0)) / since);
     const id = `${c.namespace}/${c.pod}`;
     let pod = pods.get(id);
-    if (!pod) pods.set(id, (pod = { namespace: c.namespace, name: c.pod, containers: [] }));
+    if (!pod) pods.set(id, (pod = { namespace: c.namespace, name: c.pod, containers: [], windowMs: 0 }));
     pod.containers.push({ name: c.container, cpuCores, memoryBytes: c.memoryBytes });
+    pod.windowMs = Math.max(pod.windowMs!, Math.round(since * 1000));
   }
-  const cpuCores = before?.machine && now.machine && windowMs > 0 ? Math.max(0, (now.machine.cpuSeconds - before.machine.cpuSeconds) / (windowMs / 1000)) : 0;
+  const cpuCores = latest?.machine && now.machine && windowMs > 0 ? Math.max(0, (now.machine.cpuSeconds - latest.machine.cpuSeconds) / (windowMs / 1000)) : 0;
   return { node, timestamp: now.at, windowMs, cpuCores, memoryBytes: now.machine?.memoryBytes ?? 0, pods: [...pods.values()] };
 }
 
@@ -153,17 +181,18 @@ export function trafficBetween(now: ReturnType<TrafficCounts>, before: ReadonlyM
  * with what this node's kube-proxy forwarded to each pod over the window; returns its stop.
  */
 export function publishUsage(nc: NatsConnection, node: string, pods: () => RunningPod[], everyMs: number, traffic?: TrafficCounts): () => void {
-  let before: Parameters<typeof usageBetween>[2];
+  /** The readings of the last CPU_WINDOW_MAX_MS, oldest first. */
+  let readings: UsageReading[] = [];
   let trafficBefore = new Map<string, { requests: number; connections: number }>();
   const tick = () => {
-    const now = { at: Date.now(), containers: sampleContainers(pods()), machine: machineUsage() };
+    const now: UsageReading = { at: Date.now(), containers: sampleContainers(pods()), machine: machineUsage() };
     const counts = traffic?.() ?? new Map();
-    if (before && !nc.isClosed()) {
-      const usage = usageBetween(node, now, before);
+    if (readings.length && !nc.isClosed()) {
+      const usage = usageBetween(node, now, readings);
       if (traffic) usage.traffic = trafficBetween(counts, trafficBefore, usage.windowMs);
       nc.publish(metricsSubject(node), encode('node-metrics', { usage }));
     }
-    before = now;
+    readings = [...readings.filter((r) => r.at >= now.at - CPU_WINDOW_MAX_MS), now];
     trafficBefore = new Map([...counts].map(([id, c]) => [id, { requests: c.requests, connections: c.connections }]));
   };
   tick();
