@@ -120,6 +120,24 @@ export interface Config {
   metricsPublishMs: number;
   /** Node lifecycle: a node whose lease is late but which gossip still hears is evicted only after this. */
   nodeEvictionGraceMs: number;
+  /** Cloud controller manager: the provider, `local` (node processes on this machine) or `none` (no cloud controller manager). */
+  cloudProvider: string;
+  /** The local provider: where it records its instances and keeps their data directories. */
+  cloudDir: string;
+  /** The largest machine the provider has, `cpu=N,memory=Q`; empty: this host's (the local provider's instances share it). */
+  cloudMachine: string;
+  /** Zones the local provider spreads its instances over, round robin (the label topology.kubernetes.io/zone). */
+  cloudZones: string;
+  /** The local provider: its nodes' addresses, and its load balancers', inside 127.0.0.0/8. */
+  cloudNodeCidr: string;
+  cloudLoadBalancerCidr: string;
+  /**
+   * The local provider: the process whose end stops its instances (skiff up's, which sets it), so
+   * that none outlives the cluster; 0: the master that made them.
+   */
+  cloudAnchorPid: number;
+  /** Cloud controller manager: how often node pools and instances are looked at. */
+  cloudSyncMs: number;
   /** Gossip (SWIM): each member probes one other per period. */
   gossipPeriodMs: number;
   gossipProbeTimeoutMs: number;
@@ -208,6 +226,14 @@ const defaults: Config = {
   auditLog: '.skiff/audit.log',
   metricsPublishMs: 1000,
   nodeEvictionGraceMs: 30_000,
+  cloudProvider: 'local',
+  cloudDir: '.skiff/cloud',
+  cloudMachine: '',
+  cloudZones: 'zone-a,zone-b,zone-c',
+  cloudNodeCidr: '127.0.3.0/24',
+  cloudLoadBalancerCidr: '127.0.2.0/24',
+  cloudAnchorPid: 0,
+  cloudSyncMs: 1000,
   gossipPeriodMs: 500,
   gossipProbeTimeoutMs: 200,
   gossipIndirectChecks: 3,
@@ -287,6 +313,14 @@ const envNames: Record<keyof Config, string> = {
   auditLog: 'SKIFF_AUDIT_LOG',
   metricsPublishMs: 'SKIFF_METRICS_PUBLISH_MS',
   nodeEvictionGraceMs: 'SKIFF_NODE_EVICTION_GRACE_MS',
+  cloudProvider: 'SKIFF_CLOUD_PROVIDER',
+  cloudDir: 'SKIFF_CLOUD_DIR',
+  cloudMachine: 'SKIFF_CLOUD_MACHINE',
+  cloudZones: 'SKIFF_CLOUD_ZONES',
+  cloudNodeCidr: 'SKIFF_CLOUD_NODE_CIDR',
+  cloudLoadBalancerCidr: 'SKIFF_CLOUD_LOAD_BALANCER_CIDR',
+  cloudAnchorPid: 'SKIFF_CLOUD_ANCHOR_PID',
+  cloudSyncMs: 'SKIFF_CLOUD_SYNC_MS',
   gossipPeriodMs: 'SKIFF_GOSSIP_PERIOD_MS',
   gossipProbeTimeoutMs: 'SKIFF_GOSSIP_PROBE_TIMEOUT_MS',
   gossipIndirectChecks: 'SKIFF_GOSSIP_INDIRECT_CHECKS',
@@ -334,6 +368,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   }
   if (!Number.isInteger(cfg.kvReplicas) || cfg.kvReplicas > 5) {
     throw new ConfigError(`SKIFF_KV_REPLICAS=${cfg.kvReplicas}: must be 1 to 5 copies, or 0 for as many as there are servers (up to 3)`);
+  }
+  if (cfg.cloudProvider !== 'local' && cfg.cloudProvider !== 'none') {
+    throw new ConfigError(`SKIFF_CLOUD_PROVIDER=${JSON.stringify(cfg.cloudProvider)}: must be "local" or "none"`);
   }
   if (cfg.gossipPeriodMs <= 0) throw new ConfigError('SKIFF_GOSSIP_PERIOD_MS must be above 0');
   if (cfg.gossipProbeTimeoutMs >= cfg.gossipPeriodMs) {

@@ -1,7 +1,7 @@
 // Defaulting, as Kubernetes' SetDefaults_* functions do. Runs after the structural check, so the
 // shapes can be trusted; mutates and returns the object.
 import type {
-  Container, Deployment, HorizontalPodAutoscaler, KubeObject, Pod, PodSpec, Probe, ReplicaSet, Service,
+  Container, Deployment, HorizontalPodAutoscaler, KubeObject, NodePool, Pod, PodSpec, Probe, ReplicaSet, Service,
 } from './types.ts';
 import type { KindInfo } from './kinds.ts';
 
@@ -81,6 +81,14 @@ export function applyDefaults(info: KindInfo, obj: KubeObject): KubeObject {
       }
       break;
     }
+    case 'NodePool': {
+      const p = obj as NodePool;
+      p.spec.minNodes ??= 0;
+      p.spec.consolidateAfter ??= DEFAULT_CONSOLIDATE_AFTER;
+      p.spec.template.labels ??= {};
+      p.spec.template.taints ??= [];
+      break;
+    }
     case 'HorizontalPodAutoscaler': {
       const h = obj as HorizontalPodAutoscaler;
       h.spec.minReplicas ??= 1;
@@ -107,6 +115,14 @@ export const METRICS_ADDRESS_ANNOTATION = 'skiff.io/metrics-address';
 export const HEADLESS_CLUSTER_IP = 'None';
 
 /** The address a service holds: its ClusterIP, unless it is headless or has none yet. */
+/** A NodePool's default consolidateAfter: how long a node stands empty before it goes (Karpenter's default is 0s; cluster-autoscaler's 10 min). */
+export const DEFAULT_CONSOLIDATE_AFTER = '30s';
+
+/** Whether a service has node ports: NodePort and LoadBalancer services do (a balancer forwards to them). */
+export function hasNodePorts(svc: Service | undefined): boolean {
+  return svc?.spec.type === 'NodePort' || svc?.spec.type === 'LoadBalancer';
+}
+
 export function clusterIPOf(svc: Service | undefined): string | undefined {
   const ip = svc?.spec.clusterIP;
   return ip && ip !== HEADLESS_CLUSTER_IP ? ip : undefined;

@@ -148,6 +148,11 @@ const condition = obj({
   lastTransitionTime: str(), lastHeartbeatTime: str(), lastUpdateTime: str(), lastProbeTime: str(),
 });
 
+const taint = obj(
+  { key: str(), value: str(), effect: str(['NoSchedule', 'PreferNoSchedule', 'NoExecute']), timeAdded: str() },
+  { key: '', effect: 'one of NoSchedule, PreferNoSchedule, NoExecute' },
+);
+
 const metricTarget = obj(
   { type: str(['Utilization', 'Value', 'AverageValue']), averageUtilization: int(1), averageValue: quantity, value: quantity },
   { type: 'one of Utilization, Value, AverageValue' },
@@ -155,7 +160,7 @@ const metricTarget = obj(
 
 export interface KindInfo {
   kind: string;
-  apiVersion: 'v1' | 'apps/v1' | 'autoscaling/v2' | 'rbac.authorization.k8s.io/v1';
+  apiVersion: 'v1' | 'apps/v1' | 'autoscaling/v2' | 'rbac.authorization.k8s.io/v1' | 'skiff.io/v1';
   /** Other apiVersions accepted on input and rewritten to apiVersion (Kubernetes' own group for Lease). */
   apiVersionAliases?: string[];
   /** Plural, lower case: the name in subjects, buckets and `skiff get`. */
@@ -199,10 +204,8 @@ export const KINDS: KindInfo[] = [
       spec: obj({
         unschedulable: bool,
         podCIDR: str(),
-        taints: arr(obj(
-          { key: str(), value: str(), effect: str(['NoSchedule', 'PreferNoSchedule', 'NoExecute']), timeAdded: str() },
-          { key: '', effect: 'one of NoSchedule, PreferNoSchedule, NoExecute' },
-        )),
+        providerID: str(),
+        taints: arr(taint),
       }),
       status: any,
     },
@@ -259,7 +262,7 @@ export const KINDS: KindInfo[] = [
             { name: str(), protocol: str(['TCP']), port, targetPort: intOrString, nodePort: int(0, 65535), appProtocol: str() },
             { port: 'the port the service listens on' },
           )),
-          type: str(['ClusterIP', 'NodePort']),
+          type: str(['ClusterIP', 'NodePort', 'LoadBalancer']),
           sessionAffinity: str(['None', 'ClientIP']),
           sessionAffinityConfig: obj({ clientIP: obj({ timeoutSeconds: int(1, 86400) }) }),
           clusterIP: str(),
@@ -302,6 +305,30 @@ export const KINDS: KindInfo[] = [
           behavior: any,
         },
         { scaleTargetRef: 'the Deployment to scale', maxReplicas: '' },
+      ),
+      status: any,
+    },
+    required: { spec: '' },
+  }),
+  info({
+    kind: 'NodePool', apiVersion: 'skiff.io/v1', resource: 'nodepools', singular: 'nodepool', shortNames: ['np'],
+    namespaced: false, hasStatus: true, specFields: ['spec'], statusOnCreate: false, nameRule: 'label',
+    body: {
+      spec: obj(
+        {
+          minNodes: int(0),
+          maxNodes: int(0),
+          consolidateAfter: str(),
+          template: obj(
+            {
+              labels: map(str()),
+              taints: arr(taint),
+              capacity: obj({ cpu: quantity, memory: quantity }, { cpu: 'every node\'s CPU, such as "1" or 500m', memory: 'every node\'s memory, such as 2Gi' }),
+            },
+            { capacity: 'what each node of the pool has: {cpu: "1", memory: 2Gi}' },
+          ),
+        },
+        { maxNodes: 'the most nodes the pool may have', template: 'what each node is made from' },
       ),
       status: any,
     },

@@ -280,14 +280,20 @@ export interface ServicePort {
 export interface ServiceSpec {
   selector?: Record<string, string>;
   ports: ServicePort[];
-  type?: 'ClusterIP' | 'NodePort';
+  type?: 'ClusterIP' | 'NodePort' | 'LoadBalancer';
   sessionAffinity?: 'None' | 'ClientIP';
   clusterIP?: string;
 }
 
+/** Where a LoadBalancer service is reached from outside: its balancer's addresses. */
+export interface LoadBalancerIngress {
+  ip?: string;
+  hostname?: string;
+}
+
 export interface Service extends KubeObject {
   spec: ServiceSpec;
-  status?: { conditions?: Condition[]; loadBalancer?: Record<string, never> };
+  status?: { conditions?: Condition[]; loadBalancer?: { ingress?: LoadBalancerIngress[] } };
 }
 
 export interface EndpointAddress {
@@ -360,7 +366,8 @@ export interface NodeAddress {
 }
 
 export interface Node extends KubeObject {
-  spec: { unschedulable?: boolean; taints?: Taint[]; podCIDR?: string };
+  /** providerID: the cloud's name of the instance behind the node (`skiff-local://pool-a-1`), set by the cloud controller manager. */
+  spec: { unschedulable?: boolean; taints?: Taint[]; podCIDR?: string; providerID?: string };
   status?: {
     capacity?: Record<string, string>;
     allocatable?: Record<string, string>;
@@ -457,3 +464,27 @@ export interface RoleBinding extends KubeObject {
 }
 
 export type ClusterRoleBinding = RoleBinding;
+
+// --- Node pools (skiff.io/v1) -------------------------------------------------------------------
+
+/** What every node of a pool is made from. */
+export interface NodeTemplate {
+  labels?: Record<string, string>;
+  taints?: Taint[];
+  capacity: { cpu: string; memory: string };
+}
+
+/**
+ * A pool of nodes the cloud controller manager grows for pods that fit nowhere and shrinks when
+ * its nodes stand empty (Karpenter's NodePool, cluster-autoscaler's node group).
+ */
+export interface NodePool extends KubeObject {
+  spec: {
+    minNodes?: number;
+    maxNodes: number;
+    /** How long a node must stand empty of non-daemon pods before it is removed (a duration: 10s, 5m). */
+    consolidateAfter?: string;
+    template: NodeTemplate;
+  };
+  status?: { nodes?: number; readyNodes?: number; conditions?: Condition[]; lastScaleTime?: string };
+}

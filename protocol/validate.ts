@@ -4,14 +4,16 @@ import type { FieldError } from './errors.ts';
 import { Invalid } from './errors.ts';
 import { KINDS, kindInfo, type KindInfo } from './kinds.ts';
 import { check, isPlainObject, joinPath } from './schema.ts';
-import { applyDefaults } from './defaults.ts';
+import { applyDefaults, hasNodePorts } from './defaults.ts';
 import { dns1035Label, dns1123Label, dns1123Subdomain, labelValue, qualifiedName } from './names.ts';
 import { parseQuantity } from './quantity.ts';
 import { fromLabelSelector, matches, validateLabelSelectorRequirement } from './selector.ts';
 import { encodeObject } from './codec.ts';
 import type {
-  Container, Deployment, HorizontalPodAutoscaler, KubeObject, LabelSelector, ObjectMeta, PodSpec, Probe, ReplicaSet, Service,
+  Container, Deployment, HorizontalPodAutoscaler, KubeObject, LabelSelector, NodePool, ObjectMeta, PodSpec, Probe, ReplicaSet, Service,
 } from './types.ts';
+import { DurationError, parseDuration } from './duration.ts';
+import { cpuMillis, memoryBytes } from './quantity.ts';
 
 export const MAX_OBJECT_BYTES = 1024 * 1024;
 const MAX_ANNOTATION_BYTES = 256 * 1024;
@@ -268,9 +270,29 @@ function validateKind(info: KindInfo, o: KubeObject, errs: Errs): void {
         if (typeof p.targetPort === 'number' && (p.targetPort < 1 || p.targetPort > 65535)) {
           errs.push({ path: `${pp}.targetPort`, message: `must be between 1 and 65535 (got ${p.targetPort})` });
         }
-        if (p.nodePort && s.spec.type !== 'NodePort') errs.push({ path: `${pp}.nodePort`, message: 'may only be set when type is NodePort' });
+        if (p.nodePort && !hasNodePorts(s)) errs.push({ path: `${pp}.nodePort`, message: 'may only be set when type is NodePort or LoadBalancer' });
       });
       validateLabels(s.spec?.selector, 'spec.selector', errs);
+      break;
+    }
+    case 'NodePool': {
+      const p = o as NodePool;
+      if (!p.spec) break;
+      if (typeof p.spec.minNodes === 'number' && typeof p.spec.maxNodes === 'number' && p.spec.minNodes > p.spec.maxNodes) {
+        errs.push({ path: 'spec.minNodes', message: `must be less than or equal to maxNodes (${p.spec.maxNodes})` });
+      }
+      if (typeof p.spec.consolidateAfter === 'string') {
+        try {
+          parseDuration(p.spec.consolidateAfter, 'spec.consolidateAfter');
+        } catch (err) {
+          if (!(err instanceof DurationError)) throw err;
+          errs.push({ path: 'spec.consolidateAfter', message: `${JSON.stringify(p.spec.consolidateAfter)} is not a duration: use one such as 30s, 5m or 1m30s` });
+        }
+      }
+      validateLabels(p.spec.template?.labels, 'spec.template.labels', errs);
+      const capacity = p.spec.template?.capacity;
+      if (capacity?.cpu !== undefined && cpuMillis(capacity.cpu) <= 0) errs.push({ path: 'spec.template.capacity.cpu', message: 'must be more than 0' });
+      if (capacity?.memory !== undefined && memoryBytes(capacity.memory) <= 0) errs.push({ path: 'spec.template.capacity.memory', message: 'must be more than 0' });
       break;
     }
     case 'HorizontalPodAutoscaler': {

@@ -466,6 +466,40 @@ api('watch - a gap in the event numbers makes the client resume, and nothing is 
   assert.not.ok(state.has('phantom'), 'the out-of-sequence message was not applied');
 });
 
+api('finalizers - a deleted object that has some is marked and stays; removing the last one deletes it', async ({ client }) => {
+  const svc = await client.create<Service>({
+    apiVersion: 'v1', kind: 'Service', metadata: { name: 'final', finalizers: ['service.kubernetes.io/load-balancer-cleanup'] },
+    spec: { type: 'LoadBalancer', selector: { app: 'final' }, ports: [{ port: 80 }] },
+  });
+  assert.ok(svc.spec.ports[0].nodePort, 'a LoadBalancer service has node ports');
+  const portless = await client.create({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'portless' }, spec: { type: 'LoadBalancer', ports: [] } } as KubeObject).then(() => undefined, (e: Error) => e);
+  assert.match(portless?.message ?? '', /spec.ports: must have at least one port/);
+  await client.delete('services', 'final', 'default');
+  const marked = await client.get<Service>('services', 'final', 'default');
+  assert.ok(marked.metadata.deletionTimestamp, 'marked for deletion');
+  await client.delete('services', 'final', 'default');
+  assert.ok(await client.get('services', 'final', 'default'), 'a second delete changes nothing');
+  await client.patch('services', 'final', 'default', { metadata: { finalizers: [] } });
+  const gone = await client.get('services', 'final', 'default').then(() => false, (err: Error) => /not found/.test(err.message));
+  assert.ok(gone, 'deleted once its finalizers are gone');
+});
+
+api('node pools - defaults; max below min, a bad duration and a template larger than any machine are refused, naming the field', async ({ client }) => {
+  const pool = (spec: Record<string, unknown>) => ({ apiVersion: 'skiff.io/v1', kind: 'NodePool', metadata: { name: 'pool-a' }, spec: { maxNodes: 2, template: { capacity: { cpu: '1', memory: '1Gi' } }, ...spec } });
+  const refused = async (spec: Record<string, unknown>, message: RegExp) => {
+    const err = await client.create(pool(spec) as KubeObject).then(() => undefined, (e: Error) => e);
+    assert.ok(err, `refused: ${JSON.stringify(spec)}`);
+    assert.match(err!.message, message);
+  };
+  await refused({ minNodes: 3 }, /spec.minNodes: must be less than or equal to maxNodes \(2\)/);
+  await refused({ consolidateAfter: '10' }, /spec.consolidateAfter: "10" is not a duration/);
+  await refused({ template: { capacity: { cpu: '4096', memory: '1Gi' } } }, /spec.template.capacity.cpu: 4096 is more than the largest machine has \(\d+ CPUs: this host/);
+  await refused({ template: { capacity: { cpu: '1' } } }, /spec.template.capacity.memory/);
+  const made = await client.create(pool({}) as KubeObject) as KubeObject & { spec: Record<string, unknown> };
+  assert.equal([made.spec.minNodes, made.spec.consolidateAfter], [0, '30s']);
+  await client.delete('nodepools', 'pool-a');
+});
+
 api('garbage - every api subject answers malformed input with a typed error and keeps serving', async ({ client }) => {
   const nc = client.nc;
   const verbs = ['create', 'get', 'list', 'update', 'status', 'bind', 'patch', 'delete', 'watch'];

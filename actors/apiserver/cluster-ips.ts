@@ -4,7 +4,7 @@
 // of 127.0.0.0/8, in every network namespace, so kube-proxy can serve the address on every node
 // with no virtual-IP tricks; the range must lie there. Two apiservers admitting at once agree
 // through claims in the store (claims.ts), as for node ports.
-import { clusterIPOf, HEADLESS_CLUSTER_IP } from '../../protocol/defaults.ts';
+import { clusterIPOf, hasNodePorts, HEADLESS_CLUSTER_IP } from '../../protocol/defaults.ts';
 import { Conflict, Invalid, type FieldError } from '../../protocol/errors.ts';
 import type { Service } from '../../protocol/types.ts';
 import type { AdmissionPlugin } from './admission.ts';
@@ -69,7 +69,7 @@ export function allocateClusterIP(svc: Service, taken: Map<string, string>, cidr
     return requested ? svc : { ...svc, spec: { ...svc.spec, clusterIP: stored } };
   }
   if (requested === HEADLESS_CLUSTER_IP) {
-    if (svc.spec.type === 'NodePort') refuse('may not be None for a NodePort service: its node ports need an address to forward to');
+    if (hasNodePorts(svc)) refuse(`may not be None for a ${svc.spec.type} service: its node ports need an address to forward to`);
     return svc;
   }
   if (requested) {

@@ -3,6 +3,7 @@
 // one, and no two services share a node port. A service's own `port` is served at its ClusterIP
 // (cluster-ips.ts), so any number of services may use port 80.
 import { Conflict, Invalid, type FieldError } from '../../protocol/errors.ts';
+import { hasNodePorts } from '../../protocol/defaults.ts';
 import type { Service } from '../../protocol/types.ts';
 import type { AdmissionPlugin } from './admission.ts';
 import { ALLOCATION_ATTEMPTS, claim, holderOf, release, type ClaimStore } from './claims.ts';
@@ -42,7 +43,7 @@ export function allocateServicePorts(svc: Service, taken: Map<number, string>, r
     else if (mine.has(port)) errors.push({ path, message: `${port} is given twice` });
     mine.add(port);
   };
-  if (svc.spec.type !== 'NodePort') {
+  if (!hasNodePorts(svc)) {
     if (errors.length) throw new Invalid(`Service ${JSON.stringify(svc.metadata.name)}`, errors);
     return svc;
   }
@@ -91,7 +92,7 @@ export function releasePort(store: ClaimStore, port: number, holder: string): Pr
 
 /** Every port `svc` holds on the nodes: its node ports. */
 function portsOf(svc: Service | undefined): number[] {
-  if (svc?.spec.type !== 'NodePort') return [];
+  if (!svc || !hasNodePorts(svc)) return [];
   return svc.spec.ports.flatMap((p) => (p.nodePort ? [p.nodePort] : []));
 }
 

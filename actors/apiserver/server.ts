@@ -22,6 +22,7 @@ import { KvFeed } from './kv-feed.ts';
 import { AuditLog, Authorizer } from './authorizer.ts';
 import { accessOf } from './authorize.ts';
 import { UsageWindow } from './usage.ts';
+import { largestMachine, nodePoolAdmission } from './node-pools.ts';
 import { describeAccess, describeRequester, requesterOf, type Requester } from '../../protocol/identity.ts';
 import { NODE_METRICS_RESOURCE, POD_METRICS_RESOURCE } from '../../protocol/metrics.ts';
 import { Store } from './store.ts';
@@ -135,6 +136,7 @@ export class ApiServer {
       namespaceLifecycle,
       servicePortAllocator(parsePortRange(cfg.nodePortRange), services, store),
       serviceClusterIPAllocator(parseServiceCidr(cfg.serviceCidr), services, store),
+      nodePoolAdmission(largestMachine(cfg.cloudMachine)),
       ...(this.opts.plugins ?? []),
     ]);
     this.ctx = ctx;

@@ -107,6 +107,11 @@ export function prepareStatusUpdate(old: KubeObject, incoming: KubeObject): Kube
   return { ...old, metadata: { ...old.metadata }, status: incoming.status };
 }
 
+/** A non-pod object marked for deletion whose last finalizer an update has just removed: to be deleted now. */
+export function finishedFinalizing(info: KindInfo, obj: KubeObject): boolean {
+  return info.kind !== 'Pod' && obj.metadata.deletionTimestamp !== undefined && !obj.metadata.finalizers?.length;
+}
+
 export type DeletionPlan =
   | { type: 'now' }
   /** Mark it: set deletionTimestamp and let the kubelet stop the processes and finish the delete. */
@@ -115,7 +120,13 @@ export type DeletionPlan =
   | { type: 'pending' };
 
 export function planDeletion(info: KindInfo, obj: KubeObject, gracePeriodSeconds: number | undefined, now: Date): DeletionPlan {
-  if (info.kind !== 'Pod') return { type: 'now' };
+  if (info.kind !== 'Pod') {
+    // Finalizers, as in Kubernetes: the object is marked and stays until the last one is removed
+    // (finishedFinalizing), by whoever put it there (the cloud controller's load balancer cleanup).
+    if (!obj.metadata.finalizers?.length) return { type: 'now' };
+    if (obj.metadata.deletionTimestamp) return { type: 'pending' };
+    return { type: 'graceful', object: { ...obj, metadata: { ...obj.metadata, deletionTimestamp: now.toISOString(), deletionGracePeriodSeconds: 0 } } };
+  }
   const pod = obj as Pod;
   const grace = gracePeriodSeconds ?? pod.spec.terminationGracePeriodSeconds ?? 30;
   const terminal = pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed';

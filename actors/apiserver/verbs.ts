@@ -3,7 +3,7 @@
 // server.ts.
 import { randomUUID } from 'node:crypto';
 import { LIST_STORE_WAIT_MS } from '../../protocol/config.ts';
-import { AlreadyExists, BadRequest, Conflict, Invalid, type FieldError } from '../../protocol/errors.ts';
+import { AlreadyExists, BadRequest, Conflict, Invalid, NotFound, type FieldError } from '../../protocol/errors.ts';
 import type { KindInfo } from '../../protocol/kinds.ts';
 import { applyMergePatch, deepEqual, sameEntries } from '../../protocol/merge-patch.ts';
 import { dns1123Label, generatedName } from '../../protocol/names.ts';
@@ -14,7 +14,8 @@ import {
   cacheOf, checkFence, namespaceOf, notFound, optionalString, parseFilter, parseOptions, requiredString,
   type ApiContext, type ApiRequest, type RequestOptions,
 } from './request.ts';
-import { prepareBinding, prepareCreate, prepareStatusUpdate, prepareUpdate } from './strategy.ts';
+import { finishedFinalizing, prepareBinding, prepareCreate, prepareStatusUpdate, prepareUpdate } from './strategy.ts';
+import { deleteByName } from './deletion.ts';
 import { forStorage, storeKey, type Stored, type StoredBytes } from './store.ts';
 
 const MAX_RETRIES = 8;
@@ -157,6 +158,9 @@ async function guaranteedUpdate(
     try {
       const written = await ctx.store.update(info, next, stored.revision, expectWrite(ctx, info, next));
       await ctx.admission.updated(info, stored.object, next);
+      if (finishedFinalizing(info, next)) {
+        await deleteByName(ctx, info, name, namespace, { ...opts, preconditions: undefined, fence: undefined }, origin).catch((err) => { if (!(err instanceof NotFound)) throw err; });
+      }
       return { stored: written };
     } catch (err) {
       if (!(err instanceof Conflict)) throw err;

@@ -6,7 +6,7 @@
 // in case it goes. A headless service (`clusterIP: None`) is not proxied.
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { PROXY_CLUSTER_IP_RETRY_MS } from '../../protocol/config.ts';
-import { clusterIPOf } from '../../protocol/defaults.ts';
+import { clusterIPOf, hasNodePorts } from '../../protocol/defaults.ts';
 import { NotFound } from '../../protocol/errors.ts';
 import type { Condition, Endpoints, Service } from '../../protocol/types.ts';
 import type { ApiClient } from '../client/client.ts';
@@ -76,7 +76,7 @@ function frontendsOf(svc: Service, address: string): PortFrontends[] {
   const key = objectKey(svc);
   const clusterIP = clusterIPOf(svc);
   return (svc.spec.ports ?? []).flatMap((sp) => {
-    const nodePort = svc.spec.type === 'NodePort' ? sp.nodePort : undefined;
+    const nodePort = hasNodePorts(svc) ? sp.nodePort : undefined;
     if (!clusterIP && !nodePort) return [];
     const nodePorts = nodePort ? [{ address, port: nodePort, optional: false }, ...(address !== LOOPBACK ? [{ address: LOOPBACK, port: nodePort, optional: true }] : [])] : [];
     return [{ id: `${key}:${sp.name ?? sp.port}`, portName: sp.name, clusterIP: clusterIP ? { address: clusterIP, port: sp.port } : undefined, nodePorts }];

@@ -4,7 +4,7 @@ import { Forbidden, Invalid, NotFound, SkiffError, formatFieldError } from '../.
 import { kindInfo, type KindInfo } from '../../protocol/kinds.ts';
 import { applyPatch, deepEqual } from '../../protocol/merge-patch.ts';
 import { validateObject } from '../../protocol/validate.ts';
-import { clusterIPOf } from '../../protocol/defaults.ts';
+import { clusterIPOf, hasNodePorts } from '../../protocol/defaults.ts';
 import type { KubeObject, Service } from '../../protocol/types.ts';
 import type { ApiClient } from '../../actors/client/client.ts';
 import { listOption, NAMESPACE_OPTIONS, stringOption, UsageError, type CliContext, type Command, type Values } from '../command.ts';
@@ -83,7 +83,7 @@ export function batchConflicts(prepared: Prepared[]): string[] {
     const svc = p.manifest as Service;
     const ip = clusterIPOf(svc);
     if (ip) claim(`clusterIP ${ip}`, p, `spec.clusterIP ${ip}`);
-    if (svc.spec.type !== 'NodePort') continue;
+    if (!hasNodePorts(svc)) continue;
     svc.spec.ports.forEach((port, i) => {
       if (port.nodePort) claim(`nodePort ${port.nodePort}`, p, `spec.ports[${i}].nodePort ${port.nodePort}`);
     });
