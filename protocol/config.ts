@@ -475,3 +475,6 @@ export const APISERVER_RETRY_MAX_MS = 10_000;
 export const DRAIN_SLACK_MS = 2000;
 /** node/node.machine.ts: on SIGTERM a node waits for its kubelet this long beyond the pods' grace, then ends anyway (the reaper cleans up). */
 export const NODE_STOP_SLACK_MS = 5000;
+
+/** A node started with SKIFF_EXIT_WITH_PID looks this often whether that process still runs. */
+export const EXIT_WITH_POLL_MS = 1000;

@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Taint, Toleration } from './types.ts';
-import { toleratedForMs, tolerates, toleratesTaint } from './tolerations.ts';
+import { formatTaints, parseTaints, toleratedForMs, tolerates, toleratesTaint } from './tolerations.ts';
 
 const dedicated: Taint = { key: 'dedicated', value: 'db', effect: 'NoSchedule' };
 const unreachable: Taint = { key: 'node.kubernetes.io/unreachable', effect: 'NoExecute' };
@@ -43,5 +43,15 @@ const times: [string, Toleration[] | undefined, number | 'forever' | undefined][
   ['a time limit wins over a toleration for good', [{ operator: 'Exists' }, { key, operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 }], 300_000],
 ];
 for (const [name, tolerations, want] of times) test(`toleration time - ${name}`, () => assert.is(toleratedForMs(tolerations, unreachable), want));
+
+test('taints as text (SKIFF_NODE_TAINTS): both ways, and a bad term named', () => {
+  const taints: Taint[] = [{ key: 'node.cloudprovider.kubernetes.io/uninitialized', value: 'true', effect: 'NoSchedule' }, { key: 'gpu', effect: 'NoExecute' }];
+  const text = formatTaints(taints);
+  assert.is(text, 'node.cloudprovider.kubernetes.io/uninitialized=true:NoSchedule,gpu:NoExecute');
+  assert.equal(parseTaints(text), taints);
+  assert.equal(parseTaints(''), []);
+  assert.throws(() => parseTaints('gpu:Sometimes'), /"gpu:Sometimes" is not key\[=value\]:Effect/);
+  assert.throws(() => parseTaints('gpu'), /"gpu" is not/);
+});
 
 test.run();

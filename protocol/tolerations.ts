@@ -27,3 +27,21 @@ export function toleratedForMs(tolerations: Toleration[] | undefined, taint: Tai
   const seconds = matching.flatMap((t) => (t.tolerationSeconds === undefined ? [] : [Math.max(0, t.tolerationSeconds)]));
   return seconds.length === 0 ? 'forever' : Math.min(...seconds) * 1000;
 }
+
+const EFFECTS = ['NoSchedule', 'PreferNoSchedule', 'NoExecute'];
+
+/** Taints as the kubelet's --register-with-taints spells them: `key=value:Effect,key:Effect`. */
+export function formatTaints(taints: Taint[]): string {
+  return taints.map((t) => `${t.key}${t.value ? `=${t.value}` : ''}:${t.effect}`).join(',');
+}
+
+/** The inverse of formatTaints; throws naming the term that is not `key[=value]:Effect`. */
+export function parseTaints(text: string | undefined): Taint[] {
+  return (text ?? '').split(',').map((t) => t.trim()).filter(Boolean).map((term) => {
+    const colon = term.lastIndexOf(':');
+    const effect = term.slice(colon + 1);
+    const [key, value, ...rest] = term.slice(0, Math.max(0, colon)).split('=');
+    if (colon <= 0 || !key || rest.length || !EFFECTS.includes(effect)) throw new Error(`${JSON.stringify(term)} is not key[=value]:Effect with Effect one of ${EFFECTS.join(', ')}`);
+    return { key, ...(value ? { value } : {}), effect: effect as Taint['effect'] };
+  });
+}

@@ -2,6 +2,7 @@ import { join, resolve } from 'node:path';
 import { cpus, totalmem } from 'node:os';
 import type { Config } from '../../protocol/config.ts';
 import { cpuMillis, memoryBytes } from '../../protocol/quantity.ts';
+import { parseTaints } from '../../protocol/tolerations.ts';
 import type { KubeletConfig } from './kubelet.ts';
 import { statusHost } from '../platform/metrics.ts';
 import type { LimitModes } from './limits.ts';
@@ -37,7 +38,7 @@ function metricsAddress(env: NodeJS.ProcessEnv): string | undefined {
 
 /** A kubelet's settings: the cluster config, plus this node's identity from its environment. */
 export function kubeletConfig(name: string, cfg: Config, modes: LimitModes, env: NodeJS.ProcessEnv = process.env): KubeletConfig {
-  const quantity = (what: string, raw: string | undefined, parse: (s: string) => number, fallback: number) => {
+  const setting = <T,>(what: string, raw: string | undefined, parse: (s: string) => T, fallback: T): T => {
     if (!raw) return fallback;
     try {
       return parse(raw);
@@ -49,12 +50,13 @@ export function kubeletConfig(name: string, cfg: Config, modes: LimitModes, env:
     identity: {
       name,
       address: env.SKIFF_NODE_ADDRESS || '127.0.0.1',
-      cpuMillis: quantity('SKIFF_NODE_CPU', env.SKIFF_NODE_CPU, cpuMillis, cpus().length * 1000),
-      memoryBytes: quantity('SKIFF_NODE_MEMORY', env.SKIFF_NODE_MEMORY, memoryBytes, totalmem()),
+      cpuMillis: setting('SKIFF_NODE_CPU', env.SKIFF_NODE_CPU, cpuMillis, cpus().length * 1000),
+      memoryBytes: setting('SKIFF_NODE_MEMORY', env.SKIFF_NODE_MEMORY, memoryBytes, totalmem()),
       reservedCpuMillis: 0,
       reservedMemoryBytes: 0,
       maxPods: cfg.maxPodsPerNode,
       labels: parseLabels(env.SKIFF_NODE_LABELS),
+      taints: setting('SKIFF_NODE_TAINTS', env.SKIFF_NODE_TAINTS, parseTaints, []),
       modes,
       metricsAddress: metricsAddress(env),
     },

@@ -3,7 +3,7 @@
 import { hostname } from 'node:os';
 import { METRICS_ADDRESS_ANNOTATION } from '../../protocol/defaults.ts';
 import { formatCpu, formatMemory } from '../../protocol/quantity.ts';
-import type { Condition, Node } from '../../protocol/types.ts';
+import type { Condition, Node, Taint } from '../../protocol/types.ts';
 import { SKIFF_VERSION } from '../../protocol/version.ts';
 import type { LimitModes } from './limits.ts';
 
@@ -20,6 +20,8 @@ export interface NodeIdentity {
   reservedMemoryBytes: number;
   maxPods: number;
   labels: Record<string, string>;
+  /** Taints the Node is made with (--register-with-taints); on a Node that exists already, left as they are. */
+  taints?: Taint[];
   modes: LimitModes;
   /** Where the node process serves /metrics (host:port), for Prometheus' discovery (the masters' /sd). */
   metricsAddress?: string;
@@ -83,7 +85,7 @@ export function newNode(id: NodeIdentity, now: Date): Node {
   return {
     apiVersion: 'v1', kind: 'Node',
     metadata: { name: id.name, labels: nodeLabels(id), annotations: nodeAnnotations(id) },
-    spec: {},
+    spec: id.taints?.length ? { taints: id.taints } : {},
     status: nodeStatus(id, now),
   };
 }

@@ -3,7 +3,7 @@
 // on PORT.
 import { parseArgs } from 'node:util';
 import { createActor, toPromise } from 'xstate';
-import { ConfigError, loadConfig, type Config } from '../../protocol/config.ts';
+import { ConfigError, EXIT_WITH_POLL_MS, loadConfig, type Config } from '../../protocol/config.ts';
 import { ApiClient } from '../client/client.ts';
 import { EventRecorder } from '../runtime/events.ts';
 import { Informer } from '../client/informer.ts';
@@ -40,7 +40,9 @@ Options:
 
 Environment: SKIFF_NATS_URL, SKIFF_NODE_ADDRESS (node-N: 127.0.1.N, so that nodes sharing a host
 each have an address for their node ports; otherwise 127.0.0.1), SKIFF_NODE_CPU, SKIFF_NODE_MEMORY
-(default: the host's), SKIFF_NODE_LABELS (k=v,...), SKIFF_NODE_DATA_DIR (.skiff/nodes/NAME),
+(default: the host's), SKIFF_NODE_LABELS (k=v,...), SKIFF_NODE_TAINTS (key[=value]:Effect,...: the
+Node is made with them), SKIFF_NODE_DATA_DIR (.skiff/nodes/NAME), SKIFF_EXIT_WITH_PID (stop, as on
+SIGTERM, once that process is gone: a cloud provider's nodes end with their cluster),
 SKIFF_MEMORY_LIMIT_MODE (auto|cgroup|watchdog), SKIFF_PROXY_MODE (userspace|nftables; nftables
 needs root and nft), SKIFF_GOSSIP_SEEDS (members to join through; default: whoever answers on the
 join subject), and the SKIFF_* timings in protocol/config.ts.`;
@@ -73,6 +75,21 @@ const log = createLogger({ component: 'node', node: name });
 // What a signal does grows with what has started: at first, nothing to stop.
 let stop = async (): Promise<void> => {};
 onShutdown(log, () => stop());
+// A cloud provider's node ends with its cluster: once that process is gone, stop as on SIGTERM.
+const anchor = Number(process.env.SKIFF_EXIT_WITH_PID || 0);
+if (anchor > 0) {
+  const watch = setInterval(() => {
+    try {
+      process.kill(anchor, 0);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ESRCH') return;
+      clearInterval(watch);
+      log.info('the process this node lives with is gone; stopping', { pid: anchor });
+      process.kill(process.pid, 'SIGTERM');
+    }
+  }, EXIT_WITH_POLL_MS);
+  watch.unref();
+}
 let cfg: Config;
 let kcfg;
 const cgroups = (() => {
