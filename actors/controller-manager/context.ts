@@ -61,15 +61,23 @@ export interface Controller {
   stop(): void;
 }
 
+/** What a QueueController needs of its context (the cloud controller manager's has other informers). */
+export interface QueueContext {
+  writer?: ApiClient;
+  log: Logger;
+  cfg: Pick<ControllerConfig, 'workers' | 'statusSyncDelayMs'>;
+  syncs: Counter<'controller' | 'result'>;
+}
+
 /**
  * The usual shape of a controller: handlers enqueue keys, a worker syncs a key at a time. A sync
  * while not leading does nothing; leading again resyncs everything.
  */
-export abstract class QueueController implements Controller {
+export abstract class QueueController<C extends QueueContext = ControllerContext> implements Controller {
   abstract readonly name: string;
   protected readonly queue: WorkQueue<string>;
 
-  constructor(protected readonly ctx: ControllerContext) {
+  constructor(protected readonly ctx: C) {
     this.queue = new WorkQueue<string>({
       concurrency: ctx.cfg.workers,
       baseDelayMs: 5,
