@@ -1,6 +1,6 @@
 // kubectl-style tables: the columns each kind shows in `skiff get`, and the ages in them.
 import type {
-  Deployment, Endpoints, Event, HorizontalPodAutoscaler, KubeObject, Lease, Namespace, Node, Pod, ReplicaSet, Service,
+  Deployment, Endpoints, Event, HorizontalPodAutoscaler, KubeObject, Lease, Namespace, Node, NodePool, Pod, ReplicaSet, Service,
 } from '../protocol/types.ts';
 
 export interface Column {
@@ -116,6 +116,7 @@ const COLUMNS: Record<string, Column[]> = {
     name,
     { header: 'TYPE', value: (o) => (o as Service).spec.type ?? 'ClusterIP' },
     { header: 'CLUSTER-IP', value: (o) => (o as Service).spec.clusterIP || '<pending>' },
+    { header: 'EXTERNAL-IP', value: (o) => externalIP(o as Service) },
     { header: 'PORT(S)', value: (o) => servicePorts(o as Service) },
     ageCol,
     { header: 'SELECTOR', wide: true, value: (o) => selectorText((o as Service).spec.selector) },
@@ -136,6 +137,18 @@ const COLUMNS: Record<string, Column[]> = {
     ageCol,
     { header: 'VERSION', value: (o) => (o as Node).status?.nodeInfo?.kubeletVersion ?? '' },
     { header: 'INTERNAL-IP', wide: true, value: (o) => (o as Node).status?.addresses?.find((a) => a.type === 'InternalIP')?.address ?? '<none>' },
+    { header: 'PROVIDER-ID', wide: true, value: (o) => (o as Node).spec.providerID || '<none>' },
+    { header: 'ZONE', wide: true, value: (o) => o.metadata.labels?.['topology.kubernetes.io/zone'] ?? '<none>' },
+  ],
+  NodePool: [
+    name,
+    { header: 'NODES', value: (o) => `${(o as NodePool).status?.readyNodes ?? 0}/${(o as NodePool).status?.nodes ?? 0}` },
+    { header: 'MIN', value: (o) => String((o as NodePool).spec.minNodes ?? 0) },
+    { header: 'MAX', value: (o) => String((o as NodePool).spec.maxNodes) },
+    { header: 'CAPACITY', value: (o) => `cpu=${(o as NodePool).spec.template.capacity.cpu},memory=${(o as NodePool).spec.template.capacity.memory}` },
+    { header: 'CONSOLIDATE-AFTER', value: (o) => (o as NodePool).spec.consolidateAfter ?? '' },
+    ageCol,
+    { header: 'CONDITIONS', wide: true, value: (o) => ((o as NodePool).status?.conditions ?? []).filter((c) => c.status === 'True').map((c) => c.type).join(',') || '<none>' },
   ],
   Namespace: [name, { header: 'STATUS', value: (o) => (o as Namespace).status?.phase ?? 'Active' }, ageCol],
   HorizontalPodAutoscaler: [
@@ -196,6 +209,13 @@ export function hpaMetricFigures(h: HorizontalPodAutoscaler): { name: string; cu
     const c = currents.find((x) => x.type === 'Pods' && x.pods?.metric?.name === m.pods?.metric.name)?.pods?.current;
     return { name: `"${m.pods?.metric.name ?? '?'}" on pods`, current: c?.averageValue ?? '<unknown>', target: m.pods?.target.averageValue ?? '?' };
   });
+}
+
+/** kubectl's EXTERNAL-IP: a LoadBalancer's ingress, `<pending>` until it has one; `<none>` for other types. */
+function externalIP(s: Service): string {
+  if (s.spec.type !== 'LoadBalancer') return '<none>';
+  const ips = (s.status?.loadBalancer?.ingress ?? []).map((i) => i.ip ?? i.hostname).filter(Boolean);
+  return ips.length ? ips.join(',') : '<pending>';
 }
 
 /** kubectl's TARGETS: each metric's current figure against its target (`80%/50%`, `12/50`), `<unknown>` until there is one. */

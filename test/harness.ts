@@ -402,8 +402,12 @@ export interface Master {
 export async function startMaster(url: string, env: NodeJS.ProcessEnv = {}, opts: { compiled?: boolean } = {}): Promise<Master> {
   const port = env.PORT ? Number(env.PORT) : await freePort();
   const proc = spawnProc(process.execPath, [...NODE_FLAGS, ...programArgs('actors/master/main', opts.compiled ?? false)], {
-    // The audit log in a directory of its own, not the checkout's .skiff.
-    env: { SKIFF_NATS_URL: url, PORT: String(port), SKIFF_KV_STORAGE: 'memory', SKIFF_WATCH_HEARTBEAT_MS: '500', SKIFF_AUDIT_LOG: join(tempDir('skiff-audit-'), 'audit.log'), ...env },
+    // The audit log and the cloud provider's records in directories of their own, not the
+    // checkout's .skiff; the provider's nodes end with the test process.
+    env: {
+      SKIFF_NATS_URL: url, PORT: String(port), SKIFF_KV_STORAGE: 'memory', SKIFF_WATCH_HEARTBEAT_MS: '500', SKIFF_AUDIT_LOG: join(tempDir('skiff-audit-'), 'audit.log'),
+      SKIFF_CLOUD_DIR: env.SKIFF_CLOUD_DIR ?? tempDir('skiff-cloud-'), SKIFF_CLOUD_ANCHOR_PID: String(process.pid), ...env,
+    },
   });
   await waitFor(`master on port ${port}`, () => healthy(port), 20_000).catch(async (err) => {
     await proc.stop();

@@ -2,7 +2,8 @@
 // directory; every nats-server the harness starts requires its credentials; the test's own
 // connections are a master's ($SKIFF_CREDENTIALS), and a node started by the harness gets its own
 // identity, added to the servers by a reload. SKIFF_TEST_AUTH=off runs without (to bisect a failure).
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, watchFile } from 'node:fs';
+import { AUTH_RELOAD_POLL_MS } from '../protocol/config.ts';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { credentialsPath } from '../actors/platform/credentials.ts';
@@ -29,6 +30,8 @@ export function testAuthDir(): string {
     // local cluster's .skiff/auth in the checkout.
     process.env.SKIFF_AUTH_DIR = authDir;
     process.env.SKIFF_TLS_DIR = join(authDir, 'tls');
+    // An identity another process adds (a cloud provider's new node) reaches the servers too.
+    watchFile(join(authDir, AUTH_CONFIG), { interval: AUTH_RELOAD_POLL_MS }, () => { for (const s of reloadable) s.kill('SIGHUP'); }).unref();
   }
   return authDir;
 }

@@ -1,7 +1,7 @@
 // `skiff up` end to end: the real runner as a child process, over fixture processes that record
 // their PIDs (test/fixtures/up/serve.mjs), on free ports.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -234,6 +234,26 @@ test('up - SIGKILLs a process group that ignores SIGTERM after -t, and exits 3',
   assert.ok(out.includes('up         | sent SIGKILL to stubborn.1 after 1s'), out);
   assert.not.ok(out.includes('sent SIGKILL to calm.1'), out);
   await s.assertAllGone();
+});
+
+test('up - the cloud provider\'s nodes (recorded in .skiff/cloud) are stopped with the cluster', async () => {
+  const s = new Scenario(`master: ${SERVE}\n`);
+  // An instance as the local provider records it: a process in a group of its own.
+  const instance = spawn('sleep', ['600'], { detached: true, stdio: 'ignore' });
+  try {
+    const dir = join(s.dir, '.skiff', 'cloud', 'instances');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'pool-a-x.json'), JSON.stringify({ name: 'pool-a-x', pool: 'pool-a', pid: instance.pid, startTime: processStat(instance.pid!)!.startTime, createdAt: Date.now() }));
+    const base = await freeBasePort([0]);
+    const runner = s.start(['-p', String(base)]);
+    await s.waitFor('master.1', () => healthz(base));
+    runner.child.kill('SIGTERM');
+    assert.is(await s.exitCode(runner), 0, runner.output());
+    assert.ok(runner.output().includes('stopping 2 processes'), runner.output());
+    assert.ok(isDead(instance.pid!), 'the instance was stopped');
+  } finally {
+    ignoreEsrch(() => process.kill(-instance.pid!, 'SIGKILL'));
+  }
 });
 
 test('up - a SIGKILLed runner\'s guardian stops every process it started', async () => {

@@ -1,11 +1,12 @@
-// A master process: the apiserver, and the scheduler and controller-manager, each of which acts
-// only while this master holds its leader lease (the others keep their caches warm to take over
+// A master process: the apiserver, and the scheduler, controller-manager and cloud controller
+// manager, each of which acts only while this master holds its leader lease (the others keep their caches warm to take over
 // quickly), and a gossip member whose view the node lifecycle controller weighs. Serves /healthz
 // and /metrics on PORT.
 import { createActor, toPromise } from 'xstate';
 import { loadConfig } from '../../protocol/config.ts';
 import { parseServiceCidr } from '../apiserver/cluster-ips.ts';
 import { parsePortRange } from '../apiserver/node-ports.ts';
+import { largestMachine } from '../apiserver/node-pools.ts';
 import { SYSTEM_NAMESPACE } from '../../protocol/defaults.ts';
 import { ApiServer } from '../apiserver/index.ts';
 import { ControllerManager, controllerManagerMetrics, parseSdTargets, serviceDiscovery, stateMetrics } from '../controller-manager/index.ts';
@@ -21,18 +22,21 @@ import { ownCredentials } from '../platform/credentials.ts';
 import { exitOnFailure, instanceName, onShutdown, statusPort } from '../platform/process.ts';
 import { startProfiling } from '../platform/profile.ts';
 import { Scheduler, schedulerMetrics } from '../scheduler/index.ts';
+import { CloudControllerManager, cloudControllerManagerMetrics } from '../cloud/manager.ts';
+import { LocalProvider } from '../cloud/local/provider.ts';
 import { masterMachine, type LeaderOnlyPart } from './master.machine.ts';
 
 const name = instanceName('master');
 // Which parts run here (all by default): the benchmark runs each in a process of its own to
 // measure them apart.
-const components = new Set((process.env.SKIFF_MASTER_COMPONENTS || 'apiserver,scheduler,controller-manager').split(',').map((c) => c.trim()));
+const components = new Set((process.env.SKIFF_MASTER_COMPONENTS || 'apiserver,scheduler,controller-manager,cloud-controller-manager').split(',').map((c) => c.trim()));
 const log = createLogger({ component: 'master', instance: name });
 const cfg = (() => {
   try {
     const c = loadConfig();
     // Checked here, where a mistake stops the process with its message, not at each store opening.
     parseServiceCidr(c.serviceCidr);
+    largestMachine(c.cloudMachine);
     parsePortRange(c.nodePortRange);
     return c;
   } catch (err) {
@@ -64,7 +68,7 @@ const discovery = serviceDiscovery(parseSdTargets(process.env.SKIFF_SD_TARGETS))
 // Labelled by the objects they describe (a pod's node is its node), not by this process.
 const stateRegistry = new Registry();
 const views = [stateMetrics(stateRegistry), discovery];
-const parts: { scheduler?: LeaderOnlyPart; controllerManager?: LeaderOnlyPart } = {};
+const parts: { scheduler?: LeaderOnlyPart; controllerManager?: LeaderOnlyPart; cloudControllerManager?: LeaderOnlyPart } = {};
 if (components.has('scheduler')) {
   const deps = {
     client, log: log.child({ actor: 'scheduler' }), metrics: schedulerMetrics(registry), watchDeadlineMs,
@@ -79,6 +83,17 @@ if (components.has('controller-manager')) {
     cfg: { nodeGraceMs: cfg.nodeGraceMs, nodeEvictionGraceMs: cfg.nodeEvictionGraceMs, nodeMonitorMs: cfg.nodeMonitorMs, resyncMs: cfg.controllerResyncMs, gcPeriodMs: cfg.gcPeriodMs, workers: cfg.controllerWorkers, statusSyncDelayMs: cfg.statusSyncDelayMs, hpaSyncMs: cfg.hpaSyncMs },
   };
   parts.controllerManager = { make: () => new ControllerManager(deps), election: election('skiff-controller-manager', 'controller-manager') };
+}
+
+if (components.has('cloud-controller-manager') && cfg.cloudProvider === 'local') {
+  const ccmLog = log.child({ actor: 'cloud-controller-manager' });
+  const provider = new LocalProvider(cfg, ccmLog);
+  const deps = {
+    client, provider, log: ccmLog, metrics: cloudControllerManagerMetrics(registry), watchDeadlineMs,
+    events: new EventRecorder(client, { component: 'cloud-controller-manager', ratePerSecond: 50, burst: 200 }),
+    cfg: { workers: cfg.controllerWorkers, statusSyncDelayMs: cfg.statusSyncDelayMs, syncMs: cfg.cloudSyncMs },
+  };
+  parts.cloudControllerManager = { make: () => new CloudControllerManager(deps), election: election('skiff-cloud-controller-manager', 'cloud-controller-manager') };
 }
 
 const master = createActor(masterMachine, {

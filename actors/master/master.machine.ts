@@ -1,8 +1,9 @@
 // A master's root actor. It runs the apiserver and the gossip member for the life of the process,
-// and the scheduler and controller-manager (each following or leading on its own lease) once an
-// apiserver here serves. A leader-only component that fails is restarted with backoff; an
-// apiserver or a gossip member that fails stops the process, with the error in the log. On STOP
-// the leader-only components and the apiserver stop, then the member announces that it leaves.
+// and the scheduler, controller-manager and cloud controller manager (each following or leading on
+// its own lease) once an apiserver here serves. A leader-only component that fails is restarted
+// with backoff; an apiserver or a gossip member that fails stops the process, with the error in
+// the log. On STOP the leader-only components and the apiserver stop, then the member announces
+// that it leaves.
 import type { NatsConnection } from 'nats';
 import { assign, sendTo, setup } from 'xstate';
 import { apiserverMachine, type ApiServer } from '../apiserver/index.ts';
@@ -12,7 +13,7 @@ import { partFailed } from '../runtime/failure.ts';
 import { leaderOnlyMachine, type LeaderOnly, type LeaderOnlyInput } from '../runtime/leader.ts';
 import { nextBackoff, type BackoffPolicy } from '../../protocol/backoff.ts';
 
-export type LeaderOnlyId = 'scheduler' | 'controllerManager';
+export type LeaderOnlyId = 'scheduler' | 'controllerManager' | 'cloudControllerManager';
 
 /** How a leader-only component is made: afresh at each (re)start, with its election's settings. */
 export interface LeaderOnlyPart {
@@ -77,6 +78,7 @@ export const masterMachine = setup({
   delays: {
     schedulerRestart: ({ context }) => context.restarts.scheduler.lastWaitMs ?? 0,
     controllerManagerRestart: ({ context }) => context.restarts.controllerManager.lastWaitMs ?? 0,
+    cloudControllerManagerRestart: ({ context }) => context.restarts.cloudControllerManager.lastWaitMs ?? 0,
     leaveTimeout: ({ context }) => context.leaveTimeoutMs,
   },
   actions: {
@@ -93,7 +95,7 @@ export const masterMachine = setup({
   },
 }).createMachine({
   id: 'master',
-  context: ({ input }) => ({ ...input, apiserverServing: input.apiserver === undefined, restarts: { scheduler: { startedAt: 0, count: 0 }, controllerManager: { startedAt: 0, count: 0 } } }),
+  context: ({ input }) => ({ ...input, apiserverServing: input.apiserver === undefined, restarts: { scheduler: { startedAt: 0, count: 0 }, controllerManager: { startedAt: 0, count: 0 }, cloudControllerManager: { startedAt: 0, count: 0 } } }),
   // The member lives until the very end, so that its leave goes out after everything else stopped.
   invoke: {
     id: 'membership', src: 'membership', input: ({ context }: { context: Context }) => ({ membership: context.membership, nc: context.nc }),
@@ -124,6 +126,7 @@ export const masterMachine = setup({
         },
         scheduler: leaderOnlyRegion('scheduler'),
         controllerManager: leaderOnlyRegion('controllerManager'),
+        cloudControllerManager: leaderOnlyRegion('cloudControllerManager'),
       },
     },
     leaving: {

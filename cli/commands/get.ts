@@ -91,7 +91,7 @@ Usage:
 
 KIND is a resource name, singular or plural, or a short name (see skiff api-resources):
 pods (po), deployments (deploy), replicasets (rs), services (svc), endpoints (ep), nodes (no),
-namespaces (ns), horizontalpodautoscalers (hpa), leases, events (ev); "all" means pods, services,
+namespaces (ns), horizontalpodautoscalers (hpa), nodepools (np), leases, events (ev); "all" means pods, services,
 deployments, replicasets and autoscalers.
 
 "members" is the gossip group (SWIM) as one member sees it: each member's role, state (alive,

@@ -13,6 +13,7 @@ import {
   DotenvError, ProcfileError, UsageError,
 } from './procfile.ts';
 import { runProcesses, type RunResult } from './runner.ts';
+import { runningInstanceGroups } from '../../actors/cloud/local/instances.ts';
 
 export const EXIT = { ok: 0, startupFailed: 1, usage: 2, killed: 3, failed: 4 } as const;
 
@@ -137,6 +138,9 @@ export async function runUp(argv: string[]): Promise<number> {
     }
 
     const env = natsClusterEnv({ ...process.env, ...dotenv }, running.has('nats') ? formation.nats ?? 0 : 0);
+    // The local cloud provider's nodes end with this run, and are stopped with it.
+    env.SKIFF_CLOUD_ANCHOR_PID ||= String(process.pid);
+    const cloudDir = resolve(dirname(procfilePath), env.SKIFF_CLOUD_DIR || loadConfig({}).cloudDir);
     const notes: string[] = [];
     // Every instance's /metrics, for the masters' Prometheus discovery (/sd): nodes say where they are themselves.
     env.SKIFF_SD_TARGETS ||= instances.map((i) => `${i.process}-${i.number}@127.0.0.1:${i.port}`).join(',');
@@ -169,6 +173,7 @@ export async function runUp(argv: string[]): Promise<number> {
       stopTimeoutMs,
       readyTimeoutMs,
       pollMs: cfg.upPollMs,
+      alsoStop: () => runningInstanceGroups(cloudDir),
     }));
   } catch (err) {
     if (err instanceof UsageError) return usageError(err.message);

@@ -34,6 +34,8 @@ export interface RunnerOptions {
   pollMs: number;
   /** Said first, in the runner's own voice (how to reach a nats cluster, say). */
   notes?: string[];
+  /** Other processes of the cluster, not started here, to stop with it (the cloud provider's nodes). */
+  alsoStop?: () => Group[];
   out?: NodeJS.WritableStream & { isTTY?: boolean };
 }
 
@@ -274,7 +276,7 @@ class Supervisor {
       clearTimeout(slot.timer);
       if (slot.state !== 'running') slot.state = 'done';
     }
-    const live = groupsStillAlive([...this.groups.values()]);
+    const live = groupsStillAlive([...this.groups.values(), ...(this.opts.alsoStop?.() ?? [])]);
     if (live.length > 0) this.say(`stopping ${live.length} process${live.length === 1 ? '' : 'es'}…`);
     const stubborn = await terminateGroups(live, this.opts.stopTimeoutMs, this.opts.pollMs, () => this.killNow);
     for (const g of stubborn) this.say(`sent SIGKILL to ${g.name} after ${this.killNow ? 'a second signal' : seconds(this.opts.stopTimeoutMs)}`);

@@ -69,6 +69,15 @@ function freePort(): Promise<number> {
   });
 }
 
+/**
+ * The process groups of the instances recorded in a local provider's directory that still run:
+ * what `skiff up` stops with the rest of its cluster.
+ */
+export function runningInstanceGroups(dir: string): { name: string; pgid: number; startTime: string }[] {
+  return [...new RecordDir<InstanceRecord>(join(dir, 'instances')).all().values()]
+    .flatMap((r) => (r.pid !== undefined && r.startTime !== undefined && isRunning(r.pid, r.startTime, r.pid) ? [{ name: r.name, pgid: r.pid, startTime: r.startTime }] : []));
+}
+
 export function instanceTypeOf(capacity: { cpu: string; memory: string }): string {
   return `local-${capacity.cpu}cpu-${capacity.memory}`.toLowerCase();
 }

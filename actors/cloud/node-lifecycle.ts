@@ -1,0 +1,66 @@
+// The cloud node lifecycle controller: every sync it asks the provider about each of its nodes.
+// A node whose instance no longer exists is deleted, with its pods (their controllers make them
+// again elsewhere), rather than left NotReady for ever; a node whose instance is shut down gets
+// node.cloudprovider.kubernetes.io/shutdown, lifted when it runs again. Kubernetes asks only of
+// NotReady nodes, to spare its cloud's API; the local provider answers from /proc, so every node
+// is asked and a dead instance's node goes within a sync.
+import type { Node } from '../../protocol/types.ts';
+import type { ApiClient } from '../client/client.ts';
+import type { Controller } from '../controller-manager/context.ts';
+import { nodeReady, providerNodes, type CloudContext } from './context.ts';
+import { SHUTDOWN_TAINT } from './provider.ts';
+
+export class CloudNodeLifecycleController implements Controller {
+  readonly name = 'cloud-node-lifecycle';
+  private timer?: NodeJS.Timeout;
+  private running = false;
+
+  constructor(private readonly ctx: CloudContext) {}
+
+  register(): void {}
+
+  resyncAll(): void {
+    clearInterval(this.timer);
+    this.timer = setInterval(() => void this.tick(), this.ctx.cfg.syncMs);
+    void this.tick();
+  }
+
+  private async tick(): Promise<void> {
+    const writer = this.ctx.writer;
+    if (!writer) {
+      clearInterval(this.timer);
+      return;
+    }
+    if (this.running) return;
+    this.running = true;
+    try {
+      for (const node of providerNodes(this.ctx)) await this.check(node, writer).catch((err: Error) => this.ctx.log.warn('cloud node lifecycle: check failed', { node: node.metadata.name, err: err.message }));
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private async check(node: Node, writer: ApiClient): Promise<void> {
+    const name = node.metadata.name!;
+    const { instances } = this.ctx.provider;
+    if (!(await instances.exists(node))) {
+      this.ctx.log.info('the instance behind a node is gone: deleting the node and its pods', { node: name });
+      this.ctx.events.record(node, 'Normal', 'DeletingNode', `Deleting node ${name} because its instance no longer exists`);
+      for (const pod of this.ctx.informers.pods.listByNode(name)) {
+        await writer.delete('pods', pod.metadata.name!, pod.metadata.namespace, { gracePeriodSeconds: 0 }).catch(() => {});
+      }
+      await writer.delete('nodes', name).catch(() => {});
+      return;
+    }
+    const tainted = node.spec.taints?.some((t) => t.key === SHUTDOWN_TAINT.key) ?? false;
+    const down = !nodeReady(node) && (await instances.shutdown(node));
+    if (down === tainted) return;
+    const taints = down ? [...(node.spec.taints ?? []), { ...SHUTDOWN_TAINT, timeAdded: new Date().toISOString() }] : (node.spec.taints ?? []).filter((t) => t.key !== SHUTDOWN_TAINT.key);
+    await writer.update<Node>({ ...node, spec: { ...node.spec, taints } });
+    this.ctx.log.info(down ? 'instance shut down: node tainted' : 'instance running again: shutdown taint lifted', { node: name });
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+}
