@@ -113,7 +113,8 @@ export class NodePoolController implements Controller {
       const min = v.pool.spec.minNodes ?? 0;
       const add = Math.min(v.pool.spec.maxNodes - v.nodes.length, Math.max(plan.add.get(name) ?? 0, min - v.nodes.length));
       if (add > 0) {
-        await this.grow(v, add, plan.placed.get(name)?.length ?? 0);
+        // Not awaited: each instance is recorded before its first await, so the next sync counts it.
+        void this.grow(v, add, plan.placed.get(name)?.length ?? 0);
       } else if (!plan.placed.has(name)) {
         for (const node of planScaleDown(v, this.emptySince, now)) void this.remove(writer, node, v.pool, `empty for ${v.pool.spec.consolidateAfter}`);
       }
