@@ -38,7 +38,9 @@ Runs the processes of a Procfile, each in its own process group, with prefixed o
 restarts after a crash, and stops them all on SIGINT, SIGTERM or SIGHUP: SIGTERM to each
 process group, then SIGKILL to those still there after the timeout. If skiff up itself is
 killed, its guardian stops them the same way (.skiff/up/guardian.log). With NAMEs, runs only
-those Procfile entries (they keep their ports).
+those Procfile entries (they keep their ports). The nodes the masters' cloud provider starts for
+NodePools (recorded in .skiff/cloud) are stopped with the rest, and stop by themselves once skiff
+up is gone; -m master=1,node=0 makes a cluster whose nodes all come from pools.
 
 Options:
   -f, --procfile FILE        the Procfile (default ./Procfile); processes run in its directory
