@@ -176,7 +176,7 @@ e2e('get -w prints changes as they happen', async ({ url }) => {
   try {
     await waitFor('the watch header', () => out.includes('NAME'), 15_000);
     await skiff(['apply', '-f', '-'], { url, input: 'apiVersion: v1\nkind: Service\nmetadata: { name: watched }\nspec: { ports: [{ port: 9 }] }\n' });
-    await waitFor('the new service row', () => /\nwatched\s+ClusterIP\s+127\.1\.\d+\.\d+\s+9\/TCP/.test(out), 10_000);
+    await waitFor('the new service row', () => /\nwatched\s+ClusterIP\s+127\.1\.\d+\.\d+\s+<none>\s+9\/TCP/.test(out), 10_000);
     await skiff(['delete', 'svc', 'watched'], { url });
     await waitFor('the deletion row', () => /watched.*\(deleted\)/.test(out), 10_000);
   } finally {

@@ -128,6 +128,28 @@ s('an instance killed behind the provider\'s back (kill -9): its Node is deleted
   await waitFor('the pool\'s instances gone with it', async () => records(ctx).every((r) => r.pool !== 'kill'), 30_000, 200);
 });
 
+s('an instance shut down (its node process stopped with SIGSTOP): its NotReady node is tainted shutdown, and the taint goes when it runs again', async (ctx) => {
+  const { client } = ctx;
+  await client.create(pool('pause', { min: 1, max: 1 }));
+  const node = await waitFor('the pool\'s node ready', async () => (await poolNodes(client, 'pause')).find((n) => ready(n) && n.spec.providerID), 30_000, 200);
+  const rec = records(ctx).find((r) => r.name === node.metadata.name)!;
+  const shutdownTaint = (n: Node | undefined) => n?.spec.taints?.some((t) => t.key === 'node.cloudprovider.kubernetes.io/shutdown') ?? false;
+  const current = () => client.get<Node>('nodes', node.metadata.name!).catch(() => undefined);
+  process.kill(rec.pid!, 'SIGSTOP');
+  try {
+    await waitFor('the shutdown taint', async () => shutdownTaint(await current()), 30_000, 200);
+  } finally {
+    process.kill(rec.pid!, 'SIGCONT');
+  }
+  await waitFor('the taint lifted once it runs again', async () => {
+    const n = await current();
+    return n && ready(n) && !shutdownTaint(n);
+  }, 30_000, 200);
+  assert.ok(records(ctx).some((r) => r.name === node.metadata.name), 'the instance was kept: shut down is not gone');
+  await client.delete('nodepools', 'pause');
+  await waitFor('the pause pool\'s instance gone', async () => records(ctx).every((r) => r.pool !== 'pause'), 30_000, 200);
+});
+
 s('a LoadBalancer service: its ingress address answers on the service\'s port, connections spread over the nodes, and deleting it closes the address', async (ctx) => {
   const { client } = ctx;
   await client.create(pool('lb', { min: 2, max: 2 }));
