@@ -5,6 +5,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Namespace } from '../protocol/types.ts';
 import { startInProcessApiserver, startNatsCluster, waitFor, type InProcessApiserver, type NatsCluster } from './harness.ts';
+import { apiServers } from '../actors/client/apiservers.ts';
+import { checkHistory } from '../cli/chaos/checker.ts';
+import { ConsistencyClients } from '../cli/chaos/probes.ts';
 
 interface StreamDetail { name: string; config?: { num_replicas?: number }; cluster?: { leader?: string; replicas?: { name: string; current: boolean }[] } }
 
@@ -171,6 +174,29 @@ test('a lame-duck stop of the meta leader hands leadership over: writes go on, n
   // behaviour: no election timeout to sit out, as after a kill.
   assert.ok(stallMs < 4000, `writes did not wait for an election (${stallMs} ms)`);
   assert.equal(await writes.lost(api), [], 'no acknowledged write is lost');
+});
+
+test('concurrent compare-and-swaps of one object through two apiservers on a replicated store: never both acknowledged (nats-server#4320)', async () => {
+  api = await startInProcessApiserver(cluster.url, { kvStorage: 'file' });
+  const second = await startInProcessApiserver(cluster.url, { kvStorage: 'file' });
+  try {
+    const store = new ConsistencyClients(api.client, 'cas', 1, 3);
+    await store.setUp();
+    // Clients that know both apiservers (a connection just made knows none, and uses the queue group).
+    await waitFor('both apiservers heard', () => {
+      const seen = new Set(Array.from({ length: 20 }, () => apiServers(api!.client.nc).pick()));
+      return seen.size === 2;
+    }, 5000);
+    store.start();
+    await new Promise((r) => setTimeout(r, 4000));
+    const finals = await store.finish();
+    const result = checkHistory(store.ops, { initial: 0, finals, uids: store.uids });
+    const acked = store.ops.filter((o) => o.f === 'cas' && o.outcome === 'ok').length;
+    assert.ok(acked > 20, `enough increments to race (${acked})`);
+    assert.ok(result.ok, result.problems.join('\n'));
+  } finally {
+    await second.stop();
+  }
 });
 
 test.run();

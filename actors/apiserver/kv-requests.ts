@@ -28,6 +28,8 @@ export class KvRequests {
   private readonly mux: RequestMux;
   /** Told of every revision a bucket was seen to hold: a write's, or its last (the feeds' stall check). */
   onRevision?: (bucket: string, revision: number) => void;
+  /** The conditional write to each key (its subject) in flight from here, which the next one waits for. */
+  private readonly inFlight = new Map<string, Promise<number>>();
 
   /**
    * `direct`: the buckets whose gets any replica may answer (a direct get). Any other bucket is
@@ -53,6 +55,26 @@ export class KvRequests {
    * it once and answers a repeat with the first one's revision.
    */
   async put(bucket: string, key: string, data: Uint8Array, expected?: number, operation?: 'DEL'): Promise<number> {
+    if (expected === undefined) return this.publish(bucket, key, data, expected, operation);
+    // One conditional write to a key in flight at a time from this apiserver: nats-server before
+    // 2.9.21 checks the expected sequence of a replicated stream's subject against what it has
+    // applied, not against proposals still in flight, so two concurrent writes expecting the same
+    // revision could both be acknowledged, and one of them lost (nats-server#4320; Debian bookworm
+    // ships 2.9.10). Waiting for the previous one closes that race among this apiserver's
+    // requests; clients send an object's writes to one apiserver (ApiServers.pick's affinity), so
+    // that the race between apiservers is left only while clients disagree on which apiservers
+    // there are.
+    const subject = kvKeySubject(bucket, key);
+    const mine = (this.inFlight.get(subject) ?? Promise.resolve()).catch(() => {}).then(() => this.publish(bucket, key, data, expected, operation));
+    this.inFlight.set(subject, mine);
+    try {
+      return await mine;
+    } finally {
+      if (this.inFlight.get(subject) === mine) this.inFlight.delete(subject);
+    }
+  }
+
+  private async publish(bucket: string, key: string, data: Uint8Array, expected?: number, operation?: 'DEL'): Promise<number> {
     const h = headers();
     if (expected !== undefined) h.set('Nats-Expected-Last-Subject-Sequence', String(expected));
     if (operation) h.set('KV-Operation', operation);

@@ -29,8 +29,13 @@ export class ApiServers {
     this.lastBeat.delete(instance);
   }
 
-  /** An apiserver heard from lately and not in `exclude`, round robin; undefined if none. */
-  pick(exclude: ReadonlySet<string> = new Set()): string | undefined {
+  /**
+   * An apiserver heard from lately and not in `exclude`, round robin; undefined if none. With an
+   * `affinity` (a write's object), the same one for the same object, from every client that knows
+   * the same apiservers: the apiserver then sends that object's writes to the store one at a time
+   * (kv-requests.ts says why).
+   */
+  pick(exclude: ReadonlySet<string> = new Set(), affinity?: string): string | undefined {
     const since = this.now() - APISERVER_HEALTHY_MS;
     const healthy: string[] = [];
     for (const [instance, at] of this.lastBeat) {
@@ -38,8 +43,16 @@ export class ApiServers {
       else if (!exclude.has(instance)) healthy.push(instance);
     }
     if (healthy.length === 0) return undefined;
+    if (affinity !== undefined) return healthy.sort()[fnv1a(affinity) % healthy.length];
     return healthy[this.next++ % healthy.length];
   }
+}
+
+/** FNV-1a, 32 bits: a string's spread over the apiservers. */
+function fnv1a(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return h >>> 0;
 }
 
 /** The connection's view of the apiservers, made on first use. */

@@ -125,6 +125,13 @@ function resourceOf(obj: KubeObject): string {
   return info.resource;
 }
 
+/** The object a write is to, for ApiServers.pick: its resource, namespace and name. */
+function writeAffinity(resource: string, body: Record<string, unknown>): string | undefined {
+  const meta = (body.object as { metadata?: { name?: string; namespace?: string } } | undefined)?.metadata;
+  const name = (body.name as string | undefined) ?? meta?.name;
+  return name ? `${resource}/${(body.namespace as string | undefined) ?? meta?.namespace ?? ''}/${name}` : undefined;
+}
+
 export class ApiClient {
   readonly opts: ClientOptions;
 
@@ -160,7 +167,7 @@ export class ApiClient {
       const left = budget - (Date.now() - started);
       const attemptMs = Math.max(1, Math.min(left, this.opts.attemptTimeoutMs ?? Math.max(REQUEST_MIN_ATTEMPT_MS, budget / ATTEMPTS)));
       // An apiserver heard from lately, one that has not let this request down; else the queue group.
-      const instance = servers?.pick(unanswered);
+      const instance = servers?.pick(unanswered, WRITES.has(verb) ? writeAffinity(resource, body) : undefined);
       const subject = instance ? apiInstanceSubject(instance, resource, verb, this.opts.origin) : apiSubject(resource, verb, this.opts.origin);
       const send = (to: string) => requestMux(this.nc).request(to, encode('request', { ...body, deadline: Date.now() + attemptMs }), attemptMs);
       // A read unanswered for READ_HEDGE_MS is asked of a second apiserver too, the first answer
