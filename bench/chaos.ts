@@ -4,17 +4,14 @@
 // two minutes. Writes bench/results/chaos.json.
 // Usage: tsx bench/chaos.ts [--kills 12] [--stops 5] [--load-seconds 120]
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ApiClient } from '../actors/client/client.ts';
-import { connectNats } from '../actors/platform/nats.ts';
 import type { Deployment, Event, Node, Pod, Service } from '../protocol/types.ts';
 import { groupsStillAlive } from '../actors/platform/procfs.ts';
 import { readStateFile } from '../cli/up/groups.ts';
 import { ensureDist } from '../infra/build.ts';
-import { freePort, recordGossipChanges, ROOT, spawnProc, waitFor, type Proc, type SeenChange } from '../test/harness.ts';
+import { freePort, recordGossipChanges, spawnProc, startUp, waitFor, type SeenChange } from '../test/harness.ts';
 import { progress, quantile, writeResult } from './stats.ts';
 
 const { values } = parseArgs({
@@ -42,25 +39,16 @@ const stats = (xs: number[]) => ({ samples: xs.length, p50Ms: quantile(xs, 0.5),
 // own .skiff, nothing shared with a cluster the user may be running. Its lines run dist/.
 progress('building dist/ unless it is current');
 await ensureDist();
-const dir = mkdtempSync(join(tmpdir(), 'skiff-chaos-'));
-const procfile = readFileSync(join(ROOT, 'Procfile'), 'utf8').replace(/ (dist\/\S+)/g, (_m, file: string) => ` ${join(ROOT, file)}`);
-writeFileSync(join(dir, 'Procfile'), procfile);
-const natsPort = await freePort();
-writeFileSync(join(dir, '.env'), [
-  `SKIFF_NATS_PORT=${natsPort}`, `SKIFF_NATS_MONITOR_PORT=${await freePort()}`, `SKIFF_NATS_URL=nats://127.0.0.1:${natsPort}`,
-].join('\n'));
-const base = 20_000 + Math.floor(Math.random() * 20_000);
-progress(`starting skiff up in ${dir} (ports from ${base}, nats ${natsPort})`);
-const up: Proc = spawnProc(process.execPath, [join(ROOT, 'cli/skiff.js'), 'up', '-f', join(dir, 'Procfile'), '-e', join(dir, '.env'), '-m', `master=2,node=${NODES},prometheus=0`, '-p', String(base)]);
+progress(`starting skiff up -m master=2,node=${NODES}`);
+const cluster = await startUp(`master=2,node=${NODES},prometheus=0`, NODES);
+const { dir, up, client } = cluster;
 let finished = false;
 void up.exited.then((code) => {
   if (finished) return;
   process.stderr.write(`bench: skiff up exited (${code}) before the benchmark was done:\n${up.output().slice(-3000)}\n`);
   process.exit(1);
 });
-
-const nc = await connectNats({ url: `nats://127.0.0.1:${natsPort}`, name: 'chaos-bench', persistent: true });
-const client = new ApiClient(nc, { timeoutMs: 5000, waitForApiserver: true });
+const nc = client.nc;
 const { changes } = recordGossipChanges(nc);
 
 /** The live process group `skiff up` started for an instance (node.3), from its state file. */
@@ -232,7 +220,5 @@ try {
   writeResult('chaos', result);
 } finally {
   finished = true;
-  await nc.close().catch(() => {});
-  await up.stop(15_000);
-  rmSync(dir, { recursive: true, force: true });
+  await cluster.stop();
 }

@@ -464,7 +464,7 @@ export const PROXY_OPTIONAL_LISTEN_RETRY_MS = 5 * PROXY_LISTEN_RETRY_MS;
  * kube-proxy/proxy.ts: a ClusterIP another node on the host holds is tried again this often, so
  * that when that node dies another takes the address over within about this long.
  */
-export const PROXY_CLUSTER_IP_RETRY_MS = 1000;
+export const PROXY_CLUSTER_IP_RETRY_MS = 100;
 /** cli/duration.ts: how long `skiff delete` waits for objects to be gone when no --timeout is given (the flag is its knob, as kubectl's). */
 export const DELETE_WAIT_TIMEOUT_MS = 60_000;
 /** cli/commands/delete.ts: while `skiff delete` waits, it looks this often whether what it deleted is gone. */

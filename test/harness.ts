@@ -566,3 +566,51 @@ export async function startNode(
     stop: () => proc.stop(8000),
   };
 }
+
+/** A `skiff up` cluster from the repository's Procfile (the compiled programs), in a directory of its own. */
+export interface UpCluster {
+  /** Its directory: its Procfile, .env and .skiff. */
+  dir: string;
+  url: string;
+  up: Proc;
+  client: ApiClient;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `skiff up -m FORMATION` on the repository's Procfile with absolute paths, in a temporary
+ * directory with its own ports and .skiff, nothing shared with a cluster the user may be running;
+ * resolves once `nodes` nodes are Ready. dist/ must be built (ensureDist).
+ */
+export async function startUp(formation: string, nodes: number, env: Record<string, string> = {}): Promise<UpCluster> {
+  const dir = tempDir('skiff-up-cluster-');
+  const procfile = readFileSync(join(ROOT, 'Procfile'), 'utf8').replace(/ (dist\/\S+)/g, (_m, file: string) => ` ${join(ROOT, file)}`);
+  writeFileSync(join(dir, 'Procfile'), procfile);
+  const natsPort = await freePort();
+  // Several nats-servers: skiff up gives every process all their URLs (server N on natsPort + N − 1).
+  const servers = Number(/(?:^|,)nats=(\d+)/.exec(formation)?.[1] ?? 1);
+  const url = Array.from({ length: servers }, (_, i) => `nats://127.0.0.1:${natsPort + i}`).join(',');
+  writeFileSync(join(dir, '.env'), [
+    `SKIFF_NATS_PORT=${natsPort}`, `SKIFF_NATS_MONITOR_PORT=${await freePort()}`, ...(servers === 1 ? [`SKIFF_NATS_URL=${url}`] : []),
+    ...Object.entries(env).map(([k, v]) => `${k}=${v}`),
+  ].join('\n'));
+  const base = 20_000 + Math.floor(Math.random() * 20_000);
+  const up = spawnProc(process.execPath, [join(ROOT, 'cli/skiff.js'), 'up', '-f', join(dir, 'Procfile'), '-e', join(dir, '.env'), '-m', formation, '-p', String(base)], { cwd: dir });
+  let client: ApiClient | undefined;
+  const stop = async () => {
+    await client?.nc.close().catch(() => {});
+    await up.stop(15_000);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    client = new ApiClient(await connectNats({ url, name: 'test-up', persistent: true }), { timeoutMs: 5000, waitForApiserver: true });
+    const c = client;
+    await waitFor(`${nodes} Ready nodes`, async () => (await c.list<Node>('nodes').catch(() => ({ items: [] as Node[] }))).items
+      .filter((n) => n.status?.conditions?.some((x) => x.type === 'Ready' && x.status === 'True')).length === nodes, 60_000, 250);
+    return { dir, url, up, client: c, stop };
+  } catch (err) {
+    const out = up.output().slice(-3000);
+    await stop();
+    throw new Error(`${(err as Error).message}\nskiff up said:\n${out}`);
+  }
+}

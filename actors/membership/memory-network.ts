@@ -4,6 +4,7 @@
 // one (SIGSTOP) holds its messages until it resumes.
 import type { Message } from './messages.ts';
 import type { Random } from './probe-order.ts';
+export { seededRandom } from '../../protocol/random.ts';
 import type { Clock, Swim, Timer, Transport } from './swim.ts';
 
 interface Scheduled {
@@ -197,14 +198,3 @@ export class MemoryNetwork {
   }
 }
 
-/** A seeded pseudo-random source (mulberry32), so that a run can be repeated. */
-export function seededRandom(seed: number): Random {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

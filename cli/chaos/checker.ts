@@ -27,50 +27,79 @@ export interface CheckResult {
   operations: number;
 }
 
-/** Whether one register's history is linearizable, starting from `initial`; if not, a description of where it failed. */
+/**
+ * Whether one register's history is linearizable, starting from `initial`; if not, a description
+ * of where it failed. The search is iterative (a history has thousands of operations, deeper than
+ * a call stack) and remembers the states it has been in by a Zobrist hash of the set of operations
+ * taken and the register's value.
+ */
 export function linearizable(ops: Op[], initial: number): string | undefined {
   // Failed operations took no effect, and reads that failed read nothing: left out.
   const live = ops.filter((o) => o.outcome !== 'fail' && !(o.f === 'read' && o.outcome === 'unknown'))
     .sort((a, b) => a.invoke - b.invoke);
   const n = live.length;
   if (n === 0) return undefined;
-  const end = (o: Op) => (o.outcome === 'unknown' ? Infinity : o.complete!);
+  const end = live.map((o) => (o.outcome === 'unknown' ? Infinity : o.complete!));
   const mustDo = live.map((o) => o.outcome === 'ok');
+  const zobrist = live.map(() => [(Math.random() * 2 ** 32) >>> 0, (Math.random() * 2 ** 32) >>> 0]);
   const done = new Uint8Array(n);
   const seen = new Set<string>();
+  const stack: { value: number; from: number; picked: number }[] = [];
+  let value = initial;
+  let left = mustDo.filter(Boolean).length;
+  let h1 = 0;
+  let h2 = 0;
+  let from = 0;
+  let fresh = true;
   let furthest = 0;
-  let furthestOp: Op | undefined;
-  const search = (value: number, left: number): boolean => {
-    if (left === 0) return true;
-    const key = `${value}|${Buffer.from(done).toString('base64')}`;
-    if (seen.has(key)) return false;
-    seen.add(key);
-    // Only an operation invoked before every pending completed operation has completed may go next.
+  let stuckAt: Op | undefined;
+  const toggle = (i: number) => {
+    done[i] ^= 1;
+    h1 ^= zobrist[i][0];
+    h2 ^= zobrist[i][1];
+  };
+  for (;;) {
+    if (left === 0) return undefined;
+    if (fresh) {
+      const key = `${value}|${h1}|${h2}`;
+      if (seen.has(key)) from = n; // been here: nothing new below
+      seen.add(key);
+      fresh = false;
+    }
+    // Only an operation invoked before every pending completed operation completed may go next.
     let horizon = Infinity;
-    for (let i = 0; i < n; i++) if (!done[i] && mustDo[i]) horizon = Math.min(horizon, end(live[i]));
-    for (let i = 0; i < n; i++) {
+    for (let i = 0; i < n; i++) if (!done[i] && mustDo[i] && end[i] < horizon) horizon = end[i];
+    let picked = -1;
+    let next = value;
+    for (let i = from; i < n; i++) {
       if (done[i]) continue;
       const o = live[i];
       if (o.invoke > horizon) break;
-      let next: number | undefined;
-      if (o.f === 'read') next = o.value === value ? value : undefined;
-      else next = o.from === value ? o.to : undefined;
-      if (next === undefined) continue;
-      done[i] = 1;
-      const ok = search(next, left - (mustDo[i] ? 1 : 0));
-      done[i] = 0;
-      if (ok) return true;
+      if (o.f === 'read' ? o.value === value : o.from === value) {
+        picked = i;
+        next = o.f === 'read' ? value : o.to!;
+        break;
+      }
     }
-    const count = done.reduce((a, b) => a + b, 0);
-    if (count >= furthest) {
-      furthest = count;
-      furthestOp = live.find((_, i) => !done[i] && mustDo[i]);
+    if (picked >= 0) {
+      stack.push({ value, from: picked + 1, picked });
+      toggle(picked);
+      if (mustDo[picked]) left--;
+      value = next;
+      from = 0;
+      fresh = true;
+      if (stack.length >= furthest) furthest = stack.length;
+      continue;
     }
-    return false;
-  };
-  const required = mustDo.filter(Boolean).length;
-  if (search(initial, required)) return undefined;
-  const o = furthestOp;
+    if (stack.length >= furthest) stuckAt = live.find((o, i) => !done[i] && mustDo[i] && end[i] === horizon);
+    const back = stack.pop();
+    if (!back) break;
+    toggle(back.picked);
+    if (mustDo[back.picked]) left++;
+    value = back.value;
+    from = back.from;
+  }
+  const o = stuckAt;
   return o
     ? `no order of the operations explains ${o.f === 'read' ? `the read of ${o.value}` : `cas ${o.from}→${o.to}`} by client ${o.process} (invoked at ${o.invoke}, completed at ${o.complete}) after ${furthest} of ${n} operations`
     : 'no order of the operations explains the history';

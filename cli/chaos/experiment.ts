@@ -69,8 +69,12 @@ export class ExperimentError extends Error {}
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** Reads an experiment's YAML; every mistake is named with its field and how to put it right. */
-export function parseExperiment(text: string): Experiment {
+/**
+ * Reads an experiment's YAML; every mistake is named with its field and how to put it right.
+ * `durationMs` runs a short form: the method lasts that long, random faults are fewer in
+ * proportion (at least one each) and drawn over it, and fixed times after it are left out.
+ */
+export function parseExperiment(text: string, opts: { durationMs?: number } = {}): Experiment {
   let doc: unknown;
   try {
     doc = parse(text);
@@ -157,7 +161,7 @@ export function parseExperiment(text: string): Experiment {
 
   const method = isObj(spec.method) ? spec.method : {};
   if (spec.method !== undefined && !isObj(spec.method)) fail('spec.method', 'a map: duration and faults');
-  const durationMs = duration(method.duration, 'spec.method.duration', 30_000);
+  const durationMs = opts.durationMs ?? duration(method.duration, 'spec.method.duration', 30_000);
   const faults: Fault[] = [];
   const list = method.faults ?? [];
   if (!Array.isArray(list)) fail('spec.method.faults', 'a list of faults');
@@ -174,18 +178,21 @@ export function parseExperiment(text: string): Experiment {
     if (!MODES.includes(mode)) fail(`${path}.target.mode`, `must be one of ${MODES.join(', ')} (got ${JSON.stringify(t.mode)})`);
     if ((mode === 'fixed' || mode === 'fixed-percent' || mode === 'random-max-percent') && typeof t.value !== 'number') fail(`${path}.target.value`, `required with mode ${mode}: ${mode === 'fixed' ? 'how many' : 'a percentage, 0 to 100'}`);
     // Fixed times (at), or `random: {count: N}`: N times over the method, from the experiment's seed.
-    const random = isObj(f.random) ? number(f.random.count, `${path}.random.count`, 1, 1) : undefined;
+    // A short form keeps the faults' density: fewer random ones, over less time.
+    const full = duration(method.duration, 'spec.method.duration', 30_000);
+    const count = isObj(f.random) ? number(f.random.count, `${path}.random.count`, 1, 1) : undefined;
+    const random = count === undefined ? undefined : Math.max(1, Math.round((count * durationMs) / Math.max(durationMs, full)));
     const at = random !== undefined
       ? randomTimes(random, durationMs, seededRandom(number(spec.seed, 'spec.seed', 1) + i))
       : f.at === undefined ? [0] : (Array.isArray(f.at) ? f.at : [f.at]).map((x, j) => duration(x, `${path}.at${Array.isArray(f.at) ? `[${j}]` : ''}`));
-    for (const ms of at) if (ms > durationMs) fail(`${path}.at`, `${ms / 1000}s is after the method's end (spec.method.duration ${durationMs / 1000}s)`);
+    if (opts.durationMs === undefined) for (const ms of at) if (ms > durationMs) fail(`${path}.at`, `${ms / 1000}s is after the method's end (spec.method.duration ${durationMs / 1000}s)`);
     faults.push({
       name: typeof f.name === 'string' && f.name ? f.name : `${action}-${i + 1}`, action,
       target: {
         mode, value: typeof t.value === 'number' ? t.value : undefined, namespace: typeof t.namespace === 'string' ? t.namespace : undefined,
         names: Array.isArray(t.names) ? t.names.map(String) : undefined, labels: isObj(t.labels) ? (t.labels as Record<string, string>) : undefined,
       },
-      at, durationMs: duration(f.duration, `${path}.duration`, 5000),
+      at: at.filter((ms) => ms <= durationMs), durationMs: duration(f.duration, `${path}.duration`, 5000),
     });
   }
   const hypothesis = isObj(spec.steadyState) ? spec.steadyState.probes : undefined;

@@ -3,17 +3,7 @@
 // repeated exactly.
 import type { Mode } from './experiment.ts';
 
-/** A seeded generator of numbers in [0, 1) (mulberry32). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom } from '../../protocol/random.ts';
 
 /**
  * The candidates a mode picks: one at random; all; a fixed number at random (all if fewer); a fixed

@@ -23,6 +23,7 @@ export const VERBS: Verb[] = [
   { name: 'uncordon', summary: 'Mark a node schedulable again, after cordon or drain', load: async () => (await import('./uncordon.ts')).uncordonCommand },
   { name: 'drain', summary: 'Cordon a node and evict its pods, one replica of each controller at a time', load: async () => (await import('./drain.ts')).drainCommand },
   { name: 'api-resources', summary: 'List the kinds the cluster serves', load: async () => (await import('./api-resources.ts')).apiResourcesCommand },
+  { name: 'chaos', summary: 'Run a chaos experiment against the cluster: faults, probes, a verdict', load: async () => (await import('./chaos.ts')).chaosCommand },
   { name: 'top', summary: 'Show the CPU and memory nodes and pods use', load: async () => (await import('./top.ts')).topCommand },
   { name: 'auth', summary: 'Create and delete users, list identities, ask what a user may do', load: async () => (await import('./auth.ts')).authCommand },
   { name: 'version', summary: 'Print the client\'s and the cluster\'s versions', load: async () => (await import('./version.ts')).versionCommand },
