@@ -1,7 +1,7 @@
 // Node failures on the local Procfile cluster (skiff up: nats, 2 masters, 5 nodes) with 20
 // replicas behind a service: SIGKILL a node many times and time how long until every member
 // declares it dead and until its pods run elsewhere; SIGSTOP a node for 1 s; load both cores for
-// two minutes. Writes bench/results/chaos.json.
+// two minutes. Writes bench/results/node-failures.json.
 // Usage: tsx bench/chaos.ts [--kills 12] [--stops 5] [--load-seconds 120]
 import { execFileSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
@@ -217,7 +217,7 @@ try {
     targets: { everyMemberDeclaresDeadP50Ms: 1500, replacementRunningP99Ms: 3000 },
   };
   console.log(JSON.stringify(result, null, 2));
-  writeResult('chaos', result);
+  writeResult('node-failures', result);
 } finally {
   finished = true;
   await cluster.stop();
