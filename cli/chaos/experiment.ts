@@ -5,13 +5,14 @@
 // fix for each mistake, before anything is done to the cluster.
 import { parse } from 'yaml';
 import { DurationError, parseDuration } from '../../protocol/duration.ts';
+import { memoryBytes } from '../../protocol/quantity.ts';
 import { randomTimes, seededRandom } from './select.ts';
 
 export type Mode = 'one' | 'all' | 'fixed' | 'fixed-percent' | 'random-max-percent';
 export const MODES: Mode[] = ['one', 'all', 'fixed', 'fixed-percent', 'random-max-percent'];
 
-export type Action = 'kill-node' | 'pause-node' | 'kill-pod' | 'kill-leader' | 'kill-nats' | 'burn-cpu';
-export const ACTIONS: Action[] = ['kill-node', 'pause-node', 'kill-pod', 'kill-leader', 'kill-nats', 'burn-cpu'];
+export type Action = 'kill-node' | 'pause-node' | 'kill-pod' | 'kill-leader' | 'kill-nats' | 'burn-cpu' | 'burn-memory';
+export const ACTIONS: Action[] = ['kill-node', 'pause-node', 'kill-pod', 'kill-leader', 'kill-nats', 'burn-cpu', 'burn-memory'];
 
 /** Which processes or pods a fault acts on. */
 export interface Target {
@@ -34,12 +35,16 @@ export interface Fault {
   at: number[];
   /** How long a pause or a burn lasts (ms). */
   durationMs: number;
+  /** burn-memory: how much to hold (bytes). */
+  bytes?: number;
 }
 
 export interface HttpProbe { url: string; expectStatus: number; timeoutMs: number; successRate: number }
 export interface CmdProbe { command: string[]; timeoutMs: number; successRate: number }
 export interface ObjectProbe { resource: string; namespace?: string; name: string; path: string; equals: string | number | boolean }
 export interface ConsistencyProbe { clients: number; keys: number }
+/** A PromQL query against the cluster's Prometheus: its first sample compared with a value. */
+export interface PromProbe { url: string; query: string; comparator: '>' | '>=' | '<' | '<=' | '=='; value: number; successRate: number }
 
 export interface Probe {
   name: string;
@@ -48,6 +53,7 @@ export interface Probe {
   http?: HttpProbe;
   cmd?: CmdProbe;
   object?: ObjectProbe;
+  prom?: PromProbe;
   /** recovery: after each fault, the time until `object` (or `http`) holds again, at most `withinMs`. */
   recovery?: { withinMs: number };
   consistency?: ConsistencyProbe;
@@ -114,6 +120,14 @@ export function parseExperiment(text: string, opts: { durationMs?: number } = {}
     return v;
   };
 
+  const memoryBytesOf = (v: unknown, path: string): number => {
+    try {
+      return memoryBytes(String(v ?? '256Mi'));
+    } catch {
+      fail(path, `${JSON.stringify(v)} is not a size: use one such as 256Mi or 1Gi`);
+      return 0;
+    }
+  };
   const probe = (p: unknown, path: string): Probe | undefined => {
     if (!isObj(p)) {
       fail(path, 'a probe is a map with a name and one of http, cmd, object, recovery, consistency');
@@ -143,11 +157,22 @@ export function parseExperiment(text: string, opts: { durationMs?: number } = {}
       out.recovery = { withinMs: duration(p.recovery.within, `${path}.recovery.within`) };
       if (!out.object && !out.http) fail(`${path}.recovery`, 'says how long the probe\'s object or http check may take to hold again after each fault: give object or http beside it');
     }
+    if (isObj(p.prom)) {
+      const q = p.prom;
+      const comparators = ['>', '>=', '<', '<=', '=='];
+      if (typeof q.query !== 'string' || !q.query) fail(`${path}.prom.query`, 'required: a PromQL query, such as sum(up)');
+      if (q.comparator !== undefined && !comparators.includes(q.comparator as string)) fail(`${path}.prom.comparator`, `one of ${comparators.join(' ')} (got ${JSON.stringify(q.comparator)})`);
+      if (typeof q.value !== 'number') fail(`${path}.prom.value`, 'required: the number the query\'s first sample is compared with');
+      out.prom = {
+        url: typeof q.url === 'string' ? q.url : 'http://127.0.0.1:5300', query: String(q.query), comparator: (q.comparator ?? '>=') as PromProbe['comparator'],
+        value: Number(q.value), successRate: number(q.successRate, `${path}.prom.successRate`, 100, 0, 100),
+      };
+    }
     if (p.consistency !== undefined) {
       const c = isObj(p.consistency) ? p.consistency : {};
       out.consistency = { clients: number(c.clients, `${path}.consistency.clients`, 3, 1, 16), keys: number(c.keys, `${path}.consistency.keys`, 3, 1, 16) };
     }
-    if (!out.http && !out.cmd && !out.object && !out.consistency) fail(path, 'needs one of http, cmd, object (with recovery, or alone) or consistency');
+    if (!out.http && !out.cmd && !out.object && !out.prom && !out.consistency) fail(path, 'needs one of http, cmd, object (with recovery, or alone), prom or consistency');
     return out;
   };
   const probes = (v: unknown, path: string): Probe[] => {
@@ -193,6 +218,7 @@ export function parseExperiment(text: string, opts: { durationMs?: number } = {}
         names: Array.isArray(t.names) ? t.names.map(String) : undefined, labels: isObj(t.labels) ? (t.labels as Record<string, string>) : undefined,
       },
       at: at.filter((ms) => ms <= durationMs), durationMs: duration(f.duration, `${path}.duration`, 5000),
+      ...(action === 'burn-memory' ? { bytes: memoryBytesOf(f.size, `${path}.size`) } : {}),
     });
   }
   const hypothesis = isObj(spec.steadyState) ? spec.steadyState.probes : undefined;

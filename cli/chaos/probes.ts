@@ -7,7 +7,7 @@ import type { ApiClient } from '../../actors/client/client.ts';
 import { Conflict } from '../../protocol/errors.ts';
 import type { KubeObject, Lease } from '../../protocol/types.ts';
 import type { Op } from './checker.ts';
-import type { Probe } from './experiment.ts';
+import type { Probe, PromProbe } from './experiment.ts';
 
 export interface Check {
   ok: boolean;
@@ -52,7 +52,27 @@ export async function checkOnce(p: Probe, client: ApiClient): Promise<Check> {
       return { ok: false, detail: (err as Error).message };
     }
   }
+  if (p.prom) return checkProm(p.prom);
   return { ok: false, detail: 'nothing to check' };
+}
+
+const COMPARE: Record<PromProbe['comparator'], (a: number, b: number) => boolean> = {
+  '>': (a, b) => a > b, '>=': (a, b) => a >= b, '<': (a, b) => a < b, '<=': (a, b) => a <= b, '==': (a, b) => a === b,
+};
+
+/** A PromQL instant query: its first sample compared with the probe's value. */
+async function checkProm(q: PromProbe): Promise<Check> {
+  try {
+    const res = await fetch(`${q.url.replace(/\/$/, '')}/api/v1/query?query=${encodeURIComponent(q.query)}`, { signal: AbortSignal.timeout(5000) });
+    const body = await res.json() as { status: string; error?: string; data?: { result?: { value?: [number, string] }[] } };
+    if (body.status !== 'success') return { ok: false, detail: `Prometheus: ${body.error ?? res.status}` };
+    const sample = body.data?.result?.[0]?.value?.[1];
+    if (sample === undefined) return { ok: false, detail: `${q.query}: no sample` };
+    const v = Number(sample);
+    return COMPARE[q.comparator](v, q.value) ? { ok: true } : { ok: false, detail: `${q.query} is ${v}, not ${q.comparator} ${q.value}` };
+  } catch (err) {
+    return { ok: false, detail: `Prometheus at ${q.url}: ${(err as Error).message}` };
+  }
 }
 
 /** Each consistency client waits this long after each compare-and-swap. */

@@ -6,6 +6,9 @@ import { checkHistory, linearizable, type Op } from './checker.ts';
 import { ExperimentError, parseExperiment } from './experiment.ts';
 import { probeHeld, resilienceScore, verdictOf, type ProbeOutcome } from './score.ts';
 import { randomTimes, seededRandom, selectTargets } from './select.ts';
+import { checkOnce } from './probes.ts';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 
 const EXPERIMENT = `
 apiVersion: skiff.io/v1
@@ -133,6 +136,27 @@ test('checker - a real-looking history passes; a stale read, a lost write and a 
   const lost: Op[] = [op(1, 'cas', 0, 10, 'ok', { from: 0, to: 1 }), op(2, 'cas', 11, 20, 'ok', { from: 1, to: 2 })];
   assert.match(checkHistory(lost, { initial: 0, finals: new Map([['k', 1]]), uids: [] }).problems.join('\n'), /k: lost writes: the final value is 1, but 2 increments from 0 were acknowledged/);
   assert.match(checkHistory([], { initial: 0, finals: new Map(), uids: ['u1', 'u2', 'u1'] }).problems.join('\n'), /uids handed out twice: u1/);
+});
+
+test('prom probe - a PromQL query\'s first sample against a value, at a Prometheus of the test\'s own; burn-memory\'s size read', async () => {
+  const server = createServer((q, res) => {
+    const query = new URL(q.url!, 'http://x').searchParams.get('query');
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify(query === 'bad(' ? { status: 'error', error: 'parse error' } : { status: 'success', data: { resultType: 'vector', result: [{ metric: {}, value: [1, '3'] }] } }));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  try {
+    const probe = (query: string, comparator: '>=' | '<', value: number) => ({ name: 'p', intervalMs: 100, prom: { url, query, comparator, value, successRate: 100 } });
+    const none = undefined as unknown as Parameters<typeof checkOnce>[1];
+    assert.equal(await checkOnce(probe('sum(up)', '>=', 3), none), { ok: true });
+    assert.equal(await checkOnce(probe('sum(up)', '<', 3), none), { ok: false, detail: 'sum(up) is 3, not < 3' });
+    assert.equal(await checkOnce(probe('bad(', '>=', 1), none), { ok: false, detail: 'Prometheus: parse error' });
+  } finally {
+    server.close();
+  }
+  const e = parseExperiment(EXPERIMENT.replace('action: pause-node\n        duration: 1s', 'action: burn-memory\n        size: 64Mi\n        duration: 1s'));
+  assert.is(e.faults[1].bytes, 64 * 2 ** 20);
 });
 
 test.run();

@@ -51,9 +51,9 @@ const STEADY_CHECKS = 5;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function kindOf(p: Probe): ProbeOutcome['kind'] {
-  return p.recovery ? 'recovery' : p.consistency ? 'consistency' : p.http ? 'http' : p.cmd ? 'cmd' : 'object';
+  return p.recovery ? 'recovery' : p.consistency ? 'consistency' : p.http ? 'http' : p.cmd ? 'cmd' : p.prom ? 'prom' : 'object';
 }
-const thresholdOf = (p: Probe) => p.http?.successRate ?? p.cmd?.successRate ?? 100;
+const thresholdOf = (p: Probe) => p.http?.successRate ?? p.cmd?.successRate ?? p.prom?.successRate ?? 100;
 
 export async function runExperiment(e: Experiment, o: RunOptions): Promise<RunResult> {
   const { client } = o;
@@ -271,6 +271,14 @@ async function inject(f: Fault, o: RunOptions, random: () => number, paused: Set
         setTimeout(() => { b.kill('SIGKILL'); burners.delete(b); }, f.durationMs).unref();
       }
       return [`${cpus().length} core(s)`];
+    }
+    case 'burn-memory': {
+      // A process that holds the memory, touched page by page so that it is resident, for the duration.
+      const mib = Math.max(1, Math.round((f.bytes ?? 256 * 2 ** 20) / 2 ** 20));
+      const b = spawn(process.execPath, ['-e', `const b = Buffer.alloc(${mib} * 2 ** 20, 1); setInterval(() => b[0]++, 1000)`], { stdio: 'ignore' });
+      burners.add(b);
+      setTimeout(() => { b.kill('SIGKILL'); burners.delete(b); }, f.durationMs).unref();
+      return [`${mib} MiB`];
     }
   }
 }

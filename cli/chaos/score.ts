@@ -5,7 +5,7 @@
 
 export interface ProbeOutcome {
   name: string;
-  kind: 'http' | 'cmd' | 'object' | 'recovery' | 'consistency';
+  kind: 'http' | 'cmd' | 'object' | 'prom' | 'recovery' | 'consistency';
   /** The steady state before the method, probes during it, the steady state after. */
   phase: 'before' | 'during' | 'after';
   checks: number;

@@ -22,11 +22,12 @@ resumed, CPU burners stopped), always.
 
 Faults: kill-node (SIGKILL), pause-node (SIGSTOP, SIGCONT after its duration), kill-pod (its
 containers' processes), kill-leader (the leading master), kill-nats, burn-cpu (every core, for its
-duration). Processes are found by what skiff up and the local cloud provider recorded in DIR/.skiff,
+duration), burn-memory (size: 256Mi, for its duration). Processes are found by what skiff up and the local cloud provider recorded in DIR/.skiff,
 never by name.
 
 Probes: http (URL, expected status, timeout, success rate), cmd (exit 0), object (a field of an
-object equal to a value, such as a Deployment's status.availableReplicas), recovery (with object or
+object equal to a value, such as a Deployment's status.availableReplicas), prom (a PromQL query's
+first sample compared with a value: url, query, comparator, value), recovery (with object or
 http: the time until it holds again after each fault, at most 'within'), consistency (clients
 increment and read registers by compare-and-swap through the apiserver; the history must be
 linearizable, keep every acknowledged write, and hand out no uid twice).
