@@ -11,8 +11,8 @@ import { randomTimes, seededRandom } from './select.ts';
 export type Mode = 'one' | 'all' | 'fixed' | 'fixed-percent' | 'random-max-percent';
 export const MODES: Mode[] = ['one', 'all', 'fixed', 'fixed-percent', 'random-max-percent'];
 
-export type Action = 'kill-node' | 'pause-node' | 'kill-pod' | 'kill-leader' | 'kill-nats' | 'burn-cpu' | 'burn-memory';
-export const ACTIONS: Action[] = ['kill-node', 'pause-node', 'kill-pod', 'kill-leader', 'kill-nats', 'burn-cpu', 'burn-memory'];
+export type Action = 'kill-node' | 'pause-node' | 'kill-pod' | 'kill-leader' | 'kill-nats' | 'lame-duck-nats' | 'burn-cpu' | 'burn-memory';
+export const ACTIONS: Action[] = ['kill-node', 'pause-node', 'kill-pod', 'kill-leader', 'kill-nats', 'lame-duck-nats', 'burn-cpu', 'burn-memory'];
 
 /** Which processes or pods a fault acts on. */
 export interface Target {

@@ -7,7 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { cpus } from 'node:os';
 import type { ApiClient } from '../../actors/client/client.ts';
-import { signalGroup } from '../../actors/platform/procfs.ts';
+import { membersByGroup, signalGroup } from '../../actors/platform/procfs.ts';
 import type { Lease, Node, Pod } from '../../protocol/types.ts';
 import { checkHistory, type CheckResult } from './checker.ts';
 import type { Experiment, Fault, Probe } from './experiment.ts';
@@ -261,6 +261,20 @@ async function inject(f: Fault, o: RunOptions, random: () => number, paused: Set
     case 'kill-nats': {
       const chosen = pick(byNames(procs.filter((p) => p.role === 'nats')));
       for (const n of chosen) signalGroup(n.pgid, 'SIGKILL');
+      return chosen.map((n) => n.name);
+    }
+    case 'lame-duck-nats': {
+      // SIGUSR2 to the Procfile's nats process, which hands it to its nats-server: lame-duck mode,
+      // leaderships handed over and clients moved before it stops. It ends with exit code 0, a
+      // finished process to skiff up, which leaves it stopped, as an operator's lame duck is meant.
+      // That process is the group's leader, or the leader's child when the leader is the shell
+      // skiff up ran the line with (which SIGUSR2 would end).
+      const chosen = pick(byNames(procs.filter((p) => p.role === 'nats')));
+      const groups = membersByGroup();
+      for (const n of chosen) {
+        const child = groups.get(n.pgid)?.find((m) => m.stat.ppid === n.pgid);
+        process.kill(child?.pid ?? n.pgid, 'SIGUSR2');
+      }
       return chosen.map((n) => n.name);
     }
     case 'burn-cpu': {

@@ -21,7 +21,8 @@ random-max-percent), probes checked all through the method, and rollbacks (what 
 resumed, CPU burners stopped), always.
 
 Faults: kill-node (SIGKILL), pause-node (SIGSTOP, SIGCONT after its duration), kill-pod (its
-containers' processes), kill-leader (the leading master), kill-nats, burn-cpu (every core, for its
+containers' processes), kill-leader (the leading master), kill-nats, lame-duck-nats (the server
+hands over and stops; skiff up leaves it stopped), burn-cpu (every core, for its
 duration), burn-memory (size: 256Mi, for its duration). Processes are found by what skiff up and the local cloud provider recorded in DIR/.skiff,
 never by name.
 
