@@ -84,6 +84,20 @@ s('a pool of min 0, max 3: a Deployment that needs two nodes\' worth of CPU make
   await client.create(pool('grow', { max: 3 }));
   // Four pods of 400m: two fit on a 1-CPU node.
   await client.create(deployment('grow', 4, '400m', 'grow'));
+  try {
+    await grows(ctx);
+  } finally {
+    await client.delete('deployments', 'grow', 'default').catch(() => {});
+  }
+  await waitFor('the pool back to 0', async () => (await poolNodes(client, 'grow')).length === 0 && records(ctx).every((r) => r.pool !== 'grow'), 40_000, 200);
+  const p = await client.get<NodePool>('nodepools', 'grow');
+  await waitFor('its status at 0', async () => (await client.get<NodePool>('nodepools', 'grow')).status?.nodes === 0, 5000, 200);
+  assert.ok(p.status?.lastScaleTime);
+  await client.delete('nodepools', 'grow');
+});
+
+async function grows(ctx: Ctx): Promise<void> {
+  const { client } = ctx;
   await waitFor('4 pods running', async () => (await running(client, 'grow')).length === 4, 60_000, 200);
   const nodes = await poolNodes(client, 'grow');
   assert.is(nodes.length, 2, nodes.map((n) => n.metadata.name).join(', '));
@@ -97,18 +111,24 @@ s('a pool of min 0, max 3: a Deployment that needs two nodes\' worth of CPU make
   assert.is.not(nodes[0].metadata.labels?.['topology.kubernetes.io/zone'], nodes[1].metadata.labels?.['topology.kubernetes.io/zone'], 'zones round robin');
   const events = (await client.list<Event>('events', { namespace: 'default' })).items.filter((e) => e.involvedObject.name === 'grow' && e.reason === 'ScaledUp');
   assert.ok(events.length >= 1, 'a ScaledUp event');
-  await client.delete('deployments', 'grow', 'default');
-  await waitFor('the pool back to 0', async () => (await poolNodes(client, 'grow')).length === 0 && records(ctx).every((r) => r.pool !== 'grow'), 40_000, 200);
-  const p = await client.get<NodePool>('nodepools', 'grow');
-  await waitFor('its status at 0', async () => (await client.get<NodePool>('nodepools', 'grow')).status?.nodes === 0, 5000, 200);
-  assert.ok(p.status?.lastScaleTime);
-});
+}
 
 s('an instance killed behind the provider\'s back (kill -9): its Node is deleted, not left NotReady, and its pods run elsewhere', async (ctx) => {
   const { client } = ctx;
   await client.create(pool('kill', { max: 3 }));
   // One pod of 600m a node: two nodes.
   await client.create(deployment('kill', 2, '600m', 'kill'));
+  try {
+    await killsOne(ctx);
+  } finally {
+    await client.delete('deployments', 'kill', 'default').catch(() => {});
+    await client.delete('nodepools', 'kill').catch(() => {});
+  }
+  await waitFor('the pool\'s instances gone with it', async () => records(ctx).every((r) => r.pool !== 'kill'), 30_000, 200);
+});
+
+async function killsOne(ctx: Ctx): Promise<void> {
+  const { client } = ctx;
   await waitFor('2 pods running', async () => (await running(client, 'kill')).length === 2, 60_000, 200);
   const victim = (await running(client, 'kill'))[0];
   const node = victim.spec.nodeName!;
@@ -121,12 +141,14 @@ s('an instance killed behind the provider\'s back (kill -9): its Node is deleted
   await waitFor('2 pods running again, none on the dead node', async () => {
     const pods = await running(client, 'kill');
     return pods.length === 2 && pods.every((p) => p.spec.nodeName !== node);
-  }, 60_000, 200);
+  }, 60_000, 200).catch(async (err) => {
+    const pods = (await client.list<Pod>('pods', { labelSelector: 'app=kill' })).items.map((p) => `${p.metadata.name} ${p.status?.phase} on ${p.spec.nodeName ?? '-'} ${JSON.stringify(p.status?.conditions?.find((c) => c.type === 'PodScheduled'))}${p.metadata.deletionTimestamp ? ' deleting' : ''}`);
+    const nodes = (await poolNodes(client, 'kill')).map((n) => `${n.metadata.name} ready=${ready(n)} taints=${JSON.stringify(n.spec.taints ?? [])}`);
+    const events = (await client.list<Event>('events', { namespace: 'default' })).items.filter((e) => e.involvedObject.name === 'kill' || e.involvedObject.name?.startsWith('kill-')).map((e) => `${e.reason}: ${e.message}`);
+    throw new Error(`${(err as Error).message}\npods: ${pods.join('\n  ')}\nnodes: ${nodes.join('; ')}\nrecords: ${records(ctx).filter((r) => r.pool === 'kill').map((r) => `${r.name} pid ${r.pid}`).join(', ')}\nevents: ${events.slice(-12).join('\n  ')}`);
+  });
   console.log(`  both pods running again ${Date.now() - killedAt} ms after the kill`);
-  await client.delete('deployments', 'kill', 'default');
-  await client.delete('nodepools', 'kill');
-  await waitFor('the pool\'s instances gone with it', async () => records(ctx).every((r) => r.pool !== 'kill'), 30_000, 200);
-});
+}
 
 s('an instance shut down (its node process stopped with SIGSTOP): its NotReady node is tainted shutdown, and the taint goes when it runs again', async (ctx) => {
   const { client } = ctx;

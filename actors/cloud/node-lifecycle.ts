@@ -10,10 +10,15 @@ import type { Controller } from '../controller-manager/context.ts';
 import { nodeReady, providerNodes, type CloudContext } from './context.ts';
 import { SHUTDOWN_TAINT } from './provider.ts';
 
+/** How long pods still bound to a node deleted here are looked for (a scheduler that had not yet seen the node go may bind one to it). */
+const GONE_NODE_MEMORY_MS = 5 * 60_000;
+
 export class CloudNodeLifecycleController implements Controller {
   readonly name = 'cloud-node-lifecycle';
   private timer?: NodeJS.Timeout;
   private running = false;
+  /** Nodes deleted here, and when: pods bound to them afterwards are deleted too. */
+  private readonly gone = new Map<string, number>();
 
   constructor(private readonly ctx: CloudContext) {}
 
@@ -35,8 +40,29 @@ export class CloudNodeLifecycleController implements Controller {
     this.running = true;
     try {
       for (const node of providerNodes(this.ctx)) await this.check(node, writer).catch((err: Error) => this.ctx.log.warn('cloud node lifecycle: check failed', { node: node.metadata.name, err: err.message }));
+      await this.deleteStrandedPods(writer);
     } finally {
       this.running = false;
+    }
+  }
+
+  /**
+   * Pods bound to a node deleted here after its pods were: a scheduler whose cache still had the
+   * node can bind a replacement to it in the moment before it learns (Kubernetes' pod GC deletes
+   * such orphans after 40 s; these nodes are known gone, so at once).
+   */
+  private async deleteStrandedPods(writer: ApiClient): Promise<void> {
+    const now = Date.now();
+    for (const [name, at] of this.gone) {
+      if (now - at > GONE_NODE_MEMORY_MS) {
+        this.gone.delete(name);
+        continue;
+      }
+      if (this.ctx.informers.nodes.getByName(name)) continue; // registered again
+      for (const pod of this.ctx.informers.pods.listByNode(name)) {
+        this.ctx.log.info('deleting a pod bound to a node that is gone', { pod: `${pod.metadata.namespace}/${pod.metadata.name}`, node: name });
+        await writer.delete('pods', pod.metadata.name!, pod.metadata.namespace, { gracePeriodSeconds: 0 }).catch(() => {});
+      }
     }
   }
 
@@ -50,6 +76,7 @@ export class CloudNodeLifecycleController implements Controller {
         await writer.delete('pods', pod.metadata.name!, pod.metadata.namespace, { gracePeriodSeconds: 0 }).catch(() => {});
       }
       await writer.delete('nodes', name).catch(() => {});
+      this.gone.set(name, Date.now());
       return;
     }
     const tainted = node.spec.taints?.some((t) => t.key === SHUTDOWN_TAINT.key) ?? false;

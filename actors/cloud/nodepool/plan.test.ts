@@ -4,7 +4,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { NodePool, Pod, Taint } from '../../../protocol/types.ts';
-import { planScaleDown, planScaleUp, type PoolNode, type PoolView } from './plan.ts';
+import { planScaleDown, planScaleUp, templateNode, type PoolNode, type PoolView } from './plan.ts';
 
 const pool = (name: string, o: { min?: number; max?: number; cpu?: string; labels?: Record<string, string>; taints?: Taint[]; after?: string } = {}): NodePool => ({
   apiVersion: 'skiff.io/v1', kind: 'NodePool', metadata: { name },
@@ -25,6 +25,7 @@ const ups: [string, PoolView[], Pod[], Record<string, number>, number][] = [
   ['a pod larger than any template fits nowhere', [view(pool('a'))], [pod('big', '2')], {}, 1],
   ['a node selector picks its pool', [view(pool('a')), view(pool('b', { labels: { disk: 'ssd' } }))], pods(2, '500m', { nodeSelector: { disk: 'ssd' } }), { b: 1 }, 0],
   ['a taint the pods do not tolerate keeps them off that pool', [view(pool('a', { taints: [{ key: 'gpu', effect: 'NoSchedule' }] })), view(pool('b'))], pods(1, '100m'), { b: 1 }, 0],
+  ['a node just ready, with room, takes the pods the scheduler has not placed yet: no new node', [view(pool('a'), [{ name: 'a-1', node: templateNode(pool('a'), 'a-1'), ready: true, pods: [pod('there', '400m')] }])], pods(1, '500m'), {}, 0],
   ['a pool at its max already grows no more', [view(pool('a', { max: 1 }), [{ name: 'a-1', ready: true, pods: [pod('full', '1')] }])], pods(1, '500m'), {}, 1],
 ];
 for (const [name, views, pending, want, unfit] of ups) {

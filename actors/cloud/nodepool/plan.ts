@@ -37,9 +37,13 @@ export function templateNode(pool: NodePool, name = `${pool.metadata.name}-templ
   };
 }
 
-/** A node that will take pods once up: one registered but not ready yet, or one still being made, as its template. */
-function upcoming(view: PoolView, n: PoolNode): NodeInfo {
-  const info = nodeInfoFrom(templateNode(view.pool, n.name));
+/**
+ * What a pool's node can still take: a ready node as it is, with the pods bound to it (the
+ * scheduler may not have placed the pending pods there yet: it has just become ready); one
+ * registered but not ready yet, or still being made, as its template.
+ */
+function roomOn(view: PoolView, n: PoolNode): NodeInfo {
+  const info = nodeInfoFrom(n.ready && n.node ? n.node : templateNode(view.pool, n.name));
   for (const p of n.pods) account(info, `${p.metadata.namespace}/${p.metadata.name}`, p, 1);
   return info;
 }
@@ -59,12 +63,14 @@ const byName = (a: PoolView, b: PoolView) => a.pool.metadata.name!.localeCompare
 
 /**
  * The fewest nodes, per pool, for `pending` (pods the scheduler found no node for), counting the
- * room on nodes already coming up. Pools are tried in name order; a pool never goes past its max.
+ * room on the pools' nodes first: those coming up, and those just ready that the scheduler has not
+ * placed the pods on yet (cluster-autoscaler too leaves out pods that fit an existing node). Pools
+ * are tried in name order; a pool never goes past its max.
  */
 export function planScaleUp(views: PoolView[], pending: Pod[]): ScaleUp {
   const out: ScaleUp = { add: new Map(), placed: new Map(), unfit: [], atMax: new Set() };
   const pools = [...views].sort(byName);
-  const open = pools.flatMap((v) => v.nodes.filter((n) => !n.ready).map((n) => ({ pool: v.pool.metadata.name!, info: upcoming(v, n) })));
+  const open = pools.flatMap((v) => v.nodes.map((n) => ({ pool: v.pool.metadata.name!, info: roomOn(v, n) })));
   const size = new Map(pools.map((v) => [v.pool.metadata.name!, v.nodes.length]));
   const order = [...pending].sort((a, b) => {
     const ra = podRequests(a);
