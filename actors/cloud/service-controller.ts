@@ -29,8 +29,10 @@ export class ServiceController extends QueueController<CloudContext> {
       add: (s) => this.maybe(s),
       update: (_o, s) => this.maybe(s),
     });
+    // Every node's status write comes here: only a leader recounts the balanced nodes.
     const nodesChanged = () => {
-      const set = balancedNodes(this.ctx.informers.nodes.list()).map((n) => n.metadata.name).join(',');
+      if (!this.ctx.writer) return;
+      const set = this.balancedSet();
       if (set === this.nodeSet) return;
       this.nodeSet = set;
       for (const s of this.ctx.informers.services.list()) this.maybe(s);
@@ -38,11 +40,16 @@ export class ServiceController extends QueueController<CloudContext> {
     this.ctx.informers.nodes.on({ add: nodesChanged, update: nodesChanged, delete: nodesChanged });
   }
 
+  private balancedSet(): string {
+    return balancedNodes(this.ctx.informers.nodes.list()).map((n) => n.metadata.name).join(',');
+  }
+
   private maybe(s: Service): void {
     if (wantsBalancer(s) || hasFinalizer(s)) this.enqueue(objectKey(s));
   }
 
   resyncAll(): void {
+    this.nodeSet = this.balancedSet();
     for (const s of this.ctx.informers.services.list()) this.maybe(s);
   }
 

@@ -5,7 +5,8 @@ import { createServer } from 'node:net';
 import type { Pod } from '../../protocol/types.ts';
 import type { AllocatedPort } from './pod-env.ts';
 
-function freePort(host: string): Promise<number> {
+/** A port free on `host` now (the kernel's pick). */
+export function freePort(host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.once('error', reject);

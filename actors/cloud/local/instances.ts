@@ -9,11 +9,11 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { formatTaints } from '../../../protocol/tolerations.ts';
 import type { Node } from '../../../protocol/types.ts';
 import { AUTH_CONFIG, deleteIdentity, ensureIdentity, writeAuthorization } from '../../../infra/auth.ts';
+import { freePort } from '../../kubelet/ports.ts';
 import { credentialsPath } from '../../platform/credentials.ts';
 import { programArgs } from '../../platform/entry.ts';
 import type { Logger } from '../../platform/log.ts';
@@ -57,17 +57,6 @@ export interface LocalInstancesOptions {
 const CREATE_TIMEOUT_MS = 30_000;
 const NODE_FLAGS = ['--max-semi-space-size=32'];
 
-/** A port free on 127.0.0.1 now, for a node's status server. */
-function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolvePort(port));
-    });
-  });
-}
 
 /**
  * The process groups of the instances recorded in a local provider's directory that still run:
@@ -203,7 +192,7 @@ export class LocalInstances implements Instances {
         SKIFF_NODE_LABELS: Object.entries({ ...t.labels, [NODE_POOL_LABEL]: t.pool }).map(([k, v]) => `${k}=${v}`).join(','),
         SKIFF_NODE_TAINTS: formatTaints([UNINITIALIZED_TAINT, ...t.taints]),
         SKIFF_EXIT_WITH_PID: String(this.o.anchorPid),
-        PORT: String(await freePort()),
+        PORT: String(await freePort('127.0.0.1')),
         SKIFF_CREDENTIALS: creds ?? '',
       };
       // The master's own: not the node's.
