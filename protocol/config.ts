@@ -107,6 +107,12 @@ export interface Config {
    * connections) or `nftables` (a DNAT in the kernel; needs root and nft, else userspace).
    */
   proxyMode: string;
+  /**
+   * Node: `on` connects to NATS through a fault link in the node's own process
+   * (platform/fault-link.ts), where `skiff chaos` can put latency, loss or a partition; `off`
+   * connects directly. skiff up turns it on for its nodes.
+   */
+  nodeFaultLink: string;
   /** Apiserver: where services' ClusterIPs come from, inside 127.0.0.0/8, as Kubernetes' --service-cluster-ip-range. */
   serviceCidr: string;
   /** Apiserver: the audit log, one JSON line per write, refusal and exec; empty: none. */
@@ -222,6 +228,7 @@ const defaults: Config = {
   kvFeedRetryMs: 1000,
   nodePortRange: '30000-32767',
   proxyMode: 'userspace',
+  nodeFaultLink: 'off',
   serviceCidr: '127.1.0.0/16',
   auditLog: '.skiff/audit.log',
   metricsPublishMs: 1000,
@@ -309,6 +316,7 @@ const envNames: Record<keyof Config, string> = {
   kvFeedRetryMs: 'SKIFF_KV_FEED_RETRY_MS',
   nodePortRange: 'SKIFF_NODE_PORT_RANGE',
   proxyMode: 'SKIFF_PROXY_MODE',
+  nodeFaultLink: 'SKIFF_NODE_FAULT_LINK',
   serviceCidr: 'SKIFF_SERVICE_CIDR',
   auditLog: 'SKIFF_AUDIT_LOG',
   metricsPublishMs: 'SKIFF_METRICS_PUBLISH_MS',
@@ -369,6 +377,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   if (!Number.isInteger(cfg.kvReplicas) || cfg.kvReplicas > 5) {
     throw new ConfigError(`SKIFF_KV_REPLICAS=${cfg.kvReplicas}: must be 1 to 5 copies, or 0 for as many as there are servers (up to 3)`);
   }
+  if (cfg.nodeFaultLink !== 'on' && cfg.nodeFaultLink !== 'off') {
+    throw new ConfigError(`SKIFF_NODE_FAULT_LINK=${JSON.stringify(cfg.nodeFaultLink)}: must be "on" or "off"`);
+  }
   if (cfg.cloudProvider !== 'local' && cfg.cloudProvider !== 'none') {
     throw new ConfigError(`SKIFF_CLOUD_PROVIDER=${JSON.stringify(cfg.cloudProvider)}: must be "local" or "none"`);
   }
@@ -423,6 +434,8 @@ export const KV_FEED_STALL_MS = 1000;
  * apiserver's cache yet.
  */
 export const CLAIM_GRACE_MS = 30_000;
+/** platform/fault-link.ts: how often a node's fault link looks at its faults file, the grain of a fault's start and end. */
+export const LINK_FAULTS_POLL_MS = 100;
 /** platform/nats.ts: how long connecting to NATS may take, unless the caller says otherwise. */
 export const NATS_CONNECT_TIMEOUT_MS = 2000;
 /** platform/nats.ts: a long-running process that lost NATS tries again this often. */

@@ -13,6 +13,7 @@ import { createLogger } from '../platform/log.ts';
 import { Membership } from '../membership/index.ts';
 import { createRegistry, startStatusServer } from '../platform/metrics.ts';
 import { connectNats } from '../platform/nats.ts';
+import { FaultLink } from '../platform/fault-link.ts';
 import { ownCredentials } from '../platform/credentials.ts';
 import { nodeNameProblem } from '../../protocol/identity.ts';
 import { exitOnFailure, instanceName, onShutdown, statusPort } from '../platform/process.ts';
@@ -43,7 +44,8 @@ each have an address for their node ports; otherwise 127.0.0.1), SKIFF_NODE_CPU,
 (default: the host's), SKIFF_NODE_LABELS (k=v,...), SKIFF_NODE_TAINTS (key[=value]:Effect,...: the
 Node is made with them), SKIFF_NODE_DATA_DIR (.skiff/nodes/NAME), SKIFF_EXIT_WITH_PID (stop, as on
 SIGTERM, once that process is gone: a cloud provider's nodes end with their cluster),
-SKIFF_MEMORY_LIMIT_MODE (auto|cgroup|watchdog), SKIFF_PROXY_MODE (userspace|nftables; nftables
+SKIFF_NODE_FAULT_LINK (on: NATS through a proxy of the node's own, where skiff chaos
+puts network faults), SKIFF_MEMORY_LIMIT_MODE (auto|cgroup|watchdog), SKIFF_PROXY_MODE (userspace|nftables; nftables
 needs root and nft), SKIFF_GOSSIP_SEEDS (members to join through; default: whoever answers on the
 join subject), and the SKIFF_* timings in protocol/config.ts.`;
 
@@ -139,7 +141,11 @@ stop = async () => {
 };
 
 const registry = createRegistry({ component: 'node', node: name });
-const nc = await connectNats({ url: cfg.natsUrl, name, persistent: true, credentials: ownCredentials(name) });
+// The fault link (SKIFF_NODE_FAULT_LINK=on): NATS reached through a proxy of the node's own, where skiff chaos puts network faults.
+const link = cfg.nodeFaultLink === 'on' ? new FaultLink({ upstreams: cfg.natsUrl.split(','), dir: dataDir, log: log.child({ actor: 'fault-link' }) }) : undefined;
+const natsUrl = link ? await link.start() : cfg.natsUrl;
+if (link) log.info('NATS through the fault link', { url: natsUrl, servers: cfg.natsUrl });
+const nc = await connectNats({ url: natsUrl, name, persistent: true, credentials: ownCredentials(name), ...(link ? { ignoreClusterUpdates: true } : {}) });
 // Stopped while connecting: the early stop is under way and ends the process; the kubelet must
 // not start and adopt the containers it is stopping.
 if (stoppingEarly) await new Promise(() => {});
@@ -188,6 +194,7 @@ const finish = async () => {
   stopProfiling?.();
   http?.close();
   await nc.drain().catch(() => {});
+  link?.close();
 };
 stop = async () => {
   root.send({ type: 'STOP' });

@@ -20,6 +20,8 @@ export interface ConnectOptions {
   credentials?: string;
   /** The CA the servers' certificates are checked against; default clusterCa(). */
   ca?: string;
+  /** Keep to the URLs given, not the servers the cluster tells of: a node's fault link is its only way out. */
+  ignoreClusterUpdates?: boolean;
 }
 
 /**
@@ -63,6 +65,7 @@ export async function connectNats(opts: ConnectOptions): Promise<NatsConnection>
       maxReconnectAttempts: opts.persistent ? -1 : 0,
       reconnectTimeWait: NATS_RECONNECT_WAIT_MS,
       noRandomize: opts.inOrder ?? false,
+      ignoreClusterUpdates: opts.ignoreClusterUpdates ?? false,
       waitOnFirstConnect: opts.persistent,
       pingInterval: NATS_PING_INTERVAL_MS,
       // Otherwise every request, JetStream publishes included, captures a stack trace.
