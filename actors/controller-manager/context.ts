@@ -37,6 +37,8 @@ export interface ControllerConfig {
 /** Gossip's view of the members, as this master sees it. */
 export interface GossipView {
   state(name: string): MemberState | undefined;
+  /** A dead member that died by a suspicion that ran out (a slow or cut link can cause it), not by nobody being at its address. */
+  diedBySuspicion(name: string): boolean;
   onChange(listener: (member: { name: string; state: MemberState }, previous: { state: MemberState } | undefined) => void): () => void;
 }
 

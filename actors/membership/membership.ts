@@ -81,6 +81,11 @@ export class Membership {
     return this.opts.name;
   }
 
+  /** How often a member probes one other. */
+  get periodMs(): number {
+    return this.opts.cfg.gossipPeriodMs;
+  }
+
   /** Joins the group; `joined` is called once a member has answered. */
   start(joined?: () => void): void {
     if (this.started) return;
@@ -118,12 +123,18 @@ export class Membership {
 
   networkChanged(up: boolean): void {
     this.swim.networkChanged(up);
-    this.opts.log.info(up ? 'NATS connection back: accusing no one until it settles' : 'NATS connection lost: accusing no one meanwhile');
+    this.opts.log.info(up ? 'NATS link back: accusing no one until it settles' : 'NATS link down (disconnected, or its server unanswering): accusing no one meanwhile');
   }
 
   /** A member's state as this process sees it; undefined for one it has never heard of. */
   state(name: string): MemberState | undefined {
     return this.swim.member(name)?.state;
+  }
+
+  /** Whether a dead member died by a suspicion that ran out, rather than by nobody being at its address. */
+  diedBySuspicion(name: string): boolean {
+    const m = this.swim.member(name);
+    return m?.state === 'dead' && !m.unreachable;
   }
 
   view(): MembersView {

@@ -32,6 +32,7 @@ export interface ProbeHost<R> {
   isSuspect(name: string): boolean;
   /** Our own probe failed: suspect the target, or confirm the suspicion. */
   accuse(target: string): void;
+  /** The network found nobody at the target's address, twice: it is dead. */
   declareDead(target: string): void;
 }
 

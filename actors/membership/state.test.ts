@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { applyNews, mergeNews, refutedIncarnation, type Member, type News, type Outcome } from './state.ts';
+import { applyNews, mergeNews, newsOf, refutedIncarnation, type Member, type News, type Outcome } from './state.ts';
 
 const NOW = 1000;
 const m = (state: Member['state'], incarnation: number): Member => ({ name: 'b', role: 'node', incarnation, state, since: 0 });
@@ -78,6 +78,17 @@ test('mergeNews: a remote death arrives as suspicion, a departure stands, strang
   assert.equal(news.map((n) => `${n.type}:${n.name}@${n.incarnation}${'from' in n ? `/${n.from}` : ''}`), [
     'alive:x@1', 'alive:y@2', 'suspect:y@2/r', 'alive:z@0', 'dead:z@0/z',
   ]);
+});
+
+test('a death by nobody at the address is told as such, and forgotten when the member comes back', () => {
+  const o = applyNews(m('suspect', 2), { type: 'dead', name: 'b', incarnation: 2, from: 'c', unreachable: true }, self, NOW);
+  assert.ok(o.kind === 'change' && o.member.unreachable === true);
+  const gone = (o as { member: Member }).member;
+  assert.equal(newsOf(gone, 'a'), { type: 'dead', name: 'b', incarnation: 2, from: 'a', unreachable: true }, 'passed on with its cause');
+  const suspicionRanOut = applyNews(m('suspect', 2), dead(2), self, NOW);
+  assert.ok(suspicionRanOut.kind === 'change' && suspicionRanOut.member.unreachable === undefined);
+  const back = applyNews(gone, alive(3), self, NOW);
+  assert.ok(back.kind === 'change' && !('unreachable' in back.member), 'alive again: the cause goes');
 });
 
 test.run();

@@ -13,6 +13,8 @@ export interface Member {
   state: MemberState;
   /** When this view last saw the state change (ms, this member's clock). */
   since: number;
+  /** Dead because the network found nobody at its address (its process is gone), not because a suspicion ran out. */
+  unreachable?: boolean;
 }
 
 export interface AliveNews {
@@ -34,6 +36,12 @@ export interface DeadNews {
   name: string;
   incarnation: number;
   from: string;
+  /**
+   * The network said nobody holds its subject (NATS' "no responders"): its process is gone. A
+   * death without it is a suspicion that ran out unrefuted, which a link that is only slow or
+   * lossy can also cause: weaker evidence (the node lifecycle waits for the lease to agree).
+   */
+  unreachable?: boolean;
 }
 export type News = AliveNews | SuspectNews | DeadNews;
 
@@ -69,19 +77,25 @@ export function applyNews(current: Member | undefined, news: News, self: Self, n
       // Equal incarnation is not enough: an alive at the incarnation that was suspected would
       // undo the suspicion without the member having refuted it.
       if (news.incarnation <= current.incarnation) return IGNORE;
-      return { kind: 'change', member: { ...current, role: news.role, incarnation: news.incarnation, state: 'alive', since: now } };
+      return { kind: 'change', member: { ...living(current), role: news.role, incarnation: news.incarnation, state: 'alive', since: now } };
     case 'suspect':
       if (!current || news.incarnation < current.incarnation) return IGNORE;
       if (current.state === 'dead' || current.state === 'left') return IGNORE;
       if (current.state === 'suspect' && news.incarnation === current.incarnation) return CONFIRM;
-      return { kind: 'change', member: { ...current, incarnation: news.incarnation, state: 'suspect', since: current.state === 'suspect' ? current.since : now } };
+      return { kind: 'change', member: { ...living(current), incarnation: news.incarnation, state: 'suspect', since: current.state === 'suspect' ? current.since : now } };
     case 'dead': {
       if (!current || news.incarnation < current.incarnation) return IGNORE;
       if (current.state === 'dead' || current.state === 'left') return IGNORE;
       const state = news.from === news.name ? 'left' : 'dead';
-      return { kind: 'change', member: { ...current, incarnation: news.incarnation, state, since: now } };
+      return { kind: 'change', member: { ...current, incarnation: news.incarnation, state, since: now, ...(state === 'dead' && news.unreachable ? { unreachable: true } : {}) } };
     }
   }
+}
+
+/** A member's record without what only a dead one has. */
+function living(m: Member): Member {
+  const { unreachable: _, ...rest } = m;
+  return rest;
 }
 
 function aboutSelf(news: News, self: Self): Outcome {
@@ -108,7 +122,7 @@ export function newsOf(m: Member, from: string): News {
     case 'suspect':
       return { type: 'suspect', name: m.name, incarnation: m.incarnation, from };
     case 'dead':
-      return { type: 'dead', name: m.name, incarnation: m.incarnation, from };
+      return { type: 'dead', name: m.name, incarnation: m.incarnation, from, ...(m.unreachable ? { unreachable: true } : {}) };
     case 'left':
       return { type: 'dead', name: m.name, incarnation: m.incarnation, from: m.name };
   }

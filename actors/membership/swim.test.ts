@@ -39,6 +39,8 @@ test('a killed member is declared dead by every other member, and no one else is
   assert.equal(new Set(d.map((c) => c.observer)).size, 6);
   assert.ok(d.every((c) => c.at > killedAt));
   assert.is(changes.filter((c) => c.member !== 'm3' && c.state === 'dead').length, 0, 'no false deaths');
+  const views = [...g.members.values()].filter((s) => s.name !== 'm3').map((s) => s.member('m3'));
+  assert.ok(views.every((m) => m?.unreachable === true), 'known dead because nobody was at its address');
 });
 
 test('the death is found through NATS-style "nobody there" answers well before the suspicion timeout', () => {
@@ -75,6 +77,8 @@ test('a member paused for 10 s is declared dead by the suspicion timeout, and re
   g.net.pause('m2');
   g.run(10_000);
   assert.equal(g.viewsOf('m2'), Array(6).fill('dead'));
+  const views = [...g.members.values()].filter((s) => s.name !== 'm2').map((s) => s.member('m2'));
+  assert.ok(views.every((m) => !m?.unreachable), 'dead by a suspicion that ran out: its subject still had a subscriber');
   g.net.resume('m2');
   g.run(5000);
   assert.equal(g.viewsOf('m2'), Array(6).fill('alive'), 'it heard of its death and refuted');

@@ -72,7 +72,7 @@ export class Swim<R = unknown> {
       canDeclareDead: () => this.canDeclareDead(),
       isSuspect: (n) => this.view.get(n)?.state === 'suspect',
       accuse: (target) => this.accuse(target),
-      declareDead: (target) => this.declareDead(target),
+      declareDead: (target) => this.declareDead(target, true),
     });
   }
 
@@ -286,14 +286,15 @@ export class Swim<R = unknown> {
       entry.timer = this.clock.after(this.cfg.periodMs, () => this.suspicionExpired(name, suspicion));
       return;
     }
-    this.declareDead(name);
+    this.declareDead(name, false);
   }
 
-  private declareDead(name: string): void {
+  /** `unreachable`: the network found nobody at its address; otherwise a suspicion ran out. */
+  private declareDead(name: string, unreachable: boolean): void {
     const m = this.view.get(name);
     if (!m || (m.state !== 'alive' && m.state !== 'suspect')) return;
     this.stats.deaths++;
-    this.handleNews({ type: 'dead', name, incarnation: m.incarnation, from: this.name });
+    this.handleNews({ type: 'dead', name, incarnation: m.incarnation, from: this.name, ...(unreachable ? { unreachable } : {}) });
   }
 
   // ---- news ----------------------------------------------------------------------------

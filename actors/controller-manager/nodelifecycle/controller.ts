@@ -50,16 +50,19 @@ export class NodeLifecycleController implements Controller {
   private async pass(now: number): Promise<void> {
     const { cfg, informers, gossip } = this.ctx;
     const nodes = informers.nodes.list();
-    const verdicts = new Map<string, { health: NodeHealth; gossip: ReturnType<NonNullable<typeof gossip>['state']> }>();
+    const verdicts = new Map<string, { health: NodeHealth; gossip: ReturnType<NonNullable<typeof gossip>['state']>; nobodyThere: boolean }>();
     for (const n of nodes) {
       const name = n.metadata.name!;
       const age = leaseAgeMs(informers.nodeLeases.getByName(name, NODE_LEASE_NAMESPACE), now, n.metadata.creationTimestamp);
       const seen = gossip?.state(name);
-      verdicts.set(name, { health: nodeHealth(age, seen, { graceMs: cfg.nodeGraceMs, evictionGraceMs: cfg.nodeEvictionGraceMs }), gossip: seen });
+      const bySuspicion = seen === 'dead' && gossip!.diedBySuspicion(name);
+      const health = nodeHealth(age, seen, { graceMs: cfg.nodeGraceMs, evictionGraceMs: cfg.nodeEvictionGraceMs }, bySuspicion);
+      verdicts.set(name, { health, gossip: seen, nobodyThere: seen === 'dead' && !bySuspicion });
     }
-    // The mass-disruption guard weighs the lease's word alone: gossip's "dead" means the node's
-    // peers found nobody there, which a control-plane problem cannot fake.
-    const unhealthy = [...verdicts.values()].filter((v) => v.health !== 'ready' && v.gossip !== 'dead').length;
+    // The mass-disruption guard weighs the lease's word alone: gossip's "dead" by nobody being at
+    // the node's address is not counted, as a control-plane problem cannot fake it (a suspicion
+    // that ran out can be the masters' own link).
+    const unhealthy = [...verdicts.values()].filter((v) => v.health !== 'ready' && !v.nobodyThere).length;
     const evict = evictionsAllowed(nodes.length, unhealthy);
     if (!evict && !this.holding) this.ctx.log.warn('most nodes look unreachable at once; holding evictions back', { unhealthy, total: nodes.length });
     this.holding = !evict;
@@ -69,7 +72,7 @@ export class NodeLifecycleController implements Controller {
       let current: Node = node;
       if (change) current = await this.write(node, change, v.gossip);
       const taint = (current.spec?.taints ?? []).find((t) => t.key === UNREACHABLE && t.effect === 'NoExecute');
-      if (v.health === 'lost' && taint && (evict || v.gossip === 'dead')) this.evictPods(current, taint, now);
+      if (v.health === 'lost' && taint && (evict || v.nobodyThere)) this.evictPods(current, taint, now);
     }
   }
 

@@ -33,6 +33,12 @@ for (const [name, age, gossip, want] of health) {
   test(`health - ${name}: ${want}`, () => assert.is(nodeHealth(age, gossip, { graceMs: 4000, evictionGraceMs: 30_000 }), want));
 }
 
+test('health - dead by a suspicion that ran out (a slow or lossy link can do it): kept from new pods while the lease is fresh, lost once it is late', () => {
+  assert.is(nodeHealth(1000, 'dead', { graceMs: 4000, evictionGraceMs: 30_000 }, true), 'unreachable');
+  assert.is(nodeHealth(4001, 'dead', { graceMs: 4000, evictionGraceMs: 30_000 }, true), 'lost');
+  assert.match(nodeChange(node('True'), 'unreachable', now, 'dead')!.conditions![0]!.message!, /still renews its lease/);
+});
+
 const effects = (c: ReturnType<typeof nodeChange>) => c?.taints?.filter((t) => t.key === UNREACHABLE).map((t) => t.effect);
 const readyOf = (c: ReturnType<typeof nodeChange>) => c?.conditions?.find((x) => x.type === 'Ready');
 

@@ -28,9 +28,14 @@ export interface HealthConfig {
   evictionGraceMs: number;
 }
 
-/** The verdict on one node, from its lease's age and gossip's view of it (undefined: gossip has no word). */
-export function nodeHealth(leaseAge: number, gossip: MemberState | undefined, cfg: HealthConfig): NodeHealth {
-  if (gossip === 'dead') return 'lost';
+/**
+ * The verdict on one node, from its lease's age and gossip's view of it (undefined: gossip has no
+ * word). Gossip's "dead" decides at once when the node's peers found nobody at its address (its
+ * process is gone); a death by a suspicion that ran out (`bySuspicion`) can also be a slow or lossy
+ * link, so while the lease is fresh the node is only kept from new pods.
+ */
+export function nodeHealth(leaseAge: number, gossip: MemberState | undefined, cfg: HealthConfig, bySuspicion = false): NodeHealth {
+  if (gossip === 'dead') return bySuspicion && leaseAge <= cfg.graceMs ? 'unreachable' : 'lost';
   if (leaseAge <= cfg.graceMs) return 'ready';
   if ((gossip === 'alive' || gossip === 'suspect') && leaseAge <= cfg.evictionGraceMs) return 'unreachable';
   return 'lost';
@@ -42,7 +47,9 @@ export interface NodeChange {
 }
 
 const MESSAGES: Record<Exclude<NodeHealth, 'ready'>, (gossip: MemberState | undefined) => string> = {
-  unreachable: () => 'Kubelet stopped posting node status; gossip still hears the node, so its pods stay until both agree it is gone.',
+  unreachable: (gossip) => (gossip === 'dead'
+    ? 'Gossip declared the node dead after a suspicion it did not refute, but its kubelet still renews its lease: its pods stay until both agree it is gone.'
+    : 'Kubelet stopped posting node status; gossip still hears the node, so its pods stay until both agree it is gone.'),
   lost: (gossip) => (gossip === 'dead' ? 'Gossip declared the node dead.' : 'Kubelet stopped posting node status.'),
 };
 
