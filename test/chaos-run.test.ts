@@ -1,6 +1,7 @@
 // skiff chaos end to end, against `skiff up -m nats=3,master=2,node=3` running the README's hello
 // app: the node-kill experiment passes (the service above 99%, recovery within its 10 s, the store
-// linearizable with nothing lost); the short forms of the other examples run (leader-kill and
+// linearizable with nothing lost); a partition of a node from the control plane passes, with no
+// member but the cut-off node declared dead; the short forms of the other examples run (leader-kill and
 // nats-kill pass; node-pause and bad-day are held to their recoveries and store); a probe that cannot
 // hold fails the run with exit code 1 and is named; with the hello app deleted, node-kill fails at
 // its steady-state check and injects nothing.
@@ -10,7 +11,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { ensureDist } from '../infra/build.ts';
-import type { Deployment, KubeObject } from '../protocol/types.ts';
+import type { Deployment, KubeObject, Node } from '../protocol/types.ts';
 import type { RunResult } from '../cli/chaos/run.ts';
 import { ROOT, setup, skiff, startUp, tempDir, waitFor, type UpCluster } from './harness.ts';
 
@@ -52,6 +53,25 @@ s('node-kill passes: the service answers above 99% while a node is killed, hello
   assert.ok(result.consistency?.ok, result.consistency?.problems.join('\n'));
   assert.is(result.faults.length, 1);
   assert.match(result.faults[0].targets[0], /^node-\d$/);
+});
+
+s('a partition from the control plane: the service holds, the pod runs elsewhere, no member that kept its link is declared dead, and the node comes back', async (ctx) => {
+  const logFrom = ctx.up.up.output().length;
+  // The fault lasts 15 s; the short form's rollback heals the link when the method ends, at 14 s.
+  const { code, result, stderr } = await chaos(ctx, join(ROOT, 'infra/chaos/partition.yaml'), '--duration', '14s');
+  assert.ok(result, stderr);
+  const cut = result.faults[0]?.targets[0];
+  console.log(`  partition (14s): ${result.verdict}, ${cut} cut off, service ${during(result, 'hello-service-during').successPercent}%, recovered in ${during(result, 'hello-recovered').recoveriesMs} ms`);
+  assert.is(result.verdict, 'Pass', result.failed.join('\n'));
+  assert.is(code, 0);
+  assert.match(cut ?? '', /^node-\d$/);
+  const log = ctx.up.up.output().slice(logFrom);
+  const declaredDead = [...log.matchAll(/msg="member is dead" member=(\S+)/g)].map((m) => m[1]);
+  assert.ok(declaredDead.includes(cut!), 'the cut-off node was declared dead by the rest');
+  assert.equal([...new Set(declaredDead)], [cut], `only the cut-off node was declared dead: ${declaredDead.join(', ')}`);
+  assert.match(log, new RegExp(`node=${cut} actor=membership msg="NATS link down`), 'the cut-off node knew its link was down, and accused no one');
+  await waitFor(`${cut} Ready again`, async () => (await ctx.up.client.get<Node>('nodes', cut!)).status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true, 30_000, 250);
+  await waitFor('3 hello replicas available again', async () => (await ctx.up.client.get<Deployment>('deployments', 'hello', 'demo')).status?.availableReplicas === 3, 30_000, 250);
 });
 
 s('the short forms of the other examples run: leader kill and nats kill pass; a pause and a bad day keep their recoveries and their store', async (ctx) => {

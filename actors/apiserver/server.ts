@@ -274,6 +274,8 @@ export class ApiServer {
     const verb = parsed && (parsed.verb in VERBS || parsed.verb === 'watch') ? parsed.verb : 'unknown';
     const started = performance.now();
     let code = 200;
+    /** The request came after its deadline. */
+    let late = false;
     try {
       if (!parsed) throw new BadRequest(`unknown subject ${JSON.stringify(msg.subject)} (expected skiff.api.<resource>.<verb>)`);
       if (parsed.resource === VERSION_RESOURCE) {
@@ -303,6 +305,7 @@ export class ApiServer {
       // only do harm, such as a write landing after a newer one.
       if (typeof req.deadline === 'number' && Date.now() > req.deadline) {
         this.expired.inc();
+        late = true;
         throw new Timeout(`request arrived after its deadline (${Date.now() - req.deadline} ms late); not carried out`);
       }
       const requester = requesterOf(parsed.origin);
@@ -321,7 +324,9 @@ export class ApiServer {
     } catch (err) {
       const wire = toWire(err);
       code = wire.code;
-      if (code >= 500) this.opts.log.error('request failed', { subject: msg.subject, err: wire.message });
+      // Requests past their deadline come in bursts after a partition heals (a node's queued
+      // renewals): counted by the metric, told only at debug level.
+      if (code >= 500) this.opts.log[late ? 'debug' : 'error']('request failed', { subject: msg.subject, err: wire.message });
       this.respond(msg, encode('error', { error: wire }));
     } finally {
       this.served(resource, verb, code, (performance.now() - started) / 1000);

@@ -11,8 +11,15 @@ import { randomTimes, seededRandom } from './select.ts';
 export type Mode = 'one' | 'all' | 'fixed' | 'fixed-percent' | 'random-max-percent';
 export const MODES: Mode[] = ['one', 'all', 'fixed', 'fixed-percent', 'random-max-percent'];
 
-export type Action = 'kill-node' | 'pause-node' | 'kill-pod' | 'kill-leader' | 'kill-nats' | 'lame-duck-nats' | 'burn-cpu' | 'burn-memory';
-export const ACTIONS: Action[] = ['kill-node', 'pause-node', 'kill-pod', 'kill-leader', 'kill-nats', 'lame-duck-nats', 'burn-cpu', 'burn-memory'];
+export type Action =
+  | 'kill-node' | 'pause-node' | 'kill-pod' | 'kill-leader' | 'kill-nats' | 'lame-duck-nats' | 'burn-cpu' | 'burn-memory'
+  | 'network-delay' | 'network-loss' | 'network-partition';
+export const ACTIONS: Action[] = [
+  'kill-node', 'pause-node', 'kill-pod', 'kill-leader', 'kill-nats', 'lame-duck-nats', 'burn-cpu', 'burn-memory',
+  'network-delay', 'network-loss', 'network-partition',
+];
+/** Faults on a node's link to NATS (its fault link), as Chaos Mesh's NetworkChaos delay, loss and partition. */
+export const NETWORK_ACTIONS: Action[] = ['network-delay', 'network-loss', 'network-partition'];
 
 /** Which processes or pods a fault acts on. */
 export interface Target {
@@ -37,6 +44,11 @@ export interface Fault {
   durationMs: number;
   /** burn-memory: how much to hold (bytes). */
   bytes?: number;
+  /** network-delay: added each way, and how much it varies either side (ms). */
+  latencyMs?: number;
+  jitterMs?: number;
+  /** network-loss: the share of segments lost (0-100). */
+  lossPercent?: number;
 }
 
 export interface HttpProbe { url: string; expectStatus: number; timeoutMs: number; successRate: number }
@@ -219,6 +231,8 @@ export function parseExperiment(text: string, opts: { durationMs?: number } = {}
       },
       at: at.filter((ms) => ms <= durationMs), durationMs: duration(f.duration, `${path}.duration`, 5000),
       ...(action === 'burn-memory' ? { bytes: memoryBytesOf(f.size, `${path}.size`) } : {}),
+      ...(action === 'network-delay' ? { latencyMs: duration(f.latency, `${path}.latency`), jitterMs: duration(f.jitter, `${path}.jitter`, 0) } : {}),
+      ...(action === 'network-loss' ? { lossPercent: f.loss === undefined ? (fail(`${path}.loss`, 'required: the share of packets lost, 0 to 100'), 0) : number(f.loss, `${path}.loss`, 0, 0, 100) } : {}),
     });
   }
   const hypothesis = isObj(spec.steadyState) ? spec.steadyState.probes : undefined;

@@ -75,6 +75,17 @@ spec:
   ]) assert.match(err!.message, m);
 });
 
+test('experiment - network faults: latency and jitter, loss, partition; a missing or wrong figure named', () => {
+  const net = (fault: string) => parseExperiment(EXPERIMENT.replace('action: pause-node\n        duration: 1s', fault)).faults[1];
+  const delay = net('action: network-delay\n        latency: 100ms\n        jitter: 20ms\n        duration: 5s');
+  assert.equal([delay.action, delay.latencyMs, delay.jitterMs, delay.durationMs], ['network-delay', 100, 20, 5000]);
+  assert.is(net('action: network-loss\n        loss: 25').lossPercent, 25);
+  assert.is(net('action: network-partition\n        duration: 15s').durationMs, 15_000);
+  assert.throws(() => net('action: network-loss'), /faults\[1\]\.loss: required/);
+  assert.throws(() => net('action: network-loss\n        loss: 150'), /faults\[1\]\.loss: must be a number from 0 to 100/);
+  assert.throws(() => net('action: network-delay'), /faults\[1\]\.latency: a duration is needed/);
+});
+
 test('select - each mode picks as Chaos Mesh picks, the same for the same seed', () => {
   const nodes = ['n1', 'n2', 'n3', 'n4', 'n5', 'n6', 'n7', 'n8', 'n9', 'n10'];
   const r = () => seededRandom(42);

@@ -5,9 +5,13 @@
 // CPU burners stopped), always, even on an error; then the hypothesis again, given time to hold.
 // The result: the verdict, each probe's figures, the resilience score and a timeline.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
+import { join } from 'node:path';
 import type { ApiClient } from '../../actors/client/client.ts';
 import { membersByGroup, signalGroup } from '../../actors/platform/procfs.ts';
+import { FAULTS_FILE, LINK_FILE, type LinkRecord } from '../../actors/platform/fault-link.ts';
+import type { LinkFaults } from '../../actors/platform/link-faults.ts';
 import type { Lease, Node, Pod } from '../../protocol/types.ts';
 import { checkHistory, type CheckResult } from './checker.ts';
 import type { Experiment, Fault, Probe } from './experiment.ts';
@@ -92,6 +96,8 @@ export async function runExperiment(e: Experiment, o: RunOptions): Promise<RunRe
 
   const paused = new Set<number>();
   const burners = new Set<ChildProcess>();
+  /** Faults files written to nodes' fault links. */
+  const linkFaults = new Set<string>();
   const random = seededRandom(e.seed);
   const consistencyProbe = e.probes.find((p) => p.consistency);
   const store = consistencyProbe ? new ConsistencyClients(client, `chaos-${e.name}`, consistencyProbe.consistency!.keys, consistencyProbe.consistency!.clients) : undefined;
@@ -121,7 +127,7 @@ export async function runExperiment(e: Experiment, o: RunOptions): Promise<RunRe
     const record = { name: f.name, action: f.action, at: t, targets: [] as string[], error: undefined as string | undefined };
     faults.push(record);
     try {
-      record.targets = await inject(f, o, random, paused, burners);
+      record.targets = await inject(f, o, random, paused, burners, linkFaults);
       note({ kind: 'fault', name: f.name, detail: `${f.action} ${record.targets.join(', ') || '(no target)'}` });
       o.say(`  ${(at() / 1000).toFixed(1)}s ${f.name}: ${f.action} ${record.targets.join(', ') || '(no target matched)'}`);
     } catch (err) {
@@ -173,7 +179,8 @@ export async function runExperiment(e: Experiment, o: RunOptions): Promise<RunRe
     // Rollbacks, whatever happened: resume what was paused, stop the burners.
     for (const pgid of paused) signalGroup(pgid, 'SIGCONT');
     for (const b of burners) b.kill('SIGKILL');
-    note({ kind: 'phase', name: 'rollbacks', detail: `resumed ${paused.size} paused, stopped ${burners.size} burner(s)` });
+    for (const file of linkFaults) rmSync(file, { force: true });
+    note({ kind: 'phase', name: 'rollbacks', detail: `resumed ${paused.size} paused, stopped ${burners.size} burner(s), healed ${linkFaults.size} link(s)` });
   }
   for (const r of recoveries) await Promise.all(r.watches);
   for (const c of continuous) {
@@ -211,7 +218,16 @@ export async function runExperiment(e: Experiment, o: RunOptions): Promise<RunRe
 }
 
 /** Acts out one fault; returns the names of what it acted on. */
-async function inject(f: Fault, o: RunOptions, random: () => number, paused: Set<number>, burners: Set<ChildProcess>): Promise<string[]> {
+/** What a node's fault link recorded about itself, if it runs one. */
+function linkOf(n: ProcessTarget): LinkRecord | undefined {
+  try {
+    return n.dataDir ? (JSON.parse(readFileSync(join(n.dataDir, LINK_FILE), 'utf8')) as LinkRecord) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function inject(f: Fault, o: RunOptions, random: () => number, paused: Set<number>, burners: Set<ChildProcess>, linkFaults: Set<string>): Promise<string[]> {
   const procs = clusterProcesses(o.dir);
   const byNames = <T extends { name: string }>(xs: T[]) => (f.target.names ? xs.filter((x) => f.target.names!.includes(x.name)) : xs);
   const nodesMatching = async (): Promise<ProcessTarget[]> => {
@@ -274,6 +290,31 @@ async function inject(f: Fault, o: RunOptions, random: () => number, paused: Set
       for (const n of chosen) {
         const child = groups.get(n.pgid)?.find((m) => m.stat.ppid === n.pgid);
         process.kill(child?.pid ?? n.pgid, 'SIGUSR2');
+      }
+      return chosen.map((n) => n.name);
+    }
+    case 'network-delay':
+    case 'network-loss':
+    case 'network-partition': {
+      // Written to each chosen node's faults file, which its fault link reads; each ends by itself
+      // at its time, and the rollbacks take away what is left.
+      const chosen = pick(await nodesMatching());
+      const groups = membersByGroup();
+      const faults: LinkFaults = {
+        latencyMs: f.latencyMs ?? 0, jitterMs: f.jitterMs ?? 0, lossPercent: f.lossPercent ?? 0,
+        partition: f.action === 'network-partition', until: Date.now() + f.durationMs,
+      };
+      for (const n of chosen) {
+        const link = linkOf(n);
+        if (!link || !groups.get(n.pgid)?.some((m) => m.pid === link.pid)) {
+          throw new Error(`${n.name} does not reach NATS through a fault link: start its nodes with SKIFF_NODE_FAULT_LINK=on (skiff up does)`);
+        }
+      }
+      for (const n of chosen) {
+        const file = join(n.dataDir!, FAULTS_FILE);
+        writeFileSync(`${file}.tmp`, JSON.stringify(faults));
+        renameSync(`${file}.tmp`, file);
+        linkFaults.add(file);
       }
       return chosen.map((n) => n.name);
     }
