@@ -9,6 +9,7 @@ import type { ApiClient } from '../client/client.ts';
 import type { Controller } from '../controller-manager/context.ts';
 import { nodeReady, providerNodes, type CloudContext } from './context.ts';
 import { SHUTDOWN_TAINT } from './provider.ts';
+import { SerialTask } from '../platform/periodic.ts';
 
 /** How long pods still bound to a node deleted here are looked for (a scheduler that had not yet seen the node go may bind one to it). */
 const GONE_NODE_MEMORY_MS = 5 * 60_000;
@@ -16,7 +17,8 @@ const GONE_NODE_MEMORY_MS = 5 * 60_000;
 export class CloudNodeLifecycleController implements Controller {
   readonly name = 'cloud-node-lifecycle';
   private timer?: NodeJS.Timeout;
-  private running = false;
+  /** One pass at a time; a tick during a pass is skipped. */
+  private readonly passes = new SerialTask(() => this.pass(), (err) => this.ctx.log.warn('cloud node lifecycle: pass failed', { err: (err as Error).message }));
   /** Nodes deleted here, and when: pods bound to them afterwards are deleted too. */
   private readonly gone = new Map<string, number>();
 
@@ -26,24 +28,20 @@ export class CloudNodeLifecycleController implements Controller {
 
   resyncAll(): void {
     clearInterval(this.timer);
-    this.timer = setInterval(() => void this.tick(), this.ctx.cfg.syncMs);
-    void this.tick();
+    this.timer = setInterval(() => this.tick(), this.ctx.cfg.syncMs);
+    this.tick();
   }
 
-  private async tick(): Promise<void> {
+  private tick(): void {
+    if (!this.ctx.writer) clearInterval(this.timer);
+    else if (!this.passes.running) void this.passes.run();
+  }
+
+  private async pass(): Promise<void> {
     const writer = this.ctx.writer;
-    if (!writer) {
-      clearInterval(this.timer);
-      return;
-    }
-    if (this.running) return;
-    this.running = true;
-    try {
-      for (const node of providerNodes(this.ctx)) await this.check(node, writer).catch((err: Error) => this.ctx.log.warn('cloud node lifecycle: check failed', { node: node.metadata.name, err: err.message }));
-      await this.deleteStrandedPods(writer);
-    } finally {
-      this.running = false;
-    }
+    if (!writer) return;
+    for (const node of providerNodes(this.ctx)) await this.check(node, writer).catch((err: Error) => this.ctx.log.warn('cloud node lifecycle: check failed', { node: node.metadata.name, err: err.message }));
+    await this.deleteStrandedPods(writer);
   }
 
   /**

@@ -12,6 +12,7 @@ import type { Controller } from '../../controller-manager/context.ts';
 import { nodeReady, type CloudContext } from '../context.ts';
 import { UNINITIALIZED_TAINT, type Instance } from '../provider.ts';
 import { planScaleDown, planScaleUp, type PoolNode, type PoolView } from './plan.ts';
+import { SerialTask } from '../../platform/periodic.ts';
 
 /** How soon after a nudge (a pod found unschedulable, a pool changed) a sync runs: a burst makes one. */
 const NUDGE_MS = 50;
@@ -25,8 +26,8 @@ export class NodePoolController implements Controller {
   readonly name = 'nodepool';
   private timer?: NodeJS.Timeout;
   private nudged?: NodeJS.Timeout;
-  private running = false;
-  private again = false;
+  /** One sync at a time; one asked for during a sync runs after it. */
+  private readonly syncs = new SerialTask(() => this.syncWhileLeading(), (err) => this.ctx.log.warn('node pools: sync failed', { err: (err as Error).message }));
   /** When each pool node was first seen empty (plan.ts's planScaleDown keeps it). */
   private readonly emptySince = new Map<string, number>();
   /** Nodes being removed now, so that a sync meanwhile leaves them be. */
@@ -46,14 +47,14 @@ export class NodePoolController implements Controller {
     if (!this.ctx.writer || this.nudged) return;
     this.nudged = setTimeout(() => {
       this.nudged = undefined;
-      void this.tick();
+      this.tick();
     }, NUDGE_MS);
   }
 
   resyncAll(): void {
     clearInterval(this.timer);
-    this.timer = setInterval(() => void this.tick(), this.ctx.cfg.syncMs);
-    void this.tick();
+    this.timer = setInterval(() => this.tick(), this.ctx.cfg.syncMs);
+    this.tick();
   }
 
   stop(): void {
@@ -61,27 +62,14 @@ export class NodePoolController implements Controller {
     clearTimeout(this.nudged);
   }
 
-  private async tick(): Promise<void> {
+  private tick(): void {
+    if (!this.ctx.writer) this.stop();
+    else void this.syncs.run();
+  }
+
+  private async syncWhileLeading(): Promise<void> {
     const writer = this.ctx.writer;
-    if (!writer) {
-      this.stop();
-      return;
-    }
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    this.running = true;
-    try {
-      do {
-        this.again = false;
-        await this.sync(writer);
-      } while (this.again && this.ctx.writer === writer);
-    } catch (err) {
-      this.ctx.log.warn('node pools: sync failed', { err: (err as Error).message });
-    } finally {
-      this.running = false;
-    }
+    if (writer) await this.sync(writer);
   }
 
   /** Each pool with its instances, and each instance's node and pods. */
