@@ -1,7 +1,7 @@
 // The apiserver client: every verb as a NATS request to the apiserver queue group, with errors
 // rebuilt as the protocol's named classes.
 import type { NatsConnection } from 'nats';
-import { NoRespondersError, RequestTimeoutError, requestMux } from './requests.ts';
+import { ConnectionLostError, NoRespondersError, RequestTimeoutError, requestMux } from './requests.ts';
 import { READ_HEDGE_MS, REQUEST_MIN_ATTEMPT_MS, REQUEST_RETRY_PAUSE_MS } from '../../protocol/config.ts';
 import { decode, encode } from '../../protocol/codec.ts';
 import { fromWire, Timeout, Unavailable, type WireError } from '../../protocol/errors.ts';
@@ -169,7 +169,7 @@ export class ApiClient {
       // An apiserver heard from lately, one that has not let this request down; else the queue group.
       const instance = servers?.pick(unanswered, WRITES.has(verb) ? writeAffinity(resource, body) : undefined);
       const subject = instance ? apiInstanceSubject(instance, resource, verb, this.opts.origin) : apiSubject(resource, verb, this.opts.origin);
-      const send = (to: string) => requestMux(this.nc).request(to, encode('request', { ...body, deadline: Date.now() + attemptMs }), attemptMs);
+      const send = (to: string) => requestMux(this.nc).request(to, encode('request', { ...body, deadline: Date.now() + attemptMs }), attemptMs, undefined, READS.has(verb));
       // A read unanswered for READ_HEDGE_MS is asked of a second apiserver too, the first answer
       // taken: one whose NATS server has just died would otherwise hold it for a whole attempt.
       const hedge = instance && READS.has(verb) ? () => {
@@ -181,6 +181,8 @@ export class ApiClient {
         reply = await hedged(() => send(subject), hedge, READ_HEDGE_MS);
       } catch (err) {
         const timeLeft = budget - (Date.now() - started) > REQUEST_RETRY_PAUSE_MS;
+        // Our own connection broke under a read: ask again at once (it goes out on the next connection).
+        if (err instanceof ConnectionLostError && timeLeft) continue;
         if (instance && err instanceof NoRespondersError) {
           servers!.forget(instance); // it has gone since its last beat
           continue;

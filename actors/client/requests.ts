@@ -2,7 +2,7 @@
 // builds an Error (for its stack) for every call; at thousands of requests a second that was a
 // fifth of a busy process's CPU. Here replies come back on `<inbox>.<token>` to a single
 // subscription, and timeouts are found by one periodic sweep.
-import { type Msg, type MsgHdrs, type NatsConnection } from 'nats';
+import { Events, type Msg, type MsgHdrs, type NatsConnection } from 'nats';
 import { connectionInbox } from '../platform/nats.ts';
 import { REQUEST_SWEEP_MS } from '../../protocol/config.ts';
 import { onePerConnection } from '../platform/nats.ts';
@@ -12,11 +12,15 @@ const NO_RESPONDERS = 503;
 
 export class NoRespondersError extends Error {}
 export class RequestTimeoutError extends Error {}
+/** The connection broke while the request waited: its answer, if any, went with it. */
+export class ConnectionLostError extends Error {}
 
 interface Pending {
   resolve(msg: Msg): void;
   reject(err: Error): void;
   deadline: number;
+  /** Failed at once when the connection breaks (a read: asking again costs nothing), rather than left to time out. */
+  failOnDisconnect: boolean;
 }
 
 export class RequestMux {
@@ -40,14 +44,26 @@ export class RequestMux {
         else p.resolve(msg);
       },
     });
+    // A broken connection loses the answers on their way: a read waiting for one is failed at
+    // once, to be asked again on the next connection, rather than waiting out its attempt.
+    void (async () => {
+      for await (const s of nc.status()) {
+        if (s.type !== Events.Disconnect) continue;
+        for (const [token, p] of this.pending) {
+          if (!p.failOnDisconnect) continue;
+          this.pending.delete(token);
+          p.reject(new ConnectionLostError(`the connection to ${String(s.data)} broke`));
+        }
+      }
+    })().catch(() => { /* the connection closed */ });
   }
 
   /** Sends at the end of this event-loop turn, with whatever else is published in it (outbound.ts). */
-  request(subject: string, data: Uint8Array, timeoutMs: number, headers?: MsgHdrs): Promise<Msg> {
+  request(subject: string, data: Uint8Array, timeoutMs: number, headers?: MsgHdrs, failOnDisconnect = false): Promise<Msg> {
     if (this.nc.isClosed()) return Promise.reject(new Error('the NATS connection is closed'));
     const token = (this.next++).toString(36);
     const done = new Promise<Msg>((resolve, reject) => {
-      this.pending.set(token, { resolve, reject, deadline: Date.now() + timeoutMs });
+      this.pending.set(token, { resolve, reject, deadline: Date.now() + timeoutMs, failOnDisconnect });
       this.out.publish(subject, data, `${this.prefix}.${token}`, headers, (err) => {
         if (this.pending.delete(token)) reject(err);
       });
