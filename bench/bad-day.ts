@@ -80,8 +80,16 @@ const targets = {
 console.log(`\nbad day (${values.duration}): ${result.verdict}, resilience score ${result.resilienceScore}`);
 console.log(`faults: ${result.faults.length} (${[...new Set(result.faults.map((f) => f.action))].map((a) => `${result!.faults.filter((f) => f.action === a).length} ${a}`).join(', ')})`);
 console.log(`service: ${service.successPercent}% of ${service.checks} checks`);
-console.log(`recoveries (ms): ${(recovery.recoveriesMs ?? []).join(', ')} (max ${recovery.withinMs})`);
+console.log(`recoveries (ms), in the faults' order: ${(recovery.recoveriesMs ?? []).join(', ')} (max ${recovery.withinMs})`);
+// Each fault's recovery, by kind: which faults took a replica away, and how long it was gone.
+const byAction = new Map<string, (number | undefined)[]>();
+result.faults.forEach((f, i) => byAction.set(f.action, [...(byAction.get(f.action) ?? []), recovery.recoveriesMs?.[i] ?? undefined]));
+const recoveryByAction = Object.fromEntries([...byAction].map(([action, ms]) => {
+  const took = ms.filter((x): x is number => x !== undefined && x > 0);
+  return [action, { faults: ms.length, tookAReplica: took.length, minMs: took.length ? Math.min(...took) : null, maxMs: took.length ? Math.max(...took) : null, never: ms.filter((x) => x === undefined).length }];
+}));
+for (const [action, r] of Object.entries(recoveryByAction)) console.log(`  ${action}: ${r.faults} fault(s), ${r.tookAReplica} took a replica away${r.tookAReplica ? `, back in ${r.minMs}-${r.maxMs} ms` : ''}${r.never ? `, ${r.never} never recovered` : ''}`);
 console.log(`store: ${result.consistency?.operations} operations, ${result.consistency?.ok ? 'linearizable, nothing lost' : result.consistency?.problems.join('; ')}`);
 console.log(`processes left after the stop: ${left.length}`);
 console.log(`targets: ${Object.entries(targets).map(([k, v]) => `${k} ${v ? 'met' : 'MISSED'}`).join(', ')}`);
-writeResult('chaos', { duration: values.duration, verdict: result.verdict, resilienceScore: result.resilienceScore, failed: result.failed, service, recovery, consistency: result.consistency && { ok: result.consistency.ok, operations: result.consistency.operations, problems: result.consistency.problems }, faults: result.faults, orphans: left, targets });
+writeResult('chaos', { duration: values.duration, verdict: result.verdict, resilienceScore: result.resilienceScore, failed: result.failed, service, recovery, consistency: result.consistency && { ok: result.consistency.ok, operations: result.consistency.operations, problems: result.consistency.problems }, faults: result.faults, recoveryByAction, orphans: left, targets });

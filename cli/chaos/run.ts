@@ -137,6 +137,8 @@ export async function runExperiment(e: Experiment, o: RunOptions): Promise<RunRe
     }
     const firedAt = performance.now();
     for (const r of recoveries) {
+      // Each fault's figure in its own place, in the order the faults came, whenever it is known.
+      const slot = r.times.push(undefined) - 1;
       r.watches.push((async () => {
         // Seen failing within the impact window, then timed until it holds again; never failing: no effect (0).
         let failed = false;
@@ -145,20 +147,19 @@ export async function runExperiment(e: Experiment, o: RunOptions): Promise<RunRe
           if (!failed) await sleep(100);
         }
         if (!failed) {
-          r.times.push(0);
+          r.times[slot] = 0;
           return;
         }
         const deadline = firedAt + r.p.recovery!.withinMs * 3;
         while (performance.now() < deadline) {
           if ((await checkOnce(r.p, client)).ok) {
             const ms = Math.round(performance.now() - firedAt);
-            r.times.push(ms);
+            r.times[slot] = ms;
             note({ kind: 'recovery', name: r.p.name, detail: `held again ${ms} ms after ${f.name}`, ok: ms <= r.p.recovery!.withinMs });
             return;
           }
           await sleep(100);
         }
-        r.times.push(undefined);
         note({ kind: 'recovery', name: r.p.name, detail: `did not hold again after ${f.name}`, ok: false });
       })());
     }
