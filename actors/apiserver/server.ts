@@ -265,7 +265,10 @@ export class ApiServer {
   }
 
   private respond(msg: Msg, body: Uint8Array): void {
-    if (msg.reply) this.out.publish(msg.reply, body);
+    if (!msg.reply) return;
+    // NATS refuses a message past its max_payload; the asker would only time out.
+    const tooLarge = responseTooLarge(body.length, this.opts.nc.info?.max_payload);
+    this.out.publish(msg.reply, tooLarge ? encode('error', { error: toWire(tooLarge) }) : body);
   }
 
   async handle(msg: Msg): Promise<void> {
@@ -381,4 +384,14 @@ export class ApiServer {
     }
     begin();
   }
+}
+
+/**
+ * The error to answer with instead of an answer of `bytes` that NATS, carrying at most `maxPayload`
+ * bytes in a message, would refuse; none when it fits. skiff has no paged lists (limit/continue).
+ */
+export function responseTooLarge(bytes: number, maxPayload: number | undefined): BadRequest | undefined {
+  if (!maxPayload || bytes <= maxPayload) return undefined;
+  const mb = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
+  return new BadRequest(`the answer is ${mb(bytes)}, more than the ${mb(maxPayload)} NATS carries in one message (max_payload in infra/nats.conf): ask for less, by namespace or with a label or field selector`);
 }
