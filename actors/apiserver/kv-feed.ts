@@ -35,6 +35,11 @@ export interface KvFeedOptions {
   caughtUpAt: number;
   /** A consumer could not be made (the bucket is gone, say; the feed keeps retrying), or onEntry threw. */
   onError?(err: Error): void;
+  /**
+   * The feed's consumer is gone and a new one is being made (`false`), or is there again
+   * (`true`): meanwhile nothing arrives, so nobody should wait for the feed to catch up.
+   */
+  onFollowing?(following: boolean): void;
   /** Idle heartbeats; two missed and the feed makes a new consumer. Default KV_FEED_HEARTBEAT_MS. */
   heartbeatMs?: number;
   requestTimeoutMs: number;
@@ -133,6 +138,7 @@ export class KvFeed {
     // Replaced (or stopped) while it was being made: not wanted any more.
     if (generation !== this.generation) return this.deleteConsumer(info.name);
     this.consumer = info.name;
+    this.opts.onFollowing?.(true);
     if (info.num_pending === 0) this.markCaughtUp();
   }
 
@@ -205,6 +211,7 @@ export class KvFeed {
   /** A new consumer, from the revision after the last one delivered. */
   private reset(): void {
     if (this.stopped) return;
+    this.opts.onFollowing?.(false);
     clearTimeout(this.retry);
     this.subscribe(Math.min(STORE_ATTEMPT_MS, this.opts.requestTimeoutMs)).catch((err: Error) => {
       this.opts.onError?.(err);

@@ -167,6 +167,7 @@ export class ApiServer {
           if (--pending === 0 && !stopped) onReady();
         },
         onError: (err) => this.opts.log.error('following the store', { resource: info.resource, err: err.message }),
+        onFollowing: (following) => cache.setFollowing(following),
       });
       feeds.get(feed.bucket)?.stop();
       feeds.set(feed.bucket, feed);

@@ -175,4 +175,18 @@ test('watch cache - own writes whose entries never come back are forgotten', () 
   assert.ok(cache.ownPending <= 4096);
 });
 
+test('watch cache - a wait for a revision gives up at once when the feed loses its consumer, and waits again once it follows', async () => {
+  const { cache, put } = fresh();
+  put(pod('a'));
+  const waiting = cache.waitUntil(5, 60_000).then(() => 'caught up', (e: Error) => e.message);
+  cache.setFollowing(false);
+  assert.match(await waiting, /not being fed/);
+  assert.match(await cache.waitUntil(5, 60_000).then(() => 'caught up', (e: Error) => e.message), /not being fed/, 'a new wait is refused at once');
+  await cache.waitUntil(1, 60_000);
+  cache.setFollowing(true);
+  const again = cache.waitUntil(2, 60_000);
+  put(pod('b'));
+  await again;
+});
+
 test.run();

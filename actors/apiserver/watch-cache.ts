@@ -105,6 +105,8 @@ export class WatchCache {
   /** Last store revision applied. */
   rv = 0;
   ready = false;
+  /** Whether the feed behind the cache is delivering; false while its consumer is made again (kv-feed.ts). */
+  following = true;
   private oldestRv = 0;
   private readonly objects = new Map<string, KubeObject>();
   private readonly byNode: Index = new Map();
@@ -113,7 +115,7 @@ export class WatchCache {
   private start = 0;
   private readonly general = new Set<Watcher>();
   private readonly nodeWatchers = new Map<string, Set<Watcher>>();
-  private waiters: { rv: number; resolve: () => void }[] = [];
+  private waiters: { rv: number; resolve: () => void; reject: (err: Error) => void }[] = [];
   /** Objects this apiserver is writing, by store key, until their entries come back from the KV. */
   private readonly own = new Map<string, { bytes: Uint8Array; object: KubeObject }>();
   private nextId = 1;
@@ -256,11 +258,22 @@ export class WatchCache {
     return { apiVersion: this.info.apiVersion, kind: this.info.kind, metadata: { resourceVersion: String(this.rv) } };
   }
 
-  /** Resolves once revision `rv` has been applied; rejects after `timeoutMs`. */
+  /**
+   * The feed has lost its consumer (its server died) or has one again. While it has none the
+   * cache cannot move: waiting for it is given up at once, now and until it follows again.
+   */
+  setFollowing(following: boolean): void {
+    this.following = following;
+    if (following) return;
+    for (const w of this.waiters.splice(0)) w.reject(new Error(`the ${this.info.resource} cache is not being fed (its feed is being made again)`));
+  }
+
+  /** Resolves once revision `rv` has been applied; rejects after `timeoutMs`, or at once while the feed is not following. */
   waitUntil(rv: number, timeoutMs: number): Promise<void> {
     if (this.ready && this.rv >= rv) return Promise.resolve();
+    if (this.ready && !this.following) return Promise.reject(new Error(`the ${this.info.resource} cache is not being fed (its feed is being made again)`));
     return new Promise((resolve, reject) => {
-      const waiter = { rv, resolve: () => { clearTimeout(t); resolve(); } };
+      const waiter = { rv, resolve: () => { clearTimeout(t); resolve(); }, reject: (err: Error) => { clearTimeout(t); reject(err); } };
       const t = setTimeout(() => {
         this.waiters = this.waiters.filter((w) => w !== waiter);
         reject(new Error(`the ${this.info.resource} cache is at revision ${this.rv}, still short of ${rv} after ${timeoutMs} ms`));
