@@ -15,7 +15,12 @@ export interface RawEntry {
   revision: number;
   operation: 'PUT' | 'DEL' | 'PURGE';
   value: Uint8Array;
+  /** The Nats-Msg-Id it was published with (a message get says it; a direct get does not). */
+  msgId?: string;
 }
+
+/** JetStream's "wrong last sequence": a conditional write whose key had moved on. */
+const WRONG_LAST_SEQUENCE = 10071;
 
 /** A JetStream API error, such as 10071 "wrong last sequence". */
 export class JetStreamError extends Error {
@@ -78,8 +83,11 @@ export class KvRequests {
     const h = headers();
     if (expected !== undefined) h.set('Nats-Expected-Last-Subject-Sequence', String(expected));
     if (operation) h.set('KV-Operation', operation);
-    h.set('Nats-Msg-Id', nuid.next());
+    const msgId = nuid.next();
+    h.set('Nats-Msg-Id', msgId);
     const deadline = Date.now() + this.timeoutMs;
+    // An attempt went unanswered: it may have been stored, its answer lost.
+    let unanswered = false;
     for (;;) {
       const left = deadline - Date.now();
       let msg: Msg;
@@ -87,15 +95,34 @@ export class KvRequests {
         msg = await this.mux.request(kvKeySubject(bucket, key), data, Math.max(1, Math.min(left, STORE_ATTEMPT_MS)), h);
       } catch (err) {
         const again = (err instanceof NoRespondersError || err instanceof RequestTimeoutError) && deadline - Date.now() > REQUEST_RETRY_PAUSE_MS;
+        if (err instanceof RequestTimeoutError) unanswered = true;
         if (!again) throw failure(err, kvKeySubject(bucket, key), this.timeoutMs);
         if (err instanceof NoRespondersError) await new Promise((r) => setTimeout(r, REQUEST_RETRY_PAUSE_MS));
         continue;
       }
       const ack = JSON.parse(new TextDecoder().decode(msg.data)) as { seq?: number; error?: { err_code: number; description: string } };
+      if (ack.error?.err_code === WRONG_LAST_SEQUENCE && expected !== undefined && unanswered) return this.afterLostAnswer(bucket, key, msgId);
       if (ack.error) throw new JetStreamError(ack.error.err_code, ack.error.description);
       this.onRevision?.(bucket, ack.seq!);
       return ack.seq!;
     }
+  }
+
+  /**
+   * A conditional write sent again after an unanswered attempt, refused because the key has moved
+   * on: perhaps by the first attempt itself, stored while its answer was lost to a leader change
+   * (a new stream leader need not know the first attempt's message id, so the repeat is not
+   * recognised as one and fails its own condition). Found stored: its revision. Replaced since by
+   * another write: whether it was stored cannot be told, so the answer is neither success nor a
+   * conflict, which the caller would take as "not stored". (Public for its test.)
+   */
+  async afterLostAnswer(bucket: string, key: string, msgId: string): Promise<number> {
+    const latest = await this.getFromLeader(bucket, key);
+    if (latest?.msgId === msgId) {
+      this.onRevision?.(bucket, latest.revision);
+      return latest.revision;
+    }
+    throw new Timeout(`a write to ${key} went unanswered while the store changed leaders, and the key has moved on since: it may or may not have been stored; read it again`);
   }
 
   /** The bucket's last revision (its stream's last sequence): a read at or after it sees every write acknowledged so far. */
@@ -131,9 +158,11 @@ export class KvRequests {
     if (reply.error || !reply.message) throw new JetStreamError(reply.error?.err_code ?? 0, reply.error?.description ?? 'message get failed');
     const hdrs = reply.message.hdrs ? Buffer.from(reply.message.hdrs, 'base64').toString('latin1') : '';
     const operation = /\r\nKV-Operation:\s*(\w+)/i.exec(hdrs)?.[1] ?? 'PUT';
+    const msgId = /\r\nNats-Msg-Id:\s*(\S+)/i.exec(hdrs)?.[1];
     return {
       revision: reply.message.seq,
       operation: operation as RawEntry['operation'],
+      ...(msgId ? { msgId } : {}),
       value: reply.message.data ? new Uint8Array(Buffer.from(reply.message.data, 'base64')) : new Uint8Array(),
     };
   }
