@@ -4,7 +4,7 @@ import type { NatsConnection } from 'nats';
 import { ConnectionLostError, NoRespondersError, RequestTimeoutError, requestMux } from './requests.ts';
 import { READ_HEDGE_MS, REQUEST_MIN_ATTEMPT_MS, REQUEST_RETRY_PAUSE_MS } from '../../protocol/config.ts';
 import { decode, encode } from '../../protocol/codec.ts';
-import { fromWire, Timeout, Unavailable, type WireError } from '../../protocol/errors.ts';
+import { Conflict, fromWire, StaleLeader, Timeout, Unavailable, type WireError } from '../../protocol/errors.ts';
 import { kindInfo } from '../../protocol/kinds.ts';
 import { ACCESS_REVIEW_RESOURCE, apiInstanceSubject, apiSubject, VERSION_RESOURCE } from '../../protocol/subjects.ts';
 import type { AccessReview, AccessReviewResult } from '../../protocol/identity.ts';
@@ -163,6 +163,8 @@ export class ApiClient {
     const started = Date.now();
     const servers = this.nc.isClosed() ? undefined : apiServers(this.nc);
     const unanswered = new Set<string>();
+    // A write attempt went unanswered: it may have been carried out, its answer lost.
+    let writeMayHaveLanded = false;
     for (;;) {
       const left = budget - (Date.now() - started);
       const attemptMs = Math.max(1, Math.min(left, this.opts.attemptTimeoutMs ?? Math.max(REQUEST_MIN_ATTEMPT_MS, budget / ATTEMPTS)));
@@ -188,6 +190,7 @@ export class ApiClient {
           continue;
         }
         if (instance && err instanceof RequestTimeoutError) unanswered.add(instance);
+        if (err instanceof RequestTimeoutError && WRITES.has(verb)) writeMayHaveLanded = true;
         if (err instanceof NoRespondersError) {
           if (this.opts.waitForApiserver && timeLeft) {
             await new Promise((r) => setTimeout(r, REQUEST_RETRY_PAUSE_MS));
@@ -202,7 +205,15 @@ export class ApiClient {
         throw new Unavailable(`request ${resource}.${verb} failed: ${(err as Error).message}`, { cause: err });
       }
       const msg = decode(reply.data);
-      if (msg.type === 'error') throw fromWire(msg.error as WireError);
+      if (msg.type === 'error') {
+        const err = fromWire(msg.error as WireError);
+        // The retry of a write whose first attempt may have landed can conflict with that very
+        // attempt (its own create, its own compare-and-swap): not "not done", but "not known".
+        if (writeMayHaveLanded && err instanceof Conflict && !(err instanceof StaleLeader)) {
+          throw new Timeout(`${resource}.${verb}: an attempt went unanswered and the retry met a conflict, which that attempt may have caused: it may or may not have been carried out; read the object again (${err.message})`);
+        }
+        throw err;
+      }
       return msg;
     }
   }
