@@ -18,13 +18,16 @@ An experiment (kind: ChaosExperiment, apiVersion: skiff.io/v1; examples in infra
 steady-state hypothesis (probes that must hold before and after), a method (faults at fixed or
 seeded-random times over a duration, on targets chosen by mode: one, all, fixed N, fixed-percent,
 random-max-percent), probes checked all through the method, and rollbacks (what was paused is
-resumed, CPU burners stopped), always.
+resumed, CPU burners stopped, links healed), always.
 
 Faults: kill-node (SIGKILL), pause-node (SIGSTOP, SIGCONT after its duration), kill-pod (its
 containers' processes), kill-leader (the leading master), kill-nats, lame-duck-nats (the server
 hands over and stops; skiff up leaves it stopped), burn-cpu (every core, for its
-duration), burn-memory (size: 256Mi, for its duration). Processes are found by what skiff up and the local cloud provider recorded in DIR/.skiff,
-never by name.
+duration), burn-memory (size: 256Mi, for its duration); and on a node's link to NATS, for its
+duration: network-delay (latency each way, jitter), network-loss (loss: the percentage of segments
+lost, each costing a TCP retransmission) and network-partition (nothing passes). The network
+faults need nodes started with SKIFF_NODE_FAULT_LINK=on, as skiff up starts them. Processes are
+found by what skiff up and the local cloud provider recorded in DIR/.skiff, never by name.
 
 Probes: http (URL, expected status, timeout, success rate), cmd (exit 0), object (a field of an
 object equal to a value, such as a Deployment's status.availableReplicas), prom (a PromQL query's
@@ -47,6 +50,7 @@ Options:
 
 Examples:
   skiff chaos run infra/chaos/node-kill.yaml
+  skiff chaos run infra/chaos/partition.yaml
   skiff chaos run infra/chaos/bad-day.yaml -o json --report bad-day.html`,
   options: { output: { type: 'string', short: 'o' }, report: { type: 'string' }, dir: { type: 'string' }, seed: { type: 'string' }, duration: { type: 'string' } },
   async run(values, positionals, ctx) {
