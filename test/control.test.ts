@@ -70,6 +70,9 @@ test('a rolling update never drops below replicas - maxUnavailable ready; rollou
   let maxTotal = 0;
   let sampling = true;
   let samples = 0;
+  /** Samples taken mid-rollout: pods of both templates live at once. */
+  let midway = 0;
+  const versionOf = (p: Pod) => p.spec.containers[0].env?.[0]?.value;
   // Errors are caught here: a rejection not awaited until the rollout ends would end the process.
   const sampler = (async () => {
     while (sampling) {
@@ -79,6 +82,7 @@ test('a rolling update never drops below replicas - maxUnavailable ready; rollou
         minReady = Math.min(minReady, live.filter(podReady).length);
         maxTotal = Math.max(maxTotal, live.length);
         samples++;
+        if (new Set(live.map(versionOf)).size > 1) midway++;
       }
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -90,7 +94,9 @@ test('a rolling update never drops below replicas - maxUnavailable ready; rollou
   await sampler;
   assert.is(status.code, 0, status.stdout + status.stderr);
   assert.match(status.stdout, /deployment "roll" successfully rolled out/);
-  assert.ok(samples > 10, `the pods were sampled through the rollout: ${samples} samples`);
+  console.log(`  rollout sampled ${samples} times, ${midway} of them mid-rollout; fewest ready ${minReady}, most pods ${maxTotal}`);
+  // The sampler must have seen the rollout under way; how many samples that takes depends on the machine.
+  assert.ok(midway >= 2, `the pods were sampled through the rollout: ${samples} samples, ${midway} of them mid-rollout`);
   assert.ok(minReady >= 3, `ready never fell below 4 - 1: lowest was ${minReady}`);
   assert.ok(maxTotal <= 5 + 1, `pods stayed near 4 + 1 surge (terminating ones aside): most was ${maxTotal}`);
   const envOf = async () => (await client.get<Deployment>('deployments', 'roll', 'default')).spec.template.spec.containers[0].env?.[0]?.value;
