@@ -10,6 +10,7 @@ import type { NatsConnection } from 'nats';
 import { APISERVER_HEALTHY_MS } from '../../protocol/config.ts';
 import { APISERVER_BEAT } from '../../protocol/subjects.ts';
 import { onePerConnection } from '../platform/nats.ts';
+import { fnv1a } from '../../protocol/hash.ts';
 
 export class ApiServers {
   private readonly lastBeat = new Map<string, number>();
@@ -46,13 +47,6 @@ export class ApiServers {
     if (affinity !== undefined) return healthy.sort()[fnv1a(affinity) % healthy.length];
     return healthy[this.next++ % healthy.length];
   }
-}
-
-/** FNV-1a, 32 bits: a string's spread over the apiservers. */
-function fnv1a(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
-  return h >>> 0;
 }
 
 /** The connection's view of the apiservers, made on first use. */

@@ -15,6 +15,7 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { ConfigError } from '../../protocol/config.ts';
+import { fnv1a } from '../../protocol/hash.ts';
 import type { Logger } from '../platform/log.ts';
 import { findProgram } from '../platform/process.ts';
 import type { Backend } from './balancer.ts';
@@ -73,9 +74,7 @@ export function tableName(node: string): string {
 
 /** A short, stable chain name for a service port (its key is in the chain's comment). */
 function chainName(key: string): string {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193) >>> 0;
-  return `svc_${h.toString(16).padStart(8, '0')}`;
+  return `svc_${fnv1a(key).toString(16).padStart(8, '0')}`;
 }
 
 const isLoopback = (ip: string) => ip.startsWith('127.');

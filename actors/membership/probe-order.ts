@@ -6,7 +6,9 @@
 // exactly once a round, and the first probe of a member that just died comes sooner in the worst
 // case. Pure, given the random source.
 
-export type Random = () => number;
+import type { Random } from '../../protocol/random.ts';
+
+export type { Random };
 
 /** Up to `k` distinct items that pass `keep`, chosen at random, without copying the array. */
 export function pickRandom<T>(items: readonly T[], k: number, keep: (item: T) => boolean, random: Random): T[] {

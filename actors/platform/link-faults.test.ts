@@ -1,5 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { seededRandom } from '../../protocol/random.ts';
 import { currentFaults, LinkFaultsError, NO_FAULTS, parseLinkFaults, releaseAt, RTO_MS, type LinkFaults } from './link-faults.ts';
 
 const faults = (f: Partial<LinkFaults>): LinkFaults => ({ ...NO_FAULTS, until: 10_000, ...f });
@@ -29,8 +30,7 @@ test('link faults - a lost segment costs a retransmission timeout, a lost retran
 });
 
 test('link faults - loss over many chunks is near its share', () => {
-  let seed = 7;
-  const random = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
+  const random = seededRandom(7);
   let held = 0;
   for (let i = 0; i < 10_000; i++) if (releaseAt(faults({ lossPercent: 20 }), 0, 100, 0, random) > 0) held++;
   assert.ok(held > 1800 && held < 2200, `${held} of 10000 one-segment chunks held back at 20% loss`);

@@ -3,6 +3,7 @@
 // ones down within maxSurge and maxUnavailable, history cleanup, and the Deployment's status.
 // Pure: it returns actions for the controller to carry out.
 import type { Condition, Deployment, DeploymentStatus, IntOrString, PodTemplateSpec, ReplicaSet } from '../../../protocol/types.ts';
+import { fnv1a } from '../../../protocol/hash.ts';
 import {
   CHANGE_CAUSE_ANNOTATION, REVISION_ANNOTATION, revisionOf, sameTemplate, TEMPLATE_HASH_LABEL, templateWithoutHash,
 } from '../../../protocol/workloads.ts';
@@ -35,11 +36,7 @@ export function templateHash(t: PodTemplateSpec, collisionCount = 0): string {
   const canon = (v: unknown): unknown => (Array.isArray(v) ? v.map(canon)
     : v && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, canon((v as Record<string, unknown>)[k])])) : v);
   const text = JSON.stringify(canon(t)) + (collisionCount ? String(collisionCount) : '');
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
+  const h = fnv1a(text);
   const alphabet = 'bcdfghjklmnpqrstvwxz2456789';
   let out = '';
   for (let n = h; out.length < 10; n = Math.floor(n / alphabet.length) || h + out.length * 7919) out += alphabet[n % alphabet.length];
