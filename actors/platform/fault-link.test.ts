@@ -5,9 +5,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FAULTS_FILE, FaultLink, LINK_FILE } from './fault-link.ts';
+import { FAULTS_FILE, FaultLink, LINK_FILE, setLinkFaults } from './fault-link.ts';
 import { createLogger } from './log.ts';
-import type { LinkFaults } from './link-faults.ts';
+import { NO_FAULTS, type LinkFaults } from './link-faults.ts';
 
 const lines: string[] = [];
 const log = createLogger({ component: 'test' }, (l) => lines.push(l));
@@ -47,8 +47,7 @@ async function setUp() {
   const b = await echoServer('server-b');
   const link = new FaultLink({ upstreams: [a.url, b.url], dir, log });
   const url = await link.start();
-  const faults = (f: Partial<LinkFaults> & { forMs?: number }) =>
-    writeFileSync(join(dir, FAULTS_FILE), JSON.stringify({ ...f, until: Date.now() + (f.forMs ?? 60_000) }));
+  const faults = ({ forMs, ...f }: Partial<LinkFaults> & { forMs?: number }) => setLinkFaults(dir, { ...NO_FAULTS, ...f, until: Date.now() + (forMs ?? 60_000) });
   const close = () => {
     link.close();
     a.server.close();

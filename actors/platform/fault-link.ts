@@ -6,10 +6,10 @@
 // that the link heals by itself even if the chaos runner is gone. With no faults, bytes are
 // written on as they come; with faults, each chunk waits until fault arithmetic (link-faults.ts)
 // lets it through, in order.
-import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { LINK_FAULTS_POLL_MS } from '../../protocol/config.ts';
+import { DEFAULT_NATS_PORT, LINK_FAULTS_POLL_MS } from '../../protocol/config.ts';
 import { currentFaults, isFaulty, LinkFaultsError, NO_FAULTS, parseLinkFaults, releaseAt, type LinkFaults } from './link-faults.ts';
 import type { Logger } from './log.ts';
 
@@ -21,6 +21,30 @@ export const LINK_FILE = 'link.json';
 const MAX_HELD_BYTES = 4 * 2 ** 20;
 
 export interface LinkRecord { pid: number; url: string; upstreams: string[] }
+
+/** What the fault link of the node with data directory `dir` said of itself; undefined when it runs none. */
+export function linkRecordOf(dir: string): LinkRecord | undefined {
+  try {
+    return JSON.parse(readFileSync(join(dir, LINK_FILE), 'utf8')) as LinkRecord;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Puts `faults` on the link of the node with data directory `dir` (whole, by a rename); returns the file, for taking them away. */
+export function setLinkFaults(dir: string, faults: LinkFaults): string {
+  const file = join(dir, FAULTS_FILE);
+  writeFileSync(`${file}.tmp`, JSON.stringify(faults));
+  renameSync(`${file}.tmp`, file);
+  return file;
+}
+
+/** A server to connect to, from a nats URL (nats://host:port, tls://..., or host:port). */
+interface Upstream { scheme: string; host: string; port: number }
+function upstreamOf(url: string): Upstream {
+  const u = new URL(url.includes('://') ? url : `nats://${url}`);
+  return { scheme: u.protocol, host: u.hostname, port: Number(u.port) || DEFAULT_NATS_PORT };
+}
 
 export interface FaultLinkOptions {
   /** The real servers, as nats URLs (nats://host:port or tls://...). */
@@ -41,10 +65,11 @@ export class FaultLink {
   private faulty = false;
   private poll?: NodeJS.Timeout;
   private next = 0;
-  private port = 0;
+  private readonly upstreams: Upstream[];
 
   constructor(private readonly o: FaultLinkOptions) {
     this.server = createServer((s) => this.accept(s));
+    this.upstreams = o.upstreams.map(upstreamOf);
   }
 
   /** Starts listening; resolves to the URL to connect to NATS through. */
@@ -53,9 +78,7 @@ export class FaultLink {
       this.server.once('error', reject);
       this.server.listen(0, '127.0.0.1', () => resolve());
     });
-    this.port = (this.server.address() as { port: number }).port;
-    const scheme = new URL(this.o.upstreams[0]!.includes('://') ? this.o.upstreams[0]! : `nats://${this.o.upstreams[0]}`).protocol;
-    const url = `${scheme}//127.0.0.1:${this.port}`;
+    const url = `${this.upstreams[0]!.scheme}//127.0.0.1:${(this.server.address() as { port: number }).port}`;
     this.readFaults();
     this.poll = setInterval(() => this.readFaults(), LINK_FAULTS_POLL_MS);
     this.poll.unref();
@@ -114,7 +137,7 @@ export class FaultLink {
     const start = this.next++;
     const tryServer = (i: number) => {
       if (client.destroyed) return;
-      if (i >= this.o.upstreams.length) {
+      if (i >= this.upstreams.length) {
         client.destroy();
         return;
       }
@@ -123,8 +146,8 @@ export class FaultLink {
         setTimeout(() => tryServer(i), LINK_FAULTS_POLL_MS).unref();
         return;
       }
-      const { hostname, port } = new URL(this.o.upstreams[(start + i) % this.o.upstreams.length]!.replace(/^(?![a-z]+:\/\/)/, 'nats://'));
-      const server = createConnection({ host: hostname, port: Number(port) || 4222 });
+      const { host, port } = this.upstreams[(start + i) % this.upstreams.length]!;
+      const server = createConnection({ host, port });
       server.setNoDelay(true);
       server.once('error', () => {
         server.destroy();

@@ -5,12 +5,11 @@
 // CPU burners stopped), always, even on an error; then the hypothesis again, given time to hold.
 // The result: the verdict, each probe's figures, the resilience score and a timeline.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { join } from 'node:path';
 import type { ApiClient } from '../../actors/client/client.ts';
 import { membersByGroup, signalGroup } from '../../actors/platform/procfs.ts';
-import { FAULTS_FILE, LINK_FILE, type LinkRecord } from '../../actors/platform/fault-link.ts';
+import { linkRecordOf, setLinkFaults } from '../../actors/platform/fault-link.ts';
 import type { LinkFaults } from '../../actors/platform/link-faults.ts';
 import type { Lease, Node, Pod } from '../../protocol/types.ts';
 import { checkHistory, type CheckResult } from './checker.ts';
@@ -219,15 +218,6 @@ export async function runExperiment(e: Experiment, o: RunOptions): Promise<RunRe
 }
 
 /** Acts out one fault; returns the names of what it acted on. */
-/** What a node's fault link recorded about itself, if it runs one. */
-function linkOf(n: ProcessTarget): LinkRecord | undefined {
-  try {
-    return n.dataDir ? (JSON.parse(readFileSync(join(n.dataDir, LINK_FILE), 'utf8')) as LinkRecord) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 async function inject(f: Fault, o: RunOptions, random: () => number, paused: Set<number>, burners: Set<ChildProcess>, linkFaults: Set<string>): Promise<string[]> {
   const procs = clusterProcesses(o.dir);
   const byNames = <T extends { name: string }>(xs: T[]) => (f.target.names ? xs.filter((x) => f.target.names!.includes(x.name)) : xs);
@@ -306,16 +296,13 @@ async function inject(f: Fault, o: RunOptions, random: () => number, paused: Set
         partition: f.action === 'network-partition', until: Date.now() + f.durationMs,
       };
       for (const n of chosen) {
-        const link = linkOf(n);
+        const link = n.dataDir ? linkRecordOf(n.dataDir) : undefined;
         if (!link || !groups.get(n.pgid)?.some((m) => m.pid === link.pid)) {
           throw new Error(`${n.name} does not reach NATS through a fault link: start its nodes with SKIFF_NODE_FAULT_LINK=on (skiff up does)`);
         }
       }
       for (const n of chosen) {
-        const file = join(n.dataDir!, FAULTS_FILE);
-        writeFileSync(`${file}.tmp`, JSON.stringify(faults));
-        renameSync(`${file}.tmp`, file);
-        linkFaults.add(file);
+        linkFaults.add(setLinkFaults(n.dataDir!, faults));
       }
       return chosen.map((n) => n.name);
     }

@@ -3,11 +3,12 @@
 // local cloud provider recorded (.skiff/cloud/instances), and, for a pod's containers, what its
 // node's kubelet recorded (<data dir>/pods/<uid>/state.json). Never by a process's name: a pid is
 // taken only with the start time that proves it is still the process recorded.
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadPodStates, recordedGroups } from '../../actors/kubelet/state.ts';
 import { isRunning } from '../../actors/platform/procfs.ts';
 import { readStateFile } from '../up/groups.ts';
+import { runningInstanceGroups } from '../../actors/cloud/local/instances.ts';
 
 export interface ProcessTarget {
   /** As the cluster names it: node-2, master-1, nats-1, pool-a-1f3c2. */
@@ -45,21 +46,7 @@ export function clusterProcesses(dir: string): ProcessTarget[] {
       out.push({ name, role, pgid: g.pgid, startTime: g.startTime, ...(role === 'node' ? { dataDir: join(dir, '.skiff', 'nodes', name) } : {}) });
     }
   }
-  const cloud = join(dir, '.skiff', 'cloud');
-  let instances: string[] = [];
-  try {
-    instances = readdirSync(join(cloud, 'instances')).filter((f) => f.endsWith('.json'));
-  } catch {
-    // no cloud nodes
-  }
-  for (const f of instances) {
-    try {
-      const r = JSON.parse(readFileSync(join(cloud, 'instances', f), 'utf8')) as { name: string; pid?: number; startTime?: string };
-      if (r.pid && r.startTime && isRunning(r.pid, r.startTime, r.pid)) out.push({ name: r.name, role: 'node', pgid: r.pid, startTime: r.startTime, dataDir: join(cloud, 'nodes', r.name) });
-    } catch {
-      // not a record
-    }
-  }
+  for (const g of runningInstanceGroups(join(dir, '.skiff', 'cloud'))) out.push({ ...g, role: 'node' });
   return out.sort((a, b) => a.name.localeCompare(b.name, undefined, { numeric: true }));
 }
 

@@ -57,14 +57,18 @@ export interface LocalInstancesOptions {
 const CREATE_TIMEOUT_MS = 30_000;
 const NODE_FLAGS = ['--max-semi-space-size=32'];
 
+/** An instance's node data directory, in the provider's directory `dir`. */
+const instanceNodeDir = (dir: string, name: string) => resolve(dir, 'nodes', name);
 
 /**
- * The process groups of the instances recorded in a local provider's directory that still run:
- * what `skiff up` stops with the rest of its cluster.
+ * The process groups of the instances recorded in a local provider's directory that still run,
+ * with their nodes' data directories: what `skiff up` stops with the rest of its cluster, and
+ * where `skiff chaos` finds them.
  */
-export function runningInstanceGroups(dir: string): { name: string; pgid: number; startTime: string }[] {
+export function runningInstanceGroups(dir: string): { name: string; pgid: number; startTime: string; dataDir: string }[] {
   return [...new RecordDir<InstanceRecord>(join(dir, 'instances')).all().values()]
-    .flatMap((r) => (r.pid !== undefined && r.startTime !== undefined && isRunning(r.pid, r.startTime, r.pid) ? [{ name: r.name, pgid: r.pid, startTime: r.startTime }] : []));
+    .flatMap((r) => (r.pid !== undefined && r.startTime !== undefined && isRunning(r.pid, r.startTime, r.pid)
+      ? [{ name: r.name, pgid: r.pid, startTime: r.startTime, dataDir: instanceNodeDir(dir, r.name) }] : []));
 }
 
 export function instanceTypeOf(capacity: { cpu: string; memory: string }): string {
@@ -81,7 +85,7 @@ export class LocalInstances implements Instances {
   }
 
   private nodeDir(name: string): string {
-    return resolve(this.o.dir, 'nodes', name);
+    return instanceNodeDir(this.o.dir, name);
   }
 
   /** The instance's state; undefined when it is gone (its process died, or its making was abandoned), after dropping its record. */
