@@ -1,6 +1,7 @@
 // "A bad day" (infra/chaos/bad-day.yaml) against skiff up -m nats=3,master=2,node=3 running the
 // README's hello app: for --duration (10 minutes by default), nodes killed and paused, pods killed,
-// the leader killed, both cores burnt, at seeded-random times, while the hello service is probed
+// the leader and nats-servers killed, nodes' links to NATS slowed, made lossy and cut, both cores
+// burnt, at seeded-random times, while the hello service is probed
 // ten times a second, each fault's recovery timed and the store checked by the consistency
 // clients. Then the cluster is stopped and every process it had is looked for.
 // Targets (issue 20): service success ≥ 99.9%; every recovery within its maximum (20 s); the
@@ -10,12 +11,11 @@
 import { readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { parseAllDocuments } from 'yaml';
 import { listPids, processCommandLine, processStat } from '../actors/platform/procfs.ts';
 import type { RunResult } from '../cli/chaos/run.ts';
+import { readStateFile } from '../cli/up/groups.ts';
 import { ensureDist } from '../infra/build.ts';
-import type { Deployment, KubeObject } from '../protocol/types.ts';
-import { ROOT, skiff, startUp, waitFor } from '../test/harness.ts';
+import { ROOT, skiff, startHello, startUp } from '../test/harness.ts';
 import { progress, writeResult } from './stats.ts';
 
 const { values } = parseArgs({ options: { duration: { type: 'string', default: '10m' }, help: { type: 'boolean', short: 'h' } } });
@@ -52,14 +52,13 @@ let result: RunResult | undefined;
 let stderr = '';
 const groups = new Set<number>();
 try {
-  for (const doc of parseAllDocuments(readFileSync(join(ROOT, 'examples/hello.yaml'), 'utf8'))) await cluster.client.create(doc.toJS() as KubeObject);
-  await waitFor('3 hello replicas available', async () => (await cluster.client.get<Deployment>('deployments', 'hello', 'demo')).status?.availableReplicas === 3, 60_000, 250);
+  await startHello(cluster.client);
   progress(`a bad day of ${values.duration}`);
   const r = await skiff(['chaos', 'run', join(ROOT, 'infra/chaos/bad-day.yaml'), '-o', 'json', '--dir', cluster.dir, '--duration', values.duration!, '--report', join(ROOT, 'bench/results/chaos.html')], { url: cluster.url, timeoutMs: 60 * 60_000 });
   stderr = r.stderr;
   result = JSON.parse(r.stdout) as RunResult;
-  // Every group skiff up started, over the whole run (restarts made new ones), and the cloud's.
-  for (const f of readFileSync(join(cluster.dir, '.skiff', 'up', `${cluster.up.pid}.json`), 'utf8').match(/"pgid":\d+/g) ?? []) groups.add(Number(f.slice(7)));
+  // Every group skiff up recorded, over the whole run (restarts made new ones); the cloud's nodes are found by their directory.
+  for (const g of readStateFile(join(cluster.dir, '.skiff', 'up', `${cluster.up.pid}.json`)).groups) groups.add(g.pgid);
 } finally {
   await cluster.stop();
 }

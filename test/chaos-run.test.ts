@@ -9,19 +9,17 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseAllDocuments } from 'yaml';
 import { ensureDist } from '../infra/build.ts';
-import type { Deployment, KubeObject, Node } from '../protocol/types.ts';
+import type { Deployment, Node } from '../protocol/types.ts';
 import type { RunResult } from '../cli/chaos/run.ts';
-import { ROOT, setup, skiff, startUp, tempDir, waitFor, type UpCluster } from './harness.ts';
+import { ROOT, setup, skiff, startHello, startUp, tempDir, waitFor, type UpCluster } from './harness.ts';
 
 const s = suite<{ up: UpCluster }>('skiff chaos');
 
 s.before(setup(async (ctx) => {
   await ensureDist();
   ctx.up = await startUp('nats=3,master=2,node=3,prometheus=0', 3);
-  for (const doc of parseAllDocuments(readFileSync(join(ROOT, 'examples/hello.yaml'), 'utf8'))) await ctx.up.client.create(doc.toJS() as KubeObject);
-  await waitFor('3 hello replicas available', async () => (await ctx.up.client.get<Deployment>('deployments', 'hello', 'demo')).status?.availableReplicas === 3, 60_000, 250);
+  await startHello(ctx.up.client);
 }));
 
 s.after(async (ctx) => {

@@ -21,7 +21,8 @@ import { identityEnv, reloadsAuth, testNatsAuth } from './test-auth.ts';
 import { processStat } from '../actors/platform/procfs.ts';
 import { decodeMemberChange } from '../actors/membership/index.ts';
 import { gossipChangesSubject } from '../protocol/subjects.ts';
-import type { Node } from '../protocol/types.ts';
+import type { Deployment, KubeObject, Node } from '../protocol/types.ts';
+import { parseAllDocuments } from 'yaml';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -613,4 +614,10 @@ export async function startUp(formation: string, nodes: number, env: Record<stri
     await stop();
     throw new Error(`${(err as Error).message}\nskiff up said:\n${out}`);
   }
+}
+
+/** The README's hello app (examples/hello.yaml, namespace demo), made and waited for until its 3 replicas are available. */
+export async function startHello(client: ApiClient): Promise<void> {
+  for (const doc of parseAllDocuments(readFileSync(join(ROOT, 'examples/hello.yaml'), 'utf8'))) await client.create(doc.toJS() as KubeObject);
+  await waitFor('3 hello replicas available', async () => (await client.get<Deployment>('deployments', 'hello', 'demo')).status?.availableReplicas === 3, 60_000, 250);
 }

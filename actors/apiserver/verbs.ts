@@ -115,7 +115,7 @@ export async function listObjects(ctx: ApiContext, info: KindInfo, req: ApiReque
   const cache = cacheOf(ctx, info);
   const left = typeof req.deadline === 'number' ? (req.deadline - Date.now()) / 2 : Infinity;
   // A cache whose feed is being made again cannot catch up: served as it is, at once.
-  if (!(cache.ready && !cache.following)) await ctx.store.quickLastRevision(info, LIST_STORE_WAIT_MS)
+  if (!cache.ready || cache.following) await ctx.store.quickLastRevision(info, LIST_STORE_WAIT_MS)
     .then((revision) => cache.waitUntil(revision, Math.max(0, Math.min(ctx.cfg.cacheSyncTimeoutMs, left))))
     .catch((err) => { if (!cache.ready) throw err; });
   const items = cache.list(filter).sort((a, b) =>

@@ -265,13 +265,13 @@ export class WatchCache {
   setFollowing(following: boolean): void {
     this.following = following;
     if (following) return;
-    for (const w of this.waiters.splice(0)) w.reject(new Error(`the ${this.info.resource} cache is not being fed (its feed is being made again)`));
+    for (const w of this.waiters.splice(0)) w.reject(this.notFed());
   }
 
   /** Resolves once revision `rv` has been applied; rejects after `timeoutMs`, or at once while the feed is not following. */
   waitUntil(rv: number, timeoutMs: number): Promise<void> {
     if (this.ready && this.rv >= rv) return Promise.resolve();
-    if (this.ready && !this.following) return Promise.reject(new Error(`the ${this.info.resource} cache is not being fed (its feed is being made again)`));
+    if (this.ready && !this.following) return Promise.reject(this.notFed());
     return new Promise((resolve, reject) => {
       const waiter = { rv, resolve: () => { clearTimeout(t); resolve(); }, reject: (err: Error) => { clearTimeout(t); reject(err); } };
       const t = setTimeout(() => {
@@ -280,6 +280,10 @@ export class WatchCache {
       }, timeoutMs);
       this.waiters.push(waiter);
     });
+  }
+
+  private notFed(): Error {
+    return new Error(`the ${this.info.resource} cache is not being fed (its feed is being made again)`);
   }
 
   private wake(): void {

@@ -59,18 +59,17 @@ export const membershipMachine = setup({
           tell();
         }
       })().catch(() => {});
-      // One round trip at a time; one unanswered for too long makes the link silent until it is answered.
+      // One round trip at a time (since when: `asked`); one unanswered for too long makes the link
+      // silent until it is answered.
       let asked = 0;
       const roundTrips = setInterval(() => {
         if (nc.isClosed()) return;
         if (asked === 0) {
-          const at = (asked = Date.now());
+          asked = Date.now();
           nc.flush().then(() => {
-            if (asked !== at) return;
-            asked = 0;
             silent = false;
             tell();
-          }, () => { if (asked === at) asked = 0; });
+          }, () => {}).finally(() => { asked = 0; });
         } else if (!silent && Date.now() - asked >= LINK_SILENT_PERIODS * periodMs) {
           silent = true;
           tell();

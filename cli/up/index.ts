@@ -74,7 +74,8 @@ server's death loses nothing and stops writes only while JetStream elects new le
 
 Nodes reach NATS through a fault link in their own process (SKIFF_NODE_FAULT_LINK=on, unless
 set), a TCP proxy where skiff chaos puts latency, loss or a partition (network-delay,
-network-loss, network-partition); it costs a kubelet some 3-20% more CPU per pod start.
+network-loss, network-partition); it cost a kubelet 3% and 21% more CPU per pod start in two
+paired runs of bench/pod-startup.ts.
 
 Authentication (unless --insecure), when the Procfile runs nats: before starting, skiff up makes
 an nkey identity per master and node of the formation, and the users admin and viewer, as files
