@@ -438,6 +438,16 @@ export const CLAIM_GRACE_MS = 30_000;
 export const LINK_FAULTS_POLL_MS = 100;
 /** platform/nats.ts: how long connecting to NATS may take, unless the caller says otherwise. */
 export const NATS_CONNECT_TIMEOUT_MS = 2000;
+/**
+ * platform/nats.ts: a connection refused or not answered is tried this many times, this far apart,
+ * before the CLI believes it. nats-server 2.9 fumbles handshakes while it reloads its authorization
+ * (skiff auth, or a node added by the cloud provider): a handshake a reload catches half done is
+ * refused ('Authorization Violation') or not answered until the server's 2 s authentication timeout.
+ * In bursts of 8 reloads (test/security.test.ts), 6-9 of 37-53 handshakes failed so with one attempt
+ * (4 runs), none with two (5 runs). A real refusal costs 100 ms more; a hung server 2 s.
+ */
+export const NATS_HANDSHAKE_ATTEMPTS = 2;
+export const NATS_HANDSHAKE_RETRY_MS = 100;
 /** platform/nats.ts: a long-running process that lost NATS tries again this often. */
 export const NATS_RECONNECT_WAIT_MS = 250;
 /** platform/nats.ts: how often a long-running process checks that its NATS server has JetStream (is not cut off from its cluster). */

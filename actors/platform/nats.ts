@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect, createInbox, nkeyAuthenticator, type NatsConnection } from 'nats';
-import { NATS_CONNECT_TIMEOUT_MS, NATS_PING_INTERVAL_MS, NATS_RECONNECT_WAIT_MS, STRANDED_AFTER_MS, STRANDED_PROBE_MS } from '../../protocol/config.ts';
+import { NATS_CONNECT_TIMEOUT_MS, NATS_HANDSHAKE_ATTEMPTS, NATS_HANDSHAKE_RETRY_MS, NATS_PING_INTERVAL_MS, NATS_RECONNECT_WAIT_MS, STRANDED_AFTER_MS, STRANDED_PROBE_MS } from '../../protocol/config.ts';
 import { APISERVER_BEAT, inboxPrefix, JS_STREAM_NAMES } from '../../protocol/subjects.ts';
 import { CA_FILE, credentialsOrigin, defaultTlsDir, readCredentials, type Credentials } from './credentials.ts';
 import { createLogger, type Logger } from './log.ts';
@@ -53,8 +53,8 @@ export async function connectNats(opts: ConnectOptions): Promise<NatsConnection>
   const creds: Credentials | undefined = file ? readCredentials(file) : undefined;
   const origin = creds && credentialsOrigin(creds);
   const ca = opts.ca ?? clusterCa();
-  let nc: NatsConnection;
-  try {
+  let nc: NatsConnection | undefined;
+  for (let attempt = 1; !nc; attempt++) {
     nc = await connect({
       ...(creds ? { authenticator: nkeyAuthenticator(new TextEncoder().encode(creds.seed)) } : {}),
       ...(origin ? { inboxPrefix: inboxPrefix(origin) } : {}),
@@ -70,20 +70,13 @@ export async function connectNats(opts: ConnectOptions): Promise<NatsConnection>
       pingInterval: NATS_PING_INTERVAL_MS,
       // Otherwise every request, JetStream publishes included, captures a stack trace.
       noAsyncTraces: true,
+    }).catch(async (err: Error) => {
+      // A server reloading its authorization may fumble one handshake (NATS_HANDSHAKE_ATTEMPTS).
+      const fumbled = refusal(err) || (err as { code?: string }).code === 'TIMEOUT';
+      if (!fumbled || attempt >= NATS_HANDSHAKE_ATTEMPTS) throw connectError(err, opts.url, file, ca);
+      await new Promise((r) => setTimeout(r, NATS_HANDSHAKE_RETRY_MS));
+      return undefined;
     });
-  } catch (err) {
-    const message = (err as Error).message;
-    if (/authorization|authentication/i.test(message)) {
-      throw new Unauthorized(file
-        ? `the skiff cluster at ${opts.url} refused the credentials in ${file} (${message}): they may have been deleted; ask an admin for new ones (skiff auth create-user)`
-        : `the skiff cluster at ${opts.url} requires credentials: pass --credentials FILE or set SKIFF_CREDENTIALS (skiff up makes .skiff/auth/admin.creds)`, { cause: err });
-    }
-    if (/certificate|tls|ssl/i.test(message)) {
-      throw new Unavailable(`cannot reach the skiff cluster at ${opts.url} over TLS (${message}): ${ca
-        ? `its servers' certificates are not signed by ${ca}`
-        : 'give the CA its certificates are signed by: SKIFF_NATS_CA=.skiff/tls/ca.pem (skiff up --tls made it)'}`, { cause: err });
-    }
-    throw new Unavailable(`cannot reach the skiff cluster at ${opts.url} (${message}); start one with: skiff up`, { cause: err });
   }
   if (origin) origins.set(nc, origin);
   if (opts.persistent) {
@@ -92,6 +85,24 @@ export async function connectNats(opts: ConnectOptions): Promise<NatsConnection>
     leaveStrandedServer(nc, opts.url, probe, createLogger({ component: 'nats-client', name: opts.name }));
   }
   return nc;
+}
+
+const refusal = (err: Error): boolean => /authorization|authentication/i.test(err.message);
+
+/** What a failed connection means to the user, and what to do about it. */
+function connectError(err: Error, url: string, file: string | undefined, ca: string | undefined): Error {
+  const message = err.message;
+  if (refusal(err)) {
+    return new Unauthorized(file
+      ? `the skiff cluster at ${url} refused the credentials in ${file} (${message}): they may have been deleted; ask an admin for new ones (skiff auth create-user)`
+      : `the skiff cluster at ${url} requires credentials: pass --credentials FILE or set SKIFF_CREDENTIALS (skiff up makes .skiff/auth/admin.creds)`, { cause: err });
+  }
+  if (/certificate|tls|ssl/i.test(message)) {
+    return new Unavailable(`cannot reach the skiff cluster at ${url} over TLS (${message}): ${ca
+      ? `its servers' certificates are not signed by ${ca}`
+      : 'give the CA its certificates are signed by: SKIFF_NATS_CA=.skiff/tls/ca.pem (skiff up --tls made it)'}`, { cause: err });
+  }
+  return new Unavailable(`cannot reach the skiff cluster at ${url} (${message}); start one with: skiff up`, { cause: err });
 }
 
 /**
