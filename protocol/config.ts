@@ -407,6 +407,13 @@ export const REQUEST_RETRY_PAUSE_MS = 100;
 export const READ_HEDGE_MS = 250;
 /** apiserver/verbs.ts: a list waits this long for the store's revision, then serves the watch cache as it is (the store is electing a leader). */
 export const LIST_STORE_WAIT_MS = 200;
+/**
+ * apiserver/verbs.ts: a list waiting for the watch cache to reach the store's revision stops
+ * waiting once the cache has applied nothing for this long, and serves it as it is: its feed's
+ * consumer is gone with a server and delivers nothing until it is made again (KV_FEED_STALL_MS).
+ * A cache that moves, however slowly, is waited for.
+ */
+export const LIST_CACHE_STILL_MS = 250;
 /** apiserver/store.ts: after a list's look at the store went unanswered, lists do not wait for it again for this long (one look goes on in the background). */
 export const STORE_UNANSWERED_MS = 1000;
 /** apiserver/kv-requests.ts: a store write unanswered this long is sent again (same message id), as a replicated bucket's new leader takes over. */

@@ -2,7 +2,7 @@
 // returns the response body; what they share is in request.ts, deletion in deletion.ts and watch in
 // server.ts.
 import { randomUUID } from 'node:crypto';
-import { LIST_STORE_WAIT_MS } from '../../protocol/config.ts';
+import { LIST_CACHE_STILL_MS, LIST_STORE_WAIT_MS } from '../../protocol/config.ts';
 import { AlreadyExists, BadRequest, Conflict, Invalid, NotFound, type FieldError } from '../../protocol/errors.ts';
 import type { KindInfo } from '../../protocol/kinds.ts';
 import { applyMergePatch, deepEqual, sameEntries } from '../../protocol/merge-patch.ts';
@@ -104,8 +104,9 @@ export async function getObject(ctx: ApiContext, info: KindInfo, req: ApiRequest
 /**
  * A consistent list: served from the watch cache once it has caught up with the store. While the
  * store cannot say where it is within LIST_STORE_WAIT_MS (a replicated bucket electing a leader
- * after a server died), or the cache cannot catch up in time (its feed being made again), the
- * cache is served as it is, as Kubernetes serves a list at resourceVersion 0: reads never stop.
+ * after a server died), or the cache cannot catch up in time (its feed being made again, or
+ * standing still for LIST_CACHE_STILL_MS because its consumer went with a server), the cache is
+ * served as it is, as Kubernetes serves a list at resourceVersion 0: reads never stop.
  * "In time" is at most half of what is left of the client's attempt: an answer after the client
  * has given up on the attempt helps nobody, and every attempt would wait just as long. A store
  * that has just left a list unanswered is not asked again for a moment (Store.quickLastRevision).
@@ -116,7 +117,7 @@ export async function listObjects(ctx: ApiContext, info: KindInfo, req: ApiReque
   const left = typeof req.deadline === 'number' ? (req.deadline - Date.now()) / 2 : Infinity;
   // A cache whose feed is being made again cannot catch up: served as it is, at once.
   if (!cache.ready || cache.following) await ctx.store.quickLastRevision(info, LIST_STORE_WAIT_MS)
-    .then((revision) => cache.waitUntil(revision, Math.max(0, Math.min(ctx.cfg.cacheSyncTimeoutMs, left))))
+    .then((revision) => cache.waitUntil(revision, Math.max(0, Math.min(ctx.cfg.cacheSyncTimeoutMs, left)), LIST_CACHE_STILL_MS))
     .catch((err) => { if (!cache.ready) throw err; });
   const items = cache.list(filter).sort((a, b) =>
     (a.metadata.namespace ?? '').localeCompare(b.metadata.namespace ?? '') || a.metadata.name!.localeCompare(b.metadata.name!));

@@ -189,4 +189,30 @@ test('watch cache - a wait for a revision gives up at once when the feed loses i
   await again;
 });
 
+test('watch cache - a wait gives up on a cache standing still, not on one that moves, however slowly', async () => {
+  const { cache, put } = fresh();
+  put(pod('a'));
+  const t0 = Date.now();
+  const still = await cache.waitUntil(5, 60_000, 150).then(() => 'caught up', (e: Error) => e.message);
+  const gaveUpMs = Date.now() - t0;
+  assert.match(still, /at revision 1, short of 5, and has not moved for \d+ ms/);
+  assert.ok(gaveUpMs >= 150 && gaveUpMs < 5000, `gave up after ${gaveUpMs} ms`);
+  // Until it moves, the next wait gives up at once; once it has, waits wait again.
+  const t1 = Date.now();
+  assert.match(await cache.waitUntil(5, 60_000, 150).then(() => 'caught up', (e: Error) => e.message), /has not moved/);
+  assert.ok(Date.now() - t1 < 100, `at once (${Date.now() - t1} ms)`);
+  put(pod('b'));
+  const waitsAgain = cache.waitUntil(3, 60_000, 150);
+  put(pod('c'));
+  await waitsAgain;
+  // An entry every 100 ms: slower than the wait's deadline would like, but moving; the wait holds.
+  const moving = cache.waitUntil(9, 60_000, 150).then(() => 'caught up', (e: Error) => e.message);
+  for (let i = 0; i < 6; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    put(pod(`m${i}`));
+  }
+  assert.is(await moving, 'caught up');
+  assert.is(cache.rv, 9);
+});
+
 test.run();

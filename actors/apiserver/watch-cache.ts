@@ -116,6 +116,10 @@ export class WatchCache {
   private readonly general = new Set<Watcher>();
   private readonly nodeWatchers = new Map<string, Set<Watcher>>();
   private waiters: { rv: number; resolve: () => void; reject: (err: Error) => void }[] = [];
+  /** When the cache last applied an entry (or was made ready): how a wait tells a cache catching up from one standing still. */
+  private movedAt = Date.now();
+  /** The `movedAt` at which a wait last gave up on the cache standing still: until it moves again, later waits give up at once. */
+  private stillAt?: number;
   /** Objects this apiserver is writing, by store key, until their entries come back from the KV. */
   private readonly own = new Map<string, { bytes: Uint8Array; object: KubeObject }>();
   private nextId = 1;
@@ -268,18 +272,44 @@ export class WatchCache {
     for (const w of this.waiters.splice(0)) w.reject(this.notFed());
   }
 
-  /** Resolves once revision `rv` has been applied; rejects after `timeoutMs`, or at once while the feed is not following. */
-  waitUntil(rv: number, timeoutMs: number): Promise<void> {
+  /**
+   * Resolves once revision `rv` has been applied; rejects after `timeoutMs`, at once while the feed
+   * is not following, or once the cache, still short of `rv`, has applied nothing for `stillMs`: a
+   * feed whose consumer's server died delivers nothing until it is made again (KV_FEED_STALL_MS),
+   * and waiting on it helps nobody, while a cache that moves is worth waiting for. Once a wait has
+   * given up so, the next ones give up at once until the cache moves again.
+   */
+  waitUntil(rv: number, timeoutMs: number, stillMs = Infinity): Promise<void> {
     if (this.ready && this.rv >= rv) return Promise.resolve();
     if (this.ready && !this.following) return Promise.reject(this.notFed());
+    if (stillMs < timeoutMs && this.stillAt === this.movedAt) return Promise.reject(this.standingStill(rv, Date.now() - this.movedAt));
     return new Promise((resolve, reject) => {
-      const waiter = { rv, resolve: () => { clearTimeout(t); resolve(); }, reject: (err: Error) => { clearTimeout(t); reject(err); } };
-      const t = setTimeout(() => {
-        this.waiters = this.waiters.filter((w) => w !== waiter);
-        reject(new Error(`the ${this.info.resource} cache is at revision ${this.rv}, still short of ${rv} after ${timeoutMs} ms`));
-      }, timeoutMs);
+      const since = Date.now();
+      const timers: NodeJS.Timeout[] = [];
+      const settle = (err?: Error) => {
+        for (const t of timers) clearTimeout(t);
+        if (err) this.waiters = this.waiters.filter((w) => w !== waiter);
+        (err ? reject(err) : resolve());
+      };
+      const waiter = { rv, resolve: () => settle(), reject: settle };
+      timers.push(setTimeout(() => settle(new Error(`the ${this.info.resource} cache is at revision ${this.rv}, still short of ${rv} after ${timeoutMs} ms`)), timeoutMs));
+      const still = (confirm = false) => {
+        const idle = Date.now() - Math.max(this.movedAt, since);
+        if (idle < stillMs) timers[1] = setTimeout(still, stillMs - idle);
+        // Timers run before the I/O that waited behind a busy event loop: what it brings is applied first.
+        else if (!confirm) setImmediate(() => still(true));
+        else {
+          this.stillAt = this.movedAt;
+          settle(this.standingStill(rv, idle));
+        }
+      };
+      if (stillMs < timeoutMs) timers[1] = setTimeout(still, stillMs);
       this.waiters.push(waiter);
     });
+  }
+
+  private standingStill(rv: number, idleMs: number): Error {
+    return new Error(`the ${this.info.resource} cache is at revision ${this.rv}, short of ${rv}, and has not moved for ${idleMs} ms`);
   }
 
   private notFed(): Error {
@@ -287,6 +317,7 @@ export class WatchCache {
   }
 
   private wake(): void {
+    this.movedAt = Date.now();
     if (!this.ready || this.waiters.length === 0) return;
     const still: typeof this.waiters = [];
     for (const w of this.waiters) (this.rv >= w.rv ? w.resolve() : still.push(w));
