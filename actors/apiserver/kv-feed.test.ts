@@ -2,7 +2,7 @@
 // resuming at a revision; and no gap or repeat when its consumer vanishes or the server restarts.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { StorageType, type KV, type NatsConnection } from 'nats';
+import { AckPolicy, StorageType, type KV, type NatsConnection } from 'nats';
 import { connectNats } from '../platform/nats.ts';
 import { setup, startNats, waitFor, type Nats } from '../../test/harness.ts';
 import { KvFeed, type FeedEntry } from './kv-feed.ts';
@@ -126,6 +126,42 @@ s('a consumer lost without a word is replaced once the store is seen ahead, not 
   feed.expect(revision); // as the apiserver's store does with every write's answer
   await waitFor('the entry written after the loss', () => got.length === 2, 5000);
   assert.equal(got.map((e) => e.revision), [1, 2]);
+});
+
+s('with no consumer to be had, the entries come from the stream leader meanwhile; then a consumer again, no gap, no repeat', async (ctx) => {
+  // A bucket of one consumer at most: once another takes it, the feed cannot make one, as while
+  // JetStream elects a meta leader (the streams still answer their leaders' reads).
+  const bucket = `bridge${bucketNo}`;
+  const stream = `KV_${bucket}`;
+  const jsm = await ctx.nc.jetstreamManager();
+  await jsm.streams.add({ name: stream, subjects: [`$KV.${bucket}.>`], max_msgs_per_subject: 1, max_consumers: 1, storage: StorageType.File });
+  const js = ctx.nc.jetstream();
+  const put = async (key: string, value: string) => (await js.publish(`$KV.${bucket}.${key}`, new TextEncoder().encode(value))).seq;
+  const kv = new KvRequests(ctx.nc, 5000);
+  const got: FeedEntry[] = [];
+  const feed = new KvFeed(ctx.nc, bucket, {
+    heartbeatMs: 60_000, caughtUpAt: 0, requestTimeoutMs: 5000, retryMs: 300,
+    onEntry: (e) => got.push(e), readEntry: (revision) => kv.entryAt(bucket, revision),
+  });
+  ctx.feeds.push(feed);
+  await feed.start();
+  feed.expect(await put('default.a', '1'));
+  await waitFor('the first entry', () => got.length === 1);
+  for await (const c of jsm.consumers.list(stream)) await jsm.consumers.delete(stream, c.name);
+  await jsm.consumers.add(stream, { durable_name: 'blocker', ack_policy: AckPolicy.None });
+  await put('default.b', '2');
+  await put('default.c', '3');
+  await put('default.b', '4'); // replaces revision 3: nothing is at 3 any more
+  feed.expect(await put('default.d', '5'));
+  await waitFor('the entries written with no consumer to be had', () => got.length === 4, 5000);
+  assert.equal(summary(got), ['1 PUT default.a=1', '3 PUT default.c=3', '4 PUT default.b=4', '5 PUT default.d=5']);
+  assert.ok(!(await jsm.consumers.list(stream).next()).some((c) => c.name !== 'blocker'), 'no consumer of its own meanwhile');
+  await jsm.consumers.delete(stream, 'blocker');
+  for (let i = 6; i <= 30; i++) await put(`default.k${i}`, String(i));
+  await waitFor('the entries after a consumer could be made again', () => got.length === 29, 5000);
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(got.map((e) => e.revision), [1, 3, 4, 5, ...Array.from({ length: 25 }, (_, i) => i + 6)]);
+  await jsm.streams.delete(stream);
 });
 
 s('a feed that is behind but receiving keeps its consumer', async (ctx) => {

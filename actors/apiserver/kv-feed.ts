@@ -8,6 +8,9 @@
 //   sent; a gap, or heartbeats that stop coming, makes a new consumer from the revision after the
 //   last one applied;
 // - a delete or purge is a message without data and with a `KV-Operation` header.
+// While no consumer can be made (JetStream electing a meta leader after its server died: some 12 s
+// measured, while the streams already took writes), the entries the store is known to hold are
+// read one by one from the stream's leader (`readEntry`), so that the cache moves on meanwhile.
 // It is caught up once it has delivered the revision that was the bucket's last when it started
 // (`caughtUpAt`), or when the server says nothing is pending: at consumer creation, or by an idle
 // heartbeat. The pending count each message carries is not trusted for this: with history 1 an
@@ -45,7 +48,12 @@ export interface KvFeedOptions {
   requestTimeoutMs: number;
   /** A consumer that could not be made is tried again after this. */
   retryMs: number;
+  /** The entry at a revision, null if a later one replaced it (KvRequests.entryAt): what bridges a time without a consumer. */
+  readEntry?(revision: number): Promise<FeedEntry | null>;
 }
+
+/** How many entries the bridge reads at once. */
+const BRIDGE_WINDOW = 64;
 
 const STATUS_CONTROL = 100;
 export class KvFeed {
@@ -70,6 +78,9 @@ export class KvFeed {
   private expected?: { revision: number; since: number };
   /** A consumer is being made: a stall is not judged meanwhile (JetStream may be electing leaders). */
   private creating = false;
+  /** The highest revision the store is known to hold. */
+  private known = 0;
+  private bridging = false;
 
   constructor(private readonly nc: NatsConnection, readonly bucket: string, private readonly opts: KvFeedOptions) {
     this.stream = kvStream(bucket);
@@ -78,9 +89,13 @@ export class KvFeed {
     this.lastRevision = Math.max(0, (opts.fromRevision ?? 0) - 1);
   }
 
-  /** Resolves once the first consumer exists; rejects if it cannot be made. */
-  async start(): Promise<void> {
-    await this.subscribe(this.opts.requestTimeoutMs);
+  /**
+   * Resolves once the first consumer exists; rejects if it cannot be made. `resume`: never rejects;
+   * a consumer that cannot be made yet is tried again, and bridged meanwhile, as after a reset.
+   */
+  async start(resume = false): Promise<void> {
+    if (resume) this.reset();
+    else await this.subscribe(this.opts.requestTimeoutMs);
     this.monitor = setInterval(() => this.checkHeartbeats(), this.heartbeatMs);
     this.stallCheck = setInterval(() => this.checkExpected(), KV_FEED_STALL_MS);
   }
@@ -92,6 +107,7 @@ export class KvFeed {
    * time when the cache, and every watch and consistent list on it, would stand still.
    */
   expect(revision: number): void {
+    this.known = Math.max(this.known, revision);
     if (revision <= this.lastRevision) return;
     if (!this.expected || this.expected.revision <= this.lastRevision) this.expected = { revision, since: Date.now() };
   }
@@ -149,16 +165,48 @@ export class KvFeed {
     if (ack.consumerSeq !== this.consumerSeq + 1) return this.reset();
     this.consumerSeq = ack.consumerSeq;
     if (ack.streamSeq <= this.lastRevision) return;
-    this.lastRevision = ack.streamSeq;
     // Only deletes and purges come without data, so only they need their headers read.
     const operation = msg.data.length > 0 ? 'PUT' : ((msg.headers?.get('KV-Operation') || 'PUT') as FeedEntry['operation']);
+    this.deliver({ key: msg.subject.slice(this.keyPrefix.length), revision: ack.streamSeq, operation, value: msg.data });
+  }
+
+  private deliver(entry: FeedEntry): void {
+    this.lastRevision = entry.revision;
     try {
-      this.opts.onEntry({ key: msg.subject.slice(this.keyPrefix.length), revision: ack.streamSeq, operation, value: msg.data });
+      this.opts.onEntry(entry);
     } catch (err) {
       // Thrown into nats.js's parser it would break the connection; the entry is reported instead.
       this.opts.onError?.(err as Error);
     }
-    if (ack.streamSeq >= this.opts.caughtUpAt) this.markCaughtUp();
+    if (entry.revision >= this.opts.caughtUpAt) this.markCaughtUp();
+  }
+
+  /**
+   * No consumer, and the store known to be ahead: its entries are read from the stream's leader,
+   * a window at a time and delivered in order, until a consumer is there again or the feed has
+   * what the store was known to hold. A revision with no entry (replaced since) is passed over.
+   */
+  private async bridge(): Promise<void> {
+    const read = this.opts.readEntry;
+    if (!read || this.bridging) return;
+    this.bridging = true;
+    try {
+      while (!this.stopped && !this.consumer && this.lastRevision < this.known) {
+        const from = this.lastRevision + 1;
+        const window = Array.from({ length: Math.min(BRIDGE_WINDOW, this.known - this.lastRevision) }, (_, i) => from + i);
+        const entries = await Promise.all(window.map((revision) => read(revision)));
+        // A consumer made meanwhile may have delivered some of them already.
+        for (const [i, entry] of entries.entries()) {
+          if (window[i] <= this.lastRevision) continue;
+          if (entry) this.deliver(entry);
+          else this.lastRevision = window[i];
+        }
+      }
+    } catch (err) {
+      this.opts.onError?.(err as Error); // the store is not answering either: the next stall check tries again
+    } finally {
+      this.bridging = false;
+    }
   }
 
   /** Heartbeats and flow control; any other status message means the consumer is gone. */
@@ -196,6 +244,7 @@ export class KvFeed {
     const now = Date.now();
     const late = now - this.lastStallCheck > 2 * KV_FEED_STALL_MS;
     this.lastStallCheck = now;
+    if (!this.consumer) void this.bridge();
     const e = this.expected;
     if (!e || this.creating) return;
     if (this.lastRevision >= e.revision) this.expected = undefined;
@@ -215,6 +264,7 @@ export class KvFeed {
     clearTimeout(this.retry);
     this.subscribe(Math.min(STORE_ATTEMPT_MS, this.opts.requestTimeoutMs)).catch((err: Error) => {
       this.opts.onError?.(err);
+      void this.bridge();
       if (!this.stopped) this.retry = setTimeout(() => this.reset(), this.opts.retryMs);
     });
   }

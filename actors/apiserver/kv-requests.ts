@@ -6,7 +6,7 @@
 import { headers, nuid, type Msg, type NatsConnection } from 'nats';
 import { REQUEST_RETRY_PAUSE_MS, STORE_ATTEMPT_MS } from '../../protocol/config.ts';
 import { Timeout, Unavailable } from '../../protocol/errors.ts';
-import { jsDirectGetSubject, jsMsgGetSubject, jsStreamInfoSubject, kvKeySubject, kvStream } from '../../protocol/subjects.ts';
+import { jsDirectGetSubject, jsMsgGetSubject, jsStreamInfoSubject, kvKeyPrefix, kvKeySubject, kvStream } from '../../protocol/subjects.ts';
 import { NoRespondersError, RequestTimeoutError, requestMux, type RequestMux } from '../client/requests.ts';
 
 const NOT_FOUND = 404;
@@ -149,9 +149,23 @@ export class KvRequests {
   }
 
   private async getFromLeader(bucket: string, key: string): Promise<RawEntry | null> {
-    const msg = await this.request(jsMsgGetSubject(kvStream(bucket)), new TextEncoder().encode(JSON.stringify({ last_by_subj: kvKeySubject(bucket, key) })));
+    return (await this.messageGet(bucket, { last_by_subj: kvKeySubject(bucket, key) }))?.entry ?? null;
+  }
+
+  /**
+   * The entry at one revision, with its key, from the stream's leader; null if none is there (a
+   * later entry of the same key replaced it). A stream's leader answers this while JetStream has
+   * no meta leader, when no consumer can be made (kv-feed.ts's bridge).
+   */
+  async entryAt(bucket: string, revision: number): Promise<(RawEntry & { key: string }) | null> {
+    const got = await this.messageGet(bucket, { seq: revision });
+    return got && { ...got.entry, key: got.subject.slice(kvKeyPrefix(bucket).length) };
+  }
+
+  private async messageGet(bucket: string, query: { last_by_subj: string } | { seq: number }): Promise<{ subject: string; entry: RawEntry } | null> {
+    const msg = await this.request(jsMsgGetSubject(kvStream(bucket)), new TextEncoder().encode(JSON.stringify(query)));
     const reply = JSON.parse(new TextDecoder().decode(msg.data)) as {
-      message?: { seq: number; hdrs?: string; data?: string };
+      message?: { subject: string; seq: number; hdrs?: string; data?: string };
       error?: { code: number; err_code: number; description: string };
     };
     if (reply.error?.code === NOT_FOUND) return null;
@@ -160,10 +174,13 @@ export class KvRequests {
     const operation = /\r\nKV-Operation:\s*(\w+)/i.exec(hdrs)?.[1] ?? 'PUT';
     const msgId = /\r\nNats-Msg-Id:\s*(\S+)/i.exec(hdrs)?.[1];
     return {
-      revision: reply.message.seq,
-      operation: operation as RawEntry['operation'],
-      ...(msgId ? { msgId } : {}),
-      value: reply.message.data ? new Uint8Array(Buffer.from(reply.message.data, 'base64')) : new Uint8Array(),
+      subject: reply.message.subject,
+      entry: {
+        revision: reply.message.seq,
+        operation: operation as RawEntry['operation'],
+        ...(msgId ? { msgId } : {}),
+        value: reply.message.data ? new Uint8Array(Buffer.from(reply.message.data, 'base64')) : new Uint8Array(),
+      },
     };
   }
 }

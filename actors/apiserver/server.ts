@@ -168,20 +168,19 @@ export class ApiServer {
         },
         onError: (err) => this.opts.log.error('following the store', { resource: info.resource, err: err.message }),
         onFollowing: (following) => cache.setFollowing(following),
+        readEntry: (revision) => ctx.store.entryAt(info, revision),
       });
       feeds.get(feed.bucket)?.stop();
       feeds.set(feed.bucket, feed);
       if (stopped) return feed.stop();
-      await feed.start();
+      await feed.start(resume);
     };
     // A first feed that cannot start fails the apiserver (back to opening the store). A resumed one
-    // is tried again, while its cache, a little behind, goes on serving: after a server's death
-    // JetStream may make no consumer until it has elected leaders, and reads must not stop.
+    // does not fail: after a server's death JetStream may make no consumer until it has elected
+    // leaders, so it tries again, and reads the entries from the streams' leaders meanwhile
+    // (kv-feed.ts), while its cache, a little behind, goes on serving: reads must not stop.
     const start = (info: KindInfo, resume: boolean): Promise<void> => follow(info, resume).catch((err) => {
-      if (stopped) return;
-      if (!resume) return onError(err);
-      this.opts.log.warn('cannot resume following the store; trying again', { resource: info.resource, err: (err as Error).message });
-      setTimeout(() => { if (!stopped) void start(info, true); }, this.opts.cfg.kvFeedRetryMs).unref();
+      if (!stopped) onError(err);
     });
     ctx.store.onRevision((bucket, revision) => feeds.get(bucket)?.expect(revision));
     for (const info of KINDS) void start(info, false);

@@ -10,7 +10,7 @@ import { kvBucket, kvStream } from '../../protocol/subjects.ts';
 import type { Config } from '../../protocol/config.ts';
 import type { KubeObject } from '../../protocol/types.ts';
 import { checkSize } from '../../protocol/validate.ts';
-import { JetStreamError, KvRequests } from './kv-requests.ts';
+import { JetStreamError, KvRequests, type RawEntry } from './kv-requests.ts';
 
 const CLUSTER_SCOPE = '_';
 /** Keys that apiservers claim to agree on what no two objects may share (node ports). */
@@ -226,6 +226,11 @@ export class Store {
     } finally {
       this.probing.delete(bucket);
     }
+  }
+
+  /** The entry at one revision of a kind's bucket, with its key; null if a later one replaced it (KvRequests.entryAt). */
+  entryAt(info: KindInfo, revision: number): Promise<(RawEntry & { key: string }) | null> {
+    return this.kv.entryAt(kvBucket(info.resource), revision);
   }
 
   /** The bucket's last revision: a read at or after it sees every write acknowledged so far. */
