@@ -32,6 +32,8 @@ class Load {
   writes: number[] = [];
   reads: number[] = [];
   readFailures = 0;
+  stale: { from: number; ms: number }[] = [];
+  private lastAcked?: string;
   acked = new Map<string, string>();
   private running = true;
   private done: Promise<unknown>;
@@ -49,6 +51,7 @@ class Load {
         // tens of thousands is more than NATS carries in one message).
         const made = await this.client.create<Namespace>({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: { [BATCH_LABEL]: batchOf(this.tag, this.n - 1) } } });
         this.acked.set(name, made.metadata.uid!);
+        this.lastAcked = name;
         this.writes.push(Date.now());
       } catch {
         await new Promise((r) => setTimeout(r, 20));
@@ -56,16 +59,34 @@ class Load {
     }
   }
 
+  /**
+   * Lists, each for the write acknowledged last before it was sent: a list without it is stale (its
+   * apiserver's cache behind the store). `stale`: each time lists were stale, from the first stale
+   * one's sending to the answer of the next that was not.
+   */
   private async read(): Promise<void> {
+    let staleSince: number | undefined;
     while (this.running) {
+      const sent = Date.now();
+      const name = this.lastAcked;
       try {
-        await this.client.list('namespaces', { labelSelector: 'none=none' });
+        const list = await this.client.list('namespaces', { fieldSelector: name ? `metadata.name=${name}` : 'metadata.name=none' });
         this.reads.push(Date.now());
+        if (name && list.items.length === 0) staleSince ??= sent;
+        else if (staleSince !== undefined) {
+          this.stale.push({ from: staleSince, ms: Date.now() - staleSince });
+          staleSince = undefined;
+        }
       } catch {
         this.readFailures++;
       }
       await new Promise((r) => setTimeout(r, 20));
     }
+  }
+
+  /** The longest time lists were stale, of those stale times that began from `from` to `to`. */
+  staleFor(from: number, to: number): number {
+    return Math.max(0, ...this.stale.filter((s) => s.from >= from && s.from <= to).map((s) => s.ms));
   }
 
   /** The longest time without a success of the kind, from `from` to `to`. */
@@ -101,7 +122,7 @@ async function lost(client: ApiClient, acked: Map<string, string>): Promise<numb
   return [...acked].filter(([name, uid]) => have.get(name) !== uid).length;
 }
 
-interface Round { kind: string; server: string; writeStallS: number; readStallS: number }
+interface Round { kind: string; server: string; writeStallS: number; readStallS: number; staleS: number }
 
 /** One disruption under load: `disrupt` at t0; the stall is measured until writes have flowed for SETTLE_MS. */
 async function round(load: Load, kind: string, server: string, disrupt: () => Promise<void>, logs: () => Promise<string> = async () => ''): Promise<Round> {
@@ -111,8 +132,8 @@ async function round(load: Load, kind: string, server: string, disrupt: () => Pr
     .catch(async (err) => { throw new Error(`${(err as Error).message}\n${await logs()}`); });
   await new Promise((r) => setTimeout(r, SETTLE_MS));
   const end = Date.now() - SETTLE_MS;
-  const r = { kind, server, writeStallS: load.stall('writes', t0, end) / 1000, readStallS: load.stall('reads', t0, end) / 1000 };
-  progress(`${kind} ${server}: writes stalled ${r.writeStallS.toFixed(2)} s, reads ${r.readStallS.toFixed(2)} s`);
+  const r = { kind, server, writeStallS: load.stall('writes', t0, end) / 1000, readStallS: load.stall('reads', t0, end) / 1000, staleS: load.staleFor(t0, end) / 1000 };
+  progress(`${kind} ${server}: writes stalled ${r.writeStallS.toFixed(2)} s, reads ${r.readStallS.toFixed(2)} s, lists stale for ${r.staleS.toFixed(2)} s`);
   return r;
 }
 
@@ -216,16 +237,24 @@ const summary = (kind: string) => {
   const rs = rounds.filter((r) => r.kind === kind);
   const w = rs.map((r) => r.writeStallS);
   const rd = rs.map((r) => r.readStallS);
-  return { rounds: rs.length, writes: { p50S: quantile(w, 0.5), p99S: quantile(w, 0.99), maxS: Math.max(...w) }, reads: { p50S: quantile(rd, 0.5), p99S: quantile(rd, 0.99), maxS: Math.max(...rd) } };
+  const st = rs.map((r) => r.staleS);
+  return {
+    rounds: rs.length,
+    writes: { p50S: quantile(w, 0.5), p99S: quantile(w, 0.99), maxS: Math.max(...w) },
+    reads: { p50S: quantile(rd, 0.5), p99S: quantile(rd, 0.99), maxS: Math.max(...rd) },
+    stale: { p50S: quantile(st, 0.5), p99S: quantile(st, 0.99), maxS: Math.max(...st) },
+  };
 };
 const kill = summary('kill');
 const lameDuck = summary('lame-duck');
 const single = summary('single');
 
 console.log('\nAPI unavailability (the longest time without a successful write or list, from the disruption on):');
-console.log('                                   rounds   writes p50   p99    reads p50   p99');
+console.log('(stale: the longest time lists left out the write acknowledged last before they were sent)');
+console.log('                                   rounds   writes p50   p99    reads p50   p99    stale p50   p99');
 for (const [label, s] of [['kill -9, 1 of 3 servers (R3 store)', kill], ['lame-duck stop, 1 of 3 (R3 store)', lameDuck], ['kill -9, the only server (R1)', single]] as const) {
-  console.log(`${label.padEnd(35)}${String(s.rounds).padStart(6)}   ${s.writes.p50S.toFixed(2).padStart(8)} ${s.writes.p99S.toFixed(2).padStart(6)}   ${s.reads.p50S.toFixed(2).padStart(8)} ${s.reads.p99S.toFixed(2).padStart(6)}`);
+  const pair = (x: { p50S: number; p99S: number }) => `${x.p50S.toFixed(2).padStart(8)} ${x.p99S.toFixed(2).padStart(6)}`;
+  console.log(`${label.padEnd(35)}${String(s.rounds).padStart(6)}   ${pair(s.writes)}   ${pair(s.reads)}   ${pair(s.stale)}`);
 }
 console.log(`acknowledged creates: ${ackedTotal}, lost: ${lostWrites}; failed lists: ${readFailures} (three servers)`);
 // Reads: the longest gap between successful lists, which run back to back with a 20 ms pause; a
